@@ -1,0 +1,77 @@
+import type { StackFrame } from './stall-report';
+
+/** What the watchdog saw at one pause of the main thread. */
+export interface CaptureSample {
+  /** Heartbeat window the sample belongs to. */
+  window: number;
+  /** Epoch ms at which the pause landed. */
+  at: number;
+  /** `executionAsyncId()` of the paused callback: one id, one callback. */
+  asyncId: number;
+  /** The culprit request's context, when the paused code ran inside one. */
+  request: CapturedRequest | null;
+  stack: StackFrame[];
+}
+
+export interface CapturedRequest {
+  id: number;
+  method: string;
+  /** Null when routing had not happened yet (e.g. blocking inside body parsing). */
+  route: string | null;
+}
+
+/** A stretch of one measured stall held by one callback. */
+export interface StallSegment {
+  startedAt: number;
+  durationMs: number;
+  sample: CaptureSample | null;
+}
+
+/**
+ * Splits one measured stall (the heartbeat's view: start and length) among
+ * the callbacks the watchdog caught holding the loop.
+ *
+ * Two stalls can run back to back in one loop turn with no timer phase in
+ * between (a background job, then a culprit), so one late heartbeat may hide
+ * several culprits. Consecutive samples of the same callback are one segment.
+ * A later, different callback is believed only if it was sampled at least
+ * twice: a single sample there is most likely a victim that ran in the few
+ * milliseconds after the stall, before the heartbeat could turn.
+ */
+export function splitStall(startedAt: number, durationMs: number, samples: readonly CaptureSample[]): StallSegment[] {
+  if (samples.length === 0) return [{ startedAt, durationMs, sample: null }];
+  const groups: { sample: CaptureSample; firstAt: number; count: number }[] = [];
+  for (const sample of samples) {
+    const last = groups[groups.length - 1];
+    if (last && sameCallback(last.sample, sample)) last.count++;
+    else groups.push({ sample, firstAt: sample.at, count: 1 });
+  }
+  const kept = groups.filter((g, i) => i === 0 || g.count >= 2);
+  const endsAt = startedAt + durationMs;
+  return kept.map((group, i) => {
+    const from = i === 0 ? startedAt : clamp(group.firstAt, startedAt, endsAt);
+    const next = kept[i + 1];
+    const to = next ? clamp(next.firstAt, from, endsAt) : endsAt;
+    return { startedAt: from, durationMs: to - from, sample: group.sample };
+  });
+}
+
+function sameCallback(a: CaptureSample, b: CaptureSample): boolean {
+  return a.asyncId === b.asyncId && (a.request?.id ?? 0) === (b.request?.id ?? 0);
+}
+
+function clamp(value: number, min: number, max: number): number {
+  return value < min ? min : value > max ? max : value;
+}
+
+/** Share of [start, end) covered by the given GC pauses: above one half, the stall is GC's. */
+export function gcShare(start: number, end: number, pauses: readonly { start: number; end: number }[]): number {
+  if (end <= start) return 0;
+  let covered = 0;
+  for (const p of pauses) {
+    const from = Math.max(start, p.start);
+    const to = Math.min(end, p.end);
+    if (to > from) covered += to - from;
+  }
+  return Math.min(1, covered / (end - start));
+}

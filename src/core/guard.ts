@@ -1,0 +1,309 @@
+import { EventEmitter } from 'node:events';
+import inspector from 'node:inspector';
+import { DELAY_BUCKETS_SECONDS, ROUTE_BACKGROUND, ROUTE_GC } from '../catalogue';
+import { LoopGuardError } from '../errors';
+import { startExporters, type Exporter } from '../exporters/start';
+import { resolveOptions, type LoopGuardOptions, type ResolvedOptions } from '../options';
+import { Heartbeat, type BeatListener } from '../sampler/heartbeat';
+import { LoopStats } from '../sampler/loop-stats';
+import { epochNow, SharedState } from '../watchdog/shared-state';
+import { Watchdog } from '../watchdog/watchdog';
+import { gcShare, splitStall, type CaptureSample } from './attribution';
+import { Histogram } from './histogram';
+import { enablePrecise } from './precise';
+import type { RequestRecord, RouteResolver } from './request-context';
+import { RequestTracker, type FinishedRequest } from './request-tracker';
+import { RouteTable } from './routes';
+import { buildSnapshot, type LoopGuardSnapshot } from './snapshot';
+import { StallStats } from './stall-stats';
+import type { StallCause, StallReport } from './stall-report';
+
+/** A stall measured by the heartbeat, waiting for the watchdog's samples. */
+interface MeasuredStall {
+  window: number;
+  startedAt: number;
+  durationMs: number;
+  inFlight: number;
+}
+
+/** How long a measured stall waits for the worker's samples before it is reported without them. */
+const SAMPLES_TIMEOUT_MS = 2000;
+/** A culprit whose route was unknown at capture is reported without it if it has not finished by then. */
+const PENDING_ROUTE_TIMEOUT_MS = 30_000;
+const FINISHED_CULPRITS_KEPT = 256;
+
+export interface LoopGuardEvents {
+  stall: [report: StallReport];
+}
+
+/**
+ * The framework-neutral guard: owns the heartbeat, the watchdog, the request
+ * tracker and the cumulative state exporters read. Adapters call
+ * `beginRequest`; everything else happens off the request path.
+ */
+export class LoopGuard extends EventEmitter<LoopGuardEvents> implements BeatListener {
+  readonly options: ResolvedOptions;
+  /** Heartbeat delay samples, seconds. */
+  readonly delayHistogram = new Histogram(DELAY_BUCKETS_SECONDS);
+  readonly routes: RouteTable;
+  readonly stalls: StallStats;
+  readonly tracker: RequestTracker;
+  readonly loop: LoopStats;
+  readonly shared = new SharedState();
+  /** Requests answered 503 by load shedding, by route label and reason. */
+  readonly shedTotals = new Map<string, { route: string; reason: string; count: number }>();
+  private readonly heartbeat: Heartbeat;
+  private readonly watchdog: Watchdog | undefined;
+  private readonly exporters: Exporter[];
+  private readonly createdAt = performance.now();
+  private readonly awaitingSamples = new Map<number, MeasuredStall>();
+  private readonly awaitingRoute = new Map<number, { reports: StallReport[]; timer: NodeJS.Timeout }>();
+  private readonly finishedCulprits = new Map<number, string>();
+  private readonly reportedErrors = new Set<string>();
+  private samplesTimer: NodeJS.Timeout | undefined;
+  private releasePrecise: (() => void) | undefined;
+  private nextReportId = 1;
+  private beats = 0;
+  private closed = false;
+
+  constructor(input?: LoopGuardOptions) {
+    super();
+    const options = resolveOptions(input);
+    this.options = options;
+    this.routes = new RouteTable(options.maxRoutes);
+    this.stalls = new StallStats(options.recentStalls);
+    this.heartbeat = new Heartbeat(options.heartbeatMs, this.shared, this);
+    this.tracker = new RequestTracker(this.routes, this.heartbeat, options.precise, (finished) => this.culpritFinished(finished));
+    this.loop = new LoopStats(options.heartbeatMs);
+    // Exporters register first: a clash (same registry, same prefix) throws here, before any timer starts.
+    this.exporters = startExporters(this);
+    if (options.precise) this.releasePrecise = enablePrecise();
+    this.heartbeat.start();
+    if (options.captureStacks) {
+      this.watchdog = new Watchdog(
+        this.shared,
+        {
+          captureAfterMs: options.captureAfterMs,
+          resampleMs: Math.max(10, Math.round(options.thresholdMs / 2)),
+          maxSamplesPerStall: 16,
+          maxStackFrames: options.maxStackFrames,
+        },
+        {
+          onSamples: (window, samples) => this.samplesArrived(window, samples),
+          onError: (error) => this.reportError(new LoopGuardError('LOOPGUARD_WATCHDOG_FAILED', error.message, { cause: error })),
+        },
+      );
+      this.watchdog.start();
+    }
+    this.updateCaptureAllowed();
+  }
+
+  /** Called by adapters when a request is accepted. Never throws. */
+  beginRequest(req: unknown, method: string, routeOf: RouteResolver): RequestRecord {
+    return this.tracker.begin(req, method, routeOf);
+  }
+
+  /** Recent stalls, per-route totals, delay percentiles and ELU: plain JSON. */
+  snapshot(): LoopGuardSnapshot {
+    return buildSnapshot(this);
+  }
+
+  /** How long the loop has been blocked right now, ms. */
+  blockedForMs(): number {
+    return this.shared.blockedForMs(epochNow());
+  }
+
+  get watchdogRunning(): boolean {
+    return this.watchdog?.running ?? false;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Stops timers, the worker and observers, and unregisters metrics: the process can exit. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.heartbeat.stop();
+    this.watchdog?.close();
+    this.loop.close();
+    this.releasePrecise?.();
+    if (this.samplesTimer) clearTimeout(this.samplesTimer);
+    for (const pending of this.awaitingRoute.values()) clearTimeout(pending.timer);
+    this.awaitingRoute.clear();
+    this.awaitingSamples.clear();
+    for (const exporter of this.exporters) {
+      try {
+        exporter.close();
+      } catch (err) {
+        this.reportError(err);
+      }
+    }
+  }
+
+  /** Reports a runtime problem once per distinct message; never throws. */
+  reportError(err: unknown): void {
+    const error = err instanceof Error ? err : new Error(String(err));
+    const key = `${(error as { code?: string }).code ?? ''}:${error.message}`;
+    if (this.reportedErrors.has(key)) return;
+    if (this.reportedErrors.size < 100) this.reportedErrors.add(key);
+    try {
+      if (this.options.onError) this.options.onError(error);
+      else process.emitWarning(error.message, { code: (error as { code?: string }).code ?? 'LOOPGUARD_ERROR' });
+    } catch {
+      // An onError that throws has nowhere left to report to.
+    }
+  }
+
+  onBeat(lateMs: number, endedWindow: number, nowEpochMs: number): void {
+    try {
+      this.delayHistogram.record(lateMs / 1000);
+      this.loop.update();
+      // Once a second: startup grace ending, a debugger attaching or leaving.
+      if (++this.beats % Math.max(1, Math.round(1000 / this.options.heartbeatMs)) === 0) this.updateCaptureAllowed();
+      if (lateMs < this.options.thresholdMs || this.inGrace()) return;
+      const stall: MeasuredStall = { window: endedWindow, startedAt: nowEpochMs - lateMs, durationMs: lateMs, inFlight: this.tracker.inFlight };
+      if (this.watchdog?.running && this.shared.capturing === endedWindow) {
+        this.awaitingSamples.set(endedWindow, stall);
+        this.armSamplesTimeout();
+      } else {
+        this.finalise(stall, []);
+      }
+    } catch (err) {
+      this.reportError(err);
+    }
+  }
+
+  private inGrace(): boolean {
+    return performance.now() - this.createdAt < this.options.startupGraceMs;
+  }
+
+  private updateCaptureAllowed(): void {
+    // A debugger client attached (inspector.url() set) owns pausing; we must not pause under it.
+    this.shared.captureAllowed = this.options.captureStacks && !this.inGrace() && inspector.url() === undefined;
+  }
+
+  private samplesArrived(window: number, samples: CaptureSample[]): void {
+    try {
+      const stall = this.awaitingSamples.get(window);
+      if (stall === undefined) return; // the capture was of a block shorter than the threshold
+      this.awaitingSamples.delete(window);
+      this.finalise(stall, samples);
+    } catch (err) {
+      this.reportError(err);
+    }
+  }
+
+  private armSamplesTimeout(): void {
+    if (this.samplesTimer) return;
+    this.samplesTimer = setTimeout(() => {
+      this.samplesTimer = undefined;
+      const now = epochNow();
+      for (const [window, stall] of this.awaitingSamples) {
+        if (now - (stall.startedAt + stall.durationMs) < SAMPLES_TIMEOUT_MS) continue;
+        this.awaitingSamples.delete(window);
+        this.finalise(stall, []);
+      }
+      if (this.awaitingSamples.size > 0) this.armSamplesTimeout();
+    }, SAMPLES_TIMEOUT_MS);
+    this.samplesTimer.unref();
+  }
+
+  /** Joins the heartbeat's measurement with the watchdog's samples into reports. */
+  private finalise(stall: MeasuredStall, samples: readonly CaptureSample[]): void {
+    const end = stall.startedAt + stall.durationMs;
+    if (gcShare(stall.startedAt, end, this.loop.gcPausesSnapshot()) > 0.5) {
+      this.deliver(this.report(stall.startedAt, stall.durationMs, null, null, 'gc', [], stall.inFlight));
+      return;
+    }
+    for (const segment of splitStall(stall.startedAt, stall.durationMs, samples)) {
+      const request = segment.sample?.request ?? null;
+      const stack = segment.sample?.stack ?? [];
+      if (request === null) {
+        this.deliver(this.report(segment.startedAt, segment.durationMs, null, null, 'background', stack, stall.inFlight));
+        continue;
+      }
+      const finishedRoute = this.finishedCulprits.get(request.id);
+      const stillInFlight = finishedRoute === undefined;
+      if (stillInFlight) this.tracker.chargeStall(request.id, segment.durationMs);
+      const victims = Math.max(0, stall.inFlight - (stillInFlight ? 1 : 0));
+      const route = request.route ?? finishedRoute ?? null;
+      const report = this.report(segment.startedAt, segment.durationMs, route, request.method, 'request', stack, victims);
+      if (route === null && stillInFlight) this.awaitRoute(request.id, report);
+      else this.deliver(report);
+    }
+  }
+
+  private report(
+    startedAt: number,
+    durationMs: number,
+    route: string | null,
+    method: string | null,
+    cause: StallCause,
+    stack: StallReport['stack'],
+    victims: number,
+  ): StallReport {
+    return {
+      id: this.nextReportId++,
+      startedAt: Math.round(startedAt),
+      durationMs: Math.round(durationMs * 10) / 10,
+      route,
+      method,
+      cause,
+      stack,
+      victims,
+    };
+  }
+
+  /** Blocking before routing (body parsing): the route is known only when the request finishes. */
+  private awaitRoute(requestId: number, report: StallReport): void {
+    const pending = this.awaitingRoute.get(requestId);
+    if (pending) {
+      pending.reports.push(report);
+      return;
+    }
+    const timer = setTimeout(() => {
+      const late = this.awaitingRoute.get(requestId);
+      this.awaitingRoute.delete(requestId);
+      for (const r of late?.reports ?? []) this.deliver(r);
+    }, PENDING_ROUTE_TIMEOUT_MS);
+    timer.unref();
+    this.awaitingRoute.set(requestId, { reports: [report], timer });
+  }
+
+  private culpritFinished({ record, route }: FinishedRequest): void {
+    this.finishedCulprits.set(record.id, route);
+    if (this.finishedCulprits.size > FINISHED_CULPRITS_KEPT) {
+      this.finishedCulprits.delete(this.finishedCulprits.keys().next().value as number);
+    }
+    const pending = this.awaitingRoute.get(record.id);
+    if (pending === undefined) return;
+    clearTimeout(pending.timer);
+    this.awaitingRoute.delete(record.id);
+    for (const report of pending.reports) this.deliver({ ...report, route });
+  }
+
+  private deliver(report: StallReport): void {
+    if (this.closed) return;
+    const label =
+      report.cause === 'gc' ? ROUTE_GC : report.route === null ? ROUTE_BACKGROUND : this.routes.labelFor(report.route);
+    this.stalls.record(report, label);
+    if (this.options.onStall) {
+      try {
+        this.options.onStall(report);
+      } catch (err) {
+        this.reportError(new LoopGuardError('LOOPGUARD_CALLBACK_FAILED', `onStall threw: ${(err as Error)?.message ?? err}`, { cause: err }));
+      }
+    }
+    try {
+      this.emit('stall', report);
+    } catch (err) {
+      this.reportError(new LoopGuardError('LOOPGUARD_CALLBACK_FAILED', `a 'stall' listener threw: ${(err as Error)?.message ?? err}`, { cause: err }));
+    }
+  }
+}
+
+export function createLoopGuard(options?: LoopGuardOptions): LoopGuard {
+  return new LoopGuard(options);
+}

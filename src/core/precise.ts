@@ -1,0 +1,51 @@
+import { createHook, type AsyncHook } from 'node:async_hooks';
+import { performance } from 'node:perf_hooks';
+import { requestStore, type RequestRecord } from './request-context';
+
+/**
+ * Precise mode: times every async callback (async_hooks before/after) and
+ * charges it to the request whose context it runs in. Gives each request its
+ * own synchronous time, including blocking far under the stall threshold.
+ * Only the outermost callback is timed, so nested hooks are not counted twice.
+ * One hook serves every guard in precise mode.
+ */
+let hook: AsyncHook | undefined;
+let users = 0;
+let depth = 0;
+let startedAt = 0;
+let current: RequestRecord | undefined;
+
+function before(): void {
+  if (depth++ !== 0) return;
+  current = requestStore.getStore();
+  if (current !== undefined) startedAt = performance.now();
+}
+
+function after(): void {
+  if (--depth !== 0) {
+    if (depth < 0) depth = 0;
+    return;
+  }
+  if (current !== undefined) {
+    current.blockingMs += performance.now() - startedAt;
+    current = undefined;
+  }
+}
+
+export function enablePrecise(): () => void {
+  if (users++ === 0) {
+    hook = createHook({ before, after });
+    hook.enable();
+  }
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    if (--users === 0) {
+      hook?.disable();
+      hook = undefined;
+      depth = 0;
+      current = undefined;
+    }
+  };
+}

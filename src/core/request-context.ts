@@ -1,0 +1,57 @@
+import { AsyncLocalStorage, executionAsyncId } from 'node:async_hooks';
+import { PROBE_SYMBOL_NAME, type ProbeResult } from '../watchdog/probe';
+
+/** Resolves a request's route template; null while routing has not happened yet. */
+export type RouteResolver = (req: any) => string | null;
+
+/** What loopguard keeps per request in flight: one small object, no closures. */
+export interface RequestRecord {
+  readonly id: number;
+  readonly method: string;
+  /** The framework's request object, released at finish. */
+  req: unknown;
+  readonly routeOf: RouteResolver;
+  /** The delay clock (ms) when the request was accepted. */
+  readonly startDelayMs: number;
+  /** Heartbeat window in which the watchdog caught this request holding the loop (0: never). */
+  capturedWindow: number;
+  /** Own synchronous time on the loop (precise mode), ms. */
+  blockingMs: number;
+  finished: boolean;
+  /** Set by the owner of the record (a request tracker) to route finish() back to it. */
+  readonly owner: { finish(record: RequestRecord): void };
+}
+
+/**
+ * One store for every guard in the process: the watchdog reads it through
+ * the global probe below, which must not depend on which guard is asking.
+ */
+export const requestStore = new AsyncLocalStorage<RequestRecord>();
+
+const PROBE_KEY = Symbol.for(PROBE_SYMBOL_NAME);
+
+/**
+ * Called by the watchdog worker (Runtime.evaluate) while the main thread is
+ * paused inside a stall: names the request whose code is running, and marks
+ * it so its own stall is not counted as delay it suffered.
+ * Returns [requestId, method, route, asyncId]; requestId 0 means no request.
+ */
+function probe(window: number): ProbeResult | null {
+  try {
+    const asyncId = executionAsyncId();
+    const record = requestStore.getStore();
+    if (record === undefined || record.finished) return [0, '', null, asyncId];
+    record.capturedWindow = window;
+    let route: string | null = null;
+    try {
+      route = record.routeOf(record.req);
+    } catch {
+      // A route that cannot be read yet is filled in when the request finishes.
+    }
+    return [record.id, record.method, route, asyncId];
+  } catch {
+    return null;
+  }
+}
+
+(globalThis as Record<symbol, unknown>)[PROBE_KEY] ??= probe;

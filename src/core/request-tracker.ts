@@ -1,0 +1,91 @@
+import { ROUTE_UNMATCHED } from '../catalogue';
+import type { RequestRecord, RouteResolver } from './request-context';
+import { blockingHistogram, type RouteTable } from './routes';
+
+/** The parts of the guard a tracker needs; kept narrow so the tracker stays testable. */
+export interface TrackerClock {
+  /** Cumulative loop delay in ms, including the lateness building up right now. */
+  delayClockMs(): number;
+  /** Cumulative loop delay in ms, without the lateness of the window in progress. */
+  settledDelayMs(): number;
+  /** The heartbeat window in progress. */
+  readonly window: number;
+}
+
+export interface FinishedRequest {
+  readonly record: RequestRecord;
+  readonly route: string;
+}
+
+/**
+ * Begins and finishes requests: the in-flight count, each request's victim
+ * delay (difference of the delay clock, O(1)) and, in precise mode, its own
+ * synchronous time. Everything here runs per request: no allocation beyond
+ * the record itself.
+ */
+export class RequestTracker {
+  inFlight = 0;
+  private nextId = 1;
+  /** Stall time (ms) already attributed to a request still in flight, by request id. */
+  private readonly ownStallMs = new Map<number, number>();
+
+  constructor(
+    private readonly routes: RouteTable,
+    private readonly clock: TrackerClock,
+    private readonly precise: boolean,
+    private readonly onCulpritFinished: (finished: FinishedRequest) => void,
+  ) {}
+
+  begin(req: unknown, method: string, routeOf: RouteResolver): RequestRecord {
+    this.inFlight++;
+    const id = this.nextId++;
+    if (this.nextId > 0x7fffffff) this.nextId = 1;
+    return {
+      id,
+      method,
+      req,
+      routeOf,
+      startDelayMs: this.clock.delayClockMs(),
+      capturedWindow: 0,
+      blockingMs: 0,
+      finished: false,
+      owner: this,
+    };
+  }
+
+  finish(record: RequestRecord): void {
+    if (record.finished) return;
+    record.finished = true;
+    this.inFlight--;
+    let route: string | null = null;
+    try {
+      route = record.routeOf(record.req);
+    } catch {
+      // A broken route resolver must not lose the request's numbers.
+    }
+    const template = route ?? ROUTE_UNMATCHED;
+    const stats = this.routes.stats(template, record.method);
+    stats.requests++;
+    let endDelayMs = this.clock.delayClockMs();
+    if (record.capturedWindow !== 0) {
+      // This request was the culprit of a stall: the time it held the loop is
+      // its own doing, not delay it waited through.
+      if (record.capturedWindow === this.clock.window) endDelayMs = this.clock.settledDelayMs();
+      const own = this.ownStallMs.get(record.id);
+      if (own !== undefined) {
+        endDelayMs -= own;
+        this.ownStallMs.delete(record.id);
+      }
+    }
+    const waited = endDelayMs - record.startDelayMs;
+    stats.delay.record(waited > 0 ? waited / 1000 : 0);
+    if (this.precise) blockingHistogram(stats).record(record.blockingMs / 1000);
+    record.req = null;
+    if (record.capturedWindow !== 0) this.onCulpritFinished({ record, route: template });
+  }
+
+  /** A finalised stall blamed a request that is still in flight. */
+  chargeStall(requestId: number, durationMs: number): void {
+    this.ownStallMs.set(requestId, (this.ownStallMs.get(requestId) ?? 0) + durationMs);
+  }
+}

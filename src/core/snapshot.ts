@@ -1,0 +1,97 @@
+import { DELAY_BUCKETS_SECONDS } from '../catalogue';
+import type { DelayPercentiles } from '../sampler/loop-stats';
+import { quantileFromBuckets } from './quantile';
+import type { RouteTable } from './routes';
+import type { StackFrame, StallCause, StallReport } from './stall-report';
+import type { StallStats } from './stall-stats';
+
+export interface CulpritSummary {
+  route: string;
+  method: string;
+  cause: StallCause;
+  stalls: number;
+  blockedSeconds: number;
+  topFrame: StackFrame | null;
+  lastStallAt: number;
+}
+
+export interface RouteSummary {
+  route: string;
+  method: string;
+  requests: number;
+  /** Loop delay the route's requests waited through (victim side). */
+  delayP99Ms: number;
+  delayMeanMs: number;
+}
+
+export interface LoopGuardSnapshot {
+  at: number;
+  thresholdMs: number;
+  eventLoop: { delay: DelayPercentiles; utilization: number; blockedMs: number };
+  requestsInFlight: number;
+  stallsTotal: number;
+  /** Culprits by blocked time, largest first. */
+  culprits: CulpritSummary[];
+  /** Per route victim-side delay, worst p99 first. */
+  routes: RouteSummary[];
+  recentStalls: StallReport[];
+  watchdogRunning: boolean;
+}
+
+export interface SnapshotSource {
+  readonly options: { thresholdMs: number };
+  readonly routes: RouteTable;
+  readonly stalls: StallStats;
+  readonly tracker: { inFlight: number };
+  readonly loop: { utilization: number; percentiles(): DelayPercentiles };
+  readonly watchdogRunning: boolean;
+  blockedForMs(): number;
+}
+
+export function buildSnapshot(source: SnapshotSource): LoopGuardSnapshot {
+  const culprits: CulpritSummary[] = [];
+  for (const c of source.stalls.all()) {
+    culprits.push({
+      route: c.route,
+      method: c.method,
+      cause: c.cause,
+      stalls: c.count,
+      blockedSeconds: round(c.seconds, 3),
+      topFrame: c.topFrame ?? null,
+      lastStallAt: c.lastAt,
+    });
+  }
+  culprits.sort((a, b) => b.blockedSeconds - a.blockedSeconds);
+  const routes: RouteSummary[] = [];
+  for (const r of source.routes.all()) {
+    const h = r.delay;
+    routes.push({
+      route: r.route,
+      method: r.method,
+      requests: r.requests,
+      delayP99Ms: round(quantileFromBuckets(0.99, DELAY_BUCKETS_SECONDS, h.counts) * 1000, 2),
+      delayMeanMs: h.count === 0 ? 0 : round((h.sum / h.count) * 1000, 2),
+    });
+  }
+  routes.sort((a, b) => b.delayP99Ms - a.delayP99Ms);
+  return {
+    at: Date.now(),
+    thresholdMs: source.options.thresholdMs,
+    eventLoop: {
+      delay: source.loop.percentiles(),
+      utilization: round(source.loop.utilization, 4),
+      blockedMs: round(source.blockedForMs(), 1),
+    },
+    requestsInFlight: source.tracker.inFlight,
+    stallsTotal: source.stalls.total,
+    culprits,
+    routes,
+    recentStalls: [...source.stalls.recent()],
+    watchdogRunning: source.watchdogRunning,
+  };
+}
+
+function round(value: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(value * f) / f;
+}

@@ -1,0 +1,26 @@
+/** One frame of a blocking stack, top first; lines and columns are 1-based. */
+export interface StackFrame {
+  functionName: string;
+  url: string;
+  lineNumber: number;
+  columnNumber: number;
+}
+
+/** `request`: a request's code held the loop; `background`: no request context; `gc`: mostly a GC pause. */
+export type StallCause = 'request' | 'background' | 'gc';
+
+/** A stall and its culprit. JSON-serialisable; holds no raw URL, header or body. */
+export interface StallReport {
+  id: number;
+  /** Epoch milliseconds. */
+  startedAt: number;
+  durationMs: number;
+  /** Route template of the culprit request, or null when no request held the loop. */
+  route: string | null;
+  method: string | null;
+  cause: StallCause;
+  /** Blocking stack, top first; [] when not captured. */
+  stack: StackFrame[];
+  /** Requests in flight that waited through this stall (the culprit excluded). */
+  victims: number;
+}

@@ -1,0 +1,62 @@
+import { STALL_BUCKETS_SECONDS } from '../catalogue';
+import { culpritFrame } from '../watchdog/frames';
+import { Histogram } from './histogram';
+import type { StackFrame, StallCause, StallReport } from './stall-report';
+
+/** Cumulative stall totals for one (route label, method, cause). */
+export interface StallCounter {
+  readonly route: string;
+  readonly method: string;
+  readonly cause: StallCause;
+  count: number;
+  seconds: number;
+  /** The frame a person wants to see for the latest stall here. */
+  topFrame: StackFrame | undefined;
+  lastAt: number;
+}
+
+/**
+ * Stall totals by culprit, the duration histograms by cause, and a ring of
+ * recent reports. Touched once per stall, so plain Maps are fine here.
+ */
+export class StallStats {
+  private readonly counters = new Map<string, StallCounter>();
+  readonly durations: Record<StallCause, Histogram> = {
+    request: new Histogram(STALL_BUCKETS_SECONDS),
+    background: new Histogram(STALL_BUCKETS_SECONDS),
+    gc: new Histogram(STALL_BUCKETS_SECONDS),
+  };
+  private readonly recentReports: StallReport[] = [];
+  total = 0;
+
+  constructor(private readonly keepRecent: number) {}
+
+  record(report: StallReport, routeLabel: string): void {
+    const method = report.method ?? '';
+    const key = `${routeLabel}\u0000${method}\u0000${report.cause}`;
+    let counter = this.counters.get(key);
+    if (counter === undefined) {
+      counter = { route: routeLabel, method, cause: report.cause, count: 0, seconds: 0, topFrame: undefined, lastAt: 0 };
+      this.counters.set(key, counter);
+    }
+    const seconds = report.durationMs / 1000;
+    counter.count++;
+    counter.seconds += seconds;
+    counter.lastAt = report.startedAt;
+    counter.topFrame = culpritFrame(report.stack) ?? counter.topFrame;
+    this.durations[report.cause].record(seconds);
+    this.total++;
+    if (this.keepRecent > 0) {
+      if (this.recentReports.length >= this.keepRecent) this.recentReports.shift();
+      this.recentReports.push(report);
+    }
+  }
+
+  all(): IterableIterator<StallCounter> {
+    return this.counters.values();
+  }
+
+  recent(): readonly StallReport[] {
+    return this.recentReports;
+  }
+}

@@ -1,0 +1,18 @@
+import type { LoopGuard } from '../core/guard';
+import { registerPrometheus } from './prometheus';
+
+/** Something that reads the guard's state on its own schedule and can be stopped. */
+export interface Exporter {
+  close(): void;
+}
+
+/** Starts every exporter the options ask for. Throws only for construction-time problems. */
+export function startExporters(guard: LoopGuard): Exporter[] {
+  const exporters: Exporter[] = [];
+  const { prometheus } = guard.options;
+  if (prometheus !== false) {
+    const exporter = registerPrometheus(guard, prometheus);
+    if (exporter) exporters.push(exporter);
+  }
+  return exporters;
+}

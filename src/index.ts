@@ -1,0 +1,10 @@
+export { loopGuard, type LoopGuardMiddleware } from './adapters/express';
+export { createLoopGuard, LoopGuard } from './core/guard';
+export type { StallReport, StackFrame, StallCause } from './core/stall-report';
+export type { LoopGuardSnapshot, CulpritSummary, RouteSummary } from './core/snapshot';
+export type { LoopGuardOptions, PrometheusOptions, OtelOptions } from './options';
+export { DEFAULTS } from './options';
+export { LoopGuardError, InvalidOptionError } from './errors';
+export { CATALOGUE, DEFAULT_PREFIX, ROUTE_UNMATCHED, ROUTE_OVERFLOW, ROUTE_BACKGROUND, ROUTE_GC } from './catalogue';
+export type { MetricDefinition } from './catalogue';
+export { culpritFrame, formatFrame } from './watchdog/frames';

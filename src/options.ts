@@ -1,0 +1,171 @@
+import { InvalidOptionError } from './errors';
+import type { StallReport } from './core/stall-report';
+
+/** Where loopguard registers its Prometheus series. */
+export interface PrometheusOptions {
+  /** A prom-client `Registry`. @default prom-client's default `register` */
+  registry?: unknown;
+  /** Prefix of every metric name. @default 'loopguard_' */
+  prefix?: string;
+}
+
+/** Where loopguard records its OpenTelemetry instruments. */
+export interface OtelOptions {
+  /** An `@opentelemetry/api` `Meter`. @default the global meter `metrics.getMeter('loopguard')` */
+  meter?: unknown;
+}
+
+export interface LoopGuardOptions {
+  /**
+   * A stall is the loop not turning for at least this long, in milliseconds.
+   * The heartbeat and the watchdog scale their intervals from it.
+   * @default 100
+   */
+  thresholdMs?: number;
+  /** Called with each `StallReport` (also emitted as the `'stall'` event). */
+  onStall?: (report: StallReport) => void;
+  /**
+   * Pause the main thread through the inspector during a stall to read the
+   * blocking stack and the culprit request. Off: stalls are still measured,
+   * attributed to the route only when the culprit can be seen without a capture.
+   * @default true
+   */
+  captureStacks?: boolean;
+  /** Prometheus export, or `false` for none. @default {} (prom-client's default registry) */
+  prometheus?: PrometheusOptions | false;
+  /** OpenTelemetry export, or `false` for none. @default {} (global meter; a no-op without an SDK) */
+  otel?: OtelOptions | false;
+  /**
+   * Most distinct route templates tracked; more are counted as `(overflow)`.
+   * Caps label cardinality whatever the traffic.
+   * @default 200
+   */
+  maxRoutes?: number;
+  /** Stalls in this many milliseconds after creation (module loading, warm-up) are not reported. @default 1000 */
+  startupGraceMs?: number;
+  /**
+   * Time every async callback (async_hooks) to record each request's own
+   * synchronous time, including blocking under the threshold. Costs ≈10 % req/s on Node 20.
+   * @default false
+   */
+  precise?: boolean;
+  /** Load shedding (503 + Retry-After); off by default. */
+  shed?: Record<string, unknown> | false;
+  /** Stall reports kept for `snapshot()`. @default 50 */
+  recentStalls?: number;
+  /** Stack frames kept per report, top first. @default 20 */
+  maxStackFrames?: number;
+  /**
+   * Receives runtime problems (a throwing callback, a failed export, the
+   * watchdog dying); each distinct problem is reported once.
+   * @default process.emitWarning
+   */
+  onError?: (error: Error) => void;
+}
+
+export interface ResolvedOptions {
+  readonly thresholdMs: number;
+  readonly onStall: ((report: StallReport) => void) | undefined;
+  readonly captureStacks: boolean;
+  readonly prometheus: Readonly<PrometheusOptions> | false;
+  readonly otel: Readonly<OtelOptions> | false;
+  readonly maxRoutes: number;
+  readonly startupGraceMs: number;
+  readonly precise: boolean;
+  readonly shed: Readonly<Record<string, unknown>> | false;
+  readonly recentStalls: number;
+  readonly maxStackFrames: number;
+  readonly onError: ((error: Error) => void) | undefined;
+  /** Heartbeat timer period, derived from thresholdMs. */
+  readonly heartbeatMs: number;
+  /** How late the heartbeat must be before the watchdog captures a stack. */
+  readonly captureAfterMs: number;
+}
+
+export const DEFAULTS = Object.freeze({
+  thresholdMs: 100,
+  captureStacks: true,
+  maxRoutes: 200,
+  startupGraceMs: 1000,
+  precise: false,
+  recentStalls: 50,
+  maxStackFrames: 20,
+});
+
+const KNOWN = new Set([
+  'thresholdMs', 'onStall', 'captureStacks', 'prometheus', 'otel', 'maxRoutes', 'startupGraceMs',
+  'precise', 'shed', 'recentStalls', 'maxStackFrames', 'onError',
+]);
+
+export function resolveOptions(input: LoopGuardOptions | undefined = {}): ResolvedOptions {
+  if (input === null || typeof input !== 'object' || Array.isArray(input)) {
+    throw new InvalidOptionError('options', 'an object', input);
+  }
+  for (const key of Object.keys(input)) {
+    if (!KNOWN.has(key)) throw new InvalidOptionError(key, `one of the known options (${[...KNOWN].join(', ')})`, 'an unknown option');
+  }
+  const thresholdMs = finiteNumber('thresholdMs', input.thresholdMs ?? DEFAULTS.thresholdMs, 1, 600_000);
+  // The heartbeat must tick several times per threshold to measure stalls to a
+  // few percent, yet rarely enough that an idle process pays well under 1 % of a core.
+  const heartbeatMs = Math.min(200, Math.max(5, Math.round(thresholdMs / 5)));
+  return Object.freeze({
+    thresholdMs,
+    onStall: optionalFunction<(report: StallReport) => void>('onStall', input.onStall),
+    captureStacks: boolean('captureStacks', input.captureStacks ?? DEFAULTS.captureStacks),
+    prometheus: objectOrFalse('prometheus', input.prometheus, validatePrometheus),
+    otel: objectOrFalse<OtelOptions>('otel', input.otel, (o) => o),
+    maxRoutes: integer('maxRoutes', input.maxRoutes ?? DEFAULTS.maxRoutes, 1, 100_000),
+    startupGraceMs: finiteNumber('startupGraceMs', input.startupGraceMs ?? DEFAULTS.startupGraceMs, 0, 3_600_000),
+    precise: boolean('precise', input.precise ?? DEFAULTS.precise),
+    shed: input.shed === undefined || input.shed === false ? false : objectOrFalse<Record<string, unknown>>('shed', input.shed, (o) => o),
+    recentStalls: integer('recentStalls', input.recentStalls ?? DEFAULTS.recentStalls, 0, 10_000),
+    maxStackFrames: integer('maxStackFrames', input.maxStackFrames ?? DEFAULTS.maxStackFrames, 1, 200),
+    onError: optionalFunction<(error: Error) => void>('onError', input.onError),
+    heartbeatMs,
+    captureAfterMs: Math.max(heartbeatMs, Math.round(thresholdMs / 2)),
+  });
+}
+
+function validatePrometheus(value: PrometheusOptions): PrometheusOptions {
+  if (value.prefix !== undefined && (typeof value.prefix !== 'string' || !/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(value.prefix))) {
+    throw new InvalidOptionError('prometheus.prefix', 'a valid Prometheus metric name prefix ([a-zA-Z_:][a-zA-Z0-9_:]*)', value.prefix);
+  }
+  if (value.registry !== undefined && (value.registry === null || typeof (value.registry as { registerMetric?: unknown }).registerMetric !== 'function')) {
+    throw new InvalidOptionError('prometheus.registry', 'a prom-client Registry', value.registry);
+  }
+  return value;
+}
+
+function finiteNumber(name: string, value: unknown, min: number, max: number): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
+    throw new InvalidOptionError(name, `a number from ${min} to ${max}`, value);
+  }
+  return value;
+}
+
+function integer(name: string, value: unknown, min: number, max: number): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new InvalidOptionError(name, `an integer from ${min} to ${max}`, value);
+  }
+  return value;
+}
+
+function boolean(name: string, value: unknown): boolean {
+  if (typeof value !== 'boolean') throw new InvalidOptionError(name, 'a boolean', value);
+  return value;
+}
+
+function optionalFunction<F>(name: string, value: unknown): F | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'function') throw new InvalidOptionError(name, 'a function', value);
+  return value as F;
+}
+
+function objectOrFalse<T extends object>(name: string, value: unknown, validate: (value: T) => T): Readonly<T> | false {
+  if (value === false) return false;
+  if (value === undefined) return Object.freeze({} as T);
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new InvalidOptionError(name, 'an object or false', value);
+  }
+  return Object.freeze(validate({ ...(value as T) }));
+}

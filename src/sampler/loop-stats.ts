@@ -1,0 +1,92 @@
+import { monitorEventLoopDelay, performance, PerformanceObserver, type EventLoopUtilization, type IntervalHistogram } from 'node:perf_hooks';
+
+export interface DelayPercentiles {
+  minMs: number;
+  meanMs: number;
+  p50Ms: number;
+  p90Ms: number;
+  p99Ms: number;
+  maxMs: number;
+}
+
+const ELU_INTERVAL_MS = 1000;
+const PERCENTILE_WINDOW_MS = 10_000;
+const GC_PAUSES_KEPT = 64;
+
+/**
+ * The loop's vital signs beside the heartbeat: interval ELU (deltas, never
+ * cumulative), monitorEventLoopDelay percentiles over a rolling window, and
+ * the recent GC pauses used to tell a GC stall from a code stall.
+ */
+export class LoopStats {
+  /** ELU over the last completed interval (0..1). */
+  utilization = 0;
+  private eluMark: EventLoopUtilization = performance.eventLoopUtilization();
+  private eluAt = performance.now();
+  private readonly delay: IntervalHistogram;
+  private previous: DelayPercentiles | undefined;
+  private windowStartedAt = performance.now();
+  private readonly gcPauses: { start: number; end: number }[] = [];
+  private gcNext = 0;
+  private readonly gcObserver: PerformanceObserver;
+
+  constructor(resolutionMs: number) {
+    this.delay = monitorEventLoopDelay({ resolution: Math.max(1, Math.min(resolutionMs, 20)) });
+    this.delay.enable();
+    this.gcObserver = new PerformanceObserver((list) => {
+      for (const entry of list.getEntries()) {
+        const start = performance.timeOrigin + entry.startTime;
+        const pause = { start, end: start + entry.duration };
+        if (this.gcPauses.length < GC_PAUSES_KEPT) this.gcPauses.push(pause);
+        else this.gcPauses[this.gcNext] = pause;
+        this.gcNext = (this.gcNext + 1) % GC_PAUSES_KEPT;
+      }
+    });
+    this.gcObserver.observe({ entryTypes: ['gc'] });
+  }
+
+  /** Called from the heartbeat; does real work about once a second. */
+  update(now = performance.now()): void {
+    if (now - this.eluAt >= ELU_INTERVAL_MS) {
+      const mark = performance.eventLoopUtilization();
+      const delta = performance.eventLoopUtilization(mark, this.eluMark);
+      this.utilization = Number.isFinite(delta.utilization) ? delta.utilization : 0;
+      this.eluMark = mark;
+      this.eluAt = now;
+    }
+    if (now - this.windowStartedAt >= PERCENTILE_WINDOW_MS) {
+      this.previous = this.readDelay();
+      this.delay.reset();
+      this.windowStartedAt = now;
+    }
+  }
+
+  /** Percentiles over the current window, or the last full one when the current one is nearly empty. */
+  percentiles(): DelayPercentiles {
+    const current = this.readDelay();
+    return this.delay.count < 10 && this.previous ? this.previous : current;
+  }
+
+  gcPausesSnapshot(): readonly { start: number; end: number }[] {
+    return this.gcPauses;
+  }
+
+  close(): void {
+    this.delay.disable();
+    this.gcObserver.disconnect();
+  }
+
+  private readDelay(): DelayPercentiles {
+    const h = this.delay;
+    if (h.count === 0) return { minMs: 0, meanMs: 0, p50Ms: 0, p90Ms: 0, p99Ms: 0, maxMs: 0 };
+    const ms = (ns: number): number => (Number.isFinite(ns) ? ns / 1e6 : 0);
+    return {
+      minMs: ms(h.min),
+      meanMs: ms(h.mean),
+      p50Ms: ms(h.percentile(50)),
+      p90Ms: ms(h.percentile(90)),
+      p99Ms: ms(h.percentile(99)),
+      maxMs: ms(h.max),
+    };
+  }
+}

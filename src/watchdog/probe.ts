@@ -1,0 +1,18 @@
+/**
+ * The contract between the request context (main thread) and the watchdog
+ * worker: a function on a well-known global symbol that the worker calls by
+ * `Runtime.evaluate` while the main thread is paused.
+ */
+export const PROBE_SYMBOL_NAME = 'loopguard.probe';
+
+/** What the probe returns: [requestId (0: none), method, route or null, executionAsyncId]. */
+export type ProbeResult = [number, string, string | null, number];
+
+/**
+ * Evaluated in the global scope (not on a call frame: on Node-internal frames
+ * primordials shadow globals such as `Symbol`). It still sees the paused
+ * code's AsyncLocalStorage store.
+ */
+export function probeExpression(window: number): string {
+  return `(function(){var p=globalThis[Symbol.for('${PROBE_SYMBOL_NAME}')];return typeof p==='function'?p(${window | 0}):null})()`;
+}

@@ -1,0 +1,75 @@
+/**
+ * The memory the main thread and the watchdog worker share. The main thread
+ * writes the heartbeat; the worker only reads it, plus two slots of its own.
+ * Plain reads of the float slots are fine: a torn read would only shift one
+ * staleness check by one heartbeat.
+ */
+const I32_SLOTS = 4;
+const F64_SLOTS = 2;
+
+const BEAT = 0; // heartbeat count: each value is one "window" between two turns of the loop
+const CAPTURE_ALLOWED = 1; // 0 while a debugger is attached, during startup grace, or when captures are off
+const CAPTURING = 2; // the window the worker is capturing (set before Debugger.pause)
+
+const LAST_BEAT_AT = 0; // epoch ms (timeOrigin + now) of the last heartbeat
+const DUE_IN_MS = 1; // heartbeat period
+
+export class SharedState {
+  readonly buffer: SharedArrayBuffer;
+  private readonly i32: Int32Array;
+  private readonly f64: Float64Array;
+
+  constructor(buffer = new SharedArrayBuffer(I32_SLOTS * 4 + F64_SLOTS * 8)) {
+    this.buffer = buffer;
+    this.i32 = new Int32Array(buffer, 0, I32_SLOTS);
+    this.f64 = new Float64Array(buffer, I32_SLOTS * 4, F64_SLOTS);
+  }
+
+  beat(atEpochMs: number): number {
+    this.f64[LAST_BEAT_AT] = atEpochMs;
+    return Atomics.add(this.i32, BEAT, 1) + 1;
+  }
+
+  get window(): number {
+    return Atomics.load(this.i32, BEAT);
+  }
+
+  get lastBeatAt(): number {
+    return this.f64[LAST_BEAT_AT]!;
+  }
+
+  get periodMs(): number {
+    return this.f64[DUE_IN_MS]!;
+  }
+
+  set periodMs(value: number) {
+    this.f64[DUE_IN_MS] = value;
+  }
+
+  get captureAllowed(): boolean {
+    return Atomics.load(this.i32, CAPTURE_ALLOWED) === 1;
+  }
+
+  set captureAllowed(value: boolean) {
+    Atomics.store(this.i32, CAPTURE_ALLOWED, value ? 1 : 0);
+  }
+
+  get capturing(): number {
+    return Atomics.load(this.i32, CAPTURING);
+  }
+
+  set capturing(window: number) {
+    Atomics.store(this.i32, CAPTURING, window);
+  }
+
+  /** How long the loop has been late right now, in ms (0 while it turns). */
+  blockedForMs(nowEpochMs: number): number {
+    const late = nowEpochMs - this.lastBeatAt - this.periodMs;
+    return late > 0 ? late : 0;
+  }
+}
+
+/** Wall-clock milliseconds with sub-millisecond resolution, comparable across threads. */
+export function epochNow(): number {
+  return performance.timeOrigin + performance.now();
+}

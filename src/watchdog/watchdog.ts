@@ -1,0 +1,86 @@
+import { Worker } from 'node:worker_threads';
+import { join } from 'node:path';
+import type { CaptureSample } from '../core/attribution';
+import type { SharedState } from './shared-state';
+import type { SamplesMessage, WatchdogConfig } from './worker';
+
+export interface WatchdogEvents {
+  onSamples(window: number, samples: CaptureSample[]): void;
+  onError(error: Error): void;
+}
+
+const MAX_RESTART_DELAY_MS = 60_000;
+
+/**
+ * Main-thread side of the watchdog: starts the worker, receives its
+ * captures, and restarts it with backoff if it dies. The worker is unref'd:
+ * it never keeps the process alive.
+ */
+export class Watchdog {
+  private worker: Worker | undefined;
+  private closed = false;
+  private restarts = 0;
+  private restartTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly shared: SharedState,
+    private readonly config: Omit<WatchdogConfig, 'buffer'>,
+    private readonly events: WatchdogEvents,
+  ) {}
+
+  start(): void {
+    if (this.closed || this.worker) return;
+    let worker: Worker;
+    try {
+      worker = new Worker(join(__dirname, 'worker.js'), {
+        workerData: { ...this.config, buffer: this.shared.buffer } satisfies WatchdogConfig,
+        // The watchdog needs little; keep its heap small.
+        resourceLimits: { maxOldGenerationSizeMb: 32, maxYoungGenerationSizeMb: 4 },
+        stdout: false,
+        stderr: false,
+      });
+    } catch (err) {
+      this.fail(err);
+      return;
+    }
+    this.worker = worker;
+    worker.unref();
+    worker.on('message', (message: SamplesMessage | { type: 'ready' } | { type: 'error'; message: string }) => {
+      if (message.type === 'samples') this.events.onSamples(message.window, message.samples);
+      else if (message.type === 'ready') this.restarts = 0;
+      else if (message.type === 'error') this.events.onError(new Error(`loopguard watchdog: ${message.message}`));
+    });
+    worker.on('error', (err) => this.fail(err));
+    worker.on('exit', () => {
+      if (this.worker === worker) this.worker = undefined;
+      if (!this.closed) this.scheduleRestart();
+    });
+  }
+
+  close(): void {
+    this.closed = true;
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    const worker = this.worker;
+    this.worker = undefined;
+    if (worker) {
+      // Let the worker disconnect its inspector session first: a session
+      // still connected at exit makes Node wait for the debugger.
+      worker.postMessage('close');
+      void worker.terminate().catch(() => undefined);
+    }
+  }
+
+  get running(): boolean {
+    return this.worker !== undefined;
+  }
+
+  private fail(err: unknown): void {
+    this.events.onError(err instanceof Error ? err : new Error(String(err)));
+  }
+
+  private scheduleRestart(): void {
+    const delay = Math.min(MAX_RESTART_DELAY_MS, 500 * 2 ** this.restarts++);
+    this.restartTimer = setTimeout(() => this.start(), delay);
+    this.restartTimer.unref();
+  }
+}

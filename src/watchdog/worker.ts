@@ -1,0 +1,145 @@
+/**
+ * The watchdog: a worker thread that notices a stale heartbeat while the
+ * stall is still going, pauses the main thread through the inspector, reads
+ * the stack and the culprit request, and resumes it. It never runs the
+ * main thread's code except the probe expression, and discards a capture
+ * whenever the loop turned before the pause landed.
+ */
+import { Session } from 'node:inspector';
+import { parentPort, workerData } from 'node:worker_threads';
+import type { CaptureSample } from '../core/attribution';
+import { probeExpression, type ProbeResult } from './probe';
+import { normaliseFrames, type ProtocolCallFrame } from './frames';
+import { epochNow, SharedState } from './shared-state';
+
+export interface WatchdogConfig {
+  buffer: SharedArrayBuffer;
+  captureAfterMs: number;
+  /** Pause again this often while the same stall goes on (back-to-back culprits). */
+  resampleMs: number;
+  maxSamplesPerStall: number;
+  maxStackFrames: number;
+}
+
+export interface SamplesMessage {
+  type: 'samples';
+  window: number;
+  samples: CaptureSample[];
+}
+
+const config = workerData as WatchdogConfig;
+const shared = new SharedState(config.buffer);
+const session = new Session();
+const scriptUrls = new Map<string, string>();
+let onPaused: ((frames: ProtocolCallFrame[]) => void) | undefined;
+let closed = false;
+let timer: NodeJS.Timeout | undefined;
+
+function post<T = unknown>(method: string, params?: object): Promise<T> {
+  return new Promise((resolve, reject) => {
+    session.post(method, params ?? {}, (err: Error | null, result?: unknown) => (err ? reject(err) : resolve(result as T)));
+  });
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function captureOnce(window: number): Promise<CaptureSample | null> {
+  shared.capturing = window;
+  if (shared.window !== window) return null;
+  const paused = new Promise<ProtocolCallFrame[]>((resolve) => (onPaused = resolve));
+  await post('Debugger.pause');
+  const frames = await paused;
+  const at = epochNow();
+  try {
+    // The loop turned before the pause landed: these frames are not the stall's.
+    if (shared.window !== window) return null;
+    const probe = await post<{ result?: { value?: unknown } }>('Runtime.evaluate', {
+      expression: probeExpression(window),
+      returnByValue: true,
+      silent: true,
+    });
+    const value = probe.result?.value;
+    const stack = normaliseFrames(frames, (id) => scriptUrls.get(id), config.maxStackFrames);
+    // Only Node's own frames (timers, ticks): the pause landed between callbacks.
+    if (stack.every((f) => f.url === '' || f.url.startsWith('node:'))) return null;
+    const [requestId, method, route, asyncId] = Array.isArray(value) ? (value as ProbeResult) : [0, '', null, 0];
+    return {
+      window,
+      at,
+      asyncId,
+      request: requestId ? { id: requestId, method, route } : null,
+      stack,
+    };
+  } finally {
+    await post('Debugger.resume').catch(() => undefined);
+  }
+}
+
+async function watchStall(window: number): Promise<void> {
+  const samples: CaptureSample[] = [];
+  while (!closed && shared.window === window && samples.length < config.maxSamplesPerStall) {
+    const sample = await captureOnce(window);
+    if (sample) samples.push(sample);
+    if (shared.window !== window) break;
+    await sleep(config.resampleMs);
+  }
+  // Posted even when empty, so the main thread stops waiting for this window at once.
+  parentPort?.postMessage({ type: 'samples', window, samples } satisfies SamplesMessage);
+}
+
+/** Sleeps until the heartbeat would be `captureAfterMs` late, then looks. */
+function schedule(): void {
+  if (closed) return;
+  const lateBy = shared.blockedForMs(epochNow());
+  const wait = Math.max(1, config.captureAfterMs - lateBy);
+  timer = setTimeout(check, wait);
+}
+
+function check(): void {
+  if (closed) return;
+  const window = shared.window;
+  if (!shared.captureAllowed || shared.blockedForMs(epochNow()) < config.captureAfterMs) return schedule();
+  watchStall(window).then(
+    () => schedule(),
+    (err: unknown) => {
+      parentPort?.postMessage({ type: 'error', message: err instanceof Error ? err.message : String(err) });
+      schedule();
+    },
+  );
+}
+
+function close(): void {
+  closed = true;
+  if (timer) clearTimeout(timer);
+  try {
+    session.disconnect();
+  } catch {
+    // Already disconnected.
+  }
+  parentPort?.close();
+}
+
+async function main(): Promise<void> {
+  session.connectToMainThread();
+  session.on('Debugger.scriptParsed', (message: { params: { scriptId: string; url: string } }) => {
+    if (message.params.url) scriptUrls.set(message.params.scriptId, message.params.url);
+  });
+  session.on('Debugger.paused', (message: { params: { callFrames: ProtocolCallFrame[] } }) => {
+    const resolve = onPaused;
+    onPaused = undefined;
+    if (resolve) resolve(message.params.callFrames);
+    else post('Debugger.resume').catch(() => undefined); // not ours: never leave the app paused
+  });
+  // Listening on the port also keeps this worker alive: inspector sessions hold no handle of their own.
+  parentPort?.on('message', (message: unknown) => {
+    if (message === 'close') close();
+  });
+  await post('Debugger.enable');
+  parentPort?.postMessage({ type: 'ready' });
+  schedule();
+}
+
+main().catch((err: unknown) => {
+  parentPort?.postMessage({ type: 'error', message: err instanceof Error ? err.message : String(err) });
+  close();
+});
