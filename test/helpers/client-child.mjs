@@ -1,0 +1,48 @@
+// Runs in a forked child process: HTTP traffic that the server's blocked
+// event loop cannot hold back. Driven over IPC by client.mjs.
+const victims = { running: false, loops: [], sent: 0, statuses: {}, latenciesMs: [] };
+
+async function request({ url, method = 'GET', jsonBytes, body, headers = {} }) {
+  const started = performance.now();
+  let payload = body;
+  if (jsonBytes) {
+    // A large JSON document, built here so it never crosses the IPC channel.
+    const item = { name: 'x'.repeat(40), values: [1, 2, 3, 4, 5], nested: { a: true, b: null } };
+    const one = JSON.stringify(item);
+    payload = `[${Array(Math.ceil(jsonBytes / (one.length + 1))).fill(one).join(',')}]`;
+    headers = { ...headers, 'content-type': 'application/json' };
+  }
+  try {
+    const res = await fetch(url, { method, body: payload, headers });
+    const text = await res.text();
+    return { status: res.status, ms: performance.now() - started, headers: Object.fromEntries(res.headers), text: text.slice(0, 2000) };
+  } catch (err) {
+    return { status: 0, ms: performance.now() - started, error: String(err?.cause?.code ?? err?.message ?? err) };
+  }
+}
+
+async function victimLoop(url) {
+  while (victims.running) {
+    const r = await request({ url });
+    victims.sent++;
+    victims.statuses[r.status] = (victims.statuses[r.status] ?? 0) + 1;
+    victims.latenciesMs.push(r.ms);
+  }
+}
+
+process.on('message', async (msg) => {
+  if (msg.type === 'request') {
+    process.send({ type: 'response', id: msg.id, result: await request(msg.options) });
+  } else if (msg.type === 'victims:start') {
+    Object.assign(victims, { running: true, sent: 0, statuses: {}, latenciesMs: [] });
+    victims.loops = Array.from({ length: msg.concurrency }, () => victimLoop(msg.url));
+    process.send({ type: 'victims:started', id: msg.id });
+  } else if (msg.type === 'victims:stop') {
+    victims.running = false;
+    await Promise.all(victims.loops);
+    process.send({ type: 'victims:stopped', id: msg.id, result: { sent: victims.sent, statuses: victims.statuses, latenciesMs: victims.latenciesMs } });
+  } else if (msg.type === 'exit') {
+    process.exit(0);
+  }
+});
+process.send({ type: 'ready' });
