@@ -1,0 +1,131 @@
+// Pure logic, tested without timers or I/O: attribution, route table, histograms, frames, options.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { splitStall, gcShare } from '../dist/core/attribution.js';
+import { RouteTable, normaliseMethod } from '../dist/core/routes.js';
+import { Histogram } from '../dist/core/histogram.js';
+import { quantileFromBuckets } from '../dist/core/quantile.js';
+import { normaliseFrames, culpritFrame, formatFrame } from '../dist/watchdog/frames.js';
+import { resolveOptions } from '../dist/options.js';
+import { InvalidOptionError } from 'loopguard';
+
+const sample = (at, asyncId, requestId = 0, route = null) => ({
+  window: 1,
+  at,
+  asyncId,
+  request: requestId ? { id: requestId, method: 'GET', route } : null,
+  stack: [],
+});
+
+test('splitStall: no samples is one unattributed segment', () => {
+  assert.deepEqual(splitStall(1000, 300, []), [{ startedAt: 1000, durationMs: 300, sample: null }]);
+});
+
+test('splitStall: samples of one callback are one segment covering the whole stall', () => {
+  const segments = splitStall(1000, 300, [sample(1060, 7, 1, '/a'), sample(1110, 7, 1, '/a'), sample(1160, 7, 1, '/a')]);
+  assert.equal(segments.length, 1);
+  assert.equal(segments[0].durationMs, 300);
+  assert.equal(segments[0].sample.request.route, '/a');
+});
+
+test('splitStall: back-to-back culprits in one loop turn split the time at the first sample of the second', () => {
+  const segments = splitStall(1000, 600, [sample(1060, 3), sample(1160, 3), sample(1320, 9, 2, '/b'), sample(1420, 9, 2, '/b')]);
+  assert.equal(segments.length, 2);
+  assert.equal(segments[0].sample.request, null);
+  assert.deepEqual([segments[0].startedAt, segments[0].durationMs], [1000, 320]);
+  assert.deepEqual([segments[1].startedAt, segments[1].durationMs], [1320, 280]);
+  assert.equal(segments[1].sample.request.route, '/b');
+});
+
+test('splitStall: a different callback sampled only once after the stall is not blamed', () => {
+  const segments = splitStall(1000, 400, [sample(1060, 3, 1, '/culprit'), sample(1160, 3, 1, '/culprit'), sample(1390, 12, 5, '/victim')]);
+  assert.equal(segments.length, 1);
+  assert.equal(segments[0].sample.request.route, '/culprit');
+  assert.equal(segments[0].durationMs, 400);
+});
+
+test('gcShare: fraction of the interval covered by GC pauses', () => {
+  assert.equal(gcShare(0, 100, []), 0);
+  assert.equal(gcShare(0, 100, [{ start: 10, end: 70 }]), 0.6);
+  assert.equal(gcShare(0, 100, [{ start: -50, end: 200 }]), 1);
+  assert.equal(gcShare(0, 100, [{ start: 200, end: 300 }]), 0);
+});
+
+test('RouteTable caps distinct templates; sentinels do not count against the cap', () => {
+  const table = new RouteTable(2);
+  table.stats('/a', 'GET');
+  table.stats('/b', 'GET');
+  table.stats('(unmatched)', 'GET');
+  assert.equal(table.stats('/c', 'GET').route, '(overflow)');
+  assert.equal(table.stats('/a', 'POST').route, '/a');
+  assert.equal(table.size, 2);
+  const routes = new Set([...table.all()].map((s) => s.route));
+  assert.deepEqual([...routes].sort(), ['(overflow)', '(unmatched)', '/a', '/b']);
+});
+
+test('unusual methods fold into one label value', () => {
+  assert.equal(normaliseMethod('GET'), 'GET');
+  assert.equal(normaliseMethod('PROPFIND'), '_OTHER');
+  const table = new RouteTable(10);
+  assert.equal(table.stats('/a', 'PROPFIND'), table.stats('/a', 'MKCOL'));
+});
+
+test('Histogram buckets are cumulative with +Inf last, and quantiles interpolate like Prometheus', () => {
+  const h = new Histogram([0.1, 0.5, 1]);
+  for (const v of [0.05, 0.2, 0.3, 0.7, 5]) h.record(v);
+  assert.deepEqual(h.cumulative(), [1, 3, 4, 5]);
+  assert.equal(h.count, 5);
+  assert.ok(Math.abs(h.sum - 6.25) < 1e-9);
+  assert.equal(quantileFromBuckets(0.5, h.bounds, h.counts), 0.1 + 0.4 * ((2.5 - 1) / 2));
+  assert.equal(quantileFromBuckets(0.99, h.bounds, h.counts), 1);
+  assert.equal(quantileFromBuckets(0.99, h.bounds, new Float64Array(4)), 0);
+});
+
+test('frames: CDP 0-based locations become 1-based, file URLs become paths, the app frame is the culprit', () => {
+  const frames = normaliseFrames(
+    [
+      { functionName: 'pbkdf2Sync', url: 'node:internal/crypto/pbkdf2', location: { scriptId: '1', lineNumber: 77, columnNumber: 2 } },
+      { functionName: '', location: { scriptId: '42', lineNumber: 9, columnNumber: 0 } },
+    ],
+    (id) => (id === '42' ? 'file:///srv/app/routes/login.js' : undefined),
+    10,
+  );
+  assert.deepEqual(frames[0], { functionName: 'pbkdf2Sync', url: 'node:internal/crypto/pbkdf2', lineNumber: 78, columnNumber: 3 });
+  assert.deepEqual(frames[1], { functionName: '(anonymous)', url: '/srv/app/routes/login.js', lineNumber: 10, columnNumber: 1 });
+  assert.equal(culpritFrame(frames), frames[1]);
+  assert.equal(formatFrame(frames[1], '/srv/app'), '(anonymous) (routes/login.js:10)');
+  assert.equal(normaliseFrames(frames.map(() => ({ functionName: 'f', location: { scriptId: '1', lineNumber: 0 } })), () => '', 1).length, 1);
+});
+
+test('options: defaults, derived intervals, frozen', () => {
+  const o = resolveOptions();
+  assert.equal(o.thresholdMs, 100);
+  assert.equal(o.heartbeatMs, 20);
+  assert.ok(o.captureAfterMs >= o.heartbeatMs && o.captureAfterMs < o.thresholdMs);
+  assert.ok(Object.isFrozen(o));
+  assert.equal(resolveOptions({ startupGraceMs: 0 }).startupGraceMs, 0, 'a legitimate 0 is kept');
+});
+
+test('options: each bad value throws a TypeError naming the option', () => {
+  const cases = [
+    [{ thresholdMs: -1 }, 'thresholdMs'],
+    [{ thresholdMs: '100' }, 'thresholdMs'],
+    [{ thresholdMs: NaN }, 'thresholdMs'],
+    [{ maxRoutes: 1.5 }, 'maxRoutes'],
+    [{ onStall: 'log' }, 'onStall'],
+    [{ captureStacks: 1 }, 'captureStacks'],
+    [{ prometheus: { prefix: 'bad-prefix' } }, 'prometheus.prefix'],
+    [{ prometheus: { registry: {} } }, 'prometheus.registry'],
+    [{ prometheus: [] }, 'prometheus'],
+    [{ startupGraceMs: Infinity }, 'startupGraceMs'],
+    [{ thresholMs: 100 }, 'thresholMs'],
+  ];
+  for (const [input, name] of cases) {
+    assert.throws(
+      () => resolveOptions(input),
+      (err) => err instanceof TypeError && err instanceof InvalidOptionError && err.code === 'LOOPGUARD_INVALID_OPTION' && err.option === name && err.message.includes(`"${name}"`),
+      `bad ${name}`,
+    );
+  }
+  assert.throws(() => resolveOptions(null), TypeError);
+});
