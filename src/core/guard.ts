@@ -34,6 +34,8 @@ const FINISHED_CULPRITS_KEPT = 256;
 
 export interface LoopGuardEvents {
   stall: [report: StallReport];
+  /** Diagnostics: the watchdog worker is watching (after start or a restart). */
+  'watchdog:ready': [];
 }
 
 /**
@@ -91,6 +93,7 @@ export class LoopGuard extends EventEmitter<LoopGuardEvents> implements BeatList
         {
           onSamples: (window, samples) => this.samplesArrived(window, samples),
           onError: (error) => this.reportError(new LoopGuardError('LOOPGUARD_WATCHDOG_FAILED', error.message, { cause: error })),
+          onReady: () => this.emitSafely('watchdog:ready'),
         },
       );
       this.watchdog.start();
@@ -296,10 +299,14 @@ export class LoopGuard extends EventEmitter<LoopGuardEvents> implements BeatList
         this.reportError(new LoopGuardError('LOOPGUARD_CALLBACK_FAILED', `onStall threw: ${(err as Error)?.message ?? err}`, { cause: err }));
       }
     }
+    this.emitSafely('stall', report);
+  }
+
+  private emitSafely<K extends keyof LoopGuardEvents>(event: K, ...args: LoopGuardEvents[K]): void {
     try {
-      this.emit('stall', report);
+      (this.emit as (e: K, ...a: LoopGuardEvents[K]) => boolean)(event, ...args);
     } catch (err) {
-      this.reportError(new LoopGuardError('LOOPGUARD_CALLBACK_FAILED', `a 'stall' listener threw: ${(err as Error)?.message ?? err}`, { cause: err }));
+      this.reportError(new LoopGuardError('LOOPGUARD_CALLBACK_FAILED', `a '${event}' listener threw: ${(err as Error)?.message ?? err}`, { cause: err }));
     }
   }
 }

@@ -7,6 +7,14 @@ import type { SamplesMessage, WatchdogConfig } from './worker';
 export interface WatchdogEvents {
   onSamples(window: number, samples: CaptureSample[]): void;
   onError(error: Error): void;
+  /** The worker is connected and watching (after a start or a restart). */
+  onReady?(): void;
+}
+
+/** Internal settings beside what the worker itself reads. */
+export interface WatchdogSettings extends Omit<WatchdogConfig, 'buffer'> {
+  /** The worker script; replaced only by tests that simulate a worker failing to start. */
+  workerFile?: string;
 }
 
 const MAX_RESTART_DELAY_MS = 60_000;
@@ -24,16 +32,17 @@ export class Watchdog {
 
   constructor(
     private readonly shared: SharedState,
-    private readonly config: Omit<WatchdogConfig, 'buffer'>,
+    private readonly settings: WatchdogSettings,
     private readonly events: WatchdogEvents,
   ) {}
 
   start(): void {
     if (this.closed || this.worker) return;
+    const { workerFile = join(__dirname, 'worker.js'), ...config } = this.settings;
     let worker: Worker;
     try {
-      worker = new Worker(join(__dirname, 'worker.js'), {
-        workerData: { ...this.config, buffer: this.shared.buffer } satisfies WatchdogConfig,
+      worker = new Worker(workerFile, {
+        workerData: { ...config, buffer: this.shared.buffer } satisfies WatchdogConfig,
         // The watchdog needs little; keep its heap small.
         resourceLimits: { maxOldGenerationSizeMb: 32, maxYoungGenerationSizeMb: 4 },
         stdout: false,
@@ -41,19 +50,30 @@ export class Watchdog {
       });
     } catch (err) {
       this.fail(err);
+      this.scheduleRestart();
       return;
     }
     this.worker = worker;
     worker.unref();
     worker.on('message', (message: SamplesMessage | { type: 'ready' } | { type: 'error'; message: string }) => {
       if (message.type === 'samples') this.events.onSamples(message.window, message.samples);
-      else if (message.type === 'ready') this.restarts = 0;
+      else if (message.type === 'ready') {
+        this.restarts = 0;
+        this.events.onReady?.();
+      }
       else if (message.type === 'error') this.events.onError(new Error(`loopguard watchdog: ${message.message}`));
     });
-    worker.on('error', (err) => this.fail(err));
-    worker.on('exit', () => {
+    let errored = false;
+    worker.on('error', (err) => {
+      errored = true;
+      this.fail(err);
+    });
+    worker.on('exit', (code) => {
       if (this.worker === worker) this.worker = undefined;
-      if (!this.closed) this.scheduleRestart();
+      if (this.closed) return;
+      // Stalls are still measured meanwhile, only without stacks.
+      if (!errored) this.fail(new Error(`loopguard watchdog: worker exited unexpectedly (code ${code}); restarting with backoff`));
+      this.scheduleRestart();
     });
   }
 
