@@ -1,0 +1,65 @@
+// Hostile traffic: random URLs and parameters must not grow label values or memory.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { fork } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import v8 from 'node:v8';
+import vm from 'node:vm';
+import express from 'express';
+import { Registry } from 'prom-client';
+import { loopGuard } from 'loopguard';
+import { listen } from './helpers/server.mjs';
+
+v8.setFlagsFromString('--expose-gc');
+const gc = vm.runInNewContext('gc');
+const MARKER = 'SeCrEt7788';
+const MAX_ROUTES = 20;
+
+async function flood(url, count) {
+  const child = fork(fileURLToPath(new URL('./helpers/flood-child.mjs', import.meta.url)), [url, String(count), '32', MARKER]);
+  const [result] = await once(child, 'message');
+  await once(child, 'exit');
+  return result;
+}
+
+function heapUsed() {
+  gc();
+  gc();
+  return process.memoryUsage().heapUsed;
+}
+
+test('100 000 hostile requests: route labels stay within maxRoutes + sentinels, memory stays flat, no raw input anywhere', async () => {
+  const registry = new Registry();
+  const middleware = loopGuard({ maxRoutes: MAX_ROUTES, prometheus: { registry } });
+  const app = express();
+  app.use(middleware);
+  app.use(express.json());
+  app.get('/users/:id', (req, res) => res.json({ id: req.params.id }));
+  app.get('/teams/:team/members/:member', (req, res) => res.send('m'));
+  for (let i = 0; i < 60; i++) app.all(`/static-${i}/:x`, (req, res) => res.send('s'));
+  const server = await listen(app);
+  try {
+    const warm = await flood(server.url, 10_000);
+    assert.equal(warm.done, 10_000);
+    const before = heapUsed();
+    const result = await flood(server.url, 90_000);
+    assert.equal(result.done, 90_000);
+    const growthMb = (heapUsed() - before) / 1024 / 1024;
+
+    const text = await registry.metrics();
+    const routeLabels = new Set([...text.matchAll(/route="([^"]*)"/g)].map((m) => m[1]));
+    const templates = [...routeLabels].filter((r) => r.startsWith('/'));
+    assert.ok(templates.length <= MAX_ROUTES, `${templates.length} templates`);
+    for (const r of routeLabels) assert.ok(r.startsWith('/') || ['(unmatched)', '(overflow)'].includes(r), r);
+    assert.ok(routeLabels.has('(overflow)') && routeLabels.has('(unmatched)'));
+    for (const r of templates) assert.doesNotMatch(r, /[?]|%|\.\./, r);
+    const snapshot = JSON.stringify(middleware.guard.snapshot());
+    for (const haystack of [text, snapshot]) assert.ok(!haystack.includes(MARKER), 'raw URL, header or body leaked');
+    assert.equal(middleware.guard.tracker.inFlight, 0);
+    assert.ok(growthMb < 8, `heap grew ${growthMb.toFixed(2)} MB over 90 000 requests`);
+  } finally {
+    await server.close();
+    middleware.guard.close();
+  }
+});
