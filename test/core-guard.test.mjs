@@ -164,3 +164,27 @@ test('a process whose guard is closed exits by itself, without waiting for a deb
   assert.match(output, /stalls: 1/);
   assert.doesNotMatch(output, /Waiting for the debugger/);
 });
+
+test('a stall that is mostly a GC pause is reported as gc, not blamed on the code that ran next', async () => {
+  const { default: v8 } = await import('node:v8');
+  const { default: vm } = await import('node:vm');
+  v8.setFlagsFromString('--expose-gc');
+  const gc = vm.runInNewContext('gc');
+  let heap = [];
+  for (let i = 0; i < 3e6; i++) heap.push({ a: i, b: [i], c: `x${i}` });
+  const guard = createLoopGuard({ startupGraceMs: 0, prometheus: false });
+  try {
+    const stalled = waitFor(guard, 'stall', (r) => r.cause === 'gc', 20_000);
+    setTimeout(() => {
+      // A full collection of a large, live heap: hundreds of ms with the loop held.
+      gc();
+      assert.equal(heap.length, 3e6);
+    }, 50);
+    const report = await stalled;
+    assert.equal(report.route, null);
+    assert.ok(report.durationMs >= 100);
+  } finally {
+    heap = null;
+    guard.close();
+  }
+});

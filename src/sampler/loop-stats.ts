@@ -1,4 +1,11 @@
-import { monitorEventLoopDelay, performance, PerformanceObserver, type EventLoopUtilization, type IntervalHistogram } from 'node:perf_hooks';
+import {
+  monitorEventLoopDelay,
+  performance,
+  PerformanceObserver,
+  type EventLoopUtilization,
+  type IntervalHistogram,
+  type PerformanceEntry,
+} from 'node:perf_hooks';
 
 export interface DelayPercentiles {
   minMs: number;
@@ -33,15 +40,7 @@ export class LoopStats {
   constructor(resolutionMs: number) {
     this.delay = monitorEventLoopDelay({ resolution: Math.max(1, Math.min(resolutionMs, 20)) });
     this.delay.enable();
-    this.gcObserver = new PerformanceObserver((list) => {
-      for (const entry of list.getEntries()) {
-        const start = performance.timeOrigin + entry.startTime;
-        const pause = { start, end: start + entry.duration };
-        if (this.gcPauses.length < GC_PAUSES_KEPT) this.gcPauses.push(pause);
-        else this.gcPauses[this.gcNext] = pause;
-        this.gcNext = (this.gcNext + 1) % GC_PAUSES_KEPT;
-      }
-    });
+    this.gcObserver = new PerformanceObserver((list) => this.addGcPauses(list.getEntries()));
     this.gcObserver.observe({ entryTypes: ['gc'] });
   }
 
@@ -68,7 +67,20 @@ export class LoopStats {
   }
 
   gcPausesSnapshot(): readonly { start: number; end: number }[] {
+    // Observer callbacks are delivered later than the heartbeat that ends a
+    // GC stall: take the entries still queued, or the stall would be misread.
+    this.addGcPauses(this.gcObserver.takeRecords());
     return this.gcPauses;
+  }
+
+  private addGcPauses(entries: readonly PerformanceEntry[]): void {
+    for (const entry of entries) {
+      const start = performance.timeOrigin + entry.startTime;
+      const pause = { start, end: start + entry.duration };
+      if (this.gcPauses.length < GC_PAUSES_KEPT) this.gcPauses.push(pause);
+      else this.gcPauses[this.gcNext] = pause;
+      this.gcNext = (this.gcNext + 1) % GC_PAUSES_KEPT;
+    }
   }
 
   close(): void {
