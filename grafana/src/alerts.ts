@@ -1,0 +1,112 @@
+/**
+ * Prometheus alert rules in the monitoring-mixin style: `LoopGuard`-prefixed
+ * CamelCase names, a `severity` label, `summary` / `description` templated
+ * with the route and the value, and a `runbook_url` into the README.
+ */
+import type { AlertThreshold, GeneratorConfig } from './config';
+import { splitMatchers } from './config';
+import { metric, selector } from './promql';
+
+export interface AlertRule {
+  alert: string;
+  expr: string;
+  for?: string;
+  labels: { severity: string };
+  annotations: { summary: string; description: string; runbook_url: string };
+}
+
+export interface RuleFile {
+  groups: { name: string; rules: AlertRule[] }[];
+}
+
+/**
+ * Names the route with the most blocked time on the alerting instance, so an
+ * instance-level alert (which has no route label) still says who to look at.
+ * Runs at notification time through Prometheus's `query` template function.
+ */
+function topCulprit(c: GeneratorConfig, window: string): string {
+  const seconds = metric(c.prefix, 'stallSeconds');
+  const promql = `topk(1, sum by (route) (increase(${seconds}{job=%q, instance=%q}[${window}]))) > 0`;
+  return (
+    `{{ with printf "${promql}" $labels.job $labels.instance | query }}{{ with first . }}` +
+    `The route with the most blocked time there over the last ${window} is {{ .Labels.route }} ({{ .Value | humanizeDuration }}).{{ end }}` +
+    `{{ else }}No stall was attributed to a route there over the last ${window}.{{ end }}`
+  );
+}
+
+/** The total blocked time behind a route-level alert, over the same labels and window. */
+function routeBlockedTime(c: GeneratorConfig, window: string): string {
+  const labels = [...c.groupBy, 'route'];
+  const matchers = labels.map((l) => `${l}=%q`).join(', ');
+  const promql = `sum(increase(${metric(c.prefix, 'stallSeconds')}{${matchers}}[${window}]))`;
+  const args = labels.map((l) => `$labels.${l}`).join(' ');
+  return `{{ with printf "${promql}" ${args} | query }}{{ with first . }} They held it for {{ .Value | humanizeDuration }} in total.{{ end }}{{ end }}`;
+}
+
+function rule(c: GeneratorConfig, name: string, t: AlertThreshold, expr: string, summary: string, description: string): AlertRule {
+  return {
+    alert: name,
+    expr,
+    ...(/^0+[a-z]+$/.test(t.for) ? {} : { for: t.for }),
+    labels: { severity: t.severity },
+    annotations: { summary, description, runbook_url: c.runbookUrlPrefix + name.toLowerCase() },
+  };
+}
+
+export function buildAlerts(c: GeneratorConfig): RuleFile {
+  const user = splitMatchers(c.selector);
+  const sel = (...extra: string[]) => selector(...user, ...extra);
+  const by = (...labels: string[]) => [...c.groupBy, ...labels].join(', ');
+  const { eventLoopBlocked, routeStalling, eventLoopDelayHigh, eventLoopSaturated, loadShedding } = c.alerts;
+  const where = '{{ $labels.instance }} (job {{ $labels.job }})';
+
+  const rules: AlertRule[] = [
+    rule(
+      c,
+      'LoopGuardEventLoopBlocked',
+      eventLoopBlocked,
+      `${metric(c.prefix, 'eventloopBlocked')}${sel()} > ${eventLoopBlocked.threshold}`,
+      `The event loop of ${where} has been blocked for {{ $value | humanizeDuration }}.`,
+      `The event loop of ${where} has not turned for {{ $value | humanizeDuration }} (alert above ${eventLoopBlocked.threshold}s): ` +
+        `every request on it waits and health checks time out. The culprit is named when the stall ends. ${topCulprit(c, eventLoopBlocked.window)}`,
+    ),
+    rule(
+      c,
+      'LoopGuardRouteStalling',
+      routeStalling,
+      `sum by (${by('route')}) (increase(${metric(c.prefix, 'stalls')}${sel()}[${routeStalling.window}])) >= ${routeStalling.threshold}`,
+      `Route {{ $labels.route }} stalled the event loop {{ $value | humanize }} times in ${routeStalling.window}.`,
+      `{{ $labels.route }} held the event loop of {{ $labels.job }} past the stall threshold {{ $value | humanize }} times ` +
+        `in the last ${routeStalling.window}, summed over instances (alert at ${routeStalling.threshold}).${routeBlockedTime(c, routeStalling.window)} ` +
+        'Each stall delays every other request in flight on the same instance.',
+    ),
+    rule(
+      c,
+      'LoopGuardEventLoopDelayHigh',
+      eventLoopDelayHigh,
+      `histogram_quantile(0.99, rate(${metric(c.prefix, 'eventloopDelay', '_bucket')}${sel()}[${eventLoopDelayHigh.window}])) > ${eventLoopDelayHigh.threshold}`,
+      `p99 event loop delay of ${where} is {{ $value | humanizeDuration }}.`,
+      `Over the last ${eventLoopDelayHigh.window}, 1 % of the event loop's turns on ${where} ran at least {{ $value | humanizeDuration }} late ` +
+        `(alert above ${eventLoopDelayHigh.threshold}s): every request there pays that delay. ${topCulprit(c, eventLoopDelayHigh.window)}`,
+    ),
+    rule(
+      c,
+      'LoopGuardEventLoopSaturated',
+      eventLoopSaturated,
+      `avg_over_time(${metric(c.prefix, 'eventloopUtilization')}${sel()}[${eventLoopSaturated.window}]) > ${eventLoopSaturated.threshold}`,
+      `The event loop of ${where} is {{ $value | humanizePercentage }} busy.`,
+      `The event loop of ${where} was busy {{ $value | humanizePercentage }} of the time over the last ${eventLoopSaturated.window} ` +
+        `(alert above ${eventLoopSaturated.threshold}): requests queue behind each other. ${topCulprit(c, eventLoopSaturated.window)}`,
+    ),
+    rule(
+      c,
+      'LoopGuardLoadShedding',
+      loadShedding,
+      `sum by (${by('route', 'reason')}) (rate(${metric(c.prefix, 'requestsShed')}${sel()}[${loadShedding.window}])) > ${loadShedding.threshold}`,
+      `Load shedding refuses {{ $value | humanize }} requests/s to {{ $labels.route }} ({{ $labels.reason }}).`,
+      `{{ $labels.job }} has answered {{ $value | humanize }} requests/s to {{ $labels.route }} with 503 over the last ${loadShedding.window} ` +
+        `because of {{ $labels.reason }} (alert above ${loadShedding.threshold}/s): clients are being refused to keep the event loop responsive.`,
+    ),
+  ];
+  return { groups: [{ name: 'loopguard', rules }] };
+}

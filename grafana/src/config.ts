@@ -1,0 +1,182 @@
+/**
+ * What a user can change about the generated dashboard and alert rules, the
+ * defaults, and one `resolveConfig()` that merges a partial override over
+ * them and rejects anything Prometheus or Grafana would choke on later.
+ */
+import { DEFAULT_PREFIX } from '../../src/catalogue';
+
+export interface AlertThreshold {
+  /** Value the expression is compared against (unit depends on the alert). */
+  threshold: number;
+  /** Range the expression looks back over (Prometheus duration), where it takes one. */
+  window: string;
+  /** How long the condition must hold before the alert fires (Prometheus duration; `0s` fires at once). */
+  for: string;
+  /** The `severity` label routed on by Alertmanager. */
+  severity: string;
+}
+
+export interface AlertsConfig {
+  /** The loop is blocked right now for more than `threshold` seconds (`window` unused). */
+  eventLoopBlocked: AlertThreshold;
+  /** A route caused at least `threshold` stalls within `window`, summed over instances. */
+  routeStalling: AlertThreshold;
+  /** An instance's p99 loop delay over `window` exceeds `threshold` seconds. */
+  eventLoopDelayHigh: AlertThreshold;
+  /** An instance's mean event-loop utilization over `window` exceeds `threshold` (0..1). */
+  eventLoopSaturated: AlertThreshold;
+  /** Load shedding answers more than `threshold` requests per second with 503 over `window`. */
+  loadShedding: AlertThreshold;
+}
+
+export interface GeneratorConfig {
+  /** Metric name prefix: must equal the library's `prometheus.prefix` option. */
+  prefix: string;
+  /** Extra label matchers for every alert expression, e.g. `namespace="shop"`; empty for none. */
+  selector: string;
+  /** Labels that route-level alerts keep when they sum over instances (the `route` label is always kept). */
+  groupBy: string[];
+  /** Alert `runbook_url` is this plus the lower-cased alert name. */
+  runbookUrlPrefix: string;
+  /** Rows in the "blocked seconds by culprit route" table. */
+  topRoutes: number;
+  dashboardUid: string;
+  dashboardTitle: string;
+  alerts: AlertsConfig;
+}
+
+/** A partial override, as read from a JSON file: every key optional, alerts per field. */
+export type ConfigOverride = Partial<Omit<GeneratorConfig, 'alerts'>> & {
+  alerts?: { [K in keyof AlertsConfig]?: Partial<AlertThreshold> };
+};
+
+export const DEFAULT_CONFIG: Readonly<GeneratorConfig> = deepFreeze({
+  prefix: DEFAULT_PREFIX,
+  selector: '',
+  groupBy: ['job'],
+  runbookUrlPrefix: 'https://github.com/loopguard/loopguard#runbook-',
+  topRoutes: 10,
+  dashboardUid: 'loopguard',
+  dashboardTitle: 'loopguard: who blocks the event loop',
+  alerts: {
+    // A loop that has not turned for 5 s fails health checks and times out every client.
+    eventLoopBlocked: { threshold: 5, window: '5m', for: '0s', severity: 'critical' },
+    // One stall can be a cold cache; five in ten minutes is a handler that blocks on every call.
+    routeStalling: { threshold: 5, window: '10m', for: '5m', severity: 'warning' },
+    // p99 of heartbeat lateness: healthy loops stay in single-digit milliseconds.
+    eventLoopDelayHigh: { threshold: 0.2, window: '5m', for: '10m', severity: 'warning' },
+    // Above ~90 % utilization queueing delay grows steeply for every request.
+    eventLoopSaturated: { threshold: 0.9, window: '5m', for: '15m', severity: 'warning' },
+    // Any sustained shedding means clients are being refused.
+    loadShedding: { threshold: 0, window: '5m', for: '5m', severity: 'warning' },
+  },
+});
+
+export const ALERT_KEYS = Object.keys(DEFAULT_CONFIG.alerts) as (keyof AlertsConfig)[];
+
+const DURATION = /^(?:\d+(?:ms|s|m|h|d|w|y))+$/;
+const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+const METRIC_PREFIX = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
+/** One `name op "value"` matcher; the selector is a comma-separated list of them. */
+const MATCHER = /^\s*[a-zA-Z_][a-zA-Z0-9_]*\s*(?:=|!=|=~|!~)\s*"(?:[^"\\]|\\.)*"\s*$/;
+
+/** A bad generator setting: a TypeError naming the setting, like the library's options. */
+export class InvalidConfigError extends TypeError {
+  readonly code = 'LOOPGUARD_INVALID_GRAFANA_CONFIG' as const;
+  constructor(
+    readonly setting: string,
+    expected: string,
+    received: unknown,
+  ) {
+    super(`loopguard grafana generator: "${setting}" must be ${expected}, received ${JSON.stringify(received)}`);
+    this.name = 'InvalidConfigError';
+  }
+}
+
+export function resolveConfig(override: ConfigOverride = {}): GeneratorConfig {
+  if (override === null || typeof override !== 'object' || Array.isArray(override)) {
+    throw new InvalidConfigError('config', 'an object', override);
+  }
+  unknownKeys('config', override, Object.keys(DEFAULT_CONFIG));
+  const alertsIn = override.alerts ?? {};
+  if (alertsIn === null || typeof alertsIn !== 'object') throw new InvalidConfigError('alerts', 'an object', alertsIn);
+  unknownKeys('alerts', alertsIn, ALERT_KEYS);
+  const alerts = {} as AlertsConfig;
+  for (const key of ALERT_KEYS) alerts[key] = resolveAlert(key, alertsIn[key]);
+  const config: GeneratorConfig = {
+    prefix: check('prefix', override.prefix ?? DEFAULT_CONFIG.prefix, (v) => typeof v === 'string' && METRIC_PREFIX.test(v), 'a metric name prefix'),
+    selector: check('selector', override.selector ?? DEFAULT_CONFIG.selector, isSelector, 'comma-separated label matchers like namespace="shop"'),
+    groupBy: check(
+      'groupBy',
+      override.groupBy ?? [...DEFAULT_CONFIG.groupBy],
+      (v) => Array.isArray(v) && v.every((l) => typeof l === 'string' && LABEL_NAME.test(l) && l !== 'route'),
+      'an array of label names (route is always kept)',
+    ),
+    runbookUrlPrefix: check('runbookUrlPrefix', override.runbookUrlPrefix ?? DEFAULT_CONFIG.runbookUrlPrefix, (v) => typeof v === 'string' && /^https?:\/\//.test(v), 'an http(s) URL'),
+    topRoutes: check('topRoutes', override.topRoutes ?? DEFAULT_CONFIG.topRoutes, (v) => Number.isInteger(v) && (v as number) >= 1 && (v as number) <= 100, 'an integer from 1 to 100'),
+    dashboardUid: check('dashboardUid', override.dashboardUid ?? DEFAULT_CONFIG.dashboardUid, (v) => typeof v === 'string' && /^[a-zA-Z0-9_-]{1,40}$/.test(v), 'a Grafana uid (letters, digits, - and _, at most 40)'),
+    dashboardTitle: check('dashboardTitle', override.dashboardTitle ?? DEFAULT_CONFIG.dashboardTitle, (v) => typeof v === 'string' && v.length > 0, 'a non-empty string'),
+    alerts,
+  };
+  return config;
+}
+
+function resolveAlert(key: keyof AlertsConfig, input: Partial<AlertThreshold> | undefined): AlertThreshold {
+  const base = DEFAULT_CONFIG.alerts[key];
+  if (input === undefined) return { ...base };
+  if (input === null || typeof input !== 'object') throw new InvalidConfigError(`alerts.${key}`, 'an object', input);
+  unknownKeys(`alerts.${key}`, input, Object.keys(base));
+  const at = (field: string) => `alerts.${key}.${field}`;
+  return {
+    threshold: check(at('threshold'), input.threshold ?? base.threshold, (v) => typeof v === 'number' && Number.isFinite(v) && v >= 0, 'a finite number >= 0'),
+    window: check(at('window'), input.window ?? base.window, (v) => typeof v === 'string' && DURATION.test(v) && v !== '0s', 'a Prometheus duration like 5m'),
+    for: check(at('for'), input.for ?? base.for, (v) => typeof v === 'string' && DURATION.test(v), 'a Prometheus duration like 5m or 0s'),
+    severity: check(at('severity'), input.severity ?? base.severity, (v) => typeof v === 'string' && LABEL_NAME.test(v), 'a label value like warning or critical'),
+  };
+}
+
+function isSelector(v: unknown): boolean {
+  if (typeof v !== 'string') return false;
+  if (v.trim() === '') return true;
+  return splitMatchers(v).every((m) => MATCHER.test(m));
+}
+
+/** Splits on commas outside quoted values, so regexes like "a,b" survive. */
+export function splitMatchers(selector: string): string[] {
+  const out: string[] = [];
+  let current = '';
+  let quoted = false;
+  for (let i = 0; i < selector.length; i++) {
+    const c = selector[i]!;
+    if (c === '\\' && quoted) {
+      current += c + (selector[++i] ?? '');
+      continue;
+    }
+    if (c === '"') quoted = !quoted;
+    if (c === ',' && !quoted) {
+      out.push(current);
+      current = '';
+    } else current += c;
+  }
+  out.push(current);
+  return out.map((m) => m.trim()).filter((m) => m !== '');
+}
+
+function check<T>(setting: string, value: T, ok: (v: unknown) => boolean, expected: string): T {
+  if (!ok(value)) throw new InvalidConfigError(setting, expected, value);
+  return value;
+}
+
+function unknownKeys(where: string, input: object, known: readonly string[]): void {
+  for (const key of Object.keys(input)) {
+    if (!known.includes(key)) throw new InvalidConfigError(`${where}.${key}`, `absent (known: ${known.join(', ')})`, key);
+  }
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object') {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}

@@ -1,0 +1,190 @@
+/**
+ * The dashboard's panels, one function each. Every query filters by the
+ * dashboard variables, sums over instances before any quantile (histograms
+ * aggregate, percentile gauges would not) and rates over `$__rate_interval`.
+ */
+import * as common from '@grafana/grafana-foundation-sdk/common';
+import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
+import * as heatmap from '@grafana/grafana-foundation-sdk/heatmap';
+import { DataqueryBuilder } from '@grafana/grafana-foundation-sdk/prometheus';
+import * as prometheus from '@grafana/grafana-foundation-sdk/prometheus';
+import * as stat from '@grafana/grafana-foundation-sdk/stat';
+import * as table from '@grafana/grafana-foundation-sdk/table';
+import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
+import type { GeneratorConfig } from './config';
+import { BY_ROUTE, BY_TARGET, metric, selector } from './promql';
+
+/** Every panel and query reads from the data source the user picked in the `datasource` variable. */
+export const DATASOURCE = Object.freeze({ type: 'prometheus', uid: '${datasource}' });
+
+const RATE = '[$__rate_interval]';
+
+function query(refId: string, expr: string, legend?: string): DataqueryBuilder {
+  const q = new DataqueryBuilder().refId(refId).expr(expr).datasource(DATASOURCE).range();
+  return legend === undefined ? q : q.legendFormat(legend);
+}
+
+function instantTable(refId: string, expr: string): DataqueryBuilder {
+  return new DataqueryBuilder().refId(refId).expr(expr).datasource(DATASOURCE).instant().format(prometheus.PromQueryFormat.Table);
+}
+
+function legend(placement = common.LegendPlacement.Bottom): common.VizLegendOptionsBuilder {
+  return new common.VizLegendOptionsBuilder().showLegend(true).displayMode(common.LegendDisplayMode.List).placement(placement);
+}
+
+function tooltip(): common.VizTooltipOptionsBuilder {
+  return new common.VizTooltipOptionsBuilder().mode(common.TooltipDisplayMode.Multi).sort(common.SortOrder.Descending);
+}
+
+function series(title: string, description: string): timeseries.PanelBuilder {
+  return new timeseries.PanelBuilder()
+    .title(title)
+    .description(description)
+    .datasource(DATASOURCE)
+    .legend(legend())
+    .tooltip(tooltip())
+    .fillOpacity(10)
+    .min(0);
+}
+
+/** `histogram_quantile` over a histogram summed across instances (and `by` labels). */
+function quantile(q: number, bucket: string, filters: readonly string[], by: string[] = []): string {
+  return `histogram_quantile(${q}, sum by (${[...by, 'le'].join(', ')}) (rate(${bucket}${selector(...filters)}${RATE})))`;
+}
+
+export function loopDelay(c: GeneratorConfig): timeseries.PanelBuilder {
+  const bucket = metric(c.prefix, 'eventloopDelay', '_bucket');
+  return series(
+    'Event loop delay',
+    'How late the event loop ran the heartbeat timer, from the delay histogram summed over the selected instances. ' +
+      '"max" is the upper bound of the highest bucket that received a sample.',
+  )
+    .unit('s')
+    .scaleDistribution(new common.ScaleDistributionConfigBuilder().type(common.ScaleDistribution.Log).log(10))
+    .withTarget(query('A', quantile(0.5, bucket, BY_TARGET), 'p50'))
+    .withTarget(query('B', quantile(0.99, bucket, BY_TARGET), 'p99'))
+    .withTarget(query('C', quantile(1, bucket, BY_TARGET), 'max'));
+}
+
+export function utilization(c: GeneratorConfig): timeseries.PanelBuilder {
+  const elu = metric(c.prefix, 'eventloopUtilization') + selector(...BY_TARGET);
+  return series('Event loop utilization', 'Share of time the event loop was busy: the mean over the selected instances and the busiest one.')
+    .unit('percentunit')
+    .max(1)
+    .withTarget(query('A', `avg(avg_over_time(${elu}${RATE}))`, 'mean'))
+    .withTarget(query('B', `max(max_over_time(${elu}${RATE}))`, 'busiest instance'));
+}
+
+export function blockedNow(c: GeneratorConfig): stat.PanelBuilder {
+  const blocked = metric(c.prefix, 'eventloopBlocked') + selector(...BY_TARGET);
+  return new stat.PanelBuilder()
+    .title('Blocked right now')
+    .description(
+      'How long the most blocked selected instance has had its event loop stopped, as of its last scrape (0 while it turns). ' +
+        'A blocked loop cannot answer a scrape itself: this shows a live block only when /metrics is served off the main thread.',
+    )
+    .datasource(DATASOURCE)
+    .unit('s')
+    .decimals(2)
+    .colorMode(common.BigValueColorMode.Background)
+    .graphMode(common.BigValueGraphMode.Area)
+    .reduceOptions(new common.ReduceDataOptionsBuilder().calcs(['lastNotNull']).values(false))
+    .thresholds(
+      new dashboard.ThresholdsConfigBuilder().mode(dashboard.ThresholdsMode.Absolute).steps([
+        { value: null, color: 'green' },
+        { value: 0.1, color: 'orange' },
+        { value: c.alerts.eventLoopBlocked.threshold, color: 'red' },
+      ]),
+    )
+    .withTarget(query('A', `max(${blocked})`, 'blocked'));
+}
+
+export function stallsPerMinute(c: GeneratorConfig): timeseries.PanelBuilder {
+  const stalls = metric(c.prefix, 'stalls') + selector(...BY_ROUTE);
+  return series(
+    'Stalls per minute by culprit route',
+    'Stalls of the event loop, named by the route whose request held it (summed over instances). ' +
+      '(background) and (gc) are stalls outside any request.',
+  )
+    .unit('short')
+    .drawStyle(common.GraphDrawStyle.Bars)
+    .fillOpacity(60)
+    .stacking(new common.StackingConfigBuilder().mode(common.StackingMode.Normal))
+    .withTarget(query('A', `sum by (route) (rate(${stalls}${RATE})) * 60`, '{{route}}'));
+}
+
+export function blockedByRoute(c: GeneratorConfig): table.PanelBuilder {
+  const seconds = `sum by (route) (increase(${metric(c.prefix, 'stallSeconds')}${selector(...BY_ROUTE)}[$__range]))`;
+  const count = `sum by (route) (increase(${metric(c.prefix, 'stalls')}${selector(...BY_ROUTE)}[$__range]))`;
+  const top = `topk(${c.topRoutes}, ${seconds})`;
+  // An instant table over the dashboard's whole time range is the one place a
+  // query ranges over $__range rather than $__rate_interval: "who blocked the
+  // loop most in the period I am looking at".
+  return new table.PanelBuilder()
+    .title(`Blocked seconds by culprit route (top ${c.topRoutes})`)
+    .description('Total time each route held the event loop over the dashboard time range, summed over instances, with its number of stalls.')
+    .datasource(DATASOURCE)
+    .withTarget(instantTable('A', top))
+    .withTarget(instantTable('B', `${count} and on (route) ${top}`))
+    .withTransformation({ id: 'merge', options: {} })
+    .withTransformation({
+      id: 'organize',
+      options: {
+        excludeByName: { Time: true },
+        indexByName: { route: 0, 'Value #A': 1, 'Value #B': 2 },
+        renameByName: { route: 'Route', 'Value #A': 'Blocked (s)', 'Value #B': 'Stalls' },
+      },
+    })
+    .sortBy([new common.TableSortByFieldStateBuilder().displayName('Blocked (s)').desc(true)])
+    .overrideByName('Blocked (s)', [{ id: 'unit', value: 's' }, { id: 'decimals', value: 2 }])
+    .overrideByName('Stalls', [{ id: 'decimals', value: 0 }]);
+}
+
+export function stallDurations(c: GeneratorConfig): heatmap.PanelBuilder {
+  const bucket = metric(c.prefix, 'stallDuration', '_bucket') + selector(...BY_TARGET);
+  return new heatmap.PanelBuilder()
+    .title('Stall duration')
+    .description('How long stalls lasted (all causes, summed over instances); cells count stalls per second.')
+    .datasource(DATASOURCE)
+    .calculate(false)
+    .yAxis(new heatmap.YAxisConfigBuilder().unit('s'))
+    .rowsFrame(new heatmap.RowsHeatmapOptionsBuilder().layout(common.HeatmapCellLayout.Le))
+    .cellValues(new heatmap.CellValuesBuilder().unit('short'))
+    .withTarget(query('A', `sum by (le) (rate(${bucket}${RATE}))`, '{{le}}').format(prometheus.PromQueryFormat.Heatmap));
+}
+
+export function ownTimeByRoute(c: GeneratorConfig): timeseries.PanelBuilder {
+  const bucket = metric(c.prefix, 'requestBlocking', '_bucket');
+  return series(
+    'Own synchronous time p99 by route (precise mode)',
+    "p99 of each request's own synchronous time on the event loop, including blocking under the stall threshold. " +
+      'Recorded only when loopguard runs with precise: true.',
+  )
+    .unit('s')
+    .withTarget(query('A', quantile(0.99, bucket, BY_ROUTE, ['route']), '{{route}}'));
+}
+
+export function victimDelay(c: GeneratorConfig): timeseries.PanelBuilder {
+  const bucket = metric(c.prefix, 'requestDelay', '_bucket');
+  return series(
+    'Victim delay p99 by route',
+    'p99 of the event-loop delay requests of each route waited through while in flight: the cost other routes paid for the culprits.',
+  )
+    .unit('s')
+    .withTarget(query('A', quantile(0.99, bucket, BY_ROUTE, ['route']), '{{route}}'));
+}
+
+export function inFlight(c: GeneratorConfig): timeseries.PanelBuilder {
+  const gauge = metric(c.prefix, 'requestsInFlight') + selector(...BY_TARGET);
+  return series('Requests in flight', 'Requests accepted and not yet answered: over all selected instances and on the busiest one.')
+    .unit('short')
+    .withTarget(query('A', `sum(${gauge})`, 'all instances'))
+    .withTarget(query('B', `max(${gauge})`, 'busiest instance'));
+}
+
+export function shed(c: GeneratorConfig): timeseries.PanelBuilder {
+  const shedTotal = metric(c.prefix, 'requestsShed') + selector(...BY_ROUTE);
+  return series('Requests shed', 'Requests answered 503 by load shedding, by route and reason, summed over instances.')
+    .unit('reqps')
+    .withTarget(query('A', `sum by (route, reason) (rate(${shedTotal}${RATE}))`, '{{route}} ({{reason}})'));
+}
