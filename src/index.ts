@@ -8,3 +8,5 @@ export { LoopGuardError, InvalidOptionError } from './errors';
 export { CATALOGUE, DEFAULT_PREFIX, ROUTE_UNMATCHED, ROUTE_OVERFLOW, ROUTE_BACKGROUND, ROUTE_GC } from './catalogue';
 export type { MetricDefinition } from './catalogue';
 export { culpritFrame, formatFrame } from './watchdog/frames';
+export { dashboardHandler } from './view/handler';
+export type { DashboardOptions, DashboardHandler } from './view/handler';

@@ -16,6 +16,7 @@ import { RequestTracker, type FinishedRequest } from './request-tracker';
 import { RouteTable } from './routes';
 import { buildSnapshot, type LoopGuardSnapshot } from './snapshot';
 import { StallStats } from './stall-stats';
+import { dashboardHandler, type DashboardHandler, type DashboardOptions } from '../view/handler';
 import type { StallCause, StallReport } from './stall-report';
 
 /** A stall measured by the heartbeat, waiting for the watchdog's samples. */
@@ -109,6 +110,11 @@ export class LoopGuard extends EventEmitter<LoopGuardEvents> implements BeatList
   /** Recent stalls, per-route totals, delay percentiles and ELU: plain JSON. */
   snapshot(): LoopGuardSnapshot {
     return buildSnapshot(this);
+  }
+
+  /** The built-in live page as a handler to mount, e.g. `app.use('/loopguard', guard.dashboardHandler())`. */
+  dashboardHandler(options?: DashboardOptions): DashboardHandler {
+    return dashboardHandler(this, options);
   }
 
   /** How long the loop has been blocked right now, ms. */

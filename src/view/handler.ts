@@ -1,0 +1,133 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { isAbsolute } from 'node:path';
+import type { LoopGuard } from '../core/guard';
+import { InvalidOptionError, LoopGuardError } from '../errors';
+import { LoopHistory } from './history';
+import { PAGE_CSP, PAGE_ETAG, PAGE_HTML } from './page';
+import { toViewSnapshot } from './view-model';
+
+export interface DashboardOptions {
+  /**
+   * Decides who may see the page and its JSON (it shows route names, stack
+   * frames and source file names). Return false (or a promise of false) for
+   * a 403. @default every request is allowed: mount it only where that is fine
+   */
+  authorize?: (req: IncomingMessage) => boolean | Promise<boolean>;
+  /** Stack file paths are shown relative to this directory; paths outside it are shortened. @default process.cwd() */
+  root?: string;
+}
+
+/** `(req, res, next?)`: an Express/Connect middleware and a plain `node:http` handler at once. */
+export type DashboardHandler = (req: IncomingMessage, res: ServerResponse, next?: (err?: unknown) => void) => void;
+
+/** Seconds of per-second history the chart can show. */
+const HISTORY_SECONDS = 300;
+const histories = new WeakMap<LoopGuard, LoopHistory>();
+
+/**
+ * The built-in live page. Mount it where you choose, for example
+ * `app.use('/loopguard', dashboardHandler(guard))`: the page is served at
+ * the mount path and polls `snapshot.json` beside it.
+ */
+export function dashboardHandler(guard: LoopGuard, options: DashboardOptions = {}): DashboardHandler {
+  const { authorize, root } = resolveDashboardOptions(options);
+  // One history per guard, however many mounts: it starts now, so the chart has data before anyone opens it.
+  let history = histories.get(guard);
+  if (history === undefined) {
+    history = new LoopHistory(guard, HISTORY_SECONDS).start();
+    histories.set(guard, history);
+  }
+  const points = history;
+
+  function serve(req: IncomingMessage, res: ServerResponse, next?: (err?: unknown) => void): void {
+    const path = pathOf(req);
+    const wantsJson = path.endsWith('/snapshot.json');
+    // Mounted by Express (a baseUrl is set, or the path was stripped): anything but the page and its JSON is someone else's.
+    const baseUrl = (req as { baseUrl?: unknown }).baseUrl;
+    const mounted = typeof baseUrl === 'string' && baseUrl !== '';
+    if (mounted && !wantsJson && path !== '/' && path !== '') {
+      if (next) return next();
+      return send(res, 404, 'text/plain; charset=utf-8', 'Not found');
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.setHeader('Allow', 'GET, HEAD');
+      return send(res, 405, 'text/plain; charset=utf-8', 'Method not allowed');
+    }
+    if (wantsJson) {
+      const body = JSON.stringify(toViewSnapshot(guard.snapshot(), points.all(), points.window(), root));
+      res.setHeader('Cache-Control', 'no-store');
+      return send(res, 200, 'application/json; charset=utf-8', body, req.method === 'HEAD');
+    }
+    res.setHeader('Content-Security-Policy', PAGE_CSP);
+    res.setHeader('Cache-Control', 'no-cache');
+    res.setHeader('ETag', PAGE_ETAG);
+    if (req.headers['if-none-match'] === PAGE_ETAG) return send(res, 304, undefined, '');
+    send(res, 200, 'text/html; charset=utf-8', PAGE_HTML, req.method === 'HEAD');
+  }
+
+  function fail(res: ServerResponse, err: unknown): void {
+    guard.reportError(new LoopGuardError('LOOPGUARD_CALLBACK_FAILED', `loopguard live page: ${(err as Error)?.message ?? err}`, { cause: err }));
+    if (!res.headersSent) send(res, 500, 'text/plain; charset=utf-8', 'loopguard live page failed');
+    else res.destroy();
+  }
+
+  return function loopGuardDashboard(req, res, next) {
+    try {
+      if (authorize === undefined) return serve(req, res, next);
+      const verdict = authorize(req);
+      if (verdict === true) return serve(req, res, next);
+      if (verdict === false || typeof (verdict as Promise<boolean>)?.then !== 'function') return forbid(res);
+      (verdict as Promise<boolean>).then(
+        (ok) => {
+          try {
+            if (ok === true) serve(req, res, next);
+            else forbid(res);
+          } catch (err) {
+            fail(res, err);
+          }
+        },
+        (err: unknown) => {
+          guard.reportError(new LoopGuardError('LOOPGUARD_CALLBACK_FAILED', `dashboard authorize rejected: ${(err as Error)?.message ?? err}`, { cause: err }));
+          forbid(res);
+        },
+      );
+    } catch (err) {
+      fail(res, err);
+    }
+  };
+}
+
+function resolveDashboardOptions(options: DashboardOptions): { authorize: DashboardOptions['authorize']; root: string } {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw new InvalidOptionError('dashboard options', 'an object', options);
+  }
+  for (const key of Object.keys(options)) {
+    if (key !== 'authorize' && key !== 'root') throw new InvalidOptionError(`dashboard.${key}`, 'one of the known options (authorize, root)', 'an unknown option');
+  }
+  if (options.authorize !== undefined && typeof options.authorize !== 'function') {
+    throw new InvalidOptionError('dashboard.authorize', 'a function (req) => boolean', options.authorize);
+  }
+  const root = options.root ?? process.cwd();
+  if (typeof root !== 'string' || !isAbsolute(root)) throw new InvalidOptionError('dashboard.root', 'an absolute directory path', root);
+  return { authorize: options.authorize, root: root.replace(/[\\/]+$/, '') || root };
+}
+
+/** The request path without its query string (which is never read). */
+function pathOf(req: IncomingMessage): string {
+  const url = req.url ?? '/';
+  const q = url.indexOf('?');
+  return q >= 0 ? url.slice(0, q) : url;
+}
+
+function forbid(res: ServerResponse): void {
+  send(res, 403, 'text/plain; charset=utf-8', 'Forbidden');
+}
+
+function send(res: ServerResponse, status: number, type: string | undefined, body: string | Buffer, headOnly = false): void {
+  res.statusCode = status;
+  res.setHeader('X-Content-Type-Options', 'nosniff');
+  res.setHeader('Referrer-Policy', 'no-referrer');
+  if (type) res.setHeader('Content-Type', type);
+  if (status !== 304) res.setHeader('Content-Length', Buffer.byteLength(body));
+  res.end(status === 304 || headOnly ? undefined : body);
+}

@@ -1,0 +1,85 @@
+import type { LoopGuardSnapshot } from '../core/snapshot';
+import type { StackFrame, StallCause } from '../core/stall-report';
+import { isAppFrame } from '../watchdog/frames';
+import type { HistoryPoint, WindowDelay } from './history';
+import { displayPath } from './paths';
+
+/** A stack frame as the page shows it: the file relative to the app root. */
+export interface ViewFrame {
+  fn: string;
+  file: string;
+  line: number;
+  column: number;
+  /** The app's own code (not Node's, not a dependency's). */
+  app: boolean;
+}
+
+export interface ViewStall {
+  id: number;
+  startedAt: number;
+  durationMs: number;
+  route: string | null;
+  method: string | null;
+  cause: StallCause;
+  victims: number;
+  stack: ViewFrame[];
+}
+
+/** What `snapshot.json` serves: the guard's snapshot with paths made safe to show, plus the chart history. */
+export interface ViewSnapshot {
+  at: number;
+  thresholdMs: number;
+  watchdogRunning: boolean;
+  eventLoop: LoopGuardSnapshot['eventLoop'];
+  /** Loop delay over the last seconds from the heartbeat histogram (what `eventloop_delay_seconds` exports). */
+  delayWindow: WindowDelay;
+  requestsInFlight: number;
+  stallsTotal: number;
+  culprits: Array<Omit<LoopGuardSnapshot['culprits'][number], 'topFrame'> & { topFrame: string | null }>;
+  routes: LoopGuardSnapshot['routes'];
+  /** Newest first. */
+  recentStalls: ViewStall[];
+  history: readonly HistoryPoint[];
+}
+
+export function toViewSnapshot(snapshot: LoopGuardSnapshot, history: readonly HistoryPoint[], delayWindow: WindowDelay, root: string): ViewSnapshot {
+  const frame = (f: StackFrame): ViewFrame => ({
+    fn: f.functionName,
+    file: displayPath(f.url, root),
+    line: f.lineNumber,
+    column: f.columnNumber,
+    app: isAppFrame(f),
+  });
+  return {
+    at: snapshot.at,
+    thresholdMs: snapshot.thresholdMs,
+    watchdogRunning: snapshot.watchdogRunning,
+    eventLoop: snapshot.eventLoop,
+    delayWindow,
+    requestsInFlight: snapshot.requestsInFlight,
+    stallsTotal: snapshot.stallsTotal,
+    culprits: snapshot.culprits.map((c) => ({
+      ...c,
+      topFrame: c.topFrame ? formatViewFrame(frame(c.topFrame)) : null,
+    })),
+    routes: snapshot.routes,
+    recentStalls: snapshot.recentStalls
+      .map((s) => ({
+        id: s.id,
+        startedAt: s.startedAt,
+        durationMs: s.durationMs,
+        route: s.route,
+        method: s.method,
+        cause: s.cause,
+        victims: s.victims,
+        stack: s.stack.map(frame),
+      }))
+      .reverse(),
+    history,
+  };
+}
+
+/** `fn (file:line)`, the same shape as `formatFrame`, with the file already made safe to show. */
+export function formatViewFrame(f: ViewFrame): string {
+  return f.file === '' ? f.fn : `${f.fn} (${f.file}:${f.line})`;
+}

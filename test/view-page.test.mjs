@@ -1,0 +1,169 @@
+// The live page in a real browser: headless Chromium opens it while a
+// forked client drives blocking traffic, waits for the culprit table and the
+// chart to fill, checks that hostile route and function names stay text,
+// and saves a screenshot under test-output/ for a person to look at.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import http from 'node:http';
+import express from 'express';
+import { Registry } from 'prom-client';
+import { chromium } from 'playwright-core';
+import { loopGuard } from 'loopguard';
+import { forkClient } from './helpers/client.mjs';
+import { listen, waitFor } from './helpers/server.mjs';
+
+const CHROMIUM_ARGS = ['--no-sandbox', '--headless', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const HOSTILE_ROUTE = '/q/<b>bold<i>';
+const HOSTILE_FN = '<img src=x onerror=window.__pwned=1>';
+
+// The blocking loops are inline so each function is the top app frame of its stall.
+function renderInvoiceSync(ms) {
+  const end = performance.now() + ms;
+  let total = 0;
+  while (performance.now() < end) total += Math.sqrt(total + 1);
+  return total;
+}
+// A function whose name is markup: V8 reports it as the frame's function name.
+const hostile = {
+  [HOSTILE_FN](ms) {
+    const end = performance.now() + ms;
+    let x = 0;
+    while (performance.now() < end) x += Math.sqrt(x + 1);
+    return x;
+  },
+}[HOSTILE_FN];
+
+let guard, server, client, browser;
+
+before(async () => {
+  // Launched first: starting a browser is not something the guard should see.
+  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+  const middleware = loopGuard({ thresholdMs: 100, startupGraceMs: 0, prometheus: { registry: new Registry() } });
+  guard = middleware.guard;
+  const app = express();
+  // Mounted before the middleware, so the page's own polling is not counted as traffic.
+  app.use('/loopguard', guard.dashboardHandler());
+  app.use(middleware);
+  app.get('/io', async (req, res) => {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    res.json({ ok: true });
+  });
+  app.get('/invoices/:id', (req, res) => res.json({ id: req.params.id, total: renderInvoiceSync(250) }));
+  app.get(HOSTILE_ROUTE, (req, res) => res.send(String(hostile(200))));
+  server = await listen(app);
+  client = await forkClient();
+});
+
+after(async () => {
+  await browser?.close();
+  await client?.close();
+  await server?.close();
+  guard?.close();
+});
+
+/** A raw path with '<' and '>' (fetch would percent-encode them, and Express matches the raw path). */
+function rawGet(path) {
+  return new Promise((resolve, reject) => {
+    const { port } = server.server.address();
+    http.get({ host: '127.0.0.1', port, path }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode));
+    }).on('error', reject);
+  });
+}
+
+test('the live page shows the blocking route, its function, victims and a chart with data', async () => {
+  const page = await browser.newPage({ viewport: { width: 1440, height: 1000 } });
+  const cspErrors = [];
+  page.on('console', (msg) => {
+    if (/Content Security Policy|Refused to/i.test(msg.text())) cspErrors.push(msg.text());
+  });
+  const pageErrors = [];
+  page.on('pageerror', (err) => pageErrors.push(String(err)));
+  const response = await page.goto(`${server.url}/loopguard`);
+  assert.equal(response.status(), 200);
+  assert.match(response.headers()['content-security-policy'], /default-src 'none'/);
+
+  await client.startVictims(`${server.url}/io`, 4);
+  for (let i = 0; i < 3; i++) {
+    const stalled = waitFor(guard, 'stall', (r) => r.route === '/invoices/:id', 15_000);
+    const res = await client.request(`${server.url}/invoices/${i}`);
+    assert.equal(res.status, 200);
+    await stalled;
+  }
+  const hostileStall = waitFor(guard, 'stall', (r) => r.route === HOSTILE_ROUTE, 15_000);
+  assert.equal(await rawGet(HOSTILE_ROUTE), 200);
+  await hostileStall;
+  await client.stopVictims();
+
+  // The page polls once a second: wait for it to show what the guard knows.
+  await page.waitForFunction(
+    () => {
+      const rows = [...document.querySelectorAll('#culprits tbody tr')];
+      const chart = document.getElementById('delay-chart');
+      return rows.some((r) => r.dataset.route === '/invoices/:id' && r.textContent.includes('renderInvoiceSync')) &&
+        Number(chart.dataset.points) >= 3 && Number(chart.dataset.stalls) >= 1 &&
+        Number(document.getElementById('elu-chart').dataset.points) >= 3;
+    },
+    undefined,
+    { timeout: 20_000, polling: 250 },
+  ).catch(async (err) => {
+    fs.mkdirSync('test-output', { recursive: true });
+    await page.screenshot({ path: 'test-output/view-page-timeout.png', fullPage: true });
+    const state = await page.evaluate(() => ({
+      rows: [...document.querySelectorAll('#culprits tbody tr')].map((r) => r.textContent),
+      points: document.getElementById('delay-chart').dataset.points,
+      stalls: document.getElementById('delay-chart').dataset.stalls,
+      status: document.getElementById('status').textContent,
+    }));
+    throw new Error(`${err.message}; page state ${JSON.stringify(state)}; errors ${pageErrors} ${cspErrors}`);
+  });
+
+  const culprit = await page.$eval('#culprits tbody tr[data-route="/invoices/:id"]', (tr) => [...tr.cells].map((c) => c.textContent));
+  assert.equal(culprit[0], 'GET/invoices/:id');
+  assert.equal(Number(culprit[1]), 3, `three stalls counted: ${culprit}`);
+  assert.match(culprit[3], /^renderInvoiceSync \(test\/view-page\.test\.mjs:\d+\)$/, 'top frame relative to the app root');
+
+  const victim = await page.$eval('#victims tbody tr[data-route="/io"]', (tr) => [...tr.cells].map((c) => c.textContent));
+  const victimP99 = parseFloat(victim[2]) * (victim[2].endsWith(' s') ? 1000 : 1);
+  assert.ok(victimP99 >= 100, `victims of /io waited through the stalls: ${victim}`);
+
+  // Markup in route templates and function names is shown as text and never runs.
+  const hostileRow = await page.$eval(`#culprits tbody tr[data-route="${HOSTILE_ROUTE}"]`, (tr) => ({
+    route: tr.cells[0].textContent,
+    frame: tr.cells[3].textContent,
+    elements: tr.querySelectorAll('b, i, img').length,
+  }));
+  assert.equal(hostileRow.route, `GET${HOSTILE_ROUTE}`);
+  assert.ok(hostileRow.frame.startsWith(HOSTILE_FN), hostileRow.frame);
+  assert.equal(hostileRow.elements, 0);
+  assert.equal(await page.evaluate(() => window.__pwned), undefined);
+
+  // Stacks open to app-relative paths; the absolute layout of this machine never reaches the page.
+  await page.click('#stalls details summary');
+  const pageText = await page.evaluate(() => document.body.innerText);
+  assert.ok(!pageText.includes(process.cwd()), 'no absolute path of the app on the page');
+  assert.match(pageText, /renderInvoiceSync test\/view-page\.test\.mjs:\d+:\d+|view-page\.test\.mjs/);
+  assert.equal(await page.getAttribute('body', 'data-state'), 'live');
+  assert.deepEqual(cspErrors, [], 'the inline style and script are allowed by the page CSP');
+  assert.deepEqual(pageErrors, []);
+
+  fs.mkdirSync('test-output', { recursive: true });
+  await page.screenshot({ path: 'test-output/view-page.png', fullPage: true });
+  await page.close();
+});
+
+test('the JSON snapshot holds route templates and app-relative files only', async () => {
+  const res = await fetch(`${server.url}/loopguard/snapshot.json`);
+  assert.equal(res.status, 200);
+  assert.match(res.headers.get('content-type'), /^application\/json/);
+  assert.equal(res.headers.get('cache-control'), 'no-store');
+  const text = await res.text();
+  assert.ok(!text.includes(process.cwd()), 'no absolute path of the app in the JSON');
+  assert.ok(!text.includes('/invoices/0') && !text.includes('/invoices/1'), 'no raw URL in the JSON');
+  const body = JSON.parse(text);
+  assert.ok(body.history.length >= 3);
+  assert.ok(body.recentStalls.every((s) => s.stack.every((f) => !f.file.startsWith('/'))));
+  assert.ok(body.culprits.some((c) => c.route === '/invoices/:id'));
+});
