@@ -32,6 +32,20 @@ function after(): void {
   }
 }
 
+/**
+ * An adapter entered a request's context in the middle of a callback
+ * (`enterWith`, where a framework gives no `next` to wrap): the rest of this
+ * callback is the request's time. Time already running for another record
+ * (a finished request whose store the callback inherited) is charged first.
+ */
+export function preciseEnter(record: RequestRecord): void {
+  if (hook === undefined || depth === 0 || current === record) return;
+  const now = performance.now();
+  if (current !== undefined) current.blockingMs += now - startedAt;
+  current = record;
+  startedAt = now;
+}
+
 export function enablePrecise(): () => void {
   if (users++ === 0) {
     hook = createHook({ before, after });
