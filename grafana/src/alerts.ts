@@ -103,8 +103,8 @@ export function buildAlerts(c: GeneratorConfig): RuleFile {
       'LoopGuardLoadShedding',
       loadShedding,
       `sum by (${by('route', 'reason')}) (rate(${metric(c.prefix, 'requestsShed')}${sel()}[${loadShedding.window}])) > ${loadShedding.threshold}`,
-      `Load shedding refuses {{ $value | humanize }} requests/s to {{ $labels.route }} ({{ $labels.reason }}).`,
-      `{{ $labels.job }} has answered {{ $value | humanize }} requests/s to {{ $labels.route }} with 503 over the last ${loadShedding.window} ` +
+      `Load shedding refuses {{ $value | humanize }} req/s to {{ $labels.route }} ({{ $labels.reason }}).`,
+      `{{ $labels.job }} has answered {{ $value | humanize }} req/s to {{ $labels.route }} with 503 over the last ${loadShedding.window} ` +
         `because of {{ $labels.reason }} (alert above ${loadShedding.threshold}/s): clients are being refused to keep the event loop responsive.`,
     ),
   ];
