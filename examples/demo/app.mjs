@@ -1,0 +1,66 @@
+// The demo service: an ordinary Express shop API with fast routes, routes
+// that await I/O, and five routes that block the loop the way real code does.
+import express from 'express';
+import { register } from 'prom-client';
+import { loopGuard } from 'loopguard';
+import * as shop from './handlers.mjs';
+
+/** Routes whose own code blocks the loop, and the function the stack should name. */
+export const BLOCKING_ROUTES = [
+  { method: 'POST', route: '/api/login', fn: 'hashPassword', pattern: 'synchronous password hash (pbkdf2Sync)' },
+  { method: 'GET', route: '/api/feed', fn: 'readFeed', pattern: 'big JSON.parse' },
+  { method: 'GET', route: '/api/users/check-email', fn: 'isValidEmail', pattern: 'backtracking regex' },
+  { method: 'GET', route: '/api/reports/monthly', fn: 'summariseOrders', pattern: 'CPU loop after an await' },
+  { method: 'GET', route: '/api/invoices/:id/pdf', fn: 'loadInvoiceTemplate', pattern: 'synchronous file read (readFileSync)' },
+];
+
+export function createApp(guard) {
+  const app = express();
+  app.disable('x-powered-by');
+
+  // Observability endpoints come before the middleware: Prometheus scrapes
+  // and the live page's polling are not the traffic we want to measure.
+  app.get('/metrics', metricsHandler(guard));
+  app.use('/loopguard', guard.dashboardHandler());
+  app.use(loopGuard(guard));
+
+  // Fast routes: answered from memory.
+  app.get('/health', (req, res) => res.json({ ok: true }));
+  app.get('/api/products', (req, res) => res.json(shop.PRODUCTS.slice(0, 20)));
+  app.get('/api/products/:id', (req, res) => {
+    const product = shop.PRODUCTS.find((p) => p.id === Number(req.params.id));
+    if (!product) return res.status(404).json({ error: 'not found' });
+    res.json(product);
+  });
+
+  // Routes that await I/O: they are in flight when a stall hits, and wait through it (victims).
+  app.get('/api/orders/:id', async (req, res) => {
+    const [order] = await shop.db.query([{ id: req.params.id, status: 'shipped', items: 3 }]);
+    res.json(order);
+  });
+  app.get('/api/cart', async (req, res) => {
+    const items = await shop.db.query(shop.PRODUCTS.slice(0, 3), 25);
+    res.json({ items, total: items.reduce((sum, p) => sum + p.price, 0) });
+  });
+
+  // Routes that block the loop.
+  app.post('/api/login', express.json(), (req, res) => {
+    const hash = shop.hashPassword(String(req.body?.password ?? ''), String(req.body?.email ?? ''));
+    res.json({ ok: hash.length === 128 });
+  });
+  app.get('/api/feed', (req, res) => res.json({ items: shop.readFeed(20) }));
+  app.get('/api/users/check-email', (req, res) => res.json({ valid: shop.isValidEmail(String(req.query.email ?? '')) }));
+  app.get('/api/reports/monthly', async (req, res) => res.json(await shop.buildMonthlyReport()));
+  app.get('/api/invoices/:id/pdf', (req, res) => res.json({ invoice: req.params.id, lines: shop.loadInvoiceTemplate() }));
+
+  return app;
+}
+
+/** `/metrics`: prom-client's default registry, where loopguard registers its series unless told otherwise. */
+function metricsHandler(guard) {
+  if (typeof guard.metricsHandler === 'function') return guard.metricsHandler();
+  return async (req, res) => {
+    res.set('Content-Type', register.contentType);
+    res.send(await register.metrics());
+  };
+}

@@ -1,0 +1,113 @@
+// The demo's terminal view: pure functions from a guard snapshot to lines of
+// text. A TTY gets a screen redrawn every second; a pipe or a log file gets
+// plain periodic lines.
+import { formatFrame } from 'loopguard';
+
+const ANSI = { bold: '\x1b[1m', dim: '\x1b[2m', red: '\x1b[31m', yellow: '\x1b[33m', green: '\x1b[32m', cyan: '\x1b[36m', reset: '\x1b[0m' };
+
+export function ms(value) {
+  if (value >= 1000) return `${(value / 1000).toFixed(2)} s`;
+  if (value >= 10) return `${value.toFixed(0)} ms`;
+  return `${value.toFixed(1)} ms`;
+}
+
+function fit(text, width) {
+  const s = String(text);
+  return s.length <= width ? s.padEnd(width) : `${s.slice(0, width - 1)}…`;
+}
+
+function paint(color) {
+  return (style, text) => (color && style ? `${ANSI[style]}${text}${ANSI.reset}` : text);
+}
+
+/** One culprit as people read it: `POST /api/login  5 stalls  1.52 s  hashPassword (examples/demo/handlers.mjs:25)`. */
+export function culpritRows(snapshot, root) {
+  return snapshot.culprits.map((c) => ({
+    name: c.method ? `${c.method} ${c.route}` : c.route,
+    stalls: c.stalls,
+    blockedSeconds: c.blockedSeconds,
+    frame: c.topFrame ? formatFrame(c.topFrame, root) : '(no stack captured)',
+  }));
+}
+
+export function victimRows(snapshot) {
+  return snapshot.routes
+    .filter((r) => r.requests > 0)
+    .map((r) => ({ name: `${r.method} ${r.route}`, requests: r.requests, p99Ms: r.delayP99Ms, meanMs: r.delayMeanMs }));
+}
+
+function culpritTable(snapshot, root, width, c) {
+  const frameWidth = Math.max(20, width - 34 - 8 - 10 - 2);
+  const lines = [c('bold', 'CULPRITS') + c('dim', ' routes whose own code held the loop'), c('dim', `${fit('route', 34)}${'stalls'.padStart(8)}${'blocked'.padStart(10)}  ${fit('top frame', frameWidth)}`)];
+  const rows = culpritRows(snapshot, root);
+  if (rows.length === 0) lines.push(c('dim', 'no stall yet'));
+  for (const r of rows.slice(0, 8)) {
+    lines.push(`${fit(r.name, 34)}${String(r.stalls).padStart(8)}${c('red', `${r.blockedSeconds.toFixed(2)} s`.padStart(10))}  ${c('cyan', fit(r.frame, frameWidth))}`);
+  }
+  return lines;
+}
+
+function victimTable(snapshot, width, c) {
+  const nameWidth = Math.max(16, width - 9 - 11 - 10);
+  const lines = [c('bold', 'VICTIMS') + c('dim', ' loop delay their requests waited through'), c('dim', `${fit('route', nameWidth)}${'requests'.padStart(9)}${'p99 delay'.padStart(11)}${'mean'.padStart(10)}`)];
+  const rows = victimRows(snapshot);
+  if (rows.length === 0) lines.push(c('dim', 'no finished request yet'));
+  for (const r of rows.slice(0, 8)) {
+    const style = r.p99Ms >= snapshot.thresholdMs ? 'yellow' : '';
+    lines.push(`${fit(r.name, nameWidth)}${String(r.requests).padStart(9)}${c(style, ms(r.p99Ms).padStart(11))}${ms(r.meanMs).padStart(10)}`);
+  }
+  return lines;
+}
+
+function sideBySide(left, right, leftWidth) {
+  const out = [];
+  for (let i = 0; i < Math.max(left.length, right.length); i++) {
+    const l = left[i] ?? '';
+    // Pad by visible length: the colour codes take no columns.
+    const visible = l.replace(/\x1b\[[0-9;]*m/g, '').length;
+    out.push(l + ' '.repeat(Math.max(2, leftWidth - visible + 2)) + (right[i] ?? ''));
+  }
+  return out;
+}
+
+/** The loop's vital signs on one line. */
+export function vitals(snapshot, c = paint(false)) {
+  const p99 = snapshot.eventLoop.delay.p99Ms;
+  const elu = snapshot.eventLoop.utilization;
+  return [
+    `loop delay p99 ${c(p99 >= snapshot.thresholdMs ? 'red' : 'green', ms(p99))}`,
+    `ELU ${c(elu > 0.8 ? 'red' : '', `${Math.round(elu * 100)} %`)}`,
+    `stalls ${snapshot.stallsTotal}`,
+    `in flight ${snapshot.requestsInFlight}`,
+  ].join(c('dim', '  ·  '));
+}
+
+/** The full screen (TTY) or the final summary: header, vitals, culprits and victims. */
+export function renderScreen(snapshot, { root, width = 120, color = false, header = [] }) {
+  const c = paint(color);
+  const lines = [...header.map((h) => (h.startsWith('loopguard') ? c('bold', h) : h)), '', vitals(snapshot, c), ''];
+  if (width >= 150) {
+    const leftWidth = Math.min(110, width - 62);
+    lines.push(...sideBySide(culpritTable(snapshot, root, leftWidth, c), victimTable(snapshot, width - leftWidth - 4, c), leftWidth));
+  } else {
+    lines.push(...culpritTable(snapshot, root, width, c), '', ...victimTable(snapshot, Math.min(width, 80), c));
+  }
+  return lines;
+}
+
+/** Plain mode: one line a second, plus the culprit lines whenever a new stall was counted. */
+export function renderTick(snapshot, { root, elapsedSeconds, previousStalls }) {
+  const lines = [`[${String(elapsedSeconds).padStart(4)} s] ${vitals(snapshot)}`];
+  if (snapshot.stallsTotal !== previousStalls) {
+    for (const r of culpritRows(snapshot, root).slice(0, 6)) {
+      lines.push(`         culprit ${r.name}: ${r.stalls} stalls, ${r.blockedSeconds.toFixed(2)} s blocked, in ${r.frame}`);
+    }
+  }
+  return lines;
+}
+
+export const screen = {
+  enter: '\x1b[?1049h\x1b[?25l',
+  redraw: '\x1b[H\x1b[2J',
+  leave: '\x1b[?25h\x1b[?1049l',
+};

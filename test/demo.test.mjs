@@ -1,0 +1,121 @@
+// `npm run demo` end to end: the demo runs as a child process (stdout is a
+// pipe, so it prints plain periodic lines), serves /metrics and the live page
+// while it runs, names every blocking route and its function, and exits by
+// itself with its load generator gone.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import fs from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { BLOCKING_ROUTES } from '../examples/demo/app.mjs';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const DEMO = 'examples/demo/index.mjs';
+
+/** Starts the demo; resolves `lines` as they arrive and `exit` with the code and all output. */
+function startDemo(args) {
+  const child = spawn(process.execPath, [DEMO, '--port', '0', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  const waiters = [];
+  child.stdout.setEncoding('utf8').on('data', (chunk) => {
+    stdout += chunk;
+    for (const w of [...waiters]) {
+      const m = w.pattern.exec(stdout);
+      if (m) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve(m);
+      }
+    }
+  });
+  child.stderr.setEncoding('utf8').on('data', (chunk) => (stderr += chunk));
+  // A failure guard, not a synchronisation: the demo must end by itself well before this.
+  const killer = setTimeout(() => child.kill('SIGKILL'), 90_000);
+  const exit = once(child, 'exit').then(([code, signal]) => {
+    clearTimeout(killer);
+    for (const w of waiters) w.reject(new Error(`demo exited before printing ${w.pattern}; output:\n${stdout}\n${stderr}`));
+    return { code, signal, stdout, stderr };
+  });
+  const waitForOutput = (pattern) =>
+    new Promise((resolve, reject) => {
+      const m = pattern.exec(stdout);
+      if (m) return resolve(m);
+      waiters.push({ pattern, resolve, reject });
+    });
+  return { child, exit, waitForOutput };
+}
+
+/** Processes still running the demo's load generator (Linux /proc; empty elsewhere). */
+function loadGenerators() {
+  if (!fs.existsSync('/proc/self/cmdline')) return [];
+  const found = [];
+  for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      if (fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('examples/demo/load.mjs')) found.push(pid);
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  return found;
+}
+
+const escape = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+test('npm run demo: names every blocking route and its function, serves /metrics and the live page, exits cleanly', async () => {
+  const demo = startDemo(['--duration', '15']);
+  const [, base] = await demo.waitForOutput(/live page\s+(http:\/\/127\.0\.0\.1:\d+)\/loopguard\//);
+  assert.match((await demo.waitForOutput(/metrics\s+(\S+)/))[1], new RegExp(`^${escape(base)}/metrics$`));
+
+  // While it runs: /metrics carries loopguard's series, the live page and its JSON answer.
+  await demo.waitForOutput(/culprit (POST|GET) \/api\//);
+  const metrics = await fetch(`${base}/metrics`);
+  assert.equal(metrics.status, 200);
+  const exposition = await metrics.text();
+  assert.match(exposition, /^loopguard_stalls_total\{route="\/api\/[^"]+",method="(GET|POST)",cause="request"\} [1-9]/m);
+  assert.match(exposition, /^loopguard_eventloop_delay_seconds_bucket\{le="\+Inf"\} [1-9]/m);
+  const page = await fetch(`${base}/loopguard/`);
+  assert.equal(page.status, 200);
+  assert.match(await page.text(), /<title>loopguard · live<\/title>/);
+  const snapshot = await (await fetch(`${base}/loopguard/snapshot.json`)).json();
+  assert.ok(snapshot.culprits.length >= 1);
+
+  const { code, signal, stdout, stderr } = await demo.exit;
+  assert.equal(signal, null, stderr);
+  assert.equal(code, 0, `exit code 0; stderr:\n${stderr}`);
+  assert.match(stdout, /^\[\s+\d+ s\] loop delay p99 [\d.]+ m?s  ·  ELU \d+ %  ·  stalls \d+/m, 'plain periodic lines when stdout is not a TTY');
+  assert.doesNotMatch(stdout, /\x1b\[/, 'no terminal escape codes in a pipe');
+
+  const summary = stdout.slice(stdout.indexOf('loopguard demo summary'));
+  assert.match(summary, /loopguard demo summary \(15 s elapsed\) · \d+ requests sent, 0 failed/);
+  for (const { method, route, fn } of BLOCKING_ROUTES) {
+    const row = new RegExp(`^${escape(`${method} ${route}`)}\\s+(\\d+)\\s+([\\d.]+) s\\s+${fn} \\(examples/demo/handlers\\.mjs:\\d+\\)`, 'm');
+    const m = row.exec(summary);
+    assert.ok(m, `the summary names ${method} ${route} and ${fn}:\n${summary}`);
+    assert.ok(Number(m[1]) >= 1 && Number(m[2]) >= 0.1, `${route}: ${m[1]} stalls, ${m[2]} s`);
+  }
+  // Fast and I/O routes are victims, never culprits.
+  assert.doesNotMatch(summary.slice(0, summary.indexOf('VICTIMS')), /^GET \/(health|api\/products|api\/orders|api\/cart)/m);
+  assert.match(summary.slice(summary.indexOf('VICTIMS')), /^GET \/api\/orders\/:id\s+\d+\s+[\d.]+ m?s/m);
+  assert.deepEqual(loadGenerators(), [], 'the load generator stopped with the demo');
+});
+
+test('npm run demo: Ctrl-C stops it cleanly with a summary', async () => {
+  const demo = startDemo([]);
+  await demo.waitForOutput(/^\[\s+2 s\] loop delay/m);
+  demo.child.kill('SIGINT');
+  const { code, signal, stdout, stderr } = await demo.exit;
+  assert.equal(signal, null, stderr);
+  assert.equal(code, 0, stderr);
+  assert.match(stdout, /loopguard demo summary \(interrupted\) · \d+ requests sent/);
+  assert.match(stdout, /CULPRITS/);
+  assert.deepEqual(loadGenerators(), []);
+});
+
+test('npm run demo: a bad argument is refused with usage', async () => {
+  const demo = startDemo(['--duration', 'soon']);
+  const { code, stderr } = await demo.exit;
+  assert.equal(code, 1);
+  assert.match(stderr, /--duration must be a positive number of seconds, got soon/);
+  assert.match(stderr, /usage: node examples\/demo\/index\.mjs/);
+});
