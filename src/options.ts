@@ -9,6 +9,26 @@ export interface PrometheusOptions {
   prefix?: string;
 }
 
+/**
+ * A `/metrics` endpoint served by the watchdog worker thread, so it answers
+ * while the main thread is blocked. Binds loopback unless told otherwise: it
+ * has no authentication of its own.
+ */
+export interface MetricsServerOptions {
+  /** TCP port; 0 picks a free one (see the `'metrics:listening'` event). */
+  port: number;
+  /** Interface to bind. @default '127.0.0.1' */
+  host?: string;
+  /** Path that serves the exposition; other paths answer 404. @default '/metrics' */
+  path?: string;
+  /**
+   * How long a scrape waits for a fresh exposition from the main thread
+   * before serving the last one it gave, with live values from the worker.
+   * @default 50
+   */
+  mainThreadTimeoutMs?: number;
+}
+
 /** Where loopguard records its OpenTelemetry instruments. */
 export interface OtelOptions {
   /** An `@opentelemetry/api` `Meter`. @default the global meter `metrics.getMeter('loopguard')` */
@@ -33,6 +53,11 @@ export interface LoopGuardOptions {
   captureStacks?: boolean;
   /** Prometheus export, or `false` for none. @default {} (prom-client's default registry) */
   prometheus?: PrometheusOptions | false;
+  /**
+   * Serve the Prometheus registry from the watchdog worker thread, e.g.
+   * `{ port: 9464 }`. Needs `prometheus` export. @default false
+   */
+  metricsServer?: MetricsServerOptions | false;
   /** OpenTelemetry export, or `false` for none. @default {} (global meter; a no-op without an SDK) */
   otel?: OtelOptions | false;
   /**
@@ -68,6 +93,7 @@ export interface ResolvedOptions {
   readonly onStall: ((report: StallReport) => void) | undefined;
   readonly captureStacks: boolean;
   readonly prometheus: Readonly<PrometheusOptions> | false;
+  readonly metricsServer: Readonly<Required<MetricsServerOptions>> | false;
   readonly otel: Readonly<OtelOptions> | false;
   readonly maxRoutes: number;
   readonly startupGraceMs: number;
@@ -93,7 +119,7 @@ export const DEFAULTS = Object.freeze({
 });
 
 const KNOWN = new Set([
-  'thresholdMs', 'onStall', 'captureStacks', 'prometheus', 'otel', 'maxRoutes', 'startupGraceMs',
+  'thresholdMs', 'onStall', 'captureStacks', 'prometheus', 'metricsServer', 'otel', 'maxRoutes', 'startupGraceMs',
   'precise', 'shed', 'recentStalls', 'maxStackFrames', 'onError',
 ]);
 
@@ -108,11 +134,13 @@ export function resolveOptions(input: LoopGuardOptions | undefined = {}): Resolv
   // The heartbeat must tick several times per threshold to measure stalls to a
   // few percent, yet rarely enough that an idle process pays well under 1 % of a core.
   const heartbeatMs = Math.min(200, Math.max(5, Math.round(thresholdMs / 5)));
+  const prometheus = objectOrFalse('prometheus', input.prometheus, validatePrometheus);
   return Object.freeze({
     thresholdMs,
     onStall: optionalFunction<(report: StallReport) => void>('onStall', input.onStall),
     captureStacks: boolean('captureStacks', input.captureStacks ?? DEFAULTS.captureStacks),
-    prometheus: objectOrFalse('prometheus', input.prometheus, validatePrometheus),
+    prometheus,
+    metricsServer: metricsServer(input.metricsServer, prometheus !== false),
     otel: objectOrFalse<OtelOptions>('otel', input.otel, (o) => o),
     maxRoutes: integer('maxRoutes', input.maxRoutes ?? DEFAULTS.maxRoutes, 1, 100_000),
     startupGraceMs: finiteNumber('startupGraceMs', input.startupGraceMs ?? DEFAULTS.startupGraceMs, 0, 3_600_000),
@@ -134,6 +162,28 @@ function validatePrometheus(value: PrometheusOptions): PrometheusOptions {
     throw new InvalidOptionError('prometheus.registry', 'a prom-client Registry', value.registry);
   }
   return value;
+}
+
+function metricsServer(value: unknown, prometheus: boolean): Readonly<Required<MetricsServerOptions>> | false {
+  if (value === undefined || value === false) return false;
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new InvalidOptionError('metricsServer', 'an object such as { port: 9464 }, or false', value);
+  }
+  if (!prometheus) throw new InvalidOptionError('metricsServer', 'false when `prometheus: false` (it serves the Prometheus registry)', value);
+  const input = value as MetricsServerOptions;
+  for (const key of Object.keys(input)) {
+    if (!['port', 'host', 'path', 'mainThreadTimeoutMs'].includes(key)) throw new InvalidOptionError(`metricsServer.${key}`, 'one of port, host, path, mainThreadTimeoutMs', 'an unknown option');
+  }
+  const host = input.host ?? '127.0.0.1';
+  if (typeof host !== 'string' || host.length === 0) throw new InvalidOptionError('metricsServer.host', 'a non-empty string', host);
+  const path = input.path ?? '/metrics';
+  if (typeof path !== 'string' || !/^\/[^?#\s]*$/.test(path)) throw new InvalidOptionError('metricsServer.path', 'a path starting with / (no query)', path);
+  return Object.freeze({
+    port: integer('metricsServer.port', input.port, 0, 65_535),
+    host,
+    path,
+    mainThreadTimeoutMs: finiteNumber('metricsServer.mainThreadTimeoutMs', input.mainThreadTimeoutMs ?? 50, 1, 10_000),
+  });
 }
 
 function finiteNumber(name: string, value: unknown, min: number, max: number): number {

@@ -3,6 +3,8 @@ import inspector from 'node:inspector';
 import { DELAY_BUCKETS_SECONDS, ROUTE_BACKGROUND, ROUTE_GC } from '../catalogue';
 import { LoopGuardError } from '../errors';
 import { startExporters, type Exporter } from '../exporters/start';
+import { MetricsBridge, type MetricsServerAddress } from '../exporters/metrics-bridge';
+import { blockedGaugeFamily, metricsHandler, registryOf } from '../exporters/prometheus';
 import { resolveOptions, type LoopGuardOptions, type ResolvedOptions } from '../options';
 import { Heartbeat, type BeatListener } from '../sampler/heartbeat';
 import { LoopStats } from '../sampler/loop-stats';
@@ -37,6 +39,8 @@ export interface LoopGuardEvents {
   stall: [report: StallReport];
   /** Diagnostics: the watchdog worker is watching (after start or a restart). */
   'watchdog:ready': [];
+  /** The `metricsServer` endpoint listens (after start or a watchdog restart). */
+  'metrics:listening': [address: MetricsServerAddress];
 }
 
 /**
@@ -57,6 +61,7 @@ export class LoopGuard extends EventEmitter<LoopGuardEvents> implements BeatList
   readonly shedTotals = new Map<string, { route: string; reason: string; count: number }>();
   private readonly heartbeat: Heartbeat;
   private readonly watchdog: Watchdog | undefined;
+  private readonly metricsBridge: MetricsBridge | undefined;
   private readonly exporters: Exporter[];
   private readonly createdAt = performance.now();
   private readonly awaitingSamples = new Map<number, MeasuredStall>();
@@ -82,7 +87,16 @@ export class LoopGuard extends EventEmitter<LoopGuardEvents> implements BeatList
     this.exporters = startExporters(this);
     if (options.precise) this.releasePrecise = enablePrecise();
     this.heartbeat.start();
-    if (options.captureStacks) {
+    const { metricsServer, prometheus } = options;
+    if (metricsServer) {
+      this.metricsBridge = new MetricsBridge({
+        registry: () => registryOf(this),
+        onListening: (address) => this.emitSafely('metrics:listening', address),
+        onError: (error) => this.reportError(error),
+      });
+    }
+    // Without captures the worker still runs when it serves the metrics endpoint; it just never pauses.
+    if (options.captureStacks || metricsServer) {
       this.watchdog = new Watchdog(
         this.shared,
         {
@@ -90,11 +104,14 @@ export class LoopGuard extends EventEmitter<LoopGuardEvents> implements BeatList
           resampleMs: Math.max(10, Math.round(options.thresholdMs / 2)),
           maxSamplesPerStall: 16,
           maxStackFrames: options.maxStackFrames,
+          captureStacks: options.captureStacks,
+          ...(metricsServer && prometheus && { metricsServer: { ...metricsServer, blockedGauge: blockedGaugeFamily(prometheus) } }),
         },
         {
           onSamples: (window, samples) => this.samplesArrived(window, samples),
           onError: (error) => this.reportError(new LoopGuardError('LOOPGUARD_WATCHDOG_FAILED', error.message, { cause: error })),
           onReady: () => this.emitSafely('watchdog:ready'),
+          onMessage: (message, reply) => this.metricsBridge?.handle(message, reply),
         },
       );
       this.watchdog.start();
@@ -115,6 +132,16 @@ export class LoopGuard extends EventEmitter<LoopGuardEvents> implements BeatList
   /** The built-in live page as a handler to mount, e.g. `app.use('/loopguard', guard.dashboardHandler())`. */
   dashboardHandler(options?: DashboardOptions): DashboardHandler {
     return dashboardHandler(this, options);
+  }
+
+  /** A `(req, res)` handler serving this guard's Prometheus registry, for apps that route `/metrics` themselves. */
+  metricsHandler(): ReturnType<typeof metricsHandler> {
+    return metricsHandler(this);
+  }
+
+  /** Where the `metricsServer` endpoint listens, once it does (see the `'metrics:listening'` event). */
+  get metricsServerAddress(): MetricsServerAddress | undefined {
+    return this.metricsBridge?.address;
   }
 
   /** How long the loop has been blocked right now, ms. */

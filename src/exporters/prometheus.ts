@@ -1,8 +1,10 @@
-import { CATALOGUE, DEFAULT_PREFIX, type MetricDefinition, type MetricKey } from '../catalogue';
+import { CATALOGUE, DEFAULT_PREFIX, metricByKey, type MetricDefinition, type MetricKey } from '../catalogue';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { LoopGuard } from '../core/guard';
 import type { Histogram } from '../core/histogram';
-import { LoopGuardError } from '../errors';
+import { InvalidOptionError, LoopGuardError } from '../errors';
 import type { PrometheusOptions } from '../options';
+import type { MetricJson } from './exposition';
 import type { Exporter } from './start';
 
 type Labels = Record<string, string | number>;
@@ -21,16 +23,38 @@ interface PromMetric {
   get(): { name: string; help: string; type: string; aggregator: string; values: Sample[] };
 }
 
-interface PromRegistry {
+/** The parts of a prom-client `Registry` we use. */
+export interface PromRegistry {
   registerMetric(metric: PromMetric): void;
   removeSingleMetric(name: string): void;
   getSingleMetric(name: string): unknown;
+  metrics(): Promise<string>;
+  getMetricsAsJSON(): Promise<MetricJson[]>;
+  readonly contentType: string;
+}
+
+/** The registry each guard registered into, for `metricsHandler()` and the worker's endpoint. */
+const registries = new WeakMap<LoopGuard, PromRegistry>();
+
+export function registryOf(guard: LoopGuard): PromRegistry | undefined {
+  return registries.get(guard);
+}
+
+/** The blocked-seconds family as the worker needs it to set the live value: name, help, type, aggregator. */
+export function blockedGaugeFamily(options: Readonly<PrometheusOptions>): Omit<MetricJson, 'values'> {
+  const def = metricByKey('eventloopBlocked');
+  return { name: (options.prefix ?? DEFAULT_PREFIX) + def.name, help: def.help, type: def.type, aggregator: def.aggregator };
 }
 
 /**
  * Registers one prom-client metric per catalogue entry. Values are computed
  * at collect time from the guard's cumulative state: nothing resets on
  * scrape, so any number of scrapers see the same monotonic series.
+ *
+ * A registry holds one guard's series per prefix: a second guard on the same
+ * registry and prefix throws LOOPGUARD_ALREADY_REGISTERED at construction
+ * rather than silently double-reporting or shadowing the first. Several
+ * mounts share one guard; `close()` unregisters, so a new guard can follow.
  */
 export function registerPrometheus(guard: LoopGuard, options: Readonly<PrometheusOptions>): Exporter | undefined {
   const registry = (options.registry ?? defaultRegistry(guard)) as PromRegistry | undefined;
@@ -46,11 +70,52 @@ export function registerPrometheus(guard: LoopGuard, options: Readonly<Prometheu
         'or give this one its own `prometheus: { registry }` or `prometheus: { prefix }`.',
     );
   }
-  for (const def of CATALOGUE) registry.registerMetric(collector(guard, def, prefix + def.name));
+  const collectors = CATALOGUE.map((def) => collector(guard, def, prefix + def.name));
+  for (const metric of collectors) registry.registerMetric(metric);
+  registries.set(guard, registry);
   return {
     close() {
-      for (const name of names) registry.removeSingleMetric(name);
+      // Only our own: a metric registered under the name after we left is someone else's.
+      // By the registered name: an OpenMetrics registry renames counters on the metric object.
+      collectors.forEach((metric, i) => {
+        if (registry.getSingleMetric(names[i]!) === metric) registry.removeSingleMetric(names[i]!);
+      });
     },
+  };
+}
+
+/**
+ * A plain `(req, res)` handler that serves the guard's whole registry (with
+ * any other metrics the app registered there) in the registry's content type.
+ * It runs on the main thread: while the loop is blocked it cannot answer;
+ * `metricsServer` can.
+ */
+export function metricsHandler(guard: LoopGuard): (req: IncomingMessage, res: ServerResponse) => void {
+  const registry = registryOf(guard);
+  if (registry === undefined) {
+    if (guard.options.prometheus === false) throw new InvalidOptionError('prometheus', 'enabled (an object) to use metricsHandler()', false);
+    throw new LoopGuardError('LOOPGUARD_MISSING_PEER', 'loopguard: metricsHandler() needs the peer dependency prom-client (npm install prom-client)');
+  }
+  return function loopGuardMetricsHandler(req, res) {
+    const fail = (err: unknown): void => {
+      guard.reportError(new LoopGuardError('LOOPGUARD_EXPORT_FAILED', `serving the metrics failed: ${(err as Error)?.message ?? err}`, { cause: err }));
+      if (!res.headersSent) res.statusCode = 500;
+      res.end();
+    };
+    Promise.resolve()
+      .then(() => registry.metrics())
+      .then((body) => {
+        res.statusCode = 200;
+        res.setHeader('content-type', registry.contentType);
+        res.end(req.method === 'HEAD' ? undefined : body);
+      })
+      .catch((err: unknown) => {
+        try {
+          fail(err);
+        } catch {
+          // The response is already gone; nothing more to tell the client.
+        }
+      });
   };
 }
 
@@ -77,13 +142,15 @@ function collector(guard: LoopGuard, def: MetricDefinition, name: string): PromM
     type: def.type,
     aggregator: def.aggregator,
     get() {
+      // `this.name`, not `name`: for OpenMetrics prom-client renames a counter family (drops `_total`) on the metric object.
+      const family = this.name;
       let values: Sample[] = [];
       try {
         values = read(guard, name);
       } catch (err) {
         guard.reportError(new LoopGuardError('LOOPGUARD_EXPORT_FAILED', `collecting ${name} failed: ${(err as Error)?.message}`, { cause: err }));
       }
-      return { name, help: def.help, type: def.type, aggregator: def.aggregator, values };
+      return { name: family, help: def.help, type: def.type, aggregator: def.aggregator, values };
     },
   };
 }

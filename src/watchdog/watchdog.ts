@@ -9,6 +9,8 @@ export interface WatchdogEvents {
   onError(error: Error): void;
   /** The worker is connected and watching (after a start or a restart). */
   onReady?(): void;
+  /** Any other message (the metrics endpoint's), with a way to answer the worker that sent it. */
+  onMessage?(message: { type: string }, reply: (message: unknown) => void): void;
 }
 
 /** Internal settings beside what the worker itself reads. */
@@ -55,13 +57,14 @@ export class Watchdog {
     }
     this.worker = worker;
     worker.unref();
-    worker.on('message', (message: SamplesMessage | { type: 'ready' } | { type: 'error'; message: string }) => {
+    worker.on('message', (message: SamplesMessage | { type: 'ready' } | { type: 'error'; message: string } | { type: `metrics:${string}` }) => {
       if (message.type === 'samples') this.events.onSamples(message.window, message.samples);
       else if (message.type === 'ready') {
         this.restarts = 0;
         this.events.onReady?.();
       }
       else if (message.type === 'error') this.events.onError(new Error(`loopguard watchdog: ${message.message}`));
+      else this.events.onMessage?.(message, (reply) => worker.postMessage(reply));
     });
     let errored = false;
     worker.on('error', (err) => {

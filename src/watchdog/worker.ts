@@ -11,6 +11,7 @@ import type { CaptureSample } from '../core/attribution';
 import { probeExpression, type ProbeResult } from './probe';
 import { normaliseFrames, type ProtocolCallFrame } from './frames';
 import { epochNow, SharedState } from './shared-state';
+import { startMetricsServer, type MetricsServer, type MetricsServerConfig } from './metrics-server';
 
 export interface WatchdogConfig {
   buffer: SharedArrayBuffer;
@@ -19,6 +20,9 @@ export interface WatchdogConfig {
   resampleMs: number;
   maxSamplesPerStall: number;
   maxStackFrames: number;
+  /** False: never connect the inspector; the worker runs only for the metrics endpoint. @default true */
+  captureStacks?: boolean;
+  metricsServer?: MetricsServerConfig;
 }
 
 export interface SamplesMessage {
@@ -34,6 +38,7 @@ const scriptUrls = new Map<string, string>();
 let onPaused: ((frames: ProtocolCallFrame[]) => void) | undefined;
 let closed = false;
 let timer: NodeJS.Timeout | undefined;
+let metricsServer: MetricsServer | undefined;
 
 function post<T = unknown>(method: string, params?: object): Promise<T> {
   return new Promise((resolve, reject) => {
@@ -111,6 +116,7 @@ function check(): void {
 function close(): void {
   closed = true;
   if (timer) clearTimeout(timer);
+  metricsServer?.close();
   try {
     session.disconnect();
   } catch {
@@ -120,6 +126,15 @@ function close(): void {
 }
 
 async function main(): Promise<void> {
+  // Listening on the port also keeps this worker alive: inspector sessions hold no handle of their own.
+  parentPort?.on('message', (message: unknown) => {
+    if (message === 'close') close();
+  });
+  if (config.metricsServer && parentPort) metricsServer = startMetricsServer(config.metricsServer, shared, parentPort);
+  if (config.captureStacks === false) {
+    parentPort?.postMessage({ type: 'ready' });
+    return;
+  }
   session.connectToMainThread();
   session.on('Debugger.scriptParsed', (message: { params: { scriptId: string; url: string } }) => {
     if (message.params.url) scriptUrls.set(message.params.scriptId, message.params.url);
@@ -129,10 +144,6 @@ async function main(): Promise<void> {
     onPaused = undefined;
     if (resolve) resolve(message.params.callFrames);
     else post('Debugger.resume').catch(() => undefined); // not ours: never leave the app paused
-  });
-  // Listening on the port also keeps this worker alive: inspector sessions hold no handle of their own.
-  parentPort?.on('message', (message: unknown) => {
-    if (message === 'close') close();
   });
   await post('Debugger.enable');
   parentPort?.postMessage({ type: 'ready' });

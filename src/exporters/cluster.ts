@@ -1,0 +1,157 @@
+/**
+ * Cluster mode. Each cluster worker runs loopguard with `metricsServer`
+ * (`port: 0` is fine): its watchdog thread serves the worker's registry and
+ * tells the primary where. The primary's `clusterMetricsHandler()` fetches
+ * every worker's registry as JSON from those threads and merges them with
+ * prom-client's `AggregatorRegistry.aggregate` (counters and histograms sum,
+ * `eventloop_blocked_seconds` takes the max, as the catalogue says).
+ *
+ * Going through the watchdog threads rather than prom-client's IPC to the
+ * workers' main threads is the point: a worker whose loop is blocked still
+ * answers, with its blocked seconds, instead of stalling the whole scrape.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Worker as ClusterWorker } from 'node:cluster';
+import { InvalidOptionError, LoopGuardError } from '../errors';
+import type { MetricJson } from './exposition';
+
+const ANNOUNCE = 'loopguard:metrics-server';
+/** Response header: how many workers' metrics are in this exposition, of how many known. */
+export const CLUSTER_WORKERS_HEADER = 'loopguard-cluster-workers';
+
+interface AnnounceMessage {
+  type: typeof ANNOUNCE;
+  url: string;
+}
+
+type ClusterModule = typeof import('node:cluster').default;
+
+/** Loaded only when used: some application servers (Passenger) break when `cluster` is imported. */
+function loadCluster(): ClusterModule {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require('node:cluster') as ClusterModule;
+}
+
+/** In a cluster worker, tells the primary where this worker's metrics server listens. Never throws. */
+export function announceToPrimary(url: string): void {
+  try {
+    if (!loadCluster().isWorker || typeof process.send !== 'function' || !process.connected) return;
+    process.send({ type: ANNOUNCE, url } satisfies AnnounceMessage, undefined, undefined, () => undefined);
+  } catch {
+    // The channel to the primary is gone; the worker's own endpoint still works.
+  }
+}
+
+export interface ClusterMetricsOptions {
+  /** How long to wait for one worker's metrics server, in milliseconds. @default 1000 */
+  timeoutMs?: number;
+  /** Receives a worker that could not be scraped (once per distinct problem). @default process.emitWarning */
+  onError?: (error: Error) => void;
+}
+
+export interface ClusterMetricsHandler {
+  (req: IncomingMessage, res: ServerResponse): void;
+  /** The aggregated exposition of every worker that answered. */
+  collect(): Promise<{ text: string; workers: number; answered: number }>;
+  readonly contentType: string;
+  /** Stops listening to the cluster's messages. */
+  close(): void;
+}
+
+interface Aggregator {
+  aggregate(metrics: MetricJson[][]): { metrics(): Promise<string> | string; contentType: string };
+}
+
+/**
+ * For the primary process. Create it before forking the workers: they
+ * announce their metrics servers once, when those start listening.
+ */
+export function clusterMetricsHandler(options: ClusterMetricsOptions = {}): ClusterMetricsHandler {
+  if (options === null || typeof options !== 'object') throw new InvalidOptionError('options', 'an object', options);
+  const timeoutMs = options.timeoutMs ?? 1000;
+  if (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs < 1 || timeoutMs > 60_000) {
+    throw new InvalidOptionError('timeoutMs', 'a number from 1 to 60000', timeoutMs);
+  }
+  if (options.onError !== undefined && typeof options.onError !== 'function') throw new InvalidOptionError('onError', 'a function', options.onError);
+  const cluster = loadCluster();
+  if (!cluster.isPrimary) {
+    throw new LoopGuardError('LOOPGUARD_INVALID_OPTION', 'loopguard: clusterMetricsHandler() belongs in the cluster primary; workers run loopguard with `metricsServer: { port: 0 }`');
+  }
+  const aggregator = loadAggregator();
+  const endpoints = new Map<number, string>();
+  const reported = new Set<string>();
+  const report = (error: Error): void => {
+    if (reported.has(error.message)) return;
+    if (reported.size < 100) reported.add(error.message);
+    try {
+      if (options.onError) options.onError(error);
+      else process.emitWarning(error.message, { code: 'LOOPGUARD_EXPORT_FAILED' });
+    } catch {
+      // An onError that throws has nowhere left to report to.
+    }
+  };
+  const onMessage = (worker: ClusterWorker, message: unknown): void => {
+    const m = message as AnnounceMessage | null;
+    if (m?.type === ANNOUNCE && typeof m.url === 'string') endpoints.set(worker.id, m.url);
+  };
+  const onExit = (worker: ClusterWorker): void => void endpoints.delete(worker.id);
+  cluster.on('message', onMessage);
+  cluster.on('exit', onExit);
+
+  async function scrape(url: string): Promise<MetricJson[] | undefined> {
+    try {
+      const target = new URL(url);
+      target.searchParams.set('format', 'json');
+      const res = await fetch(target, { signal: AbortSignal.timeout(timeoutMs) });
+      if (!res.ok) throw new Error(`HTTP ${res.status}`);
+      const metrics = (await res.json()) as MetricJson[];
+      // prom-client's aggregate() needs a known aggregator on every family; unknown ones sum, as prom-client documents.
+      return metrics.map((m) => (typeof m.aggregator === 'string' ? m : { ...m, aggregator: 'sum' }));
+    } catch (err) {
+      report(new LoopGuardError('LOOPGUARD_EXPORT_FAILED', `loopguard: scraping cluster worker metrics at ${url} failed: ${(err as Error)?.message ?? err}`, { cause: err }));
+      return undefined;
+    }
+  }
+
+  async function collect(): Promise<{ text: string; workers: number; answered: number }> {
+    const results = await Promise.all([...endpoints.values()].map(scrape));
+    const answered = results.filter((r): r is MetricJson[] => r !== undefined);
+    const text = answered.length === 0 ? '' : await aggregator.aggregate(answered).metrics();
+    return { text, workers: endpoints.size, answered: answered.length };
+  }
+
+  const contentType = 'text/plain; version=0.0.4; charset=utf-8';
+  const handler = function loopGuardClusterMetrics(req: IncomingMessage, res: ServerResponse): void {
+    collect()
+      .then(({ text, workers, answered }) => {
+        res.writeHead(200, { 'content-type': contentType, [CLUSTER_WORKERS_HEADER]: `${answered}/${workers}` });
+        res.end(req.method === 'HEAD' ? undefined : text);
+      })
+      .catch((err: unknown) => {
+        report(err instanceof Error ? err : new Error(String(err)));
+        try {
+          if (!res.headersSent) res.writeHead(500);
+          res.end();
+        } catch {
+          // The client is gone.
+        }
+      });
+  } as ClusterMetricsHandler;
+  return Object.assign(handler, {
+    collect,
+    contentType,
+    close() {
+      cluster.off('message', onMessage);
+      cluster.off('exit', onExit);
+    },
+  });
+}
+
+function loadAggregator(): Aggregator {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return (require('prom-client') as { AggregatorRegistry: Aggregator }).AggregatorRegistry;
+  } catch (err) {
+    throw new LoopGuardError('LOOPGUARD_MISSING_PEER', 'loopguard: clusterMetricsHandler() needs the peer dependency prom-client (npm install prom-client)', { cause: err });
+  }
+}
