@@ -72,9 +72,19 @@ export function dashboardHandler(guard: LoopGuard, options: DashboardOptions = {
   }
 
   return function loopGuardDashboard(req, res, next) {
+    const denied = (err: unknown): void => {
+      guard.reportError(new LoopGuardError('LOOPGUARD_CALLBACK_FAILED', `dashboard authorize failed: ${(err as Error)?.message ?? err}`, { cause: err }));
+      forbid(res);
+    };
     try {
       if (authorize === undefined) return serve(req, res, next);
-      const verdict = authorize(req);
+      let verdict: boolean | Promise<boolean>;
+      try {
+        verdict = authorize(req);
+      } catch (err) {
+        // Fail closed: a broken check shows nothing.
+        return denied(err);
+      }
       if (verdict === true) return serve(req, res, next);
       if (verdict === false || typeof (verdict as Promise<boolean>)?.then !== 'function') return forbid(res);
       (verdict as Promise<boolean>).then(
@@ -86,10 +96,7 @@ export function dashboardHandler(guard: LoopGuard, options: DashboardOptions = {
             fail(res, err);
           }
         },
-        (err: unknown) => {
-          guard.reportError(new LoopGuardError('LOOPGUARD_CALLBACK_FAILED', `dashboard authorize rejected: ${(err as Error)?.message ?? err}`, { cause: err }));
-          forbid(res);
-        },
+        denied,
       );
     } catch (err) {
       fail(res, err);

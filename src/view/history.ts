@@ -5,7 +5,7 @@ import { quantileFromBuckets } from '../core/quantile';
 export interface HistoryPoint {
   /** Epoch ms at the end of the interval. */
   t: number;
-  /** Loop delay p99 over the interval (histogram estimate, as Grafana's histogram_quantile computes it), ms. */
+  /** Loop delay p99 over the interval (bucket estimate capped at the samples' sum), ms. */
   p99Ms: number;
   meanMs: number;
   /** Event-loop utilization over the last interval (0..1). */
@@ -86,7 +86,7 @@ export class LoopHistory {
     const count = h.count - this.lastCount;
     const point: HistoryPoint = {
       t: now,
-      p99Ms: round(quantileFromBuckets(0.99, DELAY_BUCKETS_SECONDS, delta) * 1000),
+      p99Ms: round(p99Seconds(delta, h.sum - this.lastSum) * 1000),
       meanMs: count > 0 ? round(((h.sum - this.lastSum) / count) * 1000) : 0,
       elu: Math.round(this.source.loop.utilization * 1000) / 1000,
       stalls: this.source.stalls.total - this.lastStalls,
@@ -118,10 +118,19 @@ export class LoopHistory {
     }
     return {
       seconds: this.recentDeltas.length * (INTERVAL_MS / 1000),
-      p99Ms: round(quantileFromBuckets(0.99, DELAY_BUCKETS_SECONDS, counts) * 1000),
+      p99Ms: round(p99Seconds(counts, sum) * 1000),
       meanMs: count > 0 ? round((sum / count) * 1000) : 0,
     };
   }
+}
+
+/**
+ * The bucket estimate (what Grafana's histogram_quantile computes), capped at
+ * the samples' sum: no sample exceeds the sum of all, and without the cap one
+ * 1.2 s stall in the (1 s, 2.5 s] bucket would be drawn as a 2.4 s spike.
+ */
+function p99Seconds(counts: ArrayLike<number>, sum: number): number {
+  return Math.min(quantileFromBuckets(0.99, DELAY_BUCKETS_SECONDS, counts), Math.max(0, sum));
 }
 
 function round(ms: number): number {

@@ -181,7 +181,8 @@ export const PAGE_SCRIPT = String.raw`
     ctx.textAlign = 'center'; ctx.textBaseline = 'alphabetic';
     var span = t1 - t0, step = span > 180000 ? 60000 : span > 90000 ? 30000 : 15000;
     for (var t = Math.ceil(t0 / step) * step; t <= t1; t += step) {
-      ctx.fillText(clock(t).slice(0, 8), x(c, t, t0, t1), c.h - 6);
+      var label = clock(t).slice(0, 8), lx = x(c, t, t0, t1), half = ctx.measureText(label).width / 2;
+      if (lx - half >= PAD.l && lx + half <= c.w) ctx.fillText(label, lx, c.h - 6);
     }
   }
   function x(c, t, t0, t1) { return PAD.l + ((t - t0) / (t1 - t0)) * (c.w - PAD.l - PAD.r); }

@@ -37,7 +37,7 @@ tr:last-child td { border-bottom: 0; }
 .route { font-family: var(--mono); font-size: 13px; }
 td.routecell { white-space: nowrap; max-width: 360px; overflow: hidden; text-overflow: ellipsis; }
 .method { display: inline-block; min-width: 44px; font-family: var(--mono); font-size: 11px; color: var(--accent); margin-right: 6px; }
-.frame { font-family: var(--mono); font-size: 12px; color: #d2a8ff; word-break: break-all; }
+.frame { font-family: var(--mono); font-size: 12px; color: #d2a8ff; overflow-wrap: anywhere; }
 .share { position: relative; min-width: 92px; }
 .share .bar { position: absolute; right: 0; bottom: 2px; height: 3px; background: var(--bad); border-radius: 2px; opacity: .8; }
 .share span { position: relative; }

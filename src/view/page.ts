@@ -37,7 +37,7 @@ const HTML = `<!doctype html>
   <div class="card">
     <h2>Loop delay<small>p99 per second, and each stall</small></h2>
     <canvas id="delay-chart" role="img" aria-label="Loop delay over time"></canvas>
-    <div class="legend"><span><i class="sw-delay"></i>p99 delay per second (histogram estimate, as Grafana computes it)</span><span><i class="sw-request"></i>stall blamed on a request</span><span><i class="sw-background"></i>background / GC stall</span></div>
+    <div class="legend"><span><i class="sw-delay"></i>p99 loop delay per second</span><span><i class="sw-request"></i>stall blamed on a request</span><span><i class="sw-background"></i>background / GC stall</span></div>
   </div>
   <div class="card">
     <h2>Event-loop utilization<small>per second</small></h2>
