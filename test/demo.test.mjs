@@ -74,6 +74,10 @@ test('npm run demo: names every blocking route and its function, serves /metrics
   const exposition = await metrics.text();
   assert.match(exposition, /^loopguard_stalls_total\{route="\/api\/[^"]+",method="(GET|POST)",cause="request"\} [1-9]/m);
   assert.match(exposition, /^loopguard_eventloop_delay_seconds_bucket\{le="\+Inf"\} [1-9]/m);
+  const [, offThread] = await demo.waitForOutput(/(http:\/\/127\.0\.0\.1:\d+\/metrics) {2}\(served by the watchdog thread/);
+  const workerMetrics = await fetch(offThread);
+  assert.equal(workerMetrics.status, 200);
+  assert.match(await workerMetrics.text(), /^loopguard_eventloop_blocked_seconds /m);
   const page = await fetch(`${base}/loopguard/`);
   assert.equal(page.status, 200);
   assert.match(await page.text(), /<title>loopguard · live<\/title>/);

@@ -1,7 +1,6 @@
 // The demo service: an ordinary Express shop API with fast routes, routes
 // that await I/O, and five routes that block the loop the way real code does.
 import express from 'express';
-import { register } from 'prom-client';
 import { loopGuard } from 'loopguard';
 import * as shop from './handlers.mjs';
 
@@ -20,7 +19,7 @@ export function createApp(guard) {
 
   // Observability endpoints come before the middleware: Prometheus scrapes
   // and the live page's polling are not the traffic we want to measure.
-  app.get('/metrics', metricsHandler(guard));
+  app.get('/metrics', guard.metricsHandler());
   app.use('/loopguard', guard.dashboardHandler());
   app.use(loopGuard(guard));
 
@@ -54,13 +53,4 @@ export function createApp(guard) {
   app.get('/api/invoices/:id/pdf', (req, res) => res.json({ invoice: req.params.id, lines: shop.loadInvoiceTemplate() }));
 
   return app;
-}
-
-/** `/metrics`: prom-client's default registry, where loopguard registers its series unless told otherwise. */
-function metricsHandler(guard) {
-  if (typeof guard.metricsHandler === 'function') return guard.metricsHandler();
-  return async (req, res) => {
-    res.set('Content-Type', register.contentType);
-    res.send(await register.metrics());
-  };
 }

@@ -48,6 +48,21 @@ async function listen(server, port, portGiven) {
   return server.address().port;
 }
 
+/** The first `event`, or undefined after timeoutMs: the demo runs without what it announces. */
+function waitForEvent(emitter, event, timeoutMs) {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      emitter.off(event, onEvent);
+      resolve(undefined);
+    }, timeoutMs);
+    function onEvent(value) {
+      clearTimeout(timer);
+      resolve(value);
+    }
+    emitter.once(event, onEvent);
+  });
+}
+
 async function main() {
   const { port: wantedPort, portGiven, duration } = parseCli(process.argv.slice(2));
   const tty = Boolean(process.stdout.isTTY);
@@ -59,15 +74,20 @@ async function main() {
   buildOrders();
   writeInvoiceTemplate(path.join(tmp, 'invoice-template.html'));
 
-  // The defaults, as a newcomer would start: 100 ms threshold, stacks captured, prom-client's default registry.
-  const guard = createLoopGuard({ thresholdMs: 100 });
+  // The defaults, as a newcomer would start (100 ms threshold, stacks captured,
+  // prom-client's default registry), plus a second /metrics served by the
+  // watchdog thread, which answers even while the main thread is blocked.
+  const guard = createLoopGuard({ thresholdMs: 100, metricsServer: { port: 0 } });
+  const workerMetrics = waitForEvent(guard, 'metrics:listening', 5000);
   const app = createApp(guard);
   const server = createServer(app);
   const base = `http://127.0.0.1:${await listen(server, wantedPort, portGiven)}`;
+  const offThread = await workerMetrics;
   const header = [
     `loopguard demo · ${base} · ${duration ? `runs ${duration} s` : 'Ctrl-C to stop'}`,
     `live page  ${base}/loopguard/`,
     `metrics    ${base}/metrics`,
+    ...(offThread ? [`           ${offThread.url}  (served by the watchdog thread: answers during stalls)`] : []),
   ];
   for (const line of header) console.log(line);
 
