@@ -1,0 +1,58 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const here = (p) => fileURLToPath(new URL(p, import.meta.url));
+const dist = (p) => here(`../../dist/${p}`);
+
+/**
+ * The servers a variant can run on, and what each needs. A variant whose
+ * `requires` file is missing (an adapter not written yet) is skipped with a
+ * note. Adding a framework: a server file taking the variant as argv[2],
+ * one entry in SERVERS, its baseline and variants below.
+ */
+export const SERVERS = {
+  express: { file: here('../servers/express.mjs') },
+  fastify: { file: here('../servers/fastify.mjs') },
+};
+
+/** Each comparison is measured as alternating pairs against its baseline. */
+export const BASELINES = {
+  express: { server: 'express', arg: 'bare', label: 'Express 5 bare' },
+  fastify: { server: 'fastify', arg: 'bare', label: 'Fastify 5 bare' },
+};
+
+export const VARIANTS = [
+  { name: 'loopguard', baseline: 'express', arg: 'loopguard', label: 'loopguard (default)', target: 0.97, group: 'main' },
+  { name: 'precise', baseline: 'express', arg: 'precise', label: 'loopguard precise: true', target: 0.9, group: 'main' },
+  { name: 'prom-bundle', baseline: 'express', arg: 'prom-bundle', label: 'express-prom-bundle (method+path)', group: 'main' },
+  { name: 'fastify-loopguard', baseline: 'fastify', arg: 'loopguard', label: 'loopguard/fastify (default)', target: 0.95, group: 'main', requires: dist('adapters/fastify.js') },
+  // Diagnostics (--diag): each isolates one piece of the per-request or background cost.
+  { name: 'als-only', baseline: 'express', arg: 'als-only', label: 'AsyncLocalStorage.run only', group: 'diag' },
+  { name: 'close-only', baseline: 'express', arg: 'close-only', label: "res.on('close') only", group: 'diag' },
+  { name: 'guard-only', baseline: 'express', arg: 'guard-only', label: 'guard running, no middleware', group: 'diag' },
+  { name: 'guard-nocapture', baseline: 'express', arg: 'guard-nocapture', label: 'guard, captureStacks: false, no middleware', group: 'diag' },
+  { name: 'nocapture', baseline: 'express', arg: 'nocapture', label: 'loopguard captureStacks: false', group: 'diag' },
+  { name: 'proto-noals', baseline: 'express', arg: 'proto-noals', label: 'prototype: middleware without ALS', group: 'diag' },
+  { name: 'proto-als', baseline: 'express', arg: 'proto-als', label: 'prototype: same middleware with ALS', group: 'diag' },
+];
+
+/** The variants measured at idle, side by side (the first is the baseline). */
+export const IDLE_VARIANTS = [
+  { server: 'express', arg: 'bare', label: 'Express bare' },
+  { server: 'express', arg: 'loopguard', label: 'loopguard (default)' },
+  { server: 'express', arg: 'precise', label: 'loopguard precise' },
+];
+
+/** Variants to run: --only names (any group), else the main group, plus diagnostics with --diag. */
+export function selectVariants({ only, diag }) {
+  const picked = only ? VARIANTS.filter((v) => only.includes(v.name)) : VARIANTS.filter((v) => v.group === 'main' || (diag && v.group === 'diag'));
+  const unknown = only?.filter((n) => !VARIANTS.some((v) => v.name === n)) ?? [];
+  if (unknown.length) throw new Error(`unknown variant(s): ${unknown.join(', ')}; known: ${VARIANTS.map((v) => v.name).join(', ')}`);
+  const runnable = [];
+  const skipped = [];
+  for (const v of picked) {
+    if (v.requires && !existsSync(v.requires)) skipped.push({ ...v, reason: `${v.requires.replace(/.*\/dist\//, 'dist/')} not built (adapter not in the tree yet)` });
+    else runnable.push(v);
+  }
+  return { runnable, skipped };
+}

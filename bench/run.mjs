@@ -1,0 +1,210 @@
+/**
+ * Overhead bench (issue 2): req/s of bare Express 5 hello-world against
+ * loopguard default, loopguard precise and express-prom-bundle (and Fastify
+ * bare vs loopguard/fastify once that adapter is built), as ratios to bare,
+ * plus the idle CPU cost of a process with loopguard mounted.
+ *
+ *   npm run bench                      # build, then the full run (writes bench/results/latest.md)
+ *   node bench/run.mjs --quick         # a short smoke run of the harness (writes nothing)
+ *   node bench/run.mjs --diag          # adds the diagnostic variants that isolate each cost
+ *   node bench/run.mjs --only als-only,proto-noals --pairs 6
+ *   npx -y -p node@24 node bench/run.mjs   # the same on Node 24 (writes latest-node24.md)
+ *
+ * Method: the server runs pinned to one core, wrk to the other. Every
+ * comparison is measured in A/B pairs, alternating which side goes first,
+ * each side a fresh server process warmed up before it is measured. The
+ * reported ratio is the median of the per-pair ratios; pairs that straddled
+ * a switch of the machine's fast/slow state are dropped (see lib/stats.mjs).
+ * Beside req/s, the server's own CPU time per request (all threads, from
+ * /proc) is reported: it is much less sensitive to other load on the machine.
+ */
+import { writeFileSync, mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import { startServer } from './lib/processes.mjs';
+import { wrk } from './lib/wrk.mjs';
+import { analyseIdle, analysePairs, median } from './lib/stats.mjs';
+import { BASELINES, IDLE_VARIANTS, SERVERS, selectVariants } from './lib/variants.mjs';
+import { IDLE_HEADER, PAIR_HEADER, SUMMARY_HEADER, idleRows, markdownTable, pairRows, summaryRows, textTable } from './lib/report.mjs';
+
+const { values: opts } = parseArgs({
+  options: {
+    pairs: { type: 'string', default: '6' },
+    seconds: { type: 'string', default: '5' },
+    warmup: { type: 'string', default: '2' },
+    connections: { type: 'string', default: '50' },
+    only: { type: 'string' },
+    diag: { type: 'boolean', default: false },
+    'idle-seconds': { type: 'string', default: '20' },
+    'idle-rounds': { type: 'string', default: '3' },
+    'no-idle': { type: 'boolean', default: false },
+    'server-core': { type: 'string', default: '0' },
+    'load-core': { type: 'string', default: '1' },
+    quick: { type: 'boolean', default: false },
+    out: { type: 'string' },
+  },
+});
+
+const quick = opts.quick;
+const config = {
+  pairs: quick ? 2 : Number(opts.pairs),
+  seconds: quick ? 2 : Number(opts.seconds),
+  warmup: quick ? 1 : Number(opts.warmup),
+  connections: Number(opts.connections),
+  idleSeconds: quick ? 5 : Number(opts['idle-seconds']),
+  idleRounds: quick ? 1 : Number(opts['idle-rounds']),
+  serverCore: Number(opts['server-core']),
+  loadCore: Number(opts['load-core']),
+};
+const nodeMajor = Number(process.versions.node.split('.')[0]);
+const defaultOut = fileURLToPath(new URL(nodeMajor === 20 ? './results/latest.md' : `./results/latest-node${nodeMajor}.md`, import.meta.url));
+// A quick run checks the harness; it never replaces the quotable results.
+const outFile = opts.out ?? (quick || opts.only ? undefined : defaultOut);
+
+const log = (...args) => console.log(...args);
+
+/** One measured side of a pair: fresh server, warm-up, measured wrk run, CPU time from /proc. */
+async function measure(serverName, arg) {
+  const server = await startServer(SERVERS[serverName].file, arg, { core: config.serverCore });
+  if (server.unavailable) return { unavailable: server.unavailable };
+  try {
+    await wrk(server.url, { core: config.loadCore, seconds: config.warmup, connections: config.connections });
+    const before = server.sched();
+    const t0 = performance.now();
+    const result = await wrk(server.url, { core: config.loadCore, seconds: config.seconds, connections: config.connections });
+    const wallSeconds = (performance.now() - t0) / 1000;
+    const after = server.sched();
+    const { raw, ...rest } = result;
+    return { ...rest, cpuSeconds: after.runSeconds - before.runSeconds, waitSeconds: after.waitSeconds - before.waitSeconds, wallSeconds, node: server.node };
+  } finally {
+    await server.stop();
+  }
+}
+
+async function runPairs(variants) {
+  const pairsByVariant = new Map(variants.map((v) => [v.name, []]));
+  const unavailable = new Map();
+  for (let round = 0; round < config.pairs; round++) {
+    // Rotate the comparison order too, so no variant always runs at the same point of a round.
+    const order = variants.map((_, i) => (i + round) % variants.length);
+    for (const index of order) {
+      const v = variants[index];
+      if (unavailable.has(v.name)) continue;
+      const baseline = BASELINES[v.baseline];
+      // Each comparison alternates which side goes first from one round to the next.
+      const baseFirst = (round + index) % 2 === 0;
+      const sides = baseFirst ? [[baseline.server, baseline.arg], [baseline.server, v.arg]] : [[baseline.server, v.arg], [baseline.server, baseline.arg]];
+      const measured = [];
+      for (const [server, arg] of sides) measured.push(await measure(server, arg));
+      const [base, variant] = baseFirst ? measured : [measured[1], measured[0]];
+      if (variant.unavailable || base.unavailable) {
+        unavailable.set(v.name, variant.unavailable ?? base.unavailable);
+        log(`  skip ${v.name}: ${unavailable.get(v.name)}`);
+        continue;
+      }
+      pairsByVariant.get(v.name).push({ round, order: baseFirst ? 'base→var' : 'var→base', base, variant });
+      log(`  round ${round + 1}/${config.pairs}  ${v.name.padEnd(18)} base ${Math.round(base.rps)}  variant ${Math.round(variant.rps)}  ratio ${(variant.rps / base.rps).toFixed(3)}`);
+    }
+  }
+  return { pairsByVariant, unavailable };
+}
+
+/** Idle CPU: the idle variants run side by side (idle processes do not compete), measured from /proc. */
+async function runIdle() {
+  const rounds = [];
+  for (let round = 0; round < config.idleRounds; round++) {
+    const variants = IDLE_VARIANTS.map((_, i) => IDLE_VARIANTS[(i + round) % IDLE_VARIANTS.length]);
+    const servers = [];
+    for (const v of variants) servers.push({ v, s: await startServer(SERVERS[v.server].file, v.arg, { core: config.serverCore }) });
+    try {
+      // Past loopguard's startup grace and the first ELU/percentile windows.
+      await sleep(3000);
+      const start = servers.map(({ s }) => s.sched().runSeconds);
+      const t0 = performance.now();
+      await sleep(config.idleSeconds * 1000);
+      const wall = (performance.now() - t0) / 1000;
+      const byVariant = {};
+      servers.forEach(({ v, s }, i) => (byVariant[v.arg] = ((s.sched().runSeconds - start[i]) / wall) * 100));
+      rounds.push({ round, byVariant });
+      log(`  idle round ${round + 1}/${config.idleRounds}: ${IDLE_VARIANTS.map((v) => `${v.arg} ${byVariant[v.arg].toFixed(2)} %`).join(', ')}`);
+    } finally {
+      await Promise.all(servers.map(({ s }) => s.stop()));
+    }
+  }
+  return { rounds, summary: analyseIdle(rounds, IDLE_VARIANTS[0].arg) };
+}
+
+function versions() {
+  const require = createRequire(import.meta.url);
+  const v = (name) => {
+    try {
+      return require(`${name}/package.json`).version;
+    } catch {
+      return 'n/a';
+    }
+  };
+  return { node: process.version, express: v('express'), fastify: v('fastify'), 'express-prom-bundle': v('express-prom-bundle'), 'prom-client': v('prom-client') };
+}
+
+async function main() {
+  const { runnable, skipped } = selectVariants({ only: opts.only?.split(',').map((s) => s.trim()), diag: opts.diag });
+  const ver = versions();
+  const setup = `Node ${ver.node} · express ${ver.express} · fastify ${ver.fastify} · express-prom-bundle ${ver['express-prom-bundle']} · ${os.cpus().length} cores (${os.cpus()[0]?.model?.trim()}) · server on cpu${config.serverCore}, wrk (1 thread, ${config.connections} connections) on cpu${config.loadCore} · ${config.warmup} s warm-up + ${config.seconds} s measured per side · ${config.pairs} A/B pairs`;
+  log(`loopguard bench — ${setup}`);
+  for (const s of skipped) log(`  skip ${s.name}: ${s.reason}`);
+  const startedAt = new Date();
+
+  const { pairsByVariant, unavailable } = await runPairs(runnable);
+  const idle = opts['no-idle'] ? null : await runIdle();
+
+  // The state reference: the median of every baseline run of the same server across the whole bench.
+  const baselineMedians = {};
+  for (const name of Object.keys(BASELINES)) {
+    baselineMedians[name] = median(runnable.filter((v) => v.baseline === name).flatMap((v) => pairsByVariant.get(v.name).map((p) => p.base.rps)));
+  }
+  const results = runnable
+    .filter((v) => pairsByVariant.get(v.name).length > 0)
+    .map((v) => ({ variant: v, baseline: BASELINES[v.baseline], summary: analysePairs(pairsByVariant.get(v.name), baselineMedians[v.baseline]) }));
+  const allSkipped = [...skipped, ...[...unavailable].map(([name, reason]) => ({ name, reason }))];
+
+  log('');
+  log(textTable(SUMMARY_HEADER, summaryRows(results)));
+  for (const r of results) {
+    log(`\n${r.variant.label} vs ${r.baseline.label} — per pair`);
+    log(textTable(PAIR_HEADER, pairRows(r.summary)));
+  }
+  if (idle) {
+    log(`\nIdle CPU (${config.idleSeconds} s windows, processes side by side, ${config.idleRounds} rounds)`);
+    log(textTable(IDLE_HEADER, idleRows(idle, IDLE_VARIANTS)));
+  }
+  for (const s of allSkipped) log(`skipped ${s.name}: ${s.reason}`);
+
+  if (outFile) {
+    const md = [
+      '# loopguard overhead bench — last run',
+      '',
+      `Run ${startedAt.toISOString()} with \`node bench/run.mjs ${process.argv.slice(2).join(' ')}\`.`.replace(/ `$/, '`'),
+      '',
+      setup + '.',
+      '',
+      'Ratio = variant req/s ÷ baseline req/s, median over the kept A/B pairs. Δ CPU µs/req = server CPU time (all threads, /proc) per request, variant minus baseline, median over pairs; CPU ratio = baseline ÷ variant CPU per request (the throughput ratio if the server were purely CPU-bound, less sensitive to other load on the machine). Pairs whose two sides disagree about the machine state (fast/slow switch mid-pair) are dropped; see bench/README.md.',
+      '',
+      markdownTable(SUMMARY_HEADER, summaryRows(results)),
+      '',
+      ...results.flatMap((r) => [`## ${r.variant.label} vs ${r.baseline.label}`, '', markdownTable(PAIR_HEADER, pairRows(r.summary)), '']),
+      ...(idle
+        ? [`## Idle CPU`, '', `${config.idleSeconds} s windows after a 3 s settle, the processes side by side on cpu${config.serverCore}, ${config.idleRounds} rounds; utime+stime of all threads from /proc/<pid>/stat. Budget: loopguard < 1 % of a core more than bare.`, '', markdownTable(IDLE_HEADER, idleRows(idle, IDLE_VARIANTS)), '']
+        : []),
+      ...(allSkipped.length ? ['## Skipped', '', ...allSkipped.map((s) => `- ${s.name}: ${s.reason}`), ''] : []),
+    ].join('\n');
+    mkdirSync(dirname(outFile), { recursive: true });
+    writeFileSync(outFile, md);
+    log(`\nwrote ${outFile}`);
+  }
+}
+
+await main();

@@ -1,0 +1,77 @@
+/**
+ * Express 5 hello-world, with one middleware variant mounted in front:
+ *   node bench/servers/express.mjs <variant>
+ * The main variants are what issue 2 compares; the rest isolate one piece of
+ * loopguard's per-request cost each (see bench/README.md).
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import express from 'express';
+import { serve, unavailable } from './harness.mjs';
+
+const VARIANTS = {
+  bare: () => null,
+  loopguard: async () => (await import('loopguard')).loopGuard(),
+  precise: async () => (await import('loopguard')).loopGuard({ precise: true }),
+  'prom-bundle': async () => {
+    const { default: promBundle } = await import('express-prom-bundle');
+    // What a user wanting per-route numbers would write: method and path labels.
+    return promBundle({ includeMethod: true, includePath: true });
+  },
+  // --- diagnostics: one piece of the per-request cost at a time ---
+  /** An AsyncLocalStorage run() per request and nothing else (the spike's "ALS alone"). */
+  'als-only': () => {
+    const store = new AsyncLocalStorage();
+    return function alsOnly(req, res, next) {
+      store.run({ req }, next);
+    };
+  },
+  /** A 'close' listener per response and nothing else. */
+  'close-only': () => {
+    const kSeen = Symbol('seen');
+    function onClose() {
+      this[kSeen] = 2;
+    }
+    return function closeOnly(req, res, next) {
+      res[kSeen] = 1;
+      res.on('close', onClose);
+      next();
+    };
+  },
+  /** A guard running (heartbeat, watchdog worker, ELU, GC observer) with no middleware. */
+  'guard-only': async () => {
+    (await import('loopguard')).createLoopGuard();
+    return null;
+  },
+  /** As guard-only without the watchdog (no inspector session, no Debugger.enable). */
+  'guard-nocapture': async () => {
+    (await import('loopguard')).createLoopGuard({ captureStacks: false });
+    return null;
+  },
+  /** The full middleware without the watchdog. */
+  nocapture: async () => (await import('loopguard')).loopGuard({ captureStacks: false }),
+  /** Prototype: the same bookkeeping as the middleware, without AsyncLocalStorage (record on a symbol only). */
+  'proto-noals': async () => (await import('../proto/middleware.mjs')).protoMiddleware({ als: false }),
+  /** Prototype: the same bookkeeping with ALS, built outside src/ (checks the prototype matches the adapter). */
+  'proto-als': async () => (await import('../proto/middleware.mjs')).protoMiddleware({ als: true }),
+};
+
+const name = process.argv[2] ?? 'bare';
+const make = VARIANTS[name];
+if (!make) {
+  unavailable(`unknown express variant '${name}' (known: ${Object.keys(VARIANTS).join(', ')})`);
+} else {
+  let middleware;
+  try {
+    middleware = await make();
+  } catch (err) {
+    unavailable(`${name}: ${err.code ?? ''} ${err.message}`.trim());
+  }
+  if (middleware !== undefined) {
+    const app = express();
+    if (middleware) app.use(middleware);
+    app.get('/', (req, res) => {
+      res.send('Hello World!');
+    });
+    serve(app, { onStop: () => middleware?.guard?.close() });
+  }
+}
