@@ -1,5 +1,6 @@
 import { InvalidOptionError } from './errors';
 import type { StallReport } from './core/stall-report';
+import { resolveShedOptions, type ResolvedShedOptions, type ShedOptions } from './shed/options';
 
 /** Where loopguard registers its Prometheus series. */
 export interface PrometheusOptions {
@@ -74,8 +75,11 @@ export interface LoopGuardOptions {
    * @default false
    */
   precise?: boolean;
-  /** Load shedding (503 + Retry-After); off by default. */
-  shed?: Record<string, unknown> | false;
+  /**
+   * Load shedding: 503 + `Retry-After` under event-loop, ELU or heap pressure,
+   * culprit routes first. `true` takes every default. @default false
+   */
+  shed?: ShedOptions | boolean;
   /** Stall reports kept for `snapshot()`. @default 50 */
   recentStalls?: number;
   /** Stack frames kept per report, top first. @default 20 */
@@ -98,7 +102,7 @@ export interface ResolvedOptions {
   readonly maxRoutes: number;
   readonly startupGraceMs: number;
   readonly precise: boolean;
-  readonly shed: Readonly<Record<string, unknown>> | false;
+  readonly shed: ResolvedShedOptions | false;
   readonly recentStalls: number;
   readonly maxStackFrames: number;
   readonly onError: ((error: Error) => void) | undefined;
@@ -145,7 +149,7 @@ export function resolveOptions(input: LoopGuardOptions | undefined = {}): Resolv
     maxRoutes: integer('maxRoutes', input.maxRoutes ?? DEFAULTS.maxRoutes, 1, 100_000),
     startupGraceMs: finiteNumber('startupGraceMs', input.startupGraceMs ?? DEFAULTS.startupGraceMs, 0, 3_600_000),
     precise: boolean('precise', input.precise ?? DEFAULTS.precise),
-    shed: input.shed === undefined || input.shed === false ? false : objectOrFalse<Record<string, unknown>>('shed', input.shed, (o) => o),
+    shed: resolveShedOptions(input.shed, thresholdMs),
     recentStalls: integer('recentStalls', input.recentStalls ?? DEFAULTS.recentStalls, 0, 10_000),
     maxStackFrames: integer('maxStackFrames', input.maxStackFrames ?? DEFAULTS.maxStackFrames, 1, 200),
     onError: optionalFunction<(error: Error) => void>('onError', input.onError),

@@ -18,6 +18,9 @@ import { RequestTracker, type FinishedRequest } from './request-tracker';
 import { RouteTable } from './routes';
 import { buildSnapshot, type LoopGuardSnapshot } from './snapshot';
 import { StallStats } from './stall-stats';
+import type { ShedChange } from '../shed/decision';
+import { createHealthHandler } from '../shed/health';
+import { Shedder } from '../shed/shedder';
 import { dashboardHandler, type DashboardHandler, type DashboardOptions } from '../view/handler';
 import type { StallCause, StallReport } from './stall-report';
 
@@ -37,6 +40,8 @@ const FINISHED_CULPRITS_KEPT = 256;
 
 export interface LoopGuardEvents {
   stall: [report: StallReport];
+  /** Load shedding changed state or culprits. */
+  shed: [change: ShedChange];
   /** Diagnostics: the watchdog worker is watching (after start or a restart). */
   'watchdog:ready': [];
   /** The `metricsServer` endpoint listens (after start or a watchdog restart). */
@@ -59,6 +64,8 @@ export class LoopGuard extends EventEmitter<LoopGuardEvents> implements BeatList
   readonly shared = new SharedState();
   /** Requests answered 503 by load shedding, by route label and reason. */
   readonly shedTotals = new Map<string, { route: string; reason: string; count: number }>();
+  /** Load shedding, when the `shed` option is on. Adapters test `shedder.active` per request. */
+  readonly shedder: Shedder | undefined;
   private readonly heartbeat: Heartbeat;
   private readonly watchdog: Watchdog | undefined;
   private readonly metricsBridge: MetricsBridge | undefined;
@@ -83,6 +90,14 @@ export class LoopGuard extends EventEmitter<LoopGuardEvents> implements BeatList
     this.heartbeat = new Heartbeat(options.heartbeatMs, this.shared, this);
     this.tracker = new RequestTracker(this.routes, this.heartbeat, options.precise, (finished) => this.culpritFinished(finished));
     this.loop = new LoopStats(options.heartbeatMs);
+    if (options.shed) {
+      this.shedder = new Shedder(options.shed, {
+        loop: this.loop,
+        shedTotals: this.shedTotals,
+        reportError: (err) => this.reportError(err),
+        shedChanged: (change) => this.emitSafely('shed', change),
+      });
+    }
     // Exporters register first: a clash (same registry, same prefix) throws here, before any timer starts.
     this.exporters = startExporters(this);
     if (options.precise) this.releasePrecise = enablePrecise();
@@ -129,6 +144,14 @@ export class LoopGuard extends EventEmitter<LoopGuardEvents> implements BeatList
     return buildSnapshot(this);
   }
 
+  /**
+   * A plain `(req, res)` health handler for load balancers and readiness
+   * probes: 200, or 503 while shedding everything; small JSON status.
+   */
+  healthHandler(): ReturnType<typeof createHealthHandler> {
+    return createHealthHandler(this);
+  }
+
   /** The built-in live page as a handler to mount, e.g. `app.use('/loopguard', guard.dashboardHandler())`. */
   dashboardHandler(options?: DashboardOptions): DashboardHandler {
     return dashboardHandler(this, options);
@@ -164,6 +187,7 @@ export class LoopGuard extends EventEmitter<LoopGuardEvents> implements BeatList
     this.heartbeat.stop();
     this.watchdog?.close();
     this.loop.close();
+    this.shedder?.close();
     this.releasePrecise?.();
     if (this.samplesTimer) clearTimeout(this.samplesTimer);
     for (const pending of this.awaitingRoute.values()) clearTimeout(pending.timer);
@@ -198,6 +222,7 @@ export class LoopGuard extends EventEmitter<LoopGuardEvents> implements BeatList
       this.loop.update();
       // Once a second: startup grace ending, a debugger attaching or leaving.
       if (++this.beats % Math.max(1, Math.round(1000 / this.options.heartbeatMs)) === 0) this.updateCaptureAllowed();
+      if (this.shedder !== undefined && !this.inGrace()) this.shedder.onBeat(lateMs);
       if (lateMs < this.options.thresholdMs || this.inGrace()) return;
       const stall: MeasuredStall = { window: endedWindow, startedAt: nowEpochMs - lateMs, durationMs: lateMs, inFlight: this.tracker.inFlight };
       if (this.watchdog?.running && this.shared.capturing === endedWindow) {
@@ -325,6 +350,10 @@ export class LoopGuard extends EventEmitter<LoopGuardEvents> implements BeatList
     const label =
       report.cause === 'gc' ? ROUTE_GC : report.route === null ? ROUTE_BACKGROUND : this.routes.labelFor(report.route);
     this.stalls.record(report, label);
+    // Shedding ranks culprits by the same label the metrics use, never a raw path.
+    if (this.shedder !== undefined && report.cause === 'request' && report.route !== null) {
+      this.shedder.onStall(label, report.method ?? '', report.durationMs);
+    }
     if (this.options.onStall) {
       try {
         this.options.onStall(report);

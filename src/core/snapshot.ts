@@ -4,6 +4,7 @@ import { quantileFromBuckets } from './quantile';
 import type { RouteTable } from './routes';
 import type { StackFrame, StallCause, StallReport } from './stall-report';
 import type { StallStats } from './stall-stats';
+import type { ShedStatus } from '../shed/shedder';
 
 export interface CulpritSummary {
   route: string;
@@ -36,6 +37,8 @@ export interface LoopGuardSnapshot {
   routes: RouteSummary[];
   recentStalls: StallReport[];
   watchdogRunning: boolean;
+  /** Load shedding state; null when the `shed` option is off. */
+  shedding: ShedStatus | null;
 }
 
 export interface SnapshotSource {
@@ -45,6 +48,7 @@ export interface SnapshotSource {
   readonly tracker: { inFlight: number };
   readonly loop: { utilization: number; percentiles(): DelayPercentiles };
   readonly watchdogRunning: boolean;
+  readonly shedder?: { status(): ShedStatus } | undefined;
   blockedForMs(): number;
 }
 
@@ -88,6 +92,7 @@ export function buildSnapshot(source: SnapshotSource): LoopGuardSnapshot {
     routes,
     recentStalls: [...source.stalls.recent()],
     watchdogRunning: source.watchdogRunning,
+    shedding: source.shedder?.status() ?? null,
   };
 }
 
