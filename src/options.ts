@@ -32,8 +32,18 @@ export interface MetricsServerOptions {
 
 /** Where loopguard records its OpenTelemetry instruments. */
 export interface OtelOptions {
-  /** An `@opentelemetry/api` `Meter`. @default the global meter `metrics.getMeter('loopguard')` */
+  /**
+   * An `@opentelemetry/api` `Meter`.
+   * @default the global meter `metrics.getMeter('loopguard')`, bound again if an SDK registers later
+   */
   meter?: unknown;
+  /**
+   * Add `loopguard.stall` events to the culprit request's span and
+   * `loopguard.delayed` events to spans of requests that waited at least
+   * `thresholdMs`. Needs a registered tracer (e.g. instrumentation-http); creates no spans.
+   * @default true
+   */
+  traces?: boolean;
 }
 
 export interface LoopGuardOptions {
@@ -145,7 +155,7 @@ export function resolveOptions(input: LoopGuardOptions | undefined = {}): Resolv
     captureStacks: boolean('captureStacks', input.captureStacks ?? DEFAULTS.captureStacks),
     prometheus,
     metricsServer: metricsServer(input.metricsServer, prometheus !== false),
-    otel: objectOrFalse<OtelOptions>('otel', input.otel, (o) => o),
+    otel: objectOrFalse<OtelOptions>('otel', input.otel, validateOtel),
     maxRoutes: integer('maxRoutes', input.maxRoutes ?? DEFAULTS.maxRoutes, 1, 100_000),
     startupGraceMs: finiteNumber('startupGraceMs', input.startupGraceMs ?? DEFAULTS.startupGraceMs, 0, 3_600_000),
     precise: boolean('precise', input.precise ?? DEFAULTS.precise),
@@ -188,6 +198,18 @@ function metricsServer(value: unknown, prometheus: boolean): Readonly<Required<M
     path,
     mainThreadTimeoutMs: finiteNumber('metricsServer.mainThreadTimeoutMs', input.mainThreadTimeoutMs ?? 50, 1, 10_000),
   });
+}
+
+function validateOtel(value: OtelOptions): OtelOptions {
+  for (const key of Object.keys(value)) {
+    if (key !== 'meter' && key !== 'traces') throw new InvalidOptionError(`otel.${key}`, 'one of the known options (meter, traces)', 'an unknown option');
+  }
+  const meter = value.meter as Record<string, unknown> | null | undefined;
+  if (meter !== undefined && (meter === null || typeof meter.createHistogram !== 'function' || typeof meter.addBatchObservableCallback !== 'function')) {
+    throw new InvalidOptionError('otel.meter', 'an @opentelemetry/api Meter', value.meter);
+  }
+  if (value.traces !== undefined) boolean('otel.traces', value.traces);
+  return value;
 }
 
 function finiteNumber(name: string, value: unknown, min: number, max: number): number {

@@ -41,7 +41,9 @@ export function trackResponse(
     res[kRecord] = record;
     // One shared listener, no closure: 'close' fires once per response, after
     // it finished or when the client went away, so in-flight never leaks.
-    res.on('close', finishOnClose);
+    // Prepended: OTel's http instrumentation ends the server span on 'close',
+    // and a victim's `loopguard.delayed` event must land before that.
+    res.prependListener('close', finishOnClose);
     return record;
   } catch (err) {
     guard.reportError(err);

@@ -24,6 +24,22 @@ import { Shedder } from '../shed/shedder';
 import { dashboardHandler, type DashboardHandler, type DashboardOptions } from '../view/handler';
 import type { StallCause, StallReport } from './stall-report';
 
+/**
+ * Follows what an exporter cannot read from cumulative state at collect time
+ * (OpenTelemetry histograms take samples one by one; span events need the
+ * culprit request). Set by the OpenTelemetry exporter.
+ */
+export interface GuardObserver {
+  /** Each heartbeat: the loop-delay sample just recorded, seconds. */
+  beat(delaySeconds: number): void;
+  /** A report blaming request `requestId`, as soon as it is made (its route may still be unknown). */
+  culprit(requestId: number, report: StallReport): void;
+  /** A report delivered (counted, emitted). */
+  stall(report: StallReport): void;
+  /** The watchdog's samples of one capture have been used, whether or not they made a stall. */
+  samplesUsed(samples: readonly CaptureSample[]): void;
+}
+
 /** A stall measured by the heartbeat, waiting for the watchdog's samples. */
 interface MeasuredStall {
   window: number;
@@ -66,6 +82,8 @@ export class LoopGuard extends EventEmitter<LoopGuardEvents> implements BeatList
   readonly shedTotals = new Map<string, { route: string; reason: string; count: number }>();
   /** Load shedding, when the `shed` option is on. Adapters test `shedder.active` per request. */
   readonly shedder: Shedder | undefined;
+  /** @internal Set by the OpenTelemetry exporter. */
+  observer: GuardObserver | undefined = undefined;
   private readonly heartbeat: Heartbeat;
   private readonly watchdog: Watchdog | undefined;
   private readonly metricsBridge: MetricsBridge | undefined;
@@ -219,6 +237,7 @@ export class LoopGuard extends EventEmitter<LoopGuardEvents> implements BeatList
   onBeat(lateMs: number, endedWindow: number, nowEpochMs: number): void {
     try {
       this.delayHistogram.record(lateMs / 1000);
+      this.observer?.beat(lateMs / 1000);
       this.loop.update();
       // Once a second: startup grace ending, a debugger attaching or leaving.
       if (++this.beats % Math.max(1, Math.round(1000 / this.options.heartbeatMs)) === 0) this.updateCaptureAllowed();
@@ -248,9 +267,12 @@ export class LoopGuard extends EventEmitter<LoopGuardEvents> implements BeatList
   private samplesArrived(window: number, samples: CaptureSample[]): void {
     try {
       const stall = this.awaitingSamples.get(window);
-      if (stall === undefined) return; // the capture was of a block shorter than the threshold
-      this.awaitingSamples.delete(window);
-      this.finalise(stall, samples);
+      // No stall waiting: the capture was of a block shorter than the threshold.
+      if (stall !== undefined) {
+        this.awaitingSamples.delete(window);
+        this.finalise(stall, samples);
+      }
+      this.observer?.samplesUsed(samples);
     } catch (err) {
       this.reportError(err);
     }
@@ -291,6 +313,7 @@ export class LoopGuard extends EventEmitter<LoopGuardEvents> implements BeatList
       const victims = Math.max(0, stall.inFlight - (stillInFlight ? 1 : 0));
       const route = request.route ?? finishedRoute ?? null;
       const report = this.report(segment.startedAt, segment.durationMs, route, request.method, 'request', stack, victims);
+      this.observer?.culprit(request.id, report);
       if (route === null && stillInFlight) this.awaitRoute(request.id, report);
       else this.deliver(report);
     }
@@ -350,6 +373,7 @@ export class LoopGuard extends EventEmitter<LoopGuardEvents> implements BeatList
     const label =
       report.cause === 'gc' ? ROUTE_GC : report.route === null ? ROUTE_BACKGROUND : this.routes.labelFor(report.route);
     this.stalls.record(report, label);
+    this.observer?.stall(report);
     // Shedding ranks culprits by the same label the metrics use, never a raw path.
     if (this.shedder !== undefined && report.cause === 'request' && report.route !== null) {
       this.shedder.onStall(label, report.method ?? '', report.durationMs);

@@ -18,8 +18,10 @@ export interface RequestRecord {
   /** Own synchronous time on the loop (precise mode), ms. */
   blockingMs: number;
   finished: boolean;
-  /** Set by the owner of the record (a request tracker) to route finish() back to it. */
-  readonly owner: { finish(record: RequestRecord): void };
+  /** The request's OpenTelemetry span, kept only while tracing is active (stall events); else undefined. */
+  span: unknown;
+  /** Set by the owner of the record (a request tracker) to route finish() and captures back to it. */
+  readonly owner: { finish(record: RequestRecord): void; captured?(record: RequestRecord): void };
 }
 
 /**
@@ -42,6 +44,7 @@ function probe(window: number): ProbeResult | null {
     const record = requestStore.getStore();
     if (record === undefined || record.finished) return [0, '', null, asyncId];
     record.capturedWindow = window;
+    if (record.span !== undefined) record.owner.captured?.(record);
     let route: string | null = null;
     try {
       route = record.routeOf(record.req);

@@ -1,6 +1,6 @@
 import { ROUTE_UNMATCHED } from '../catalogue';
 import type { RequestRecord, RouteResolver } from './request-context';
-import { blockingHistogram, type RouteTable } from './routes';
+import { blockingHistogram, type RouteStats, type RouteTable } from './routes';
 
 /** The parts of the guard a tracker needs; kept narrow so the tracker stays testable. */
 export interface TrackerClock {
@@ -10,6 +10,20 @@ export interface TrackerClock {
   settledDelayMs(): number;
   /** The heartbeat window in progress. */
   readonly window: number;
+}
+
+/**
+ * Follows requests for an exporter that needs more than cumulative state
+ * (OpenTelemetry histograms take samples one by one; span events need the
+ * request's span). Called on the request path: implementations stay O(1).
+ */
+export interface RequestObserver {
+  /** At begin: what to keep on the record as its span (undefined when not tracing). */
+  begin(): unknown;
+  /** The watchdog caught this request holding the loop; runs while the main thread is paused. */
+  captured(record: RequestRecord): void;
+  /** At finish: the request's route stats and the loop delay it waited through, ms. */
+  finished(record: RequestRecord, stats: RouteStats, waitedMs: number): void;
 }
 
 export interface FinishedRequest {
@@ -25,6 +39,8 @@ export interface FinishedRequest {
  */
 export class RequestTracker {
   inFlight = 0;
+  /** Set by the OpenTelemetry exporter; undefined costs one check per request. */
+  observer: RequestObserver | undefined = undefined;
   private nextId = 1;
   /** Stall time (ms) already attributed to a request still in flight, by request id. */
   private readonly ownStallMs = new Map<number, number>();
@@ -49,6 +65,7 @@ export class RequestTracker {
       capturedWindow: 0,
       blockingMs: 0,
       finished: false,
+      span: this.observer === undefined ? undefined : this.observer.begin(),
       owner: this,
     };
   }
@@ -77,11 +94,22 @@ export class RequestTracker {
         this.ownStallMs.delete(record.id);
       }
     }
-    const waited = endDelayMs - record.startDelayMs;
-    stats.delay.record(waited > 0 ? waited / 1000 : 0);
+    const waitedMs = Math.max(0, endDelayMs - record.startDelayMs);
+    stats.delay.record(waitedMs / 1000);
     if (this.precise) blockingHistogram(stats).record(record.blockingMs / 1000);
+    if (this.observer !== undefined) this.observer.finished(record, stats, waitedMs);
+    record.span = undefined;
     record.req = null;
     if (record.capturedWindow !== 0) this.onCulpritFinished({ record, route: template });
+  }
+
+  /** Called by the probe while the main thread is paused: never throw back into it. */
+  captured(record: RequestRecord): void {
+    try {
+      this.observer?.captured(record);
+    } catch {
+      // A failing observer must not cost the capture its request.
+    }
   }
 
   /** A finalised stall blamed a request that is still in flight. */

@@ -1,4 +1,5 @@
 import type { LoopGuard } from '../core/guard';
+import { registerOtel } from './otel';
 import { registerPrometheus } from './prometheus';
 
 /** Something that reads the guard's state on its own schedule and can be stopped. */
@@ -9,9 +10,13 @@ export interface Exporter {
 /** Starts every exporter the options ask for. Throws only for construction-time problems. */
 export function startExporters(guard: LoopGuard): Exporter[] {
   const exporters: Exporter[] = [];
-  const { prometheus } = guard.options;
+  const { prometheus, otel } = guard.options;
   if (prometheus !== false) {
     const exporter = registerPrometheus(guard, prometheus);
+    if (exporter) exporters.push(exporter);
+  }
+  if (otel !== false) {
+    const exporter = registerOtel(guard, otel);
     if (exporter) exporters.push(exporter);
   }
   return exporters;

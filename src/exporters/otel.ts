@@ -1,0 +1,268 @@
+import type * as Api from '@opentelemetry/api';
+import type { LabelName } from '../catalogue';
+import type { CaptureSample } from '../core/attribution';
+import type { GuardObserver, LoopGuard } from '../core/guard';
+import type { RequestRecord } from '../core/request-context';
+import type { RequestObserver } from '../core/request-tracker';
+import type { RouteStats } from '../core/routes';
+import type { StallCause, StallReport } from '../core/stall-report';
+import { SpanLinks, type SpanLike } from '../core/tracing';
+import { LoopGuardError } from '../errors';
+import type { OtelOptions } from '../options';
+import { attributesOf, createInstruments, METER_NAME, type Instruments } from '../otel/instruments';
+import { SampleQueue } from '../otel/sample-queue';
+import type { Exporter } from './start';
+
+type OtelApi = typeof Api;
+
+/** Where instrumentation-http keeps the server span (a `Symbol.for` key from @opentelemetry/core). */
+const RPC_METADATA_KEY = Symbol.for('OpenTelemetry SDK Context Key RPC_METADATA');
+/** Enough for 400 k requests/s between two heartbeats at the default 20 ms. */
+const QUEUE_CAPACITY = 8192;
+const CAUSES: readonly StallCause[] = ['request', 'background', 'gc'];
+
+/** Exporters bound to the global meter, refreshed when `loopguard/otel` starts an SDK. */
+const globalMeterExporters = new Set<OtelExporter>();
+
+/** Loads `@opentelemetry/api` if it is installed: it is an optional peer dependency. */
+export function loadOtelApi(): OtelApi | undefined {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return require('@opentelemetry/api') as OtelApi;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Starts OpenTelemetry export for a guard, or returns undefined when there is
+ * nothing to export to: no `@opentelemetry/api` installed and no meter given
+ * is not an error (most apps have no OTel), so it stays silent.
+ */
+export function registerOtel(guard: LoopGuard, options: Readonly<OtelOptions>, api: OtelApi | undefined = loadOtelApi()): Exporter | undefined {
+  if (api === undefined && options.meter === undefined) return undefined;
+  if (api === undefined && options.traces !== false) {
+    guard.reportError(
+      new LoopGuardError('LOOPGUARD_MISSING_PEER', 'loopguard: stall events on traces need @opentelemetry/api (npm install @opentelemetry/api); metrics go to the given meter'),
+    );
+  }
+  return new OtelExporter(guard, options, api);
+}
+
+/** Rebinds every guard that uses the global meter, e.g. right after an SDK registered one. */
+export function refreshGlobalMeters(): void {
+  for (const exporter of globalMeterExporters) exporter.refresh();
+}
+
+/**
+ * Counters and gauges are observable instruments read from the guard's
+ * cumulative state at collect time (one batch callback). Histograms take
+ * samples: loop delay once per heartbeat, stall durations once per stall,
+ * request delay per request through a queue the heartbeat drains.
+ */
+class OtelExporter implements Exporter, RequestObserver, GuardObserver {
+  private instruments: Instruments | undefined;
+  private meter: Api.Meter | undefined;
+  private provider: unknown;
+  /** False on a no-op meter: nothing queued, nothing recorded. */
+  private recording = false;
+  private tracing = false;
+  private beats = 0;
+  private readonly refreshEveryBeats: number;
+  private readonly queue = new SampleQueue<RouteStats>(QUEUE_CAPACITY);
+  private readonly attributes = new WeakMap<object, Api.Attributes>();
+  private readonly causeAttributes = new Map(CAUSES.map((cause) => [cause, attributesOf({ cause })]));
+  private readonly spans: SpanLinks | undefined;
+  private readonly noopMeterClass: unknown;
+  private readonly noopTracerProvider: unknown;
+
+  constructor(
+    private readonly guard: LoopGuard,
+    private readonly options: Readonly<OtelOptions>,
+    private readonly api: OtelApi | undefined,
+  ) {
+    this.refreshEveryBeats = Math.max(1, Math.round(1000 / guard.options.heartbeatMs));
+    this.noopMeterClass = api?.createNoopMeter().constructor;
+    this.noopTracerProvider = api === undefined ? undefined : new api.ProxyTracerProvider().getDelegate();
+    if (api !== undefined && options.traces !== false) {
+      this.spans = new SpanLinks(guard.options.thresholdMs, (err) => this.fail('adding a span event', err));
+    }
+    if (options.meter === undefined) globalMeterExporters.add(this);
+    this.refresh();
+    guard.observer = this;
+    guard.tracker.observer = this;
+  }
+
+  /** Binds to the current meter (the global one may have been registered since) and rereads the tracer. */
+  refresh(): void {
+    const api = this.api;
+    if (this.options.meter !== undefined) {
+      if (this.meter === undefined) this.bind(this.options.meter as Api.Meter);
+    } else if (api !== undefined) {
+      const provider = api.metrics.getMeterProvider();
+      if (provider !== this.provider) {
+        this.provider = provider;
+        this.bind(provider.getMeter(METER_NAME));
+      }
+    }
+    if (this.spans !== undefined && api !== undefined) {
+      const provider = api.trace.getTracerProvider() as Api.TracerProvider & { getDelegate?: () => unknown };
+      this.tracing = typeof provider.getDelegate !== 'function' || provider.getDelegate() !== this.noopTracerProvider;
+    }
+  }
+
+  close(): void {
+    globalMeterExporters.delete(this);
+    this.unbind();
+    this.spans?.close();
+    if (this.guard.observer === this) this.guard.observer = undefined;
+    if (this.guard.tracker.observer === this) this.guard.tracker.observer = undefined;
+  }
+
+  // ── RequestObserver: the request path ────────────────────────────────────
+
+  begin(): unknown {
+    if (!this.tracing) return undefined;
+    try {
+      const context = this.api!.context.active();
+      // The server span (from instrumentation-http), not whichever middleware span is active here.
+      const rpc = context.getValue(RPC_METADATA_KEY) as { span?: SpanLike } | undefined;
+      const span = rpc?.span ?? (this.api!.trace.getSpan(context) as SpanLike | undefined);
+      return span !== undefined && span.isRecording() ? span : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  captured(record: RequestRecord): void {
+    this.spans?.hold(record);
+  }
+
+  finished(record: RequestRecord, stats: RouteStats, waitedMs: number): void {
+    if (this.recording) {
+      const blockingSeconds = stats.blocking === undefined ? -1 : record.blockingMs / 1000;
+      if (!this.queue.push(stats, waitedMs / 1000, blockingSeconds)) {
+        this.drain();
+        this.queue.push(stats, waitedMs / 1000, blockingSeconds);
+      }
+    }
+    if (record.span !== undefined) this.spans?.finished(record, waitedMs);
+  }
+
+  // ── GuardObserver: heartbeat and stalls ──────────────────────────────────
+
+  beat(delaySeconds: number): void {
+    if (this.recording) {
+      try {
+        this.instruments?.histograms.eventloopDelay.record(delaySeconds);
+      } catch (err) {
+        this.fail('recording loop delay', err);
+      }
+      this.drain();
+    }
+    if (++this.beats % this.refreshEveryBeats === 0) {
+      this.refresh();
+      this.spans?.sweep();
+    }
+  }
+
+  culprit(requestId: number, report: StallReport): void {
+    this.spans?.culprit(requestId, report);
+  }
+
+  stall(report: StallReport): void {
+    if (!this.recording) return;
+    try {
+      this.instruments?.histograms.stallDuration.record(report.durationMs / 1000, this.causeAttributes.get(report.cause));
+    } catch (err) {
+      this.fail('recording a stall', err);
+    }
+  }
+
+  samplesUsed(samples: readonly CaptureSample[]): void {
+    if (this.spans === undefined || this.spans.heldCount === 0) return;
+    this.spans.samplesUsed(samples.flatMap((s) => (s.request === null ? [] : [s.request.id])));
+  }
+
+  // ── binding and collection ───────────────────────────────────────────────
+
+  private bind(meter: Api.Meter): void {
+    this.unbind();
+    try {
+      this.instruments = createInstruments(meter);
+      meter.addBatchObservableCallback(this.observe, this.instruments.observableList);
+      this.meter = meter;
+      this.recording = this.noopMeterClass === undefined || !(meter instanceof (this.noopMeterClass as new () => Api.Meter));
+    } catch (err) {
+      this.instruments = undefined;
+      this.fail('creating OpenTelemetry instruments', err);
+    }
+  }
+
+  private unbind(): void {
+    if (this.meter !== undefined && this.instruments !== undefined) {
+      try {
+        this.drain();
+        this.meter.removeBatchObservableCallback(this.observe, this.instruments.observableList);
+      } catch (err) {
+        this.fail('removing OpenTelemetry callbacks', err);
+      }
+    }
+    this.meter = undefined;
+    this.instruments = undefined;
+    this.recording = false;
+  }
+
+  private drain(): void {
+    const histograms = this.instruments?.histograms;
+    if (histograms === undefined || this.queue.length === 0) return;
+    const error = this.queue.drain((stats, delaySeconds, blockingSeconds) => {
+      const attributes = this.attributesFor(stats, routeLabels);
+      histograms.requestDelay.record(delaySeconds, attributes);
+      if (blockingSeconds >= 0) histograms.requestBlocking.record(blockingSeconds, attributes);
+    });
+    if (error !== undefined) this.fail('recording request delay', error);
+  }
+
+  /** Collect time: read the guard's cumulative state into the observable instruments. */
+  private readonly observe = (result: Api.BatchObservableResult): void => {
+    const instruments = this.instruments;
+    if (instruments === undefined) return;
+    const { observables: o } = instruments;
+    const guard = this.guard;
+    try {
+      // Requests finished since the last heartbeat belong in this collection too.
+      this.drain();
+      result.observe(o.eventloopUtilization, guard.loop.utilization);
+      result.observe(o.eventloopBlocked, guard.blockedForMs() / 1000);
+      result.observe(o.requestsInFlight, guard.tracker.inFlight);
+      for (const c of guard.stalls.all()) {
+        const attributes = this.attributesFor(c, stallLabels);
+        result.observe(o.stalls, c.count, attributes);
+        result.observe(o.stallSeconds, c.seconds, attributes);
+      }
+      for (const s of guard.shedTotals.values()) result.observe(o.requestsShed, s.count, this.attributesFor(s, shedLabels));
+    } catch (err) {
+      this.fail('collecting OpenTelemetry metrics', err);
+    }
+  };
+
+  /** One frozen attributes object per series, made once: the SDK hashes it on every record. */
+  private attributesFor<S extends object>(source: S, labels: (source: S) => Labels): Api.Attributes {
+    let attributes = this.attributes.get(source);
+    if (attributes === undefined) {
+      attributes = attributesOf(labels(source));
+      this.attributes.set(source, attributes);
+    }
+    return attributes;
+  }
+
+  private fail(what: string, err: unknown): void {
+    this.guard.reportError(new LoopGuardError('LOOPGUARD_EXPORT_FAILED', `loopguard: ${what} failed: ${(err as Error)?.message ?? err}`, { cause: err }));
+  }
+}
+
+type Labels = Partial<Record<LabelName, string>>;
+const routeLabels = (s: RouteStats): Labels => ({ route: s.route, method: s.method });
+const stallLabels = (c: { route: string; method: string; cause: StallCause }): Labels => ({ route: c.route, method: c.method, cause: c.cause });
+const shedLabels = (s: { route: string; reason: string }): Labels => ({ route: s.route, reason: s.reason });

@@ -1,0 +1,102 @@
+// First: the tracer provider and the http/express instrumentations must be in
+// place before express is loaded.
+import { ended, express, provider, spans } from './fixtures/otel-tracing.mjs';
+import { after, afterEach, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { SpanKind } from '@opentelemetry/api';
+import { loopGuard } from 'loopguard';
+import { DELAYED_EVENT, STALL_EVENT } from 'loopguard/otel';
+import { buildApp } from './fixtures/express-app.mjs';
+import { forkClient } from './helpers/client.mjs';
+import { listen, waitFor } from './helpers/server.mjs';
+
+const hrMs = ([s, ns]) => s * 1000 + ns / 1e6;
+const isServerSpan = (route) => (s) => s.kind === SpanKind.SERVER && s.attributes['http.route'] === route;
+
+/** The ended server span of `route`: already exported, or the next one to end. */
+function serverSpan(route) {
+  const found = spans.getFinishedSpans().find(isServerSpan(route));
+  return found ? Promise.resolve(found) : waitFor(ended, 'end', isServerSpan(route));
+}
+
+let client;
+before(async () => {
+  client = await forkClient();
+});
+after(async () => {
+  await client.close();
+  await provider.shutdown();
+});
+afterEach(() => spans.reset());
+
+/** Blocks /users/:id while /io victims are in flight; returns the culprit's report. */
+async function blockWithVictims(guard, url) {
+  await client.startVictims(`${url}/io`, 4);
+  const stalled = waitFor(guard, 'stall', (r) => r.route === '/users/:id');
+  const res = await client.request(`${url}/users/42`);
+  assert.equal(res.status, 200);
+  const report = await stalled;
+  const victims = await client.stopVictims();
+  assert.ok(victims.sent > 0, 'victim traffic flowed');
+  return report;
+}
+
+describe('stall events on request spans (real http + express instrumentation)', () => {
+  let server, guard;
+  before(async () => {
+    const middleware = loopGuard({ thresholdMs: 100, startupGraceMs: 0, prometheus: false });
+    guard = middleware.guard;
+    server = await listen(buildApp(express, middleware));
+  });
+  after(async () => {
+    await server.close();
+    guard.close();
+  });
+
+  test("the culprit's server span gets loopguard.stall with the duration and the blocking frame", async () => {
+    const report = await blockWithVictims(guard, server.url);
+    const span = await serverSpan('/users/:id');
+    const event = span.events.find((e) => e.name === STALL_EVENT);
+    assert.ok(event, `events on the culprit span: ${span.events.map((e) => e.name).join(', ') || 'none'}`);
+    assert.equal(event.attributes['loopguard.stall.id'], report.id);
+    assert.equal(event.attributes['loopguard.stall.duration_ms'], report.durationMs);
+    assert.ok(report.durationMs >= 100);
+    assert.equal(event.attributes['code.function.name'], 'burnCpu');
+    assert.match(event.attributes['code.file.path'], /blocking\.mjs$/);
+    assert.ok(event.attributes['code.line.number'] >= 1);
+    assert.match(event.attributes['code.stacktrace'], /^burnCpu \(/);
+    assert.ok(Math.abs(hrMs(event.time) - report.startedAt) < 1, 'the event sits where the stall began');
+    // The span's end was held back until the report, not moved: it ended
+    // when the response did, inside the stall, before the heartbeat could turn.
+    const endMs = hrMs(span.endTime);
+    assert.ok(endMs <= report.startedAt + report.durationMs + 1, `span ended ${endMs - report.startedAt} ms into a ${report.durationMs} ms stall`);
+    assert.ok(endMs > hrMs(event.time), 'the span ends after the stall began');
+  });
+
+  test("victims' spans never carry the stall; the ones that waited say how long", async () => {
+    const report = await blockWithVictims(guard, server.url);
+    await serverSpan('/users/:id');
+    const victims = spans.getFinishedSpans().filter(isServerSpan('/io'));
+    assert.ok(victims.length > 0, 'victim spans were exported');
+    for (const span of victims) assert.ok(!span.events.some((e) => e.name === STALL_EVENT), 'a victim span carries the stall');
+    const delayed = victims.flatMap((s) => s.events.filter((e) => e.name === DELAYED_EVENT));
+    assert.ok(delayed.length > 0, `some victim waited ≥ 100 ms and says so (${victims.length} victim spans)`);
+    for (const e of delayed) {
+      assert.ok(e.attributes['loopguard.delay_ms'] >= 100 && e.attributes['loopguard.delay_ms'] <= report.durationMs * 1.5 + 50, JSON.stringify(e.attributes));
+    }
+    assert.ok(!spans.getFinishedSpans().some((s) => s.name.startsWith('loopguard')), 'loopguard creates no spans');
+  });
+});
+
+test('otel: { traces: false } leaves spans alone', async () => {
+  const middleware = loopGuard({ thresholdMs: 100, startupGraceMs: 0, prometheus: false, otel: { traces: false } });
+  const server = await listen(buildApp(express, middleware));
+  try {
+    await blockWithVictims(middleware.guard, server.url);
+    const span = await serverSpan('/users/:id');
+    assert.deepEqual(span.events.filter((e) => e.name.startsWith('loopguard.')), []);
+  } finally {
+    await server.close();
+    middleware.guard.close();
+  }
+});
