@@ -152,11 +152,13 @@ describe('the worker-served endpoint', () => {
       }
       assert.ok(rose, `${url}: saw the stall counter rise while scraping`);
     }
-    // Nothing is consumed by a scrape: after all that scraping, each scraper reads the full total.
-    const total = app.guard.stalls.total;
+    // Nothing is consumed by a scrape: after all that scraping, each scraper reads the full total
+    // (bracketed, because on a busy machine a background stall may be counted meanwhile).
     for (const url of urls) {
+      const atLeast = app.guard.stalls.total;
       const text = await (await fetch(url)).text();
-      assert.equal(sumOf(parseExposition(text).samples, 'loopguard_stalls_total'), total, url);
+      const seen = sumOf(parseExposition(text).samples, 'loopguard_stalls_total');
+      assert.ok(seen >= atLeast && seen <= app.guard.stalls.total, `${url}: ${seen} stalls, guard counted ${atLeast}..${app.guard.stalls.total}`);
     }
   });
 
@@ -181,7 +183,8 @@ test('with captureStacks: false the worker still serves metrics, and never pause
     assert.deepEqual(report.stack, [], 'no capture: the inspector was never used');
     const during = scrapes.filter((s) => valueOf(s.text, 'loopguard_eventloop_blocked_seconds') >= 0.5);
     assert.ok(during.length >= 3, `${during.length} scrapes during the stall`);
-    assert.ok(Math.max(...scrapes.map((s) => s.ms)) < 250);
+    const slowest = Math.max(...during.map((s) => s.ms));
+    assert.ok(slowest < 250, `slowest scrape during the stall ${slowest.toFixed(1)} ms`);
   } finally {
     await scraper.close();
     await client.close();

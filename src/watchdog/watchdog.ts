@@ -56,7 +56,6 @@ export class Watchdog {
       return;
     }
     this.worker = worker;
-    worker.unref();
     worker.on('message', (message: SamplesMessage | { type: 'ready' } | { type: 'error'; message: string } | { type: `metrics:${string}` }) => {
       if (message.type === 'samples') this.events.onSamples(message.window, message.samples);
       else if (message.type === 'ready') {
@@ -78,6 +77,9 @@ export class Watchdog {
       if (!errored) this.fail(new Error(`loopguard watchdog: worker exited unexpectedly (code ${code}); restarting with backoff`));
       this.scheduleRestart();
     });
+    // After the listeners: on Node 20 a 'message' listener added to an unref'd worker refs it again,
+    // and the process would never exit without close().
+    worker.unref();
   }
 
   close(): void {
