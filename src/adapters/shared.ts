@@ -3,9 +3,10 @@
  * open a record once per response, finish it when the response closes.
  * Nothing here allocates beyond the record itself.
  */
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { createLoopGuard, LoopGuard } from '../core/guard';
+import { preciseEnter } from '../core/precise';
 import { requestStore, type RequestRecord, type RouteResolver } from '../core/request-context';
 import type { LoopGuardOptions } from '../options';
 
@@ -44,11 +45,45 @@ export function trackResponse(
     // Prepended: OTel's http instrumentation ends the server span on 'close',
     // and a victim's `loopguard.delayed` event must land before that.
     res.prependListener('close', finishOnClose);
+    keepContextForBody(res.req, record);
     return record;
   } catch (err) {
     guard.reportError(err);
     return undefined;
   }
+}
+
+const kBodyRecord = Symbol('loopguard.bodyRecord');
+const kEmit = Symbol('loopguard.emit');
+
+type BodyRequest = IncomingMessage & { [kBodyRecord]?: RequestRecord; [kEmit]?: IncomingMessage['emit'] };
+
+/**
+ * A request body's 'data' and 'end' events come from later socket reads, in
+ * the socket's async context, not the request's: code a framework runs after
+ * the body (its parser, then the handler) would see no request. Fastify's
+ * parser and plain `req.on('end')` do exactly that (body-parser binds itself).
+ * So for requests that have a body, the request's own events run in its
+ * context. Bodiless requests (most GETs) skip this.
+ */
+function keepContextForBody(req: BodyRequest | undefined, record: RequestRecord): void {
+  if (req === undefined) return;
+  const headers = req.headers;
+  const length = headers['content-length'];
+  if ((length === undefined || length === '0') && headers['transfer-encoding'] === undefined) return;
+  req[kBodyRecord] = record;
+  req[kEmit] = req.emit;
+  req.emit = emitInRequest;
+}
+
+function emitInRequest(this: BodyRequest): boolean {
+  const record = this[kBodyRecord]!;
+  preciseEnter(record);
+  return requestStore.run(record, applyEmit, this, arguments);
+}
+
+function applyEmit(req: BodyRequest, args: IArguments): boolean {
+  return Reflect.apply(req[kEmit]!, req, args) as boolean;
 }
 
 function finishOnClose(this: TrackedResponse): void {

@@ -1,0 +1,91 @@
+/**
+ * Fastify plugin: `app.register(loopGuard, { thresholdMs: 100 })`.
+ *
+ * Wrapped with fastify-plugin so its hooks apply to the whole app, not only
+ * to an encapsulated child context. Fastify hooks receive no `next` that
+ * could run inside `AsyncLocalStorage.run()`, so the request's record
+ * becomes the current store with `enterWith` in `onRequest`: Fastify runs
+ * the rest of the request (hooks, body parsing, handler) from there, so
+ * everything it schedules inherits the record. The budget is ≈ 1 µs per
+ * request: one record, one symbol write, one shared 'close' listener.
+ */
+import type { FastifyInstance, FastifyPluginCallback, FastifyReply, FastifyRequest } from 'fastify';
+import { LoopGuardError } from '../errors';
+import { LoopGuard } from '../core/guard';
+import { preciseEnter } from '../core/precise';
+import { requestStore } from '../core/request-context';
+import type { LoopGuardOptions } from '../options';
+import { fastifyRoute } from './framework-routes';
+import { guardFrom, trackResponse } from './shared';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The guard behind the loopguard plugin: snapshot(), on('stall'), close(). */
+    loopGuard: LoopGuard;
+  }
+}
+
+/** Options for a guard the plugin creates, or an existing guard. */
+export type FastifyLoopGuardOptions = LoopGuardOptions | LoopGuard;
+
+/** Keys Fastify's `register()` itself reads; they are not loopguard options. */
+const REGISTER_KEYS = ['prefix', 'logLevel', 'logSerializers'];
+
+function loopGuardPlugin(fastify: FastifyInstance, opts: FastifyLoopGuardOptions, done: (err?: Error) => void): void {
+  // Registered twice (here or in a parent context): the first one counts every request already.
+  if (fastify.hasDecorator('loopGuard')) return done();
+  const owned = !(opts instanceof LoopGuard);
+  let guard: LoopGuard;
+  try {
+    guard = guardFrom(owned ? withoutRegisterKeys(opts) : opts);
+  } catch (err) {
+    return done(err as Error);
+  }
+  const precise = guard.options.precise;
+
+  function loopGuardOnRequest(request: FastifyRequest, reply: FastifyReply, next: () => void): void {
+    const record = trackResponse(guard, reply.raw, request, request.method, fastifyRoute as (req: unknown) => string | null);
+    if (record !== undefined) {
+      requestStore.enterWith(record);
+      if (precise) preciseEnter(record);
+    }
+    next();
+  }
+
+  fastify.decorate('loopGuard', guard);
+  fastify.addHook('onRequest', loopGuardOnRequest);
+  // A guard passed in belongs to its creator, who closes it; one made here closes with the app.
+  if (owned) {
+    fastify.addHook('onClose', (_instance: FastifyInstance, onClosed: () => void) => {
+      guard.close();
+      onClosed();
+    });
+  }
+  done();
+}
+
+function withoutRegisterKeys(opts: LoopGuardOptions | undefined): LoopGuardOptions | undefined {
+  if (opts === null || typeof opts !== 'object') return opts;
+  const copy: Record<string, unknown> = { ...opts };
+  for (const key of REGISTER_KEYS) delete copy[key];
+  return copy as LoopGuardOptions;
+}
+
+function fastifyPlugin(): (fn: typeof loopGuardPlugin, meta: object) => typeof loopGuardPlugin {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return require('fastify-plugin');
+  } catch (err) {
+    throw new LoopGuardError('LOOPGUARD_MISSING_PEER', 'loopguard/fastify needs the peer dependency fastify-plugin (npm install fastify-plugin)', { cause: err });
+  }
+}
+
+/** The Fastify plugin. Register it before your routes: `app.register(loopGuard, options | guard)`. */
+export const loopGuard: FastifyPluginCallback<FastifyLoopGuardOptions> = fastifyPlugin()(loopGuardPlugin, {
+  name: 'loopguard',
+  fastify: '4.x || 5.x',
+}) as unknown as FastifyPluginCallback<FastifyLoopGuardOptions>;
+
+export { createLoopGuard } from '../core/guard';
+export { fastifyRoute };
+export { LoopGuard };

@@ -1,0 +1,88 @@
+/**
+ * node:http adapter: wraps a plain `(req, res)` request listener.
+ *
+ *   http.createServer(withLoopGuard(listener, { route: (req) => myRouter.templateOf(req) }))
+ *
+ * There is no router to ask, so the route comes from the caller's `route(req)`,
+ * which must return a template (`/users/:id`), never the raw URL: whatever it
+ * returns becomes a metric label and appears in reports. Distinct values past
+ * `maxRoutes` are counted as `(overflow)`; `null`/`undefined` means `(unmatched)`.
+ */
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import { InvalidOptionError } from '../errors';
+import { LoopGuard } from '../core/guard';
+import { requestStore } from '../core/request-context';
+import type { LoopGuardOptions } from '../options';
+import { guardFrom, trackResponse } from './shared';
+import { performance } from 'node:perf_hooks';
+
+export interface HttpLoopGuardOptions extends LoopGuardOptions {
+  /**
+   * The route template of a request, called when it finishes (and while the
+   * watchdog reads a stall). Return a template, never `req.url`.
+   * @default every request is `(unmatched)`
+   */
+  route?: (req: IncomingMessage) => string | null | undefined;
+  /** Use an existing guard instead of creating one; no other guard option may be given then. */
+  guard?: LoopGuard;
+}
+
+export interface LoopGuardListener<Req extends IncomingMessage = IncomingMessage, Res extends ServerResponse = ServerResponse> {
+  (this: unknown, req: Req, res: Res): void;
+  /** The guard behind this listener: snapshot(), on('stall'), close(). */
+  readonly guard: LoopGuard;
+}
+
+/** Wraps a request listener so each request it serves is tracked by a guard. */
+export function withLoopGuard<Req extends IncomingMessage, Res extends ServerResponse>(
+  listener: RequestListener<typeof IncomingMessage, typeof ServerResponse> | ((req: Req, res: Res) => void),
+  options: HttpLoopGuardOptions = {},
+): LoopGuardListener<Req, Res> {
+  if (typeof listener !== 'function') throw new InvalidOptionError('listener', 'a (req, res) request listener function', listener);
+  if (options === null || typeof options !== 'object') throw new InvalidOptionError('options', 'an object', options);
+  const { route, guard: existing, ...guardOptions } = options;
+  if (route !== undefined && typeof route !== 'function') throw new InvalidOptionError('route', 'a function (req) => route template', route);
+  if (existing !== undefined) {
+    if (!(existing instanceof LoopGuard)) throw new InvalidOptionError('guard', 'a LoopGuard (from createLoopGuard())', existing);
+    const extra = Object.keys(guardOptions);
+    if (extra.length > 0) throw new InvalidOptionError(extra[0]!, 'absent when an existing guard is passed (configure that guard instead)', 'an option');
+  }
+  const guard = existing ?? guardFrom(guardOptions);
+  const precise = guard.options.precise;
+  const routeOf = route === undefined ? noRoute : templateFrom(route);
+  const handle = listener as (this: unknown, req: Req, res: Res) => void;
+
+  function loopGuardListener(this: unknown, req: Req, res: Res): void {
+    const record = trackResponse(guard, res, req, req.method ?? '', routeOf);
+    if (record === undefined) return handle.call(this, req, res);
+    const startedAt = precise ? performance.now() : 0;
+    try {
+      requestStore.run(record, callListener, handle, this, req, res);
+    } finally {
+      // Precise mode: the listener's synchronous part began before async_hooks could see the context.
+      if (precise) record.blockingMs += performance.now() - startedAt;
+    }
+  }
+
+  return Object.defineProperty(loopGuardListener, 'guard', { value: guard, enumerable: true }) as LoopGuardListener<Req, Res>;
+}
+
+/** Keeps the server as `this`, as Node calls request listeners. */
+function callListener<Req, Res>(handle: (this: unknown, req: Req, res: Res) => void, self: unknown, req: Req, res: Res): void {
+  handle.call(self, req, res);
+}
+
+function noRoute(): null {
+  return null;
+}
+
+/** Only non-empty strings are routes; anything else the user function returns is `(unmatched)`. */
+function templateFrom(route: (req: IncomingMessage) => unknown): (req: IncomingMessage) => string | null {
+  return function userRoute(req) {
+    const template = route(req);
+    return typeof template === 'string' && template !== '' ? template : null;
+  };
+}
+
+export { createLoopGuard } from '../core/guard';
+export { LoopGuard };

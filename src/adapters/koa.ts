@@ -1,0 +1,43 @@
+/**
+ * Koa (2 and 3) middleware: `app.use(loopGuard({ thresholdMs: 100 }))`, first.
+ * Koa middleware is `(ctx, next)`, so the rest of the chain runs inside
+ * `AsyncLocalStorage.run()` like Express.
+ */
+import { LoopGuard } from '../core/guard';
+import type { LoopGuardOptions } from '../options';
+import type { ServerResponse } from 'node:http';
+import { koaRoute, type KoaContextLike } from './framework-routes';
+import { guardFrom, runInRequest, trackResponse } from './shared';
+
+/** The parts of a Koa context the middleware reads. */
+interface KoaContext extends KoaContextLike {
+  method: string;
+  res: ServerResponse;
+}
+
+export interface KoaLoopGuardMiddleware {
+  (ctx: any, next: () => Promise<unknown>): Promise<unknown>;
+  /** The guard behind this middleware: snapshot(), on('stall'), close(). */
+  readonly guard: LoopGuard;
+}
+
+/**
+ * Koa middleware. Mount it first, before routers.
+ * Mounting loopguard twice on a request counts it once.
+ */
+export function loopGuard(optionsOrGuard?: LoopGuardOptions | LoopGuard): KoaLoopGuardMiddleware {
+  const guard = guardFrom(optionsOrGuard);
+  const precise = guard.options.precise;
+
+  function loopGuardMiddleware(ctx: KoaContext, next: () => Promise<unknown>): Promise<unknown> {
+    const record = trackResponse(guard, ctx.res, ctx, ctx.method, koaRoute as (ctx: unknown) => string | null);
+    if (record === undefined) return next();
+    return runInRequest(record, precise, next, undefined, undefined);
+  }
+
+  return Object.defineProperty(loopGuardMiddleware, 'guard', { value: guard, enumerable: true }) as KoaLoopGuardMiddleware;
+}
+
+export { createLoopGuard } from '../core/guard';
+export { koaRoute };
+export { LoopGuard };

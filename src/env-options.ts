@@ -1,0 +1,148 @@
+/**
+ * Options from environment variables, for the zero-code start
+ * (`node --import loopguard/register app.js`). Pure: reads the env object it
+ * is given, writes nothing. Every value is validated here and again by
+ * `resolveOptions`, and any problem throws naming the variable, so a typo
+ * stops the process at start rather than running unguarded.
+ */
+import type { StallReport } from './core/stall-report';
+import { InvalidOptionError } from './errors';
+import { resolveOptions, type LoopGuardOptions } from './options';
+
+type Kind = 'number' | 'boolean' | 'string' | 'onStall';
+
+interface EnvVariable {
+  readonly name: string;
+  readonly kind: Kind;
+  /** Where the value goes: an option path (`prometheus.prefix`), or '' for register-only switches. */
+  readonly option: string;
+}
+
+/** The variables, in the order the README documents them. */
+export const ENV_VARIABLES: readonly EnvVariable[] = [
+  { name: 'LOOPGUARD_ENABLED', kind: 'boolean', option: '' },
+  { name: 'LOOPGUARD_THRESHOLD_MS', kind: 'number', option: 'thresholdMs' },
+  { name: 'LOOPGUARD_ON_STALL', kind: 'onStall', option: 'onStall' },
+  { name: 'LOOPGUARD_CAPTURE_STACKS', kind: 'boolean', option: 'captureStacks' },
+  { name: 'LOOPGUARD_MAX_ROUTES', kind: 'number', option: 'maxRoutes' },
+  { name: 'LOOPGUARD_PRECISE', kind: 'boolean', option: 'precise' },
+  { name: 'LOOPGUARD_STARTUP_GRACE_MS', kind: 'number', option: 'startupGraceMs' },
+  { name: 'LOOPGUARD_MAX_STACK_FRAMES', kind: 'number', option: 'maxStackFrames' },
+  { name: 'LOOPGUARD_RECENT_STALLS', kind: 'number', option: 'recentStalls' },
+  { name: 'LOOPGUARD_PROMETHEUS', kind: 'boolean', option: 'prometheus' },
+  { name: 'LOOPGUARD_PROMETHEUS_PREFIX', kind: 'string', option: 'prometheus.prefix' },
+  { name: 'LOOPGUARD_METRICS_PORT', kind: 'number', option: 'metricsServer.port' },
+  { name: 'LOOPGUARD_METRICS_HOST', kind: 'string', option: 'metricsServer.host' },
+  { name: 'LOOPGUARD_OTEL', kind: 'boolean', option: 'otel' },
+];
+
+const BY_NAME = new Map(ENV_VARIABLES.map((v) => [v.name, v]));
+/** Variables that switch something off rather than set an option value. */
+const SWITCHES = new Set(['', 'prometheus', 'otel']);
+
+export interface EnvOptions {
+  /** False when LOOPGUARD_ENABLED=false: the zero-code start does nothing. */
+  readonly enabled: boolean;
+  readonly options: LoopGuardOptions;
+  /** LOOPGUARD_ON_STALL=log: write JSON lines to stderr (`logLine`). */
+  readonly log: boolean;
+}
+
+/**
+ * Reads `LOOPGUARD_*` variables into guard options. An empty value counts as
+ * unset (container templates often render unset variables as empty).
+ * Throws an InvalidOptionError naming the variable for an unknown
+ * `LOOPGUARD_*` name or a bad value.
+ */
+export function optionsFromEnv(env: Record<string, string | undefined>): EnvOptions {
+  const values = new Map<string, unknown>();
+  for (const [name, raw] of Object.entries(env)) {
+    if (!name.startsWith('LOOPGUARD_') || raw === undefined || raw.trim() === '') continue;
+    const variable = BY_NAME.get(name);
+    if (variable === undefined) {
+      const err = envError(name, 'known', raw);
+      err.message = `loopguard: unknown environment variable ${name} (known: ${ENV_VARIABLES.map((v) => v.name).join(', ')})`;
+      throw err;
+    }
+    values.set(name, parse(variable, raw.trim()));
+  }
+  const options: Record<string, unknown> = {};
+  // Plain one-to-one options; the switches and nested options follow.
+  for (const variable of ENV_VARIABLES) {
+    if (SWITCHES.has(variable.option) || variable.option.includes('.')) continue;
+    const value = values.get(variable.name);
+    if (value !== undefined) options[variable.option] = value;
+  }
+  const prefix = values.get('LOOPGUARD_PROMETHEUS_PREFIX');
+  const port = values.get('LOOPGUARD_METRICS_PORT');
+  const host = values.get('LOOPGUARD_METRICS_HOST');
+  if (values.get('LOOPGUARD_PROMETHEUS') === false) {
+    if (prefix !== undefined) throw envError('LOOPGUARD_PROMETHEUS_PREFIX', 'unset when LOOPGUARD_PROMETHEUS=false', env.LOOPGUARD_PROMETHEUS_PREFIX);
+    if (port !== undefined) throw envError('LOOPGUARD_METRICS_PORT', 'unset when LOOPGUARD_PROMETHEUS=false (the endpoint serves the Prometheus registry)', env.LOOPGUARD_METRICS_PORT);
+    options.prometheus = false;
+  } else if (prefix !== undefined) {
+    options.prometheus = { prefix };
+  }
+  if (host !== undefined && port === undefined) throw envError('LOOPGUARD_METRICS_HOST', 'accompanied by LOOPGUARD_METRICS_PORT', env.LOOPGUARD_METRICS_HOST);
+  if (port !== undefined) options.metricsServer = host === undefined ? { port } : { port, host };
+  if (values.get('LOOPGUARD_OTEL') === false) options.otel = false;
+  // The same checks as in code, reported under the variable's name.
+  try {
+    resolveOptions(options as LoopGuardOptions);
+  } catch (err) {
+    if (!(err instanceof InvalidOptionError)) throw err;
+    const variable = variableFor(err.option);
+    if (variable === undefined) throw err;
+    const expected = /must be (.*), received/.exec(err.message)?.[1] ?? 'valid';
+    throw envError(variable.name, expected, env[variable.name]);
+  }
+  return { enabled: values.get('LOOPGUARD_ENABLED') !== false, options: options as LoopGuardOptions, log: options.onStall === logStall };
+}
+
+/** The variable behind an option path: itself, else its nearest relative (`metricsServer` → LOOPGUARD_METRICS_PORT). */
+function variableFor(option: string): EnvVariable | undefined {
+  const set = ENV_VARIABLES.filter((v) => v.option !== '');
+  return (
+    set.find((v) => v.option === option) ??
+    set.find((v) => v.option.startsWith(`${option}.`)) ??
+    set.find((v) => option.startsWith(`${v.option}.`))
+  );
+}
+
+function parse(variable: EnvVariable, raw: string): unknown {
+  switch (variable.kind) {
+    case 'number': {
+      const value = Number(raw);
+      if (!Number.isFinite(value)) throw envError(variable.name, 'a number', raw);
+      return value;
+    }
+    case 'boolean': {
+      const value = raw.toLowerCase();
+      if (['true', '1', 'yes', 'on'].includes(value)) return true;
+      if (['false', '0', 'no', 'off'].includes(value)) return false;
+      throw envError(variable.name, 'true or false (also 1/0, yes/no, on/off)', raw);
+    }
+    case 'onStall':
+      if (raw === 'log') return logStall;
+      if (raw === 'none') return undefined;
+      throw envError(variable.name, '"log" (one JSON line per stall on stderr) or "none"', raw);
+    default:
+      return raw;
+  }
+}
+
+/** LOOPGUARD_ON_STALL=log: one JSON object per line on stderr, for log shippers and people alike. */
+export function logLine(msg: string, fields: object): void {
+  process.stderr.write(`${JSON.stringify({ msg: `loopguard: ${msg}`, ...fields })}\n`);
+}
+
+function logStall(report: StallReport): void {
+  logLine('event loop stalled', report);
+}
+
+/** An InvalidOptionError (same class and code as for options) whose message names the variable. */
+function envError(name: string, expected: string, received: unknown): InvalidOptionError {
+  const err = new InvalidOptionError(name, expected, received);
+  err.message = err.message.replace(`option "${name}"`, `environment variable ${name}`);
+  return err;
+}

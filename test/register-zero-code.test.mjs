@@ -1,0 +1,227 @@
+// The zero-code start: unmodified apps run as child processes with
+// `node --import loopguard/register` (or --require), configured only by
+// environment variables. Stall reports are read from the JSON lines that
+// LOOPGUARD_ON_STALL=log writes to stderr; traffic comes from a forked client.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { EventEmitter, once } from 'node:events';
+import readline from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { forkClient } from './helpers/client.mjs';
+import { waitFor } from './helpers/server.mjs';
+import { freePort } from './helpers/prometheus.mjs';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const fixture = (name) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
+const STALL_MSG = 'loopguard: event loop stalled';
+const WATCHING_MSG = 'loopguard: watching';
+
+/** The environment without any LOOPGUARD_* the runner may have set. */
+function cleanEnv(extra) {
+  const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('LOOPGUARD_')));
+  return { ...env, ...extra };
+}
+
+/**
+ * Starts `node <flag> loopguard/register <fixture>` from the package root (so
+ * `loopguard` resolves to this package) and waits for the {"port":N} line.
+ */
+async function startApp(name, flag, env = {}) {
+  const child = spawn(process.execPath, [flag, 'loopguard/register', fixture(name)], {
+    cwd: ROOT,
+    env: cleanEnv({ LOOPGUARD_ON_STALL: 'log', LOOPGUARD_STARTUP_GRACE_MS: '0', ...env }),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const reports = [];
+  const events = new EventEmitter();
+  let otherStderr = '';
+  readline.createInterface({ input: child.stderr }).on('line', (line) => {
+    let parsed;
+    try {
+      parsed = JSON.parse(line);
+    } catch {
+      // not one of ours
+    }
+    if (parsed?.msg === STALL_MSG) {
+      reports.push(parsed);
+      events.emit('stall', parsed);
+    } else if (parsed?.msg === WATCHING_MSG) {
+      events.emit('watching', parsed);
+    } else {
+      otherStderr += `${line}\n`;
+    }
+  });
+  const stdout = readline.createInterface({ input: child.stdout });
+  const exited = once(child, 'exit').then(([code]) => {
+    throw new Error(`${name} exited (${code}) before listening: ${otherStderr}`);
+  });
+  // Listening, and the watchdog ready: a culprit sent earlier could be measured without its stack.
+  const [[line], [watching]] = await Promise.race([Promise.all([once(stdout, 'line'), once(events, 'watching')]), exited]);
+  assert.equal(watching.pid, child.pid);
+  exited.catch(() => undefined);
+  const { port } = JSON.parse(line);
+  return {
+    url: `http://127.0.0.1:${port}`,
+    reports,
+    events,
+    stderr: () => otherStderr,
+    async stop() {
+      if (child.exitCode !== null) return child.exitCode;
+      child.kill('SIGTERM');
+      const [code, signal] = await once(child, 'exit');
+      return code ?? signal;
+    },
+  };
+}
+
+/** The report naming `route` since index `seen`, whether it came before or after this call. */
+function reportFor(app, seen, route) {
+  const already = app.reports.slice(seen).find((r) => r.route === route);
+  if (already) return Promise.resolve(already);
+  return waitFor(app.events, 'stall', (r) => r.route === route, 10_000).catch(() => undefined);
+}
+
+const cpu = { name: 'CPU loop in a parameterised route', path: '/users/42', route: '/users/:id', fn: 'burnCpu' };
+const CASES = [
+  {
+    name: 'Express, ESM app, --import',
+    fixture: 'register-express-app.mjs',
+    flag: '--import',
+    metrics: true,
+    scenarios: [
+      cpu,
+      { name: 'crypto.pbkdf2Sync in a POST', path: '/login', method: 'POST', route: '/login', fn: 'hashPasswordSync' },
+      {
+        name: 'JSON body parsing in a mounted router', path: '/api/v1/ingest/acme', method: 'POST', jsonBytes: 24 * 1024 * 1024,
+        route: '/api/v1/ingest/:tenant', frame: (f) => f.url.includes('/body-parser/'),
+      },
+    ],
+  },
+  { name: 'Express, CommonJS app, --require', fixture: 'register-express-app.cjs', flag: '--require', scenarios: [cpu] },
+  {
+    name: 'Fastify, ESM app, --import',
+    fixture: 'register-fastify-app.mjs',
+    flag: '--import',
+    scenarios: [
+      cpu,
+      { name: 'CPU loop after an await', path: '/report', route: '/report', fn: 'burnCpu' },
+      { name: 'catastrophic regex behind a prefix', path: '/api/v1/search/aaa', route: '/api/v1/search/:term', fn: 'backtrackingRegex' },
+      {
+        name: 'JSON body parsing before the handler', path: '/api/v1/ingest/acme', method: 'POST', jsonBytes: 24 * 1024 * 1024,
+        route: '/api/v1/ingest/:tenant', frame: (f) => /\/(fastify|secure-json-parse)\//.test(f.url),
+      },
+    ],
+  },
+  {
+    name: 'Koa, ESM app, --import',
+    fixture: 'register-koa-app.mjs',
+    flag: '--import',
+    scenarios: [cpu, { name: 'catastrophic regex behind a router prefix', path: '/api/v1/search/aaa', route: '/api/v1/search/:term', fn: 'backtrackingRegex' }],
+  },
+  {
+    name: 'plain node:http, --require',
+    fixture: 'register-http-app.mjs',
+    flag: '--require',
+    // No router to ask: the culprit is still the request, named (unmatched), never a victim.
+    scenarios: [{ ...cpu, route: '(unmatched)' }],
+  },
+];
+
+for (const c of CASES) {
+  describe(`zero-code start: ${c.name}`, () => {
+    let app, client, metricsPort;
+
+    before(async () => {
+      const env = {};
+      if (c.metrics) {
+        metricsPort = await freePort();
+        env.LOOPGUARD_METRICS_PORT = String(metricsPort);
+      }
+      app = await startApp(c.fixture, c.flag, env);
+      client = await forkClient();
+    });
+
+    after(async () => {
+      await client.close();
+      const exit = await app.stop();
+      assert.ok(exit === 'SIGTERM' || exit === 0, `the app stopped cleanly on SIGTERM: ${exit}; stderr: ${app.stderr()}`);
+    });
+
+    for (const scenario of c.scenarios) {
+      test(scenario.name, async () => {
+        const seen = app.reports.length;
+        await client.startVictims(`${app.url}/io`, 4);
+        const { method = 'GET', jsonBytes } = scenario;
+        const res = await client.request(app.url + scenario.path, { method, jsonBytes });
+        assert.equal(res.status, 200, `the blocking route answered normally (${res.text})`);
+        const report = await reportFor(app, seen, scenario.route);
+        const victims = await client.stopVictims();
+        assert.ok(report, `a stall was attributed to ${scenario.route}; got ${JSON.stringify(app.reports.slice(seen).map((r) => [r.route, r.cause]))}; stderr: ${app.stderr()}`);
+        assert.equal(report.cause, 'request');
+        assert.equal(report.method, method);
+        assert.ok(report.durationMs >= 100, `stall of ${report.durationMs} ms`);
+        const frame = report.stack.find(scenario.frame ?? ((f) => f.functionName === scenario.fn));
+        assert.ok(frame, `stack names ${scenario.fn ?? 'the blocking code'}: ${report.stack.map((f) => `${f.functionName}@${f.url}`).join(' < ')}`);
+        assert.ok(victims.sent > 0 && victims.statuses[200] === victims.sent, `victims flowed and were answered: ${JSON.stringify(victims.statuses)}`);
+        if (scenario.route !== '(unmatched)') {
+          for (const r of app.reports) assert.ok(r.route !== '/fast' && r.route !== '/io' && r.route !== '(unmatched)', `a victim was blamed: ${r.route}`);
+        }
+      });
+    }
+
+    if (c.metrics) {
+      test('LOOPGUARD_METRICS_PORT serves the per-route stall series', async () => {
+        const res = await fetch(`http://127.0.0.1:${metricsPort}/metrics`);
+        assert.equal(res.status, 200);
+        const text = await res.text();
+        const line = text.split('\n').find((l) => l.startsWith('loopguard_stalls_total{') && l.includes('route="/users/:id"') && l.includes('cause="request"'));
+        assert.ok(line, `a stalls_total series for /users/:id: ${text.split('\n').filter((l) => l.startsWith('loopguard_stalls_total')).join('\n')}`);
+        assert.ok(Number(line.split(' ').pop()) >= 1, line);
+      });
+    }
+  });
+}
+
+/** Runs `node <flag> loopguard/register -e <code>` and resolves with { code, stderr, stdout }. */
+async function runWith(flag, env, code = '') {
+  const child = spawn(process.execPath, [flag, 'loopguard/register', '-e', code], { cwd: ROOT, env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  let stdout = '';
+  child.stderr.on('data', (chunk) => (stderr += chunk));
+  child.stdout.on('data', (chunk) => (stdout += chunk));
+  const [exitCode] = await once(child, 'exit');
+  return { code: exitCode, stderr, stdout };
+}
+
+describe('zero-code start: environment variables are validated before the app starts', () => {
+  for (const [variable, value, expected] of [
+    ['LOOPGUARD_THRESHOLD_MS', 'fast', /LOOPGUARD_THRESHOLD_MS must be a number, received "fast"/],
+    ['LOOPGUARD_THRESHOLD_MS', '0', /LOOPGUARD_THRESHOLD_MS must be a number from 1 to/],
+    ['LOOPGUARD_MAX_ROUTES', '2.5', /LOOPGUARD_MAX_ROUTES must be an integer/],
+    ['LOOPGUARD_CAPTURE_STACKS', 'maybe', /LOOPGUARD_CAPTURE_STACKS must be true or false/],
+    ['LOOPGUARD_ON_STALL', 'console', /LOOPGUARD_ON_STALL must be "log"/],
+    ['LOOPGUARD_METRICS_PORT', '70000', /LOOPGUARD_METRICS_PORT must be an integer from 0 to 65535/],
+    ['LOOPGUARD_TRESHOLD_MS', '100', /unknown environment variable LOOPGUARD_TRESHOLD_MS/],
+  ]) {
+    test(`${variable}=${value}`, async () => {
+      const flag = variable.length % 2 ? '--import' : '--require';
+      const { code, stderr, stdout } = await runWith(flag, { [variable]: value }, 'console.log("the app ran")');
+      assert.notEqual(code, 0, 'the process did not start the app');
+      assert.equal(stdout, '', 'the app never ran');
+      assert.match(stderr, expected);
+      assert.match(stderr, /LOOPGUARD_INVALID_OPTION/);
+    });
+  }
+
+  test('LOOPGUARD_ENABLED=false starts nothing; the default starts a guard that lets the process exit', async () => {
+    const probe = "const g = require('loopguard/register').guard; console.log(JSON.stringify({ guard: g !== undefined, threshold: g?.options.thresholdMs }))";
+    const off = await runWith('--require', { LOOPGUARD_ENABLED: 'false', LOOPGUARD_THRESHOLD_MS: '250' }, probe);
+    assert.equal(off.code, 0, off.stderr);
+    assert.deepEqual(JSON.parse(off.stdout), { guard: false });
+    const on = await runWith('--import', { LOOPGUARD_THRESHOLD_MS: '250', LOOPGUARD_METRICS_PORT: '' }, probe);
+    assert.equal(on.code, 0, on.stderr);
+    assert.deepEqual(JSON.parse(on.stdout), { guard: true, threshold: 250 });
+    assert.doesNotMatch(on.stderr, /Waiting for the debugger/);
+  });
+});
