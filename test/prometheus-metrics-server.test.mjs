@@ -248,3 +248,24 @@ test('bad metricsServer options throw at construction, naming the option', () =>
     );
   }
 });
+
+test('the endpoint does not keep the process alive: an app that is done exits without close()', async () => {
+  const { spawn } = await import('node:child_process');
+  const script = [
+    "import { createLoopGuard } from 'loopguard';",
+    'const guard = createLoopGuard({ metricsServer: { port: 0 } });',
+    "guard.on('metrics:listening', (a) => console.log('listening', a.port));",
+    // The app's last piece of work; after it nothing of the app's is left.
+    "setTimeout(() => console.log('done'), 500);",
+  ].join('\n');
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { cwd: new URL('..', import.meta.url), stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+  const [code, signal] = await once(child, 'exit');
+  clearTimeout(timer);
+  assert.match(out, /listening \d+/);
+  assert.match(out, /done/);
+  assert.equal(signal, null, 'exited by itself, not killed after 15 s');
+  assert.equal(code, 0);
+});
