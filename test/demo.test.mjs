@@ -1,7 +1,7 @@
-// `npm run demo` end to end: the demo runs as a child process (stdout is a
-// pipe, so it prints plain periodic lines), serves /metrics and the live page
-// while it runs, names every blocking route and its function, and exits by
-// itself with its load generator gone.
+// `npm run demo` end to end, as child processes (stdout is a pipe, so the
+// demo prints plain periodic lines): it names every blocking route and its
+// function, serves both /metrics endpoints and the live page while it runs,
+// and stops cleanly on Ctrl-C or after --duration, load generator included.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -62,17 +62,23 @@ function loadGenerators() {
 
 const escape = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
-test('npm run demo: names every blocking route and its function, serves /metrics and the live page, exits cleanly', async () => {
-  const demo = startDemo(['--duration', '15']);
+test('npm run demo: names every blocking route and its function, serves /metrics and the live page, stops cleanly on Ctrl-C', async () => {
+  const demo = startDemo([]);
   const [, base] = await demo.waitForOutput(/live page\s+(http:\/\/127\.0\.0\.1:\d+)\/loopguard\//);
   assert.match((await demo.waitForOutput(/metrics\s+(\S+)/))[1], new RegExp(`^${escape(base)}/metrics$`));
 
-  // While it runs: /metrics carries loopguard's series, the live page and its JSON answer.
-  await demo.waitForOutput(/culprit (POST|GET) \/api\//);
+  // The plain periodic lines name each culprit with its function as soon as it is caught.
+  for (const { method, route, fn } of BLOCKING_ROUTES) {
+    await demo.waitForOutput(new RegExp(`culprit ${escape(`${method} ${route}`)}: \\d+ stalls, [\\d.]+ s blocked, in ${fn} \\(examples/demo/handlers\\.mjs:\\d+\\)`));
+  }
+
+  // While it runs: both /metrics endpoints carry loopguard's series, the live page and its JSON answer.
   const metrics = await fetch(`${base}/metrics`);
   assert.equal(metrics.status, 200);
   const exposition = await metrics.text();
-  assert.match(exposition, /^loopguard_stalls_total\{route="\/api\/[^"]+",method="(GET|POST)",cause="request"\} [1-9]/m);
+  for (const { method, route } of BLOCKING_ROUTES) {
+    assert.match(exposition, new RegExp(`^loopguard_stalls_total\\{route="${escape(route)}",method="${method}",cause="request"\\} [1-9]`, 'm'));
+  }
   assert.match(exposition, /^loopguard_eventloop_delay_seconds_bucket\{le="\+Inf"\} [1-9]/m);
   const [, offThread] = await demo.waitForOutput(/(http:\/\/127\.0\.0\.1:\d+\/metrics) {2}\(served by the watchdog thread/);
   const workerMetrics = await fetch(offThread);
@@ -82,8 +88,9 @@ test('npm run demo: names every blocking route and its function, serves /metrics
   assert.equal(page.status, 200);
   assert.match(await page.text(), /<title>loopguard · live<\/title>/);
   const snapshot = await (await fetch(`${base}/loopguard/snapshot.json`)).json();
-  assert.ok(snapshot.culprits.length >= 1);
+  assert.ok(snapshot.culprits.length >= BLOCKING_ROUTES.length);
 
+  demo.child.kill('SIGINT');
   const { code, signal, stdout, stderr } = await demo.exit;
   assert.equal(signal, null, stderr);
   assert.equal(code, 0, `exit code 0; stderr:\n${stderr}`);
@@ -91,7 +98,7 @@ test('npm run demo: names every blocking route and its function, serves /metrics
   assert.doesNotMatch(stdout, /\x1b\[/, 'no terminal escape codes in a pipe');
 
   const summary = stdout.slice(stdout.indexOf('loopguard demo summary'));
-  assert.match(summary, /loopguard demo summary \(15 s elapsed\) · \d+ requests sent, 0 failed/);
+  assert.match(summary, /loopguard demo summary \(interrupted\) · \d+ requests sent, 0 failed/);
   for (const { method, route, fn } of BLOCKING_ROUTES) {
     const row = new RegExp(`^${escape(`${method} ${route}`)}\\s+(\\d+)\\s+([\\d.]+) s\\s+${fn} \\(examples/demo/handlers\\.mjs:\\d+\\)`, 'm');
     const m = row.exec(summary);
@@ -104,15 +111,13 @@ test('npm run demo: names every blocking route and its function, serves /metrics
   assert.deepEqual(loadGenerators(), [], 'the load generator stopped with the demo');
 });
 
-test('npm run demo: Ctrl-C stops it cleanly with a summary', async () => {
-  const demo = startDemo([]);
-  await demo.waitForOutput(/^\[\s+2 s\] loop delay/m);
-  demo.child.kill('SIGINT');
+test('npm run demo --duration N: stops by itself, closing the server, the guard and the load generator', async () => {
+  const demo = startDemo(['--duration', '4']);
   const { code, signal, stdout, stderr } = await demo.exit;
   assert.equal(signal, null, stderr);
   assert.equal(code, 0, stderr);
-  assert.match(stdout, /loopguard demo summary \(interrupted\) · \d+ requests sent/);
-  assert.match(stdout, /CULPRITS/);
+  assert.match(stdout, /loopguard demo summary \(4 s elapsed\) · \d+ requests sent, 0 failed/);
+  assert.match(stdout, /^\[\s+3 s\] loop delay/m);
   assert.deepEqual(loadGenerators(), []);
 });
 

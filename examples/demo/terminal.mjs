@@ -99,7 +99,7 @@ export function renderScreen(snapshot, { root, width = 120, color = false, heade
 export function renderTick(snapshot, { root, elapsedSeconds, previousStalls }) {
   const lines = [`[${String(elapsedSeconds).padStart(4)} s] ${vitals(snapshot)}`];
   if (snapshot.stallsTotal !== previousStalls) {
-    for (const r of culpritRows(snapshot, root).slice(0, 6)) {
+    for (const r of culpritRows(snapshot, root).slice(0, 8)) {
       lines.push(`         culprit ${r.name}: ${r.stalls} stalls, ${r.blockedSeconds.toFixed(2)} s blocked, in ${r.frame}`);
     }
   }
