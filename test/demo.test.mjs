@@ -121,6 +121,26 @@ test('npm run demo --duration N: stops by itself, closing the server, the guard 
   assert.deepEqual(loadGenerators(), []);
 });
 
+const hasScript = fs.existsSync('/usr/bin/script');
+test('npm run demo on a terminal: redraws one screen in place, then prints the summary to the normal screen', { skip: !hasScript && 'needs script(1) for a pseudo-terminal' }, async () => {
+  // script(1) gives the demo a pseudo-terminal, as when a person runs it.
+  const child = spawn('/usr/bin/script', ['-q', '-c', `stty cols 160 rows 50; ${JSON.stringify(process.execPath)} ${DEMO} --port 0 --duration 4`, '/dev/null'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk) => (out += chunk));
+  const killer = setTimeout(() => child.kill('SIGKILL'), 60_000); // failure guard
+  const [code] = await once(child, 'exit');
+  clearTimeout(killer);
+  assert.equal(code, 0, out);
+  const enter = out.indexOf('\x1b[?1049h');
+  const leave = out.indexOf('\x1b[?1049l');
+  assert.ok(enter >= 0 && leave > enter, 'the live view uses the alternate screen and leaves it');
+  const live = out.slice(enter, leave);
+  assert.ok((live.match(/\x1b\[H/g) ?? []).length >= 3, 'redrawn every second');
+  assert.match(live, /CULPRITS.*VICTIMS/, 'culprits and victims side by side on a wide terminal');
+  assert.match(out.slice(leave), /loopguard demo summary \(4 s elapsed\)/);
+  assert.deepEqual(loadGenerators(), []);
+});
+
 test('npm run demo: a bad argument is refused with usage', async () => {
   const demo = startDemo(['--duration', 'soon']);
   const { code, stderr } = await demo.exit;

@@ -108,7 +108,7 @@ async function main() {
     if (tty) {
       const lines = renderScreen(snapshot, {
         root,
-        width: process.stdout.columns ?? 120,
+        width: process.stdout.columns || 120,
         color: true,
         header: [...header, `${elapsed} s elapsed · load: ${loadStats.sent} requests sent from a separate process (${loadStats.failed} failed)`],
       });
@@ -142,7 +142,7 @@ async function main() {
     if (tty) process.stdout.write(screen.leave);
     const summary = renderScreen(finalSnapshot, {
       root,
-      width: Math.max(100, process.stdout.columns ?? 120),
+      width: Math.max(100, process.stdout.columns || 120),
       color: tty,
       header: [`loopguard demo summary (${why}) · ${loadStats.sent} requests sent, ${loadStats.failed} failed`],
     });

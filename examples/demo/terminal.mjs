@@ -106,8 +106,9 @@ export function renderTick(snapshot, { root, elapsedSeconds, previousStalls }) {
   return lines;
 }
 
+/** Alternate screen while live, so the summary lands in the normal scrollback; redraw in place (each line cleared to its end) without flicker. */
 export const screen = {
   enter: '\x1b[?1049h\x1b[?25l',
-  redraw: '\x1b[H\x1b[2J',
+  redraw: '\x1b[H',
   leave: '\x1b[?25h\x1b[?1049l',
 };
