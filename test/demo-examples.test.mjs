@@ -5,7 +5,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -54,7 +53,7 @@ function run(file) {
 }
 
 for (const example of EXAMPLES) {
-  test(`${example.file}: reports its blocking route and function, then exits on SIGTERM`, { skip: !fs.existsSync(new URL(`../${example.file}`, import.meta.url)) && 'not written yet' }, async () => {
+  test(`${example.file}: reports its blocking route and function, then exits on SIGTERM`, async () => {
     const app = run(example.file);
     const [, base] = await app.waitFor(/listening on (http:\/\/127\.0\.0\.1:\d+)/);
     const stallLine = new RegExp(`stall [\\d.]+ ms by ${example.culprit} in ${example.fn} \\(examples/[\\w.]+:\\d+\\)`);
@@ -74,7 +73,12 @@ for (const example of EXAMPLES) {
     const metrics = await fetch(`${base}/metrics`);
     assert.equal(metrics.status, 200);
     assert.match(await metrics.text(), new RegExp(`loopguard_stalls_total\\{route="${example.request.path}",method="${example.request.method}",cause="request"\\} [1-9]`));
-    assert.equal((await fetch(`${base}/loopguard/snapshot.json`)).status, 200);
+    const page = await fetch(`${base}/loopguard/`);
+    assert.equal(page.status, 200);
+    assert.match(page.headers.get('content-type'), /^text\/html/);
+    await page.arrayBuffer();
+    const snapshot = await (await fetch(`${base}/loopguard/snapshot.json`)).json();
+    assert.ok(snapshot.culprits.some((c) => c.route === example.request.path && c.topFrame?.startsWith(`${example.fn} (examples/`)), JSON.stringify(snapshot.culprits));
 
     app.child.kill('SIGTERM');
     const { code, signal } = await app.exit;
