@@ -23,21 +23,23 @@ export async function startServer(file, variant, { core, nodeArgs = [] } = {}) {
     return { unavailable: first.reason };
   }
   if (first.type !== 'ready') throw new Error(`server ${variant} exited before listening (${first.code ?? first.signal})`);
-  const pending = [];
-  child.on('message', (msg) => {
-    if (msg?.type === 'usage') pending.shift()?.(msg);
-  });
+  // One question of each type at a time: answers come back in order.
+  const pending = { usage: [], profile: [] };
+  child.on('message', (msg) => pending[msg?.type]?.shift()?.(msg));
+  const ask = (type, msg) =>
+    new Promise((resolve) => {
+      pending[type].push(resolve);
+      child.send({ type, ...msg });
+    });
   return {
     port: first.port,
     pid: child.pid,
     node: first.node,
     url: `http://127.0.0.1:${first.port}`,
     /** process.cpuUsage()/memoryUsage() (+ the server's info()) from inside the child; gc: collect first. */
-    usage: (gc = false) =>
-      new Promise((resolve) => {
-        pending.push(resolve);
-        child.send({ type: 'usage', gc });
-      }),
+    usage: (gc = false) => ask('usage', { gc }),
+    /** Starts / stops (writing `file`) a CPU profile of the server's main thread. */
+    profile: (action, file) => ask('profile', { action, file }),
     /** utime + stime of every thread of the process so far, seconds (read from outside: wakes nothing). */
     cpuSeconds: () => procCpuSeconds(child.pid),
     /** Scheduler time of every thread so far, ns precision: on a CPU, and runnable but waiting for one. */
@@ -69,16 +71,20 @@ export function procCpuSeconds(pid) {
 export function procSched(pid) {
   let run = 0;
   let wait = 0;
+  let main = 0;
   for (const tid of readdirSync(`/proc/${pid}/task`)) {
     try {
       const [r, w] = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ');
       run += Number(r);
-      if (tid === String(pid)) wait = Number(w);
+      if (tid === String(pid)) {
+        wait = Number(w);
+        main = Number(r);
+      }
     } catch {
       // The thread exited between the listing and the read.
     }
   }
-  return { runSeconds: run / 1e9, waitSeconds: wait / 1e9 };
+  return { runSeconds: run / 1e9, waitSeconds: wait / 1e9, mainRunSeconds: main / 1e9 };
 }
 
 /** Machine-wide CPU counters (jiffies) from /proc/stat: to see steal and foreign load during a run. */

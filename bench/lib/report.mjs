@@ -40,7 +40,9 @@ export function summaryRows(results) {
   ]);
 }
 
-export const PAIR_HEADER = ['pair', 'order', 'base req/s', 'variant req/s', 'ratio', 'base µs/req', 'variant µs/req', 'Δ µs/req', 'base p99 ms', 'variant p99 ms', 'note'];
+export const PAIR_HEADER = ['pair', 'order', 'base req/s', 'variant req/s', 'ratio', 'base µs/req', 'variant µs/req', 'Δ µs/req', 'base p99 ms', 'variant p99 ms', 'core wait %', 'note'];
+
+const waitPercent = (run) => (run.waitSeconds === undefined ? NaN : (100 * run.waitSeconds) / run.wallSeconds);
 
 export function pairRows(summary) {
   return summary.rows.map((r) => [
@@ -54,17 +56,23 @@ export function pairRows(summary) {
     signed(r.cpuDelta),
     fix(r.base.latency.p99, 1),
     fix(r.variant.latency.p99, 1),
+    `${fix(waitPercent(r.base), 0)} / ${fix(waitPercent(r.variant), 0)}`,
     r.notes.join('; '),
   ]);
 }
 
-export const IDLE_HEADER = ['process', '% of a core (median)', 'extra over bare', 'per round'];
+export const IDLE_HEADER = ['process', '% of a core (median)', 'extra over bare', 'budget', 'verdict', 'per round'];
 
 export function idleRows(idle, variants) {
-  return variants.map((v) => [
-    v.label,
-    fix(idle.summary[v.arg].percent, 2),
-    v.arg === variants[0].arg ? '' : `${signed(idle.summary[v.arg].extra, 2)} pp`,
-    idle.rounds.map((r) => fix(r.byVariant[v.arg], 2)).join(', '),
-  ]);
+  return variants.map((v) => {
+    const extra = idle.summary[v.arg].extra;
+    return [
+      v.label,
+      fix(idle.summary[v.arg].percent, 2),
+      v.arg === variants[0].arg ? '' : `${signed(extra, 2)} pp`,
+      v.budget === undefined ? '' : `< ${v.budget} pp`,
+      v.budget === undefined ? '' : extra < v.budget ? 'PASS' : 'FAIL',
+      idle.rounds.map((r) => fix(r.byVariant[v.arg], 2)).join(', '),
+    ];
+  });
 }

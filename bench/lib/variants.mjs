@@ -33,13 +33,17 @@ export const VARIANTS = [
   { name: 'guard-nocapture', baseline: 'express', arg: 'guard-nocapture', label: 'guard, captureStacks: false, no middleware', group: 'diag' },
   { name: 'nocapture', baseline: 'express', arg: 'nocapture', label: 'loopguard captureStacks: false', group: 'diag' },
   { name: 'proto-noals', baseline: 'express', arg: 'proto-noals', label: 'prototype: middleware without ALS', group: 'diag' },
-  { name: 'proto-als', baseline: 'express', arg: 'proto-als', label: 'prototype: same middleware with ALS', group: 'diag' },
+  { name: 'proto-als', baseline: 'express', arg: 'proto-als', label: 'prototype: adapter shape with ALS', group: 'diag' },
+  { name: 'proto-lean', baseline: 'express', arg: 'proto-lean', label: 'prototype: lean (nothing on res) with ALS', group: 'diag' },
+  { name: 'proto-lean-noals', baseline: 'express', arg: 'proto-lean-noals', label: 'prototype: lean without ALS', group: 'diag' },
+  { name: 'sym-read', baseline: 'express', arg: 'sym-read', label: 'read an absent symbol on res', group: 'diag' },
+  { name: 'sym-write', baseline: 'express', arg: 'sym-write', label: 'write a symbol on res', group: 'diag' },
 ];
 
 /** The variants measured at idle, side by side (the first is the baseline). */
 export const IDLE_VARIANTS = [
   { server: 'express', arg: 'bare', label: 'Express bare' },
-  { server: 'express', arg: 'loopguard', label: 'loopguard (default)' },
+  { server: 'express', arg: 'loopguard', label: 'loopguard (default)', budget: 1 },
   { server: 'express', arg: 'precise', label: 'loopguard precise' },
 ];
 

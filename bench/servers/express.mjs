@@ -37,6 +37,22 @@ const VARIANTS = {
       next();
     };
   },
+  /** Reads a registry-symbol property on res (a miss), as the adapter's "already tracked?" check. */
+  'sym-read': () => {
+    const k = Symbol.for('loopguard.bench.k');
+    return function symRead(req, res, next) {
+      if (res[k] !== undefined) return next('route');
+      next();
+    };
+  },
+  /** Writes a registry-symbol property on res, as the adapter stores its record. */
+  'sym-write': () => {
+    const k = Symbol.for('loopguard.bench.k');
+    return function symWrite(req, res, next) {
+      res[k] = req;
+      next();
+    };
+  },
   /** A guard running (heartbeat, watchdog worker, ELU, GC observer) with no middleware. */
   'guard-only': async () => {
     (await import('loopguard')).createLoopGuard();
@@ -51,8 +67,12 @@ const VARIANTS = {
   nocapture: async () => (await import('loopguard')).loopGuard({ captureStacks: false }),
   /** Prototype: the same bookkeeping as the middleware, without AsyncLocalStorage (record on a symbol only). */
   'proto-noals': async () => (await import('../proto/middleware.mjs')).protoMiddleware({ als: false }),
-  /** Prototype: the same bookkeeping with ALS, built outside src/ (checks the prototype matches the adapter). */
+  /** Prototype: the adapter's shape with ALS, built outside src/ (checks the prototype matches the adapter). */
   'proto-als': async () => (await import('../proto/middleware.mjs')).protoMiddleware({ als: true }),
+  /** Prototype: nothing written to or read from res but one 'close' listener (see bench/proto/middleware.mjs). */
+  'proto-lean': async () => (await import('../proto/middleware.mjs')).leanMiddleware({ als: true }),
+  /** Prototype: lean and without ALS: the floor of the bookkeeping. */
+  'proto-lean-noals': async () => (await import('../proto/middleware.mjs')).leanMiddleware({ als: false }),
 };
 
 const name = process.argv[2] ?? 'bare';

@@ -1,4 +1,5 @@
 import http from 'node:http';
+import { writeFileSync } from 'node:fs';
 
 /**
  * The child side of every bench server: listen on an ephemeral loopback
@@ -22,6 +23,8 @@ export function serve(listener, { onStop, info } = {}) {
         globalThis.gc();
       }
       process.send({ type: 'usage', cpu: process.cpuUsage(), memory: process.memoryUsage(), info: info?.() });
+    } else if (msg?.type === 'profile') {
+      profile(msg);
     } else if (msg?.type === 'stop') {
       try {
         onStop?.();
@@ -35,6 +38,28 @@ export function serve(listener, { onStop, info } = {}) {
   // The parent going away must not leave a server behind.
   process.on('disconnect', () => process.exit(0));
   return server;
+}
+
+let session;
+
+/** CPU profile of the main thread between 'start' and 'stop' (bench/profile.mjs), written to msg.file. */
+async function profile(msg) {
+  const reply = (extra) => process.send({ type: 'profile', ...extra });
+  if (msg.action === 'start') {
+    // Loaded only when asked, so the measured servers never load the inspector for this.
+    const { Session } = await import('node:inspector');
+    session = new Session();
+    session.connect();
+    session.post('Profiler.enable', () =>
+      session.post('Profiler.setSamplingInterval', { interval: msg.intervalUs ?? 100 }, () => session.post('Profiler.start', () => reply({ started: true }))),
+    );
+  } else {
+    session.post('Profiler.stop', (err, result) => {
+      if (!err) writeFileSync(msg.file, JSON.stringify(result.profile));
+      session.disconnect();
+      reply({ error: err?.message });
+    });
+  }
 }
 
 /** A variant that cannot run here (its module is missing): the parent skips it and says why. */
