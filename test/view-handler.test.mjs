@@ -100,6 +100,23 @@ test('authorize decides who sees the page and the JSON; a throwing or rejecting 
   }
 });
 
+test('the JSON carries the load-shedding state when shedding is on, null when it is off', async () => {
+  const shedding = createLoopGuard({ prometheus: false, shed: { maxEventLoopDelayMs: 200 } });
+  const server = await listen(http.createServer(dashboardHandler(shedding)));
+  const plain = await listen(http.createServer(dashboardHandler(guard)));
+  try {
+    const on = await (await fetch(`${server.url}/snapshot.json`)).json();
+    assert.equal(on.shedding.state, 'off');
+    assert.equal(on.shedding.shedTotal, 0);
+    const off = await (await fetch(`${plain.url}/snapshot.json`)).json();
+    assert.equal(off.shedding, null);
+  } finally {
+    await server.close();
+    await plain.close();
+    shedding.close();
+  }
+});
+
 test('bad dashboard options throw at mount time, naming the option', () => {
   assert.throws(() => dashboardHandler(guard, { authorize: 'yes' }), (err) => err instanceof InvalidOptionError && err.option === 'dashboard.authorize');
   assert.throws(() => dashboardHandler(guard, { root: 'relative/dir' }), (err) => err instanceof InvalidOptionError && err.option === 'dashboard.root');

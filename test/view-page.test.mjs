@@ -155,6 +155,7 @@ test('the live page shows the blocking route, its function, victims and a chart 
   assert.ok(!pageText.includes(process.cwd()), 'no absolute path of the app on the page');
   assert.match(pageText, /renderInvoiceSync test\/view-page\.test\.mjs:\d+:\d+|view-page\.test\.mjs/);
   assert.equal(await page.getAttribute('body', 'data-state'), 'live');
+  assert.equal(await page.isHidden('#shed'), true, 'no shedding pill when shedding is off');
   assert.deepEqual(cspErrors, [], 'the inline style and script are allowed by the page CSP');
   assert.deepEqual(pageErrors, []);
 

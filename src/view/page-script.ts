@@ -77,6 +77,15 @@ export const PAGE_SCRIPT = String.raw`
     else if (recent) { pill.textContent = 'stalled in the last 10 s'; pill.className = 'pill warn'; }
     else { pill.textContent = 'loop turning'; pill.className = 'pill ok'; }
     $('updated').textContent = 'updated ' + clock(s.at);
+    var shed = $('shed'), st = s.shedding;
+    shed.hidden = !st;
+    if (st) {
+      var active = st.state === 'culprits' || st.state === 'all';
+      shed.textContent = 'load shedding: ' + (st.state === 'off' ? 'armed' : st.state) +
+        (st.state === 'culprits' && st.culprits.length ? ' (' + st.culprits.map(function (c) { return c.method + ' ' + c.route; }).join(', ') + ')' : '') +
+        (st.shedTotal ? ' · ' + st.shedTotal + ' shed' : '');
+      shed.className = 'pill ' + (active ? 'bad' : st.state === 'pressure' ? 'warn' : 'ok');
+    }
   }
 
   function renderCulprits(s) {

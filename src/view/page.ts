@@ -22,6 +22,7 @@ const HTML = `<!doctype html>
 <header>
   <div class="brand">loopguard<span>who is blocking the event loop</span></div>
   <div id="status" class="pill off">connecting…</div>
+  <div id="shed" class="pill off" hidden></div>
   <div class="meta"><span id="t-capture"></span> · <span id="updated"></span></div>
 </header>
 <main>

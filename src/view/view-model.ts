@@ -40,6 +40,8 @@ export interface ViewSnapshot {
   /** Newest first. */
   recentStalls: ViewStall[];
   history: readonly HistoryPoint[];
+  /** Load shedding state; null when the `shed` option is off. */
+  shedding: LoopGuardSnapshot['shedding'];
 }
 
 export function toViewSnapshot(snapshot: LoopGuardSnapshot, history: readonly HistoryPoint[], delayWindow: WindowDelay, root: string): ViewSnapshot {
@@ -76,6 +78,7 @@ export function toViewSnapshot(snapshot: LoopGuardSnapshot, history: readonly Hi
       }))
       .reverse(),
     history,
+    shedding: snapshot.shedding ?? null,
   };
 }
 
