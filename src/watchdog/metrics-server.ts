@@ -39,6 +39,13 @@ export interface MetricsCollectedMessage {
 
 /** A request to the main thread unanswered for this long (a hung collect callback) is given up and asked again. */
 const ABANDON_PENDING_MS = 10_000;
+/**
+ * Before the first exposition arrives a scrape may wait this long: a cold
+ * first collect of a large registry takes longer than `mainThreadTimeoutMs`,
+ * and an answer with nothing but the blocked gauge would look like every
+ * series vanished for one scrape.
+ */
+const FIRST_EXPOSITION_WAIT_MS = 250;
 /** Header telling how old the served exposition is: 0-ish when fresh, the stall's age when cached. */
 export const AGE_HEADER = 'loopguard-exposition-age-ms';
 
@@ -63,8 +70,9 @@ class ExpositionCache {
     // Already blocked past the deadline: asking cannot be answered in time.
     if (this.shared.blockedForMs(now) >= this.timeoutMs) return;
     if (this.pending === undefined || now - this.pending.sentAt > ABANDON_PENDING_MS) this.ask(now);
+    const waitMs = this.collectedAt === 0 ? Math.max(this.timeoutMs, FIRST_EXPOSITION_WAIT_MS) : this.timeoutMs;
     let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.timeoutMs)));
+    const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, waitMs)));
     await Promise.race([this.pending!.answered, deadline]);
     clearTimeout(timer);
   }
@@ -81,6 +89,11 @@ class ExpositionCache {
       this.pending.resolve();
       this.pending = undefined;
     }
+  }
+
+  /** Asks for an exposition without waiting: once at start, so that the first scrape already has one. */
+  prime(): void {
+    if (this.pending === undefined) this.ask(epochNow());
   }
 
   private ask(now: number): void {
@@ -141,6 +154,7 @@ export function startMetricsServer(config: MetricsServerConfig, shared: SharedSt
     const address = server.address();
     const boundPort = typeof address === 'object' && address !== null ? address.port : config.port;
     port.postMessage({ type: 'metrics:listening', host: config.host, port: boundPort, path: config.path } satisfies MetricsWorkerMessage);
+    cache.prime();
   });
 
   return {
