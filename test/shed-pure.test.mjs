@@ -5,6 +5,7 @@ import { compileList, compileTemplate } from '../dist/shed/route-match.js';
 import { PressureMachine, MAX_COOLDOWN_FACTOR } from '../dist/shed/pressure.js';
 import { RecentBlame, selectCulprits } from '../dist/shed/culprits.js';
 import { WindowMax } from '../dist/shed/window.js';
+import { ServedHistory } from '../dist/shed/served.js';
 import { resolveShedOptions, SHED_DEFAULTS } from '../dist/shed/options.js';
 import { createLoopGuard } from 'loopguard';
 
@@ -72,6 +73,30 @@ describe('culprits are ranked by recent blocked time', () => {
     // A sentinel cannot be matched by path: it counts toward the total, and is never chosen.
     assert.deepEqual(selectCulprits([t('(overflow)', 900), t('/a', 100)], 3).map((c) => c.route), ['/a']);
     assert.deepEqual(selectCulprits([], 3), []);
+  });
+
+  test('a route whose requests each cost little blocked time is not a culprit, however much it was blamed', () => {
+    const t = (route, ms) => ({ route, method: 'GET', ms });
+    // /items served 5000 requests and had one 300 ms stall pinned on it; /reports blocks 200 ms per request.
+    const requests = (route) => (route === '/items/:id' ? 5000 : 4);
+    assert.deepEqual(selectCulprits([t('/items/:id', 300), t('/reports/:id', 800)], 3, 10, requests).map((c) => c.route), ['/reports/:id']);
+    assert.deepEqual(selectCulprits([t('/items/:id', 300)], 3, 10, requests), []);
+    // A route with no recent request counted yet (its culprit still in flight) costs its whole blame.
+    assert.deepEqual(selectCulprits([t('/new', 150)], 3, 10, () => 0).map((c) => c.route), ['/new']);
+  });
+
+  test('recent requests per route come from the cumulative counters, one to two periods back', () => {
+    const stats = [{ route: '/a', method: 'GET', requests: 10 }];
+    const history = new ServedHistory({ all: () => stats }, 1000);
+    history.tick(0);
+    stats[0].requests = 50;
+    assert.equal(history.reader()('/a', 'GET'), 50, 'no older snapshot yet: everything since start');
+    history.tick(500); // too soon: no new snapshot
+    history.tick(1000);
+    stats[0].requests = 70;
+    assert.equal(history.reader()('/a', 'GET'), 60);
+    assert.equal(history.reader()('/a', 'get'.toUpperCase()), 60);
+    assert.equal(history.reader()('/b', 'GET'), 0);
   });
 });
 

@@ -1,7 +1,7 @@
 import { createLoopGuard, LoopGuard } from '../core/guard';
 import type { LoopGuardOptions } from '../options';
 import { expressRoute } from './express-route';
-import { guardFrom, runInRequest, trackResponse, type TrackedResponse } from './shared';
+import { guardFrom, kRecord, runInRequest, trackResponse, type TrackedResponse } from './shared';
 
 type Next = (err?: unknown) => void;
 
@@ -18,8 +18,12 @@ export interface LoopGuardMiddleware {
 export function loopGuard(optionsOrGuard?: LoopGuardOptions | LoopGuard): LoopGuardMiddleware {
   const guard = guardFrom(optionsOrGuard);
   const precise = guard.options.precise;
+  const shedder = guard.shedder;
 
   function loopGuardMiddleware(req: any, res: TrackedResponse, next: Next): void {
+    // Calm: one boolean. Under pressure the URL is matched before routing (the
+    // route is not known yet); a shed request is answered here, never tracked.
+    if (shedder?.active === true && res[kRecord] === undefined && shedder.shed(req, res, req.method, req.originalUrl ?? req.url)) return;
     const record = trackResponse(guard, res, req, req.method, expressRoute);
     if (record === undefined) return next();
     runInRequest(record, precise, next, undefined, undefined);

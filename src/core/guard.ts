@@ -111,6 +111,7 @@ export class LoopGuard extends EventEmitter<LoopGuardEvents> implements BeatList
     if (options.shed) {
       this.shedder = new Shedder(options.shed, {
         loop: this.loop,
+        routes: this.routes,
         shedTotals: this.shedTotals,
         reportError: (err) => this.reportError(err),
         shedChanged: (change) => this.emitSafely('shed', change),

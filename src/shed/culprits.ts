@@ -59,11 +59,22 @@ export class RecentBlame {
 
 /**
  * The fewest routes, largest first and at most `max`, that together caused
- * CULPRIT_COVERAGE of the recent blocked time. Sentinel labels (`(overflow)`,
- * `(unmatched)`) count toward the total but cannot be shed by path, so they
- * are never chosen.
+ * CULPRIT_COVERAGE of the recent blocked time.
+ *
+ * A route is chosen only if its requests cost, on average, at least
+ * `minCostMs` of blocked time each (blamed time ÷ its recent requests).
+ * Shedding a route saves what its requests cost: a busy fast route that a
+ * stall was pinned on once (CPU preemption caught it mid-handler) costs a
+ * fraction of a millisecond per request, and shedding it would turn away most
+ * traffic for nothing. Sentinel labels (`(overflow)`, `(unmatched)`) count
+ * toward the total but cannot be shed by path, so they are never chosen.
  */
-export function selectCulprits(totals: readonly Blame[], max: number): Blame[] {
+export function selectCulprits(
+  totals: readonly Blame[],
+  max: number,
+  minCostMs = 0,
+  recentRequests: (route: string, method: string) => number = () => 1,
+): Blame[] {
   let total = 0;
   for (const t of totals) total += t.ms;
   const chosen: Blame[] = [];
@@ -72,6 +83,7 @@ export function selectCulprits(totals: readonly Blame[], max: number): Blame[] {
   for (const t of totals) {
     if (chosen.length >= max || covered >= CULPRIT_COVERAGE * total) break;
     if (t.route.charCodeAt(0) === 40 /* ( */) continue;
+    if (minCostMs > 0 && t.ms / Math.max(1, recentRequests(t.route, t.method)) < minCostMs) continue;
     chosen.push(t);
     covered += t.ms;
   }

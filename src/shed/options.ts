@@ -67,6 +67,11 @@ export interface ResolvedShedOptions {
   readonly retryAfterSeconds: number;
   readonly exempt: readonly (string | RegExp)[];
   readonly onShed: OnShed | undefined;
+  /**
+   * Derived, not an option: a route is a culprit only if its recent requests
+   * blocked the loop this long each on average (a tenth of a stall).
+   */
+  readonly minCulpritCostMs: number;
 }
 
 export const SHED_DEFAULTS = Object.freeze({
@@ -111,6 +116,7 @@ export function resolveShedOptions(input: unknown, thresholdMs: number): Resolve
     retryAfterSeconds: integer('retryAfterSeconds', o.retryAfterSeconds ?? SHED_DEFAULTS.retryAfterSeconds, 0, 86_400),
     exempt: exemptList(o.exempt ?? SHED_DEFAULTS.exempt),
     onShed: optionalFunction(o.onShed),
+    minCulpritCostMs: thresholdMs / 10,
   };
   if (resolved.maxEventLoopDelayMs === 0 && resolved.maxEventLoopUtilization === 0 && resolved.maxHeapUsedBytes === 0) {
     throw new InvalidOptionError(

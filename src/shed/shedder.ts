@@ -7,11 +7,14 @@ import type { ResolvedShedOptions } from './options';
 import { PressureMachine, RECOVER_RATIO, type PressureReading } from './pressure';
 import { ShedResponses, type ShedResponseTarget } from './respond';
 import { compileList, compileTemplate } from './route-match';
+import { ServedHistory, type ServedSource } from './served';
 import { WindowMax } from './window';
 
 /** The guard as the shedder sees it. */
 export interface ShedHost {
   readonly loop: { readonly utilization: number };
+  /** Per-route served counters, to price each culprit's requests. */
+  readonly routes: ServedSource;
   /** Exported as `requests_shed_total{route,reason}`. */
   readonly shedTotals: Map<string, ShedCounter>;
   reportError(err: unknown): void;
@@ -64,6 +67,7 @@ export class Shedder {
   private readonly machine: PressureMachine;
   private readonly delays: WindowMax;
   private readonly blame = new RecentBlame();
+  private readonly served: ServedHistory;
   private blameSeen = -1;
   private rules: readonly CulpritRule[] = [];
   private readonly exempt: { test(url: string): boolean } | null;
@@ -85,6 +89,7 @@ export class Shedder {
   ) {
     this.machine = new PressureMachine(options);
     this.delays = new WindowMax(options.windowMs);
+    this.served = new ServedHistory(host.routes, options.windowMs / 2);
     this.exempt = compileList(options.exempt);
     this.responses = new ShedResponses(options.retryAfterSeconds);
     const all = (reason: PressureReason): ShedDecision => decision(ROUTE_UNMATCHED, reason, options.retryAfterSeconds);
@@ -156,6 +161,21 @@ export class Shedder {
     return true;
   }
 
+  /**
+   * check() then respond(), for adapters: true when the request was answered
+   * here and must not go on. Call only while `active`. Never throws.
+   */
+  shed(req: unknown, res: ShedResponseTarget, method: string, url: string): boolean {
+    let decision: ShedDecision | null;
+    try {
+      decision = this.check(method, url);
+    } catch (err) {
+      this.host.reportError(err);
+      return false;
+    }
+    return decision !== null && this.respond(req, res, decision);
+  }
+
   status(now = performance.now()): ShedStatus {
     let shedTotal = 0;
     for (const c of this.counters.values()) shedTotal += c.count;
@@ -184,6 +204,7 @@ export class Shedder {
 
   private evaluate(now: number): void {
     this.lastEvalAt = now;
+    this.served.tick(now);
     const reading = this.read(now);
     const added = this.machine.state !== 'off' || reading.over !== null ? this.refreshCulprits(now) : false;
     const previous = this.machine.state;
@@ -237,7 +258,8 @@ export class Shedder {
     this.blameSeen = this.blame.version;
     const max = this.options.maxCulprits;
     let rules = this.rules;
-    for (const pick of selectCulprits(this.blame.totals(now, this.options.windowMs), max)) {
+    const totals = this.blame.totals(now, this.options.windowMs);
+    for (const pick of selectCulprits(totals, max, this.options.minCulpritCostMs, this.served.reader())) {
       if (rules.length >= max) break;
       if (rules.some((r) => r.route === pick.route && r.method === pick.method)) continue;
       // A new array: check() holds no reference to a list being changed.

@@ -30,6 +30,25 @@ async function victimLoop(url) {
   }
 }
 
+// Mixed load: several URLs, each with its own concurrency and statistics.
+const load = { running: false, loops: [], targets: [] };
+
+function freshStats(target) {
+  return { name: target.name, sent: 0, statuses: {}, latenciesMs: [], retryAfter: {} };
+}
+
+async function loadLoop(target) {
+  while (load.running) {
+    const r = await request({ url: target.url });
+    const stats = target.stats;
+    stats.sent++;
+    stats.statuses[r.status] = (stats.statuses[r.status] ?? 0) + 1;
+    stats.latenciesMs.push(r.ms);
+    const retry = r.headers?.['retry-after'];
+    if (r.status === 503) stats.retryAfter[retry ?? 'missing'] = (stats.retryAfter[retry ?? 'missing'] ?? 0) + 1;
+  }
+}
+
 process.on('message', async (msg) => {
   if (msg.type === 'request') {
     process.send({ type: 'response', id: msg.id, result: await request(msg.options) });
@@ -41,6 +60,20 @@ process.on('message', async (msg) => {
     victims.running = false;
     await Promise.all(victims.loops);
     process.send({ type: 'victims:stopped', id: msg.id, result: { sent: victims.sent, statuses: victims.statuses, latenciesMs: victims.latenciesMs } });
+  } else if (msg.type === 'load:start') {
+    load.running = true;
+    load.targets = msg.targets.map((t) => ({ ...t, stats: freshStats(t) }));
+    load.loops = load.targets.flatMap((t) => Array.from({ length: t.concurrency }, () => loadLoop(t)));
+    process.send({ type: 'load:started', id: msg.id });
+  } else if (msg.type === 'load:mark') {
+    // Statistics restart here (requests in flight are counted in the new period); returns the period that ended.
+    const ended = Object.fromEntries(load.targets.map((t) => [t.name, t.stats]));
+    for (const t of load.targets) t.stats = freshStats(t);
+    process.send({ type: 'load:marked', id: msg.id, result: ended });
+  } else if (msg.type === 'load:stop') {
+    load.running = false;
+    await Promise.all(load.loops);
+    process.send({ type: 'load:stopped', id: msg.id, result: Object.fromEntries(load.targets.map((t) => [t.name, t.stats])) });
   } else if (msg.type === 'exit') {
     process.exit(0);
   }

@@ -32,6 +32,12 @@ export async function forkClient() {
     startVictims: (url, concurrency = 4) => call({ type: 'victims:start', url, concurrency }),
     /** { sent, statuses, latenciesMs } */
     stopVictims: () => call({ type: 'victims:stop' }),
+    /** Keeps requests to several targets in flight: [{ name, url, concurrency }], until stopLoad(). */
+    startLoad: (targets) => call({ type: 'load:start', targets }),
+    /** Restarts the load's statistics from now; resolves with those of the period that ended. */
+    markLoad: () => call({ type: 'load:mark' }),
+    /** { [name]: { sent, statuses, latenciesMs, retryAfter: { [header value]: count of 503s } } } */
+    stopLoad: () => call({ type: 'load:stop' }),
     async close() {
       if (child.exitCode !== null) return;
       child.send({ type: 'exit' });
