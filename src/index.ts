@@ -13,3 +13,8 @@ export type { ClusterMetricsHandler, ClusterMetricsOptions } from './exporters/c
 export type { MetricsServerAddress } from './exporters/metrics-bridge';
 export { dashboardHandler } from './view/handler';
 export type { DashboardOptions, DashboardHandler } from './view/handler';
+export { SHED_DEFAULTS } from './shed/options';
+export type { ShedOptions, ShedMode, OnShed } from './shed/options';
+export type { ShedDecision, ShedChange, ShedState, ShedReason, PressureReason } from './shed/decision';
+export type { ShedStatus, Shedder } from './shed/shedder';
+export type { HealthStatus } from './shed/health';
