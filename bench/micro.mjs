@@ -13,6 +13,8 @@
 import { AsyncLocalStorage, createHook } from 'node:async_hooks';
 import { fork } from 'node:child_process';
 import { once, EventEmitter } from 'node:events';
+import http from 'node:http';
+import net from 'node:net';
 import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
 import { textTable } from './lib/report.mjs';
@@ -158,6 +160,20 @@ function syncPieces() {
     e.emit('close');
   });
   add("symbol write + res.on('close') + its emit", withClose - baseEE, 'difference over an emitter with no close listener');
+  // Express gives every req/res a new prototype (Object.setPrototypeOf); V8 then
+  // caches no transitions for properties added to that object afterwards.
+  const appResponse = Object.create(http.ServerResponse.prototype);
+  const incoming = new http.IncomingMessage(new net.Socket());
+  const fresh = (swap) => {
+    const r = new http.ServerResponse(incoming);
+    if (swap) Object.setPrototypeOf(r, appResponse);
+    return r;
+  };
+  const kOnRes = Symbol.for('loopguard.bench.k');
+  const plain = time(() => (sink += fresh(false).statusCode), 50_000);
+  const swapped = time(() => (sink += fresh(true).statusCode), 50_000);
+  add('symbol write on a fresh ServerResponse', time(() => (fresh(false)[kOnRes] = 1), 50_000) - plain, 'cached transition');
+  add('… after setPrototypeOf (as Express does)', time(() => (fresh(true)[kOnRes] = 1), 50_000) - swapped, 'a new hidden class per object (in a real server ≈ 2 µs: bench/profile.mjs sym-write)');
   const store = new AsyncLocalStorage();
   const noop = () => {};
   add('AsyncLocalStorage.run(store, fn) (the call itself)', time(() => store.run(plainReq, noop)), 'plus the process-wide hook cost below');

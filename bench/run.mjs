@@ -9,6 +9,7 @@
  *   node bench/run.mjs --diag          # adds the diagnostic variants that isolate each cost
  *   node bench/run.mjs --only als-only,proto-noals --pairs 6
  *   npx -y -p node@24 node bench/run.mjs   # the same on Node 24 (writes latest-node24.md)
+ *   node bench/run.mjs --concurrent    # both sides of each pair at once on the shared core (busy machines)
  *
  * Method: the server runs pinned to one core, wrk to the other. Every
  * comparison is measured in A/B pairs, alternating which side goes first,
@@ -45,6 +46,7 @@ const { values: opts } = parseArgs({
     'server-core': { type: 'string', default: '0' },
     'load-core': { type: 'string', default: '1' },
     quick: { type: 'boolean', default: false },
+    concurrent: { type: 'boolean', default: false },
     out: { type: 'string' },
   },
 });
@@ -59,6 +61,7 @@ const config = {
   idleRounds: quick ? 1 : Number(opts['idle-rounds']),
   serverCore: Number(opts['server-core']),
   loadCore: Number(opts['load-core']),
+  concurrent: opts.concurrent,
 };
 const nodeMajor = Number(process.versions.node.split('.')[0]);
 const defaultOut = fileURLToPath(new URL(nodeMajor === 20 ? './results/latest.md' : `./results/latest-node${nodeMajor}.md`, import.meta.url));
@@ -85,6 +88,31 @@ async function measure(serverName, arg) {
   }
 }
 
+/**
+ * --concurrent: both sides of a pair at once, both servers on the same core
+ * (the scheduler gives each half of it), one wrk each on the load core. Both
+ * sides then always see the same machine state, so switches and foreign load
+ * cancel out; the req/s ratio is the CPU-efficiency ratio. The run-queue wait
+ * says nothing here (each server waits for the other by design).
+ */
+async function measureConcurrent(sides) {
+  const servers = [];
+  try {
+    for (const [name, arg] of sides) servers.push(await startServer(SERVERS[name].file, arg, { core: config.serverCore }));
+    const missing = servers.find((s) => s.unavailable);
+    if (missing) return sides.map(() => ({ unavailable: missing.unavailable }));
+    const load = (seconds) => Promise.all(servers.map((s) => wrk(s.url, { core: config.loadCore, seconds, connections: config.connections })));
+    await load(config.warmup);
+    const before = servers.map((s) => s.sched());
+    const t0 = performance.now();
+    const results = await load(config.seconds);
+    const wallSeconds = (performance.now() - t0) / 1000;
+    return results.map(({ raw, ...rest }, i) => ({ ...rest, cpuSeconds: servers[i].sched().runSeconds - before[i].runSeconds, wallSeconds, node: servers[i].node }));
+  } finally {
+    await Promise.all(servers.map((s) => s.stop?.()));
+  }
+}
+
 async function runPairs(variants) {
   const pairsByVariant = new Map(variants.map((v) => [v.name, []]));
   const unavailable = new Map();
@@ -99,7 +127,8 @@ async function runPairs(variants) {
       const baseFirst = (round + index) % 2 === 0;
       const sides = baseFirst ? [[baseline.server, baseline.arg], [baseline.server, v.arg]] : [[baseline.server, v.arg], [baseline.server, baseline.arg]];
       const measured = [];
-      for (const [server, arg] of sides) measured.push(await measure(server, arg));
+      if (config.concurrent) measured.push(...(await measureConcurrent(sides)));
+      else for (const [server, arg] of sides) measured.push(await measure(server, arg));
       const [base, variant] = baseFirst ? measured : [measured[1], measured[0]];
       if (variant.unavailable || base.unavailable) {
         unavailable.set(v.name, variant.unavailable ?? base.unavailable);
@@ -153,10 +182,11 @@ function versions() {
 async function main() {
   const { runnable, skipped } = selectVariants({ only: opts.only?.split(',').map((s) => s.trim()), diag: opts.diag });
   const ver = versions();
-  const setup = `Node ${ver.node} · express ${ver.express} · fastify ${ver.fastify} · express-prom-bundle ${ver['express-prom-bundle']} · ${os.cpus().length} cores (${os.cpus()[0]?.model?.trim()}) · server on cpu${config.serverCore}, wrk (1 thread, ${config.connections} connections) on cpu${config.loadCore} · ${config.warmup} s warm-up + ${config.seconds} s measured per side · ${config.pairs} A/B pairs`;
+  const setup = `Node ${ver.node} · express ${ver.express} · fastify ${ver.fastify} · express-prom-bundle ${ver['express-prom-bundle']} · ${os.cpus().length} cores (${os.cpus()[0]?.model?.trim()}) · server on cpu${config.serverCore}, wrk (1 thread, ${config.connections} connections) on cpu${config.loadCore} · ${config.warmup} s warm-up + ${config.seconds} s measured per side · ${config.pairs} A/B pairs${config.concurrent ? ' (concurrent: both sides at once, sharing the server core)' : ''}`;
   log(`loopguard bench — ${setup}`);
   for (const s of skipped) log(`  skip ${s.name}: ${s.reason}`);
   const startedAt = new Date();
+  const loadBefore = os.loadavg()[0];
 
   const { pairsByVariant, unavailable } = await runPairs(runnable);
   const idle = opts['no-idle'] ? null : await runIdle();
@@ -171,7 +201,9 @@ async function main() {
     .map((v) => ({ variant: v, baseline: BASELINES[v.baseline], summary: analysePairs(pairsByVariant.get(v.name), baselineMedians[v.baseline]) }));
   const allSkipped = [...skipped, ...[...unavailable].map(([name, reason]) => ({ name, reason }))];
 
+  const loadNote = `Machine load average (1 min) ${loadBefore.toFixed(2)} at the start, ${os.loadavg()[0].toFixed(2)} at the end (2 cores; this bench itself keeps ~1.5 busy).`;
   log('');
+  log(loadNote);
   log(textTable(SUMMARY_HEADER, summaryRows(results)));
   for (const r of results) {
     log(`\n${r.variant.label} vs ${r.baseline.label} — per pair`);
@@ -190,6 +222,8 @@ async function main() {
       `Run ${startedAt.toISOString()} with \`node bench/run.mjs ${process.argv.slice(2).join(' ')}\`.`.replace(/ `$/, '`'),
       '',
       setup + '.',
+      '',
+      loadNote,
       '',
       'Ratio = variant req/s ÷ baseline req/s, median over the kept A/B pairs. Δ CPU µs/req = server CPU time (all threads, /proc) per request, variant minus baseline, median over pairs; CPU ratio = baseline ÷ variant CPU per request (the throughput ratio if the server were purely CPU-bound, less sensitive to other load on the machine). Pairs whose two sides disagree about the machine state (fast/slow switch mid-pair) are dropped; see bench/README.md.',
       '',

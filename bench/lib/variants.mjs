@@ -27,6 +27,8 @@ export const VARIANTS = [
   { name: 'prom-bundle', baseline: 'express', arg: 'prom-bundle', label: 'express-prom-bundle (method+path)', group: 'main' },
   { name: 'fastify-loopguard', baseline: 'fastify', arg: 'loopguard', label: 'loopguard/fastify (default)', target: 0.95, group: 'main', requires: dist('adapters/fastify.js') },
   // Diagnostics (--diag): each isolates one piece of the per-request or background cost.
+  { name: 'noop', baseline: 'express', arg: 'noop', label: 'an empty middleware (Express layer cost)', group: 'diag' },
+  { name: 'http-wrap', baseline: 'express', arg: 'http-wrap', label: 'loopguard/http wrapping the app', group: 'diag', requires: dist('adapters/http.js') },
   { name: 'als-only', baseline: 'express', arg: 'als-only', label: 'AsyncLocalStorage.run only', group: 'diag' },
   { name: 'close-only', baseline: 'express', arg: 'close-only', label: "res.on('close') only", group: 'diag' },
   { name: 'guard-only', baseline: 'express', arg: 'guard-only', label: 'guard running, no middleware', group: 'diag' },

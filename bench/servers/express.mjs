@@ -18,6 +18,21 @@ const VARIANTS = {
     return promBundle({ includeMethod: true, includePath: true });
   },
   // --- diagnostics: one piece of the per-request cost at a time ---
+  /** An empty middleware: what Express's router charges for one more layer, whatever it does. */
+  noop: () =>
+    function noop(req, res, next) {
+      next();
+    },
+  /**
+   * loopguard's node:http adapter wrapping the whole Express app: tracks the
+   * request before Express's router (no extra layer) and before Express swaps
+   * the req/res prototypes.
+   */
+  'http-wrap': async () => {
+    const { withLoopGuard } = await import('loopguard/http');
+    const { expressRoute } = await import('../../dist/adapters/express-route.js');
+    return { wrap: (app) => withLoopGuard(app, { route: expressRoute }) };
+  },
   /** An AsyncLocalStorage run() per request and nothing else (the spike's "ALS alone"). */
   'als-only': () => {
     const store = new AsyncLocalStorage();
@@ -80,18 +95,20 @@ const make = VARIANTS[name];
 if (!make) {
   unavailable(`unknown express variant '${name}' (known: ${Object.keys(VARIANTS).join(', ')})`);
 } else {
-  let middleware;
+  // A variant gives a middleware to mount first, null (nothing to mount), or { wrap(app) } returning the listener.
+  let made;
   try {
-    middleware = await make();
+    made = await make();
   } catch (err) {
     unavailable(`${name}: ${err.code ?? ''} ${err.message}`.trim());
   }
-  if (middleware !== undefined) {
+  if (made !== undefined) {
     const app = express();
-    if (middleware) app.use(middleware);
+    if (typeof made === 'function') app.use(made);
     app.get('/', (req, res) => {
       res.send('Hello World!');
     });
-    serve(app, { onStop: () => middleware?.guard?.close() });
+    const listener = made?.wrap ? made.wrap(app) : app;
+    serve(listener, { onStop: () => (listener.guard ?? made?.guard)?.close() });
   }
 }
