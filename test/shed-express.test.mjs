@@ -207,8 +207,9 @@ test('onShed answers shed requests, can let one through, and a throwing onShed f
     await server.close();
     svc.guard.close();
   });
-  const all = waitFor(svc.guard, 'shed', (c) => c.state === 'all');
-  assert.equal((await client.request(`${server.url}/block`)).status, 200);
+  // A stall while starting up may already have put it under pressure: the blocking request is let through either way.
+  const all = svc.guard.shedder.state === 'all' ? undefined : waitFor(svc.guard, 'shed', (c) => c.state === 'all');
+  assert.equal((await client.request(`${server.url}/block`, { headers: { 'x-priority': 'high' } })).status, 200);
   await all;
   const custom = await client.request(`${server.url}/items/1`);
   assert.equal(custom.status, 429);
