@@ -1,0 +1,84 @@
+// LOOPGUARD_* environment variables → guard options: the pure mapping.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { InvalidOptionError } from 'loopguard';
+import { optionsFromEnv, ENV_VARIABLES } from '../dist/env-options.js';
+
+test('no variables: enabled, default options, no logging', () => {
+  assert.deepEqual(optionsFromEnv({ PATH: '/usr/bin', NODE_ENV: 'production' }), { enabled: true, options: {}, log: false });
+});
+
+test('each variable lands on its option, typed', () => {
+  const { enabled, options, log } = optionsFromEnv({
+    LOOPGUARD_THRESHOLD_MS: '250',
+    LOOPGUARD_ON_STALL: 'log',
+    LOOPGUARD_CAPTURE_STACKS: 'off',
+    LOOPGUARD_MAX_ROUTES: '50',
+    LOOPGUARD_PRECISE: 'TRUE',
+    LOOPGUARD_STARTUP_GRACE_MS: '0',
+    LOOPGUARD_MAX_STACK_FRAMES: '8',
+    LOOPGUARD_RECENT_STALLS: '10',
+    LOOPGUARD_PROMETHEUS_PREFIX: 'myapp_loop_',
+    LOOPGUARD_METRICS_PORT: '9464',
+    LOOPGUARD_METRICS_HOST: '0.0.0.0',
+    LOOPGUARD_OTEL: 'false',
+  });
+  assert.equal(enabled, true);
+  assert.equal(log, true);
+  assert.equal(typeof options.onStall, 'function');
+  const { onStall, ...rest } = options;
+  assert.deepEqual(rest, {
+    thresholdMs: 250,
+    captureStacks: false,
+    maxRoutes: 50,
+    precise: true,
+    startupGraceMs: 0,
+    maxStackFrames: 8,
+    recentStalls: 10,
+    prometheus: { prefix: 'myapp_loop_' },
+    metricsServer: { port: 9464, host: '0.0.0.0' },
+    otel: false,
+  });
+});
+
+test('switches: LOOPGUARD_ENABLED=false, LOOPGUARD_PROMETHEUS=false, LOOPGUARD_ON_STALL=none; empty values are unset', () => {
+  assert.equal(optionsFromEnv({ LOOPGUARD_ENABLED: '0' }).enabled, false);
+  assert.deepEqual(optionsFromEnv({ LOOPGUARD_PROMETHEUS: 'no' }).options, { prometheus: false });
+  // true is the default: nothing to set.
+  assert.deepEqual(optionsFromEnv({ LOOPGUARD_PROMETHEUS: 'yes', LOOPGUARD_OTEL: 'true' }).options, {});
+  assert.deepEqual(optionsFromEnv({ LOOPGUARD_ON_STALL: 'none' }), { enabled: true, options: {}, log: false });
+  assert.deepEqual(optionsFromEnv({ LOOPGUARD_THRESHOLD_MS: '', LOOPGUARD_METRICS_PORT: '  ' }).options, {});
+  assert.deepEqual(optionsFromEnv({ LOOPGUARD_THRESHOLD_MS: ' 150 ' }).options, { thresholdMs: 150 });
+});
+
+test('bad values throw an InvalidOptionError naming the variable', () => {
+  const cases = [
+    [{ LOOPGUARD_THRESHOLD_MS: '100ms' }, 'LOOPGUARD_THRESHOLD_MS', /must be a number, received "100ms"/],
+    [{ LOOPGUARD_THRESHOLD_MS: '-5' }, 'LOOPGUARD_THRESHOLD_MS', /must be a number from 1 to 600000, received "-5"/],
+    [{ LOOPGUARD_MAX_ROUTES: '0' }, 'LOOPGUARD_MAX_ROUTES', /must be an integer from 1/],
+    [{ LOOPGUARD_PRECISE: 'sometimes' }, 'LOOPGUARD_PRECISE', /true or false/],
+    [{ LOOPGUARD_ON_STALL: 'LOG' }, 'LOOPGUARD_ON_STALL', /"log" .* or "none"/],
+    [{ LOOPGUARD_PROMETHEUS_PREFIX: 'my-app' }, 'LOOPGUARD_PROMETHEUS_PREFIX', /valid Prometheus metric name prefix/],
+    [{ LOOPGUARD_METRICS_PORT: '65536' }, 'LOOPGUARD_METRICS_PORT', /integer from 0 to 65535/],
+    [{ LOOPGUARD_METRICS_HOST: '127.0.0.1' }, 'LOOPGUARD_METRICS_HOST', /accompanied by LOOPGUARD_METRICS_PORT/],
+    [{ LOOPGUARD_PROMETHEUS: 'false', LOOPGUARD_METRICS_PORT: '9464' }, 'LOOPGUARD_METRICS_PORT', /unset when LOOPGUARD_PROMETHEUS=false/],
+    [{ LOOPGUARD_PROMETHEUS: 'false', LOOPGUARD_PROMETHEUS_PREFIX: 'x_' }, 'LOOPGUARD_PROMETHEUS_PREFIX', /unset when LOOPGUARD_PROMETHEUS=false/],
+    [{ LOOPGUARD_THRESHOLDMS: '100' }, 'LOOPGUARD_THRESHOLDMS', /unknown environment variable LOOPGUARD_THRESHOLDMS \(known: LOOPGUARD_ENABLED, /],
+  ];
+  for (const [env, variable, message] of cases) {
+    assert.throws(
+      () => optionsFromEnv(env),
+      (err) => err instanceof InvalidOptionError && err instanceof TypeError && err.code === 'LOOPGUARD_INVALID_OPTION' && err.option === variable && message.test(err.message) && err.message.includes(variable),
+      JSON.stringify(env),
+    );
+  }
+});
+
+test('every documented variable is accepted with a sensible value', () => {
+  const sample = { number: '5', boolean: 'true', string: 'x_', onStall: 'log' };
+  for (const variable of ENV_VARIABLES) {
+    const env = { [variable.name]: sample[variable.kind] };
+    if (variable.name === 'LOOPGUARD_METRICS_HOST') env.LOOPGUARD_METRICS_PORT = '0';
+    assert.doesNotThrow(() => optionsFromEnv(env), variable.name);
+  }
+});
