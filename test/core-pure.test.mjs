@@ -129,3 +129,14 @@ test('options: each bad value throws a TypeError naming the option', () => {
   }
   assert.throws(() => resolveOptions(null), TypeError);
 });
+
+test('preemption: a thread that waited for a CPU and hardly ran was descheduled, not blocked', async () => {
+  const { mostlyPreempted } = await import('../dist/watchdog/preemption.js');
+  const at = (ms, runMs, waitMs) => ({ atMs: ms, runNs: runMs * 1e6, waitNs: waitMs * 1e6 });
+  const start = at(0, 0, 0);
+  assert.equal(mostlyPreempted(start, at(100, 2, 95)), true, 'descheduled');
+  assert.equal(mostlyPreempted(start, at(100, 25, 75)), false, 'blocking code with its fair share on a loaded machine');
+  assert.equal(mostlyPreempted(start, at(100, 98, 1)), false, 'blocking code on an idle machine');
+  assert.equal(mostlyPreempted(start, at(100, 0, 0)), false, 'asleep in a native call (Atomics.wait, a slow read)');
+  assert.equal(mostlyPreempted(undefined, at(100, 2, 95)), false, 'unknown: capture anyway');
+});

@@ -58,9 +58,10 @@ for (const [version, expressImpl] of [['Express 5', express], ['Express 4', expr
 
     test('victims are counted, and their delay is recorded on their own route', async () => {
       await client.startVictims(`${server.url}/io`, 4);
+      const stalled = waitFor(guard, 'stall', (r) => r.route === '/users/:id');
       const res = await client.request(`${server.url}/users/7`);
       assert.equal(res.status, 200);
-      const report = await waitFor(guard, 'stall', (r) => r.route === '/users/:id');
+      const report = await stalled;
       await client.stopVictims();
       assert.ok(report.victims >= 1, `victims: ${report.victims}`);
       const io = guard.snapshot().routes.find((r) => r.route === '/io');

@@ -97,6 +97,8 @@ export class LoopGuard extends EventEmitter<LoopGuardEvents> implements BeatList
   private releasePrecise: (() => void) | undefined;
   private nextReportId = 1;
   private beats = 0;
+  /** Requests in flight at the previous heartbeat: the last count taken before a stall began. */
+  private inFlightAtLastBeat = 0;
   private closed = false;
 
   constructor(input?: LoopGuardOptions) {
@@ -243,8 +245,12 @@ export class LoopGuard extends EventEmitter<LoopGuardEvents> implements BeatList
       // Once a second: startup grace ending, a debugger attaching or leaving.
       if (++this.beats % Math.max(1, Math.round(1000 / this.options.heartbeatMs)) === 0) this.updateCaptureAllowed();
       if (this.shedder !== undefined && !this.inGrace()) this.shedder.onBeat(lateMs);
+      // Victims whose own timers expired during the stall finish in this same
+      // timers phase before the heartbeat runs: count them from the last beat too.
+      const inFlight = Math.max(this.inFlightAtLastBeat, this.tracker.inFlight);
+      this.inFlightAtLastBeat = this.tracker.inFlight;
       if (lateMs < this.options.thresholdMs || this.inGrace()) return;
-      const stall: MeasuredStall = { window: endedWindow, startedAt: nowEpochMs - lateMs, durationMs: lateMs, inFlight: this.tracker.inFlight };
+      const stall: MeasuredStall = { window: endedWindow, startedAt: nowEpochMs - lateMs, durationMs: lateMs, inFlight };
       if (this.watchdog?.running && this.shared.capturing === endedWindow) {
         this.awaitingSamples.set(endedWindow, stall);
         this.armSamplesTimeout();

@@ -10,6 +10,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { CaptureSample } from '../core/attribution';
 import { probeExpression, type ProbeResult } from './probe';
 import { normaliseFrames, type ProtocolCallFrame } from './frames';
+import { mostlyPreempted, readSchedstat, type SchedSample } from './preemption';
 import { epochNow, SharedState } from './shared-state';
 import { startMetricsServer, type MetricsServer, type MetricsServerConfig } from './metrics-server';
 
@@ -39,6 +40,8 @@ let onPaused: ((frames: ProtocolCallFrame[]) => void) | undefined;
 let closed = false;
 let timer: NodeJS.Timeout | undefined;
 let metricsServer: MetricsServer | undefined;
+/** The main thread's scheduler counters when we last looked (its tid is the pid on Linux). */
+let schedBaseline: SchedSample | undefined;
 
 function post<T = unknown>(method: string, params?: object): Promise<T> {
   return new Promise((resolve, reject) => {
@@ -83,8 +86,14 @@ async function captureOnce(window: number): Promise<CaptureSample | null> {
 async function watchStall(window: number): Promise<void> {
   const samples: CaptureSample[] = [];
   while (!closed && shared.window === window && samples.length < config.maxSamplesPerStall) {
-    const sample = await captureOnce(window);
-    if (sample) samples.push(sample);
+    const sched = readSchedstat(process.pid);
+    // Descheduled, not blocked: a pause now would land on an innocent callback.
+    const preempted = mostlyPreempted(schedBaseline, sched);
+    schedBaseline = sched;
+    if (!preempted) {
+      const sample = await captureOnce(window);
+      if (sample) samples.push(sample);
+    }
     if (shared.window !== window) break;
     await sleep(config.resampleMs);
   }
@@ -95,6 +104,7 @@ async function watchStall(window: number): Promise<void> {
 /** Sleeps until the heartbeat would be `captureAfterMs` late, then looks. */
 function schedule(): void {
   if (closed) return;
+  schedBaseline = readSchedstat(process.pid);
   const lateBy = shared.blockedForMs(epochNow());
   const wait = Math.max(1, config.captureAfterMs - lateBy);
   timer = setTimeout(check, wait);
