@@ -16,7 +16,8 @@ import { preciseEnter } from '../core/precise';
 import { requestStore } from '../core/request-context';
 import type { LoopGuardOptions } from '../options';
 import { fastifyRoute } from './framework-routes';
-import { guardFrom, trackResponse } from './shared';
+import { writeFastify } from '../shed/respond';
+import { guardFrom, kRecord, trackResponse, type TrackedResponse } from './shared';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -42,8 +43,12 @@ function loopGuardPlugin(fastify: FastifyInstance, opts: FastifyLoopGuardOptions
     return done(err as Error);
   }
   const precise = guard.options.precise;
+  const shedder = guard.shedder;
 
   function loopGuardOnRequest(request: FastifyRequest, reply: FastifyReply, next: () => void): void {
+    // Calm: one boolean. A shed request is answered through `reply` (Fastify's
+    // way to answer from a hook: send, and no next()), and never tracked.
+    if (shedder?.active === true && (reply.raw as TrackedResponse)[kRecord] === undefined && shedder.shed(request, reply, request.method, request.url, reply, writeFastify)) return;
     const record = trackResponse(guard, reply.raw, request, request.method, fastifyRoute as (req: unknown) => string | null);
     if (record !== undefined) {
       requestStore.enterWith(record);

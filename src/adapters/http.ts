@@ -13,7 +13,7 @@ import { InvalidOptionError } from '../errors';
 import { LoopGuard } from '../core/guard';
 import { requestStore } from '../core/request-context';
 import type { LoopGuardOptions } from '../options';
-import { guardFrom, trackResponse } from './shared';
+import { guardFrom, kRecord, trackResponse, type TrackedResponse } from './shared';
 import { performance } from 'node:perf_hooks';
 
 export interface HttpLoopGuardOptions extends LoopGuardOptions {
@@ -51,8 +51,12 @@ export function withLoopGuard<Req extends IncomingMessage, Res extends ServerRes
   const precise = guard.options.precise;
   const routeOf = route === undefined ? noRoute : templateFrom(route);
   const handle = listener as (this: unknown, req: Req, res: Res) => void;
+  const shedder = guard.shedder;
 
   function loopGuardListener(this: unknown, req: Req, res: Res): void {
+    // Calm: one boolean. Under pressure the URL is matched against culprit
+    // templates, so shedding by route needs `route(req)` to return path-style templates.
+    if (shedder?.active === true && (res as TrackedResponse)[kRecord] === undefined && shedder.shed(req, res, req.method ?? '', req.url ?? '/')) return;
     const record = trackResponse(guard, res, req, req.method ?? '', routeOf);
     if (record === undefined) return handle.call(this, req, res);
     const startedAt = precise ? performance.now() : 0;

@@ -7,12 +7,17 @@ import { LoopGuard } from '../core/guard';
 import type { LoopGuardOptions } from '../options';
 import type { ServerResponse } from 'node:http';
 import { koaRoute, type KoaContextLike } from './framework-routes';
-import { guardFrom, runInRequest, trackResponse } from './shared';
+import { writeKoa } from '../shed/respond';
+import { guardFrom, kRecord, runInRequest, trackResponse, type TrackedResponse } from './shared';
 
 /** The parts of a Koa context the middleware reads. */
 interface KoaContext extends KoaContextLike {
   method: string;
   res: ServerResponse;
+  originalUrl: string;
+  status: number;
+  body: unknown;
+  set(headers: Record<string, string>): void;
 }
 
 export interface KoaLoopGuardMiddleware {
@@ -28,8 +33,13 @@ export interface KoaLoopGuardMiddleware {
 export function loopGuard(optionsOrGuard?: LoopGuardOptions | LoopGuard): KoaLoopGuardMiddleware {
   const guard = guardFrom(optionsOrGuard);
   const precise = guard.options.precise;
+  const shedder = guard.shedder;
 
   function loopGuardMiddleware(ctx: KoaContext, next: () => Promise<unknown>): Promise<unknown> {
+    // Calm: one boolean. A shed request is answered through ctx (not calling next()), and never tracked.
+    if (shedder?.active === true && (ctx.res as TrackedResponse)[kRecord] === undefined && shedder.shed(ctx, ctx.res, ctx.method, ctx.originalUrl, ctx, writeKoa)) {
+      return Promise.resolve();
+    }
     const record = trackResponse(guard, ctx.res, ctx, ctx.method, koaRoute as (ctx: unknown) => string | null);
     if (record === undefined) return next();
     return runInRequest(record, precise, next, undefined, undefined);

@@ -4,11 +4,11 @@ import { LoopGuardError } from '../errors';
 import { RecentBlame, selectCulprits, type Blame } from './culprits';
 import { decision, type PressureReason, type ShedChange, type ShedDecision, type ShedState } from './decision';
 import type { ResolvedShedOptions } from './options';
-import { PressureMachine, RECOVER_RATIO, type PressureReading } from './pressure';
-import { ShedResponses, type ShedResponseTarget } from './respond';
+import { PressureMachine } from './pressure';
+import { shedAnswers, writeNode, type ShedAnswer, type ShedWriter } from './respond';
 import { compileList, compileTemplate } from './route-match';
 import { ServedHistory, type ServedSource } from './served';
-import { WindowMax } from './window';
+import { PressureSignals } from './signals';
 
 /** The guard as the shedder sees it. */
 export interface ShedHost {
@@ -52,8 +52,6 @@ interface CulpritRule {
 
 /** Pressure is re-read this often from the heartbeat (and at once on a late beat or a new stall). */
 const EVAL_INTERVAL_MS = 250;
-/** process.memoryUsage() walks the heap spaces: once a second is plenty. */
-const HEAP_INTERVAL_MS = 1000;
 
 /**
  * Load shedding: reads pressure from the heartbeat, ranks culprits from
@@ -65,22 +63,19 @@ export class Shedder {
   /** True while some requests are being shed. */
   active = false;
   private readonly machine: PressureMachine;
-  private readonly delays: WindowMax;
+  private readonly signals: PressureSignals;
   private readonly blame = new RecentBlame();
   private readonly served: ServedHistory;
   private blameSeen = -1;
   private rules: readonly CulpritRule[] = [];
   private readonly exempt: { test(url: string): boolean } | null;
-  private readonly responses: ShedResponses;
+  private readonly answers: Readonly<Record<ShedDecision['reason'], ShedAnswer>>;
   private readonly allDecisions: Record<PressureReason, ShedDecision>;
   private allDecision: ShedDecision | null = null;
   /** One decision per culprit label, reused across episodes, so both maps stay as small as the route table. */
   private readonly culpritDecisions = new Map<string, ShedDecision>();
   private readonly counters = new Map<ShedDecision, ShedCounter>();
-  private tickLateMs = 0;
   private lastEvalAt = -Infinity;
-  private heapUsed = 0;
-  private heapAt = -Infinity;
   private enteredAt: number | null = null;
 
   constructor(
@@ -88,10 +83,10 @@ export class Shedder {
     private readonly host: ShedHost,
   ) {
     this.machine = new PressureMachine(options);
-    this.delays = new WindowMax(options.windowMs);
+    this.signals = new PressureSignals(options, host.loop);
     this.served = new ServedHistory(host.routes, options.windowMs / 2);
     this.exempt = compileList(options.exempt);
-    this.responses = new ShedResponses(options.retryAfterSeconds);
+    this.answers = shedAnswers(options.retryAfterSeconds);
     const all = (reason: PressureReason): ShedDecision => decision(ROUTE_UNMATCHED, reason, options.retryAfterSeconds);
     this.allDecisions = { delay: all('delay'), utilization: all('utilization'), heap: all('heap') };
   }
@@ -102,10 +97,7 @@ export class Shedder {
 
   /** Every heartbeat: how late it ran, ms. */
   onBeat(lateMs: number, now = performance.now()): void {
-    this.delays.record(now, lateMs);
-    if (lateMs > this.tickLateMs) this.tickLateMs = lateMs;
-    const limit = this.options.maxEventLoopDelayMs;
-    if ((limit > 0 && lateMs > limit) || now - this.lastEvalAt >= EVAL_INTERVAL_MS) this.evaluate(now);
+    if (this.signals.beat(now, lateMs) || now - this.lastEvalAt >= EVAL_INTERVAL_MS) this.evaluate(now);
   }
 
   /** Every delivered stall blamed on a route (by its label); other stalls are not anyone's to shed. */
@@ -138,10 +130,12 @@ export class Shedder {
   }
 
   /**
-   * Answers a shed request: the `onShed` hook, or a 503 with `Retry-After`.
-   * Returns false when `onShed` let the request through. Never throws.
+   * Answers a shed request: `onShed(req, res, decision)` if given, else the
+   * 503 with `Retry-After` through `write(target)` (a Node response by
+   * default; adapters pass their framework's reply). Returns false when
+   * `onShed` let the request through. Never throws.
    */
-  respond(req: unknown, res: ShedResponseTarget, shed: ShedDecision): boolean {
+  respond(req: unknown, res: unknown, shed: ShedDecision, target: unknown = res, write: ShedWriter<any> = writeNode): boolean {
     const onShed = this.options.onShed;
     try {
       if (onShed !== undefined) {
@@ -149,10 +143,10 @@ export class Shedder {
           if (onShed(req, res, shed) === false) return false;
         } catch (err) {
           this.host.reportError(new LoopGuardError('LOOPGUARD_CALLBACK_FAILED', `shed.onShed threw: ${(err as Error)?.message ?? err}`, { cause: err }));
-          this.responses.write(res, shed);
+          write(target, this.answers[shed.reason]);
         }
       } else {
-        this.responses.write(res, shed);
+        write(target, this.answers[shed.reason]);
       }
     } catch (err) {
       this.host.reportError(err);
@@ -165,7 +159,7 @@ export class Shedder {
    * check() then respond(), for adapters: true when the request was answered
    * here and must not go on. Call only while `active`. Never throws.
    */
-  shed(req: unknown, res: ShedResponseTarget, method: string, url: string): boolean {
+  shed(req: unknown, res: unknown, method: string, url: string, target: unknown = res, write: ShedWriter<any> = writeNode): boolean {
     let decision: ShedDecision | null;
     try {
       decision = this.check(method, url);
@@ -173,7 +167,7 @@ export class Shedder {
       this.host.reportError(err);
       return false;
     }
-    return decision !== null && this.respond(req, res, decision);
+    return decision !== null && this.respond(req, res, decision, target, write);
   }
 
   status(now = performance.now()): ShedStatus {
@@ -185,7 +179,7 @@ export class Shedder {
       reason: this.machine.reason,
       culprits: this.rules.map((r) => ({ route: r.route, method: r.method })),
       cooldownMs: this.machine.cooldownMs,
-      eventLoopDelayMs: Math.round(this.delays.max(now) * 10) / 10,
+      eventLoopDelayMs: Math.round(this.signals.recentDelayMs(now) * 10) / 10,
       shedTotal,
     };
   }
@@ -205,7 +199,7 @@ export class Shedder {
   private evaluate(now: number): void {
     this.lastEvalAt = now;
     this.served.tick(now);
-    const reading = this.read(now);
+    const reading = this.signals.read(now);
     const added = this.machine.state !== 'off' || reading.over !== null ? this.refreshCulprits(now) : false;
     const previous = this.machine.state;
     const changed = this.machine.step(now, reading, this.rules.length, added);
@@ -220,32 +214,6 @@ export class Shedder {
       this.active = state === 'culprits' || state === 'all';
     }
     if (changed || (added && state !== 'off')) this.announce(previous);
-  }
-
-  private read(now: number): PressureReading {
-    const { maxEventLoopDelayMs: delayLimit, maxEventLoopUtilization: eluLimit, maxHeapUsedBytes: heapLimit } = this.options;
-    const late = this.tickLateMs;
-    this.tickLateMs = 0;
-    let over: PressureReason | null = null;
-    let hot = false;
-    if (delayLimit > 0) {
-      if (late > delayLimit) over = 'delay';
-      hot ||= late > delayLimit * RECOVER_RATIO;
-    }
-    if (eluLimit > 0) {
-      const elu = this.host.loop.utilization;
-      if (elu > eluLimit) over ??= 'utilization';
-      hot ||= elu > eluLimit * RECOVER_RATIO;
-    }
-    if (heapLimit > 0) {
-      if (now - this.heapAt >= HEAP_INTERVAL_MS) {
-        this.heapAt = now;
-        this.heapUsed = process.memoryUsage().heapUsed;
-      }
-      if (this.heapUsed > heapLimit) over ??= 'heap';
-      hot ||= this.heapUsed > heapLimit * RECOVER_RATIO;
-    }
-    return { over, hot };
   }
 
   /**
