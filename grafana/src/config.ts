@@ -17,7 +17,7 @@ export interface AlertThreshold {
 }
 
 export interface AlertsConfig {
-  /** The loop is blocked right now for more than `threshold` seconds (`window` unused). */
+  /** The loop is blocked right now for more than `threshold` seconds (`window`: how far back the description looks for the top culprit). */
   eventLoopBlocked: AlertThreshold;
   /** A route caused at least `threshold` stalls within `window`, summed over instances. */
   routeStalling: AlertThreshold;

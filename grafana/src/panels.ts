@@ -6,7 +6,6 @@
 import * as common from '@grafana/grafana-foundation-sdk/common';
 import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
 import * as heatmap from '@grafana/grafana-foundation-sdk/heatmap';
-import { DataqueryBuilder } from '@grafana/grafana-foundation-sdk/prometheus';
 import * as prometheus from '@grafana/grafana-foundation-sdk/prometheus';
 import * as stat from '@grafana/grafana-foundation-sdk/stat';
 import * as table from '@grafana/grafana-foundation-sdk/table';
@@ -19,13 +18,13 @@ export const DATASOURCE = Object.freeze({ type: 'prometheus', uid: '${datasource
 
 const RATE = '[$__rate_interval]';
 
-function query(refId: string, expr: string, legend?: string): DataqueryBuilder {
-  const q = new DataqueryBuilder().refId(refId).expr(expr).datasource(DATASOURCE).range();
+function query(refId: string, expr: string, legend?: string): prometheus.DataqueryBuilder {
+  const q = new prometheus.DataqueryBuilder().refId(refId).expr(expr).datasource(DATASOURCE).range();
   return legend === undefined ? q : q.legendFormat(legend);
 }
 
-function instantTable(refId: string, expr: string): DataqueryBuilder {
-  return new DataqueryBuilder().refId(refId).expr(expr).datasource(DATASOURCE).instant().format(prometheus.PromQueryFormat.Table);
+function instantTable(refId: string, expr: string): prometheus.DataqueryBuilder {
+  return new prometheus.DataqueryBuilder().refId(refId).expr(expr).datasource(DATASOURCE).instant().format(prometheus.PromQueryFormat.Table);
 }
 
 function legend(placement = common.LegendPlacement.Bottom): common.VizLegendOptionsBuilder {
