@@ -6,6 +6,8 @@ import { PressureMachine, MAX_COOLDOWN_FACTOR } from '../dist/shed/pressure.js';
 import { RecentBlame, selectCulprits } from '../dist/shed/culprits.js';
 import { WindowMax } from '../dist/shed/window.js';
 import { ServedHistory } from '../dist/shed/served.js';
+import { PressureSignals } from '../dist/shed/signals.js';
+import { Shedder } from '../dist/shed/shedder.js';
 import { resolveShedOptions, SHED_DEFAULTS } from '../dist/shed/options.js';
 import { createLoopGuard } from 'loopguard';
 
@@ -185,6 +187,82 @@ test('WindowMax keeps the worst value of the recent window, not a mean', () => {
   assert.equal(w.max(5000), 800);
   assert.equal(w.max(10_500), 1, 'the 800 ms stall has left the window');
   assert.equal(w.max(100_000), 0);
+});
+
+describe('pressure signals', () => {
+  const limits = { maxEventLoopDelayMs: 100, maxEventLoopUtilization: 0, maxHeapUsedBytes: 0, windowMs: 10_000 };
+
+  test('a late beat is fresh evidence once; the recent window still remembers it', () => {
+    const signals = new PressureSignals(limits, { utilization: 0 });
+    assert.equal(signals.beat(0, 3), false);
+    assert.equal(signals.beat(20, 180), true, 'worth reading at once');
+    assert.deepEqual(signals.read(25), { over: 'delay', hot: true });
+    assert.deepEqual(signals.read(275), { over: null, hot: false }, 'the same stall is not counted twice');
+    signals.beat(300, 90);
+    assert.deepEqual(signals.read(310), { over: null, hot: true }, 'above 80 % of the limit: not calm');
+    assert.equal(signals.recentDelayMs(5000), 180);
+  });
+
+  test('ELU over its limit is pressure; delay limit 0 leaves delay out', () => {
+    const loop = { utilization: 0.99 };
+    const signals = new PressureSignals({ ...limits, maxEventLoopDelayMs: 0, maxEventLoopUtilization: 0.9 }, loop);
+    assert.equal(signals.beat(0, 5000), false);
+    assert.deepEqual(signals.read(1), { over: 'utilization', hot: true });
+    loop.utilization = 0.75;
+    assert.deepEqual(signals.read(2), { over: null, hot: true });
+    loop.utilization = 0.5;
+    assert.deepEqual(signals.read(3), { over: null, hot: false });
+  });
+
+  test('heap used over its limit is pressure', () => {
+    const signals = new PressureSignals({ ...limits, maxEventLoopDelayMs: 0, maxHeapUsedBytes: 1 }, { utilization: 0 });
+    assert.deepEqual(signals.read(0), { over: 'heap', hot: true });
+  });
+});
+
+test('Shedder: a late beat, then the culprit stall, sheds only the culprit template until a calm cooldown', () => {
+  const changes = [];
+  const routes = [
+    { route: '/reports/:id', method: 'GET', requests: 3 },
+    { route: '/items/:id', method: 'GET', requests: 5000 },
+  ];
+  const host = { loop: { utilization: 0 }, routes: { all: () => routes }, shedTotals: new Map(), reportError: (e) => { throw e; }, shedChanged: (c) => changes.push(c) };
+  const shedder = new Shedder(resolveShedOptions({ cooldownMs: 2000, retryAfterSeconds: 9 }, 100), host);
+  shedder.onBeat(2, 1000);
+  assert.equal(shedder.check('GET', '/reports/1'), null);
+  shedder.onBeat(240, 1020);
+  assert.equal(shedder.state, 'pressure');
+  assert.equal(shedder.active, false, 'nothing to shed before a culprit is known');
+  shedder.onStall('/reports/:id', 'GET', 238, 1100);
+  shedder.onStall('/items/:id', 'GET', 300, 1110); // pinned on a cheap route once: not a culprit
+  assert.equal(shedder.state, 'culprits');
+  assert.deepEqual(changes.map((c) => c.state), ['pressure', 'culprits']);
+  assert.deepEqual(changes[1].culprits, [{ route: '/reports/:id', method: 'GET' }]);
+  const decision = shedder.check('GET', '/reports/5?token=abc');
+  assert.deepEqual(decision, { route: '/reports/:id', reason: 'culprit', retryAfterSeconds: 9 });
+  assert.equal(shedder.check('HEAD', '/reports/5'), decision);
+  assert.equal(shedder.check('POST', '/reports/5'), null);
+  assert.equal(shedder.check('GET', '/items/1'), null);
+  assert.equal(shedder.check('GET', '/metrics'), null);
+
+  const written = {};
+  const res = { headersSent: false, writeHead: (status, headers) => Object.assign(written, { status, headers }), end: (body) => (written.body = String(body)) };
+  assert.equal(shedder.shed({}, res, 'GET', '/reports/7'), true);
+  assert.equal(written.status, 503);
+  assert.equal(written.headers['retry-after'], '9');
+  assert.equal(JSON.parse(written.body).reason, 'culprit');
+  assert.equal(shedder.shed({}, res, 'GET', '/items/7'), false);
+  assert.deepEqual([...host.shedTotals.values()], [{ route: '/reports/:id', reason: 'culprit', count: 1 }]);
+
+  // Calm counts from the last hot reading (the late beat at 1020).
+  for (let t = 1300; t <= 3000; t += 250) shedder.onBeat(1, t);
+  assert.equal(shedder.state, 'culprits', 'not calm for a whole cooldown yet');
+  shedder.onBeat(1, 3400);
+  assert.equal(shedder.state, 'off');
+  assert.equal(shedder.active, false);
+  assert.equal(shedder.check('GET', '/reports/5'), null);
+  assert.deepEqual(shedder.status(3400).culprits, []);
+  assert.equal(shedder.status(3400).shedTotal, 1);
 });
 
 describe('shed options', () => {

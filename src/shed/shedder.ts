@@ -202,7 +202,10 @@ export class Shedder {
     const reading = this.signals.read(now);
     const added = this.machine.state !== 'off' || reading.over !== null ? this.refreshCulprits(now) : false;
     const previous = this.machine.state;
-    const changed = this.machine.step(now, reading, this.rules.length, added);
+    // A culprit whose template cannot be matched by path cannot be shed: it does not count.
+    let sheddable = 0;
+    for (const r of this.rules) if (r.matcher !== null) sheddable++;
+    const changed = this.machine.step(now, reading, sheddable, added);
     const state = this.machine.state;
     if (changed) {
       this.enteredAt = performance.timeOrigin + this.machine.since;
