@@ -105,3 +105,61 @@ test('the unit tests catch a changed threshold', async () => {
     assert.match(result.output, /alertname: LoopGuardEventLoopBlocked/);
   });
 });
+
+test('dashboard queries combine instances correctly (promtool expression tests, two instances)', async () => {
+  const dashboard = JSON.parse(fs.readFileSync(path.join(GRAFANA, DASHBOARD_FILE), 'utf8'));
+  const expr = (title, refId) => {
+    const target = dashboard.panels.find((p) => p.title === title)?.targets.find((t) => t.refId === refId);
+    assert.ok(target, `${title} ${refId}`);
+    return substitute(target.expr, { ...VARIABLES, __rate_interval: '5m' });
+  };
+  const at = (instance, labels = '') => `job="api", instance="${instance}"${labels}`;
+  const buckets = (instance, route, perMinute) =>
+    Object.entries(perMinute).map(([le, n]) => ({
+      series: `loopguard_request_delay_seconds_bucket{${at(instance, `, route="${route}", method="GET", le="${le}"`)}}`,
+      values: `0+${n}x10`,
+    }));
+  const unitTests = {
+    rule_files: [],
+    evaluation_interval: '1m',
+    tests: [
+      {
+        interval: '1m',
+        input_series: [
+          // /export stalls once a minute on one instance and twice on the other; /report only on one.
+          { series: `loopguard_stalls_total{${at('a:1', ', route="/export", method="GET", cause="request"')}}`, values: '0+1x10' },
+          { series: `loopguard_stalls_total{${at('b:1', ', route="/export", method="GET", cause="request"')}}`, values: '0+2x10' },
+          { series: `loopguard_stalls_total{${at('a:1', ', route="/report", method="GET", cause="request"')}}`, values: '0+0.5x10' },
+          // /io: 100 requests/s on each instance; on b, 8 of them wait 250-500 ms.
+          // (Whole numbers per second keep promtool's exact float comparison exact.)
+          ...buckets('a:1', '/io', { '0.25': 6000, '0.5': 6000, '+Inf': 6000 }),
+          ...buckets('b:1', '/io', { '0.25': 5520, '0.5': 6000, '+Inf': 6000 }),
+          { series: `loopguard_requests_in_flight{${at('a:1')}}`, values: '3x10' },
+          { series: `loopguard_requests_in_flight{${at('b:1')}}`, values: '4x10' },
+        ],
+        promql_expr_test: [
+          {
+            expr: expr('Stalls per minute by culprit route', 'A'),
+            eval_time: '10m',
+            exp_samples: [{ labels: '{route="/export"}', value: 3 }, { labels: '{route="/report"}', value: 0.5 }],
+          },
+          {
+            // p99 of the merged histogram: rank 198 of 200, 6 into the 8 slow ones: 0.25 + 0.25 × 6/8.
+            // Per-instance p99s would give 0.2475 and 0.46875; their mean is neither.
+            expr: expr('Victim delay p99 by route', 'A'),
+            eval_time: '10m',
+            exp_samples: [{ labels: '{route="/io"}', value: 0.4375 }],
+          },
+          { expr: expr('Requests in flight', 'A'), eval_time: '10m', exp_samples: [{ labels: '{}', value: 7 }] },
+          { expr: expr('Requests in flight', 'B'), eval_time: '10m', exp_samples: [{ labels: '{}', value: 4 }] },
+        ],
+      },
+    ],
+  };
+  await withTempDir(async (dir) => {
+    const file = path.join(dir, 'dashboard.test.yml');
+    fs.writeFileSync(file, stringify(unitTests));
+    const result = await promtool('test', 'rules', file);
+    assert.ok(result.ok, result.output);
+  });
+});
