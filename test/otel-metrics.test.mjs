@@ -5,7 +5,7 @@ import { metrics } from '@opentelemetry/api';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { Registry } from 'prom-client';
 import { createLoopGuard, loopGuard } from 'loopguard';
-import { buildApp } from './fixtures/express-app.mjs';
+import { buildVictimApp } from './fixtures/otel-app.mjs';
 import { CollectingReader, pointWith } from './fixtures/otel-helpers.mjs';
 import { forkClient } from './helpers/client.mjs';
 import { listen, waitFor } from './helpers/server.mjs';
@@ -19,7 +19,7 @@ describe('a real stall, seen through a MeterProvider', () => {
     registry = new Registry();
     const middleware = loopGuard({ thresholdMs: 100, startupGraceMs: 0, prometheus: { registry }, otel: { meter: provider.getMeter('loopguard') } });
     guard = middleware.guard;
-    server = await listen(buildApp(express, middleware));
+    server = await listen(buildVictimApp(express, middleware));
     client = await forkClient();
     await client.startVictims(`${server.url}/io`, 4);
     const stalled = waitFor(guard, 'stall', (r) => r.route === '/users/:id');
