@@ -69,7 +69,8 @@ class OtelExporter implements Exporter, RequestObserver, GuardObserver {
   private tracing = false;
   private beats = 0;
   private readonly refreshEveryBeats: number;
-  private readonly queue = new SampleQueue<RouteStats>(QUEUE_CAPACITY);
+  /** Made on first bind to a real meter: most processes have the api but no SDK. */
+  private queue: SampleQueue<RouteStats> | undefined;
   private readonly attributes = new WeakMap<object, Api.Attributes>();
   private readonly causeAttributes = new Map(CAUSES.map((cause) => [cause, attributesOf({ cause })]));
   private readonly spans: SpanLinks | undefined;
@@ -140,10 +141,11 @@ class OtelExporter implements Exporter, RequestObserver, GuardObserver {
 
   finished(record: RequestRecord, stats: RouteStats, waitedMs: number): void {
     if (this.recording) {
+      const queue = this.queue!;
       const blockingSeconds = stats.blocking === undefined ? -1 : record.blockingMs / 1000;
-      if (!this.queue.push(stats, waitedMs / 1000, blockingSeconds)) {
+      if (!queue.push(stats, waitedMs / 1000, blockingSeconds)) {
         this.drain();
-        this.queue.push(stats, waitedMs / 1000, blockingSeconds);
+        queue.push(stats, waitedMs / 1000, blockingSeconds);
       }
     }
     if (record.span !== undefined) this.spans?.finished(record, waitedMs);
@@ -193,6 +195,7 @@ class OtelExporter implements Exporter, RequestObserver, GuardObserver {
       meter.addBatchObservableCallback(this.observe, this.instruments.observableList);
       this.meter = meter;
       this.recording = this.noopMeterClass === undefined || !(meter instanceof (this.noopMeterClass as new () => Api.Meter));
+      if (this.recording) this.queue ??= new SampleQueue<RouteStats>(QUEUE_CAPACITY);
     } catch (err) {
       this.instruments = undefined;
       this.fail('creating OpenTelemetry instruments', err);
@@ -215,7 +218,7 @@ class OtelExporter implements Exporter, RequestObserver, GuardObserver {
 
   private drain(): void {
     const histograms = this.instruments?.histograms;
-    if (histograms === undefined || this.queue.length === 0) return;
+    if (histograms === undefined || this.queue === undefined || this.queue.length === 0) return;
     const error = this.queue.drain((stats, delaySeconds, blockingSeconds) => {
       const attributes = this.attributesFor(stats, routeLabels);
       histograms.requestDelay.record(delaySeconds, attributes);
