@@ -120,7 +120,12 @@ export class LoopGuard extends EventEmitter<LoopGuardEvents> implements BeatList
       });
     }
     // Exporters register first: a clash (same registry, same prefix) throws here, before any timer starts.
-    this.exporters = startExporters(this);
+    try {
+      this.exporters = startExporters(this);
+    } catch (err) {
+      this.loop.close(); // the only resource taken so far
+      throw err;
+    }
     if (options.precise) this.releasePrecise = enablePrecise();
     this.heartbeat.start();
     const { metricsServer, prometheus } = options;
