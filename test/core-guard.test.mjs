@@ -41,10 +41,11 @@ test('every catalogue metric is registered, and a stall shows up under its culpr
         await client.close();
       }
       await stalled;
-      const stalls = await series(registry, 'loopguard_stalls_total');
-      assert.deepEqual(stalls.map((s) => [s.labels.route, s.labels.method, s.labels.cause, s.value]), [['/orders/:id', 'GET', 'request', 1]]);
-      const seconds = await series(registry, 'loopguard_stall_seconds_total');
-      assert.ok(seconds[0].value >= 0.1);
+      // A loaded machine may add background or GC stalls of its own; requests must show exactly this one.
+      const stalls = (await series(registry, 'loopguard_stalls_total')).filter((s) => s.labels.cause === 'request');
+      assert.deepEqual(stalls.map((s) => [s.labels.route, s.labels.method, s.value]), [['/orders/:id', 'GET', 1]]);
+      const seconds = (await series(registry, 'loopguard_stall_seconds_total')).find((s) => s.labels.route === '/orders/:id');
+      assert.ok(seconds.value >= 0.1);
       const text = await registry.metrics();
       assert.ok(!text.includes('/orders/123'), 'no raw URL in labels');
       assert.ok(!text.includes('secret'));
@@ -161,7 +162,7 @@ test('a process whose guard is closed exits by itself, without waiting for a deb
   clearTimeout(timer);
   assert.equal(signal, null, `the process did not exit by itself: ${output}`);
   assert.equal(code, 0, output);
-  assert.match(output, /stalls: 1/);
+  assert.match(output, /stalls: [1-9]/);
   assert.doesNotMatch(output, /Waiting for the debugger/);
 });
 

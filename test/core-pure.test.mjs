@@ -140,3 +140,14 @@ test('preemption: a thread that waited for a CPU and hardly ran was descheduled,
   assert.equal(mostlyPreempted(start, at(100, 0, 0)), false, 'asleep in a native call (Atomics.wait, a slow read)');
   assert.equal(mostlyPreempted(undefined, at(100, 2, 95)), false, 'unknown: capture anyway');
 });
+
+test('isGcStall: GC the loop went straight into is GC; GC triggered mid-way by sampled request code is that code\'s cost', async () => {
+  const { isGcStall } = await import('../dist/core/attribution.js');
+  const gcFirst = [{ start: 1005, end: 1250 }];
+  const gcMidway = [{ start: 1100, end: 1280 }];
+  assert.equal(isGcStall(1000, 1300, gcFirst, 30, false), true, 'mostly GC, nothing sampled');
+  assert.equal(isGcStall(1000, 1300, gcFirst, 30, true), true, 'straight into GC: the sampled request only ran next');
+  assert.equal(isGcStall(1000, 1300, gcMidway, 30, true), false, 'the request allocated its way into GC');
+  assert.equal(isGcStall(1000, 1300, gcMidway, 30, false), true);
+  assert.equal(isGcStall(1000, 1300, [{ start: 1100, end: 1150 }], 30, false), false, 'GC under half the stall');
+});

@@ -75,3 +75,25 @@ export function gcShare(start: number, end: number, pauses: readonly { start: nu
   }
   return Math.min(1, covered / (end - start));
 }
+
+/**
+ * Whether a stall belongs to the garbage collector rather than to the code
+ * that was running. Mostly GC is not enough: a huge `JSON.parse` or a big
+ * sort allocates, and the collections it triggers are part of its own cost.
+ * A stall is GC's when GC covers most of it *and* the loop went straight
+ * into GC (the first pause starts within `slackMs` of the stall, as with
+ * idle-time or heap-limit collections) — then whatever ran next is not to blame.
+ */
+export function isGcStall(
+  start: number,
+  end: number,
+  pauses: readonly { start: number; end: number }[],
+  slackMs: number,
+  codeWasSampled: boolean,
+): boolean {
+  if (gcShare(start, end, pauses) <= 0.5) return false;
+  if (!codeWasSampled) return true;
+  let first = Infinity;
+  for (const p of pauses) if (p.end > start && p.start < end && p.start < first) first = p.start;
+  return first - start <= slackMs;
+}

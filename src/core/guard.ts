@@ -10,7 +10,7 @@ import { Heartbeat, type BeatListener } from '../sampler/heartbeat';
 import { LoopStats } from '../sampler/loop-stats';
 import { epochNow, SharedState } from '../watchdog/shared-state';
 import { Watchdog } from '../watchdog/watchdog';
-import { gcShare, splitStall, type CaptureSample } from './attribution';
+import { isGcStall, splitStall, type CaptureSample } from './attribution';
 import { Histogram } from './histogram';
 import { enablePrecise } from './precise';
 import type { RequestRecord, RouteResolver } from './request-context';
@@ -308,7 +308,9 @@ export class LoopGuard extends EventEmitter<LoopGuardEvents> implements BeatList
   /** Joins the heartbeat's measurement with the watchdog's samples into reports. */
   private finalise(stall: MeasuredStall, samples: readonly CaptureSample[]): void {
     const end = stall.startedAt + stall.durationMs;
-    if (gcShare(stall.startedAt, end, this.loop.gcPausesSnapshot()) > 0.5) {
+    const codeWasSampled = samples.some((s) => s.request !== null);
+    // The stall's start is known to within one heartbeat period.
+    if (isGcStall(stall.startedAt, end, this.loop.gcPausesSnapshot(), this.options.heartbeatMs * 1.5, codeWasSampled)) {
       this.deliver(this.report(stall.startedAt, stall.durationMs, null, null, 'gc', [], stall.inFlight));
       return;
     }
