@@ -11,13 +11,19 @@ export interface Exporter {
 export function startExporters(guard: LoopGuard): Exporter[] {
   const exporters: Exporter[] = [];
   const { prometheus, otel } = guard.options;
-  if (prometheus !== false) {
-    const exporter = registerPrometheus(guard, prometheus);
-    if (exporter) exporters.push(exporter);
-  }
-  if (otel !== false) {
-    const exporter = registerOtel(guard, otel);
-    if (exporter) exporters.push(exporter);
+  try {
+    if (prometheus !== false) {
+      const exporter = registerPrometheus(guard, prometheus);
+      if (exporter) exporters.push(exporter);
+    }
+    if (otel !== false) {
+      const exporter = registerOtel(guard, otel);
+      if (exporter) exporters.push(exporter);
+    }
+  } catch (err) {
+    // A guard that fails to construct must not leave series or callbacks behind.
+    for (const exporter of exporters) exporter.close();
+    throw err;
   }
   return exporters;
 }
