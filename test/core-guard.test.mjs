@@ -189,3 +189,15 @@ test('a stall that is mostly a GC pause is reported as gc, not blamed on the cod
     guard.close();
   }
 });
+
+test('process.exit() with the guard still open does not wait for a debugger', async () => {
+  const script = fileURLToPath(new URL('./fixtures/exit-without-close.mjs', import.meta.url));
+  const child = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (d) => (output += d));
+  child.stderr.on('data', (d) => (output += d));
+  const [code] = await once(child, 'exit');
+  assert.equal(code, 0, output);
+  assert.match(output, /watching/);
+  assert.doesNotMatch(output, /Waiting for the debugger/);
+});

@@ -10,6 +10,7 @@ const F64_SLOTS = 2;
 const BEAT = 0; // heartbeat count: each value is one "window" between two turns of the loop
 const CAPTURE_ALLOWED = 1; // 0 while a debugger is attached, during startup grace, or when captures are off
 const CAPTURING = 2; // the window the worker is capturing (set before Debugger.pause)
+const DISCONNECTED = 3; // set by the worker once its inspector session is closed
 
 const LAST_BEAT_AT = 0; // epoch ms (timeOrigin + now) of the last heartbeat
 const DUE_IN_MS = 1; // heartbeat period
@@ -60,6 +61,17 @@ export class SharedState {
 
   set capturing(window: number) {
     Atomics.store(this.i32, CAPTURING, window);
+  }
+
+  /** Worker side: the inspector session is closed. Wakes a main thread waiting in `awaitDisconnect`. */
+  markDisconnected(): void {
+    Atomics.store(this.i32, DISCONNECTED, 1);
+    Atomics.notify(this.i32, DISCONNECTED);
+  }
+
+  /** Main side, at process exit only: blocks until the worker's session is closed, at most `timeoutMs`. */
+  awaitDisconnect(timeoutMs: number): void {
+    Atomics.wait(this.i32, DISCONNECTED, 0, timeoutMs);
   }
 
   /** How long the loop has been late right now, in ms (0 while it turns). */

@@ -20,6 +20,8 @@ export interface WatchdogSettings extends Omit<WatchdogConfig, 'buffer'> {
 }
 
 const MAX_RESTART_DELAY_MS = 60_000;
+/** How long process exit may wait for the worker to close its inspector session. */
+const EXIT_DISCONNECT_MS = 200;
 
 /**
  * Main-thread side of the watchdog: starts the worker, receives its
@@ -30,7 +32,20 @@ export class Watchdog {
   private worker: Worker | undefined;
   private closed = false;
   private restarts = 0;
+  private exitHooked = false;
   private restartTimer: NodeJS.Timeout | undefined;
+  /**
+   * An app that exits (process.exit, or the loop running dry) without close():
+   * an inspector session still connected then makes Node print "Waiting for
+   * the debugger to disconnect...". Exit handlers must be synchronous, so ask
+   * the worker to disconnect and wait for it on shared memory.
+   */
+  private readonly onProcessExit = (): void => {
+    const worker = this.worker;
+    if (worker === undefined) return;
+    worker.postMessage('close');
+    this.shared.awaitDisconnect(EXIT_DISCONNECT_MS);
+  };
 
   constructor(
     private readonly shared: SharedState,
@@ -40,6 +55,10 @@ export class Watchdog {
 
   start(): void {
     if (this.closed || this.worker) return;
+    if (!this.exitHooked) {
+      process.once('exit', this.onProcessExit);
+      this.exitHooked = true;
+    }
     const { workerFile = join(__dirname, 'worker.js'), ...config } = this.settings;
     let worker: Worker;
     try {
@@ -84,6 +103,7 @@ export class Watchdog {
 
   close(): void {
     this.closed = true;
+    process.off('exit', this.onProcessExit);
     if (this.restartTimer) clearTimeout(this.restartTimer);
     const worker = this.worker;
     this.worker = undefined;

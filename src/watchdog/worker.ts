@@ -132,6 +132,7 @@ function close(): void {
   } catch {
     // Already disconnected.
   }
+  shared.markDisconnected();
   parentPort?.close();
 }
 
