@@ -80,8 +80,8 @@ test('while both workers are blocked, the aggregated scrape answers at once; blo
   assert.equal(seen.workers, '2/2', 'both blocked workers answered through their watchdog threads');
   const during = polls.filter((p) => p.blocked > 0.2);
   assert.ok(during.length >= 1);
-  // Typically a few ms; the bound only says no scrape waited for the 3 s stall.
-  for (const p of during) assert.ok(p.ms < 500, `aggregated scrape during the stall took ${p.ms.toFixed(1)} ms`);
+  // Typically a few ms (it takes three processes and four threads); the bound only says no scrape waited for the 3 s stall.
+  for (const p of during) assert.ok(p.ms < 1000, `aggregated scrape during the stall took ${p.ms.toFixed(1)} ms`);
   assert.ok(blockedA >= 0.9 && blockedB >= 0.9, `both workers blocked: ${blockedA}, ${blockedB}`);
   // Neither worker can have been blocked longer than the time since the blocks were requested; a sum would be about twice that.
   assert.ok(seen.blocked <= seen.elapsedS + 0.05, `aggregated ${seen.blocked} s after ${seen.elapsedS.toFixed(2)} s`);
