@@ -5,6 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -15,7 +16,8 @@ const DEMO = 'examples/demo/index.mjs';
 
 /** Starts the demo; resolves `lines` as they arrive and `exit` with the code and all output. */
 function startDemo(args) {
-  const child = spawn(process.execPath, [DEMO, '--port', '0', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const [tagName, tagValue] = RUN_TAG.split('=');
+  const child = spawn(process.execPath, [DEMO, '--port', '0', ...args], { cwd: ROOT, env: { ...process.env, [tagName]: tagValue }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   const waiters = [];
@@ -46,15 +48,23 @@ function startDemo(args) {
   return { child, exit, waitForOutput };
 }
 
-/** Processes still running the demo's load generator (Linux /proc; empty elsewhere). */
+/**
+ * Every demo this file starts carries this tag in its environment, which its
+ * forked load generator inherits: other demos on the machine (another
+ * engineer's test run) are not ours to count.
+ */
+const RUN_TAG = `LOOPGUARD_DEMO_TEST_RUN=${randomUUID()}`;
+
+/** Processes of this file's demos still running the load generator (Linux /proc; empty elsewhere). */
 function loadGenerators() {
   if (!fs.existsSync('/proc/self/cmdline')) return [];
   const found = [];
   for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
     try {
-      if (fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('examples/demo/load.mjs')) found.push(pid);
+      if (!fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('examples/demo/load.mjs')) continue;
+      if (fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(RUN_TAG)) found.push(pid);
     } catch {
-      // The process ended while we looked.
+      // The process ended while we looked, or is not ours to read.
     }
   }
   return found;
@@ -129,7 +139,8 @@ test('npm run demo --duration N: stops by itself, closing the server, the guard 
 const hasScript = fs.existsSync('/usr/bin/script');
 test('npm run demo on a terminal: redraws one screen in place, then prints the summary to the normal screen', { skip: !hasScript && 'needs script(1) for a pseudo-terminal' }, async () => {
   // script(1) gives the demo a pseudo-terminal, as when a person runs it.
-  const child = spawn('/usr/bin/script', ['-q', '-c', `stty cols 160 rows 50; ${JSON.stringify(process.execPath)} ${DEMO} --port 0 --duration 4`, '/dev/null'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const [tagName, tagValue] = RUN_TAG.split('=');
+  const child = spawn('/usr/bin/script', ['-q', '-c', `stty cols 160 rows 50; ${JSON.stringify(process.execPath)} ${DEMO} --port 0 --duration 4`, '/dev/null'], { cwd: ROOT, env: { ...process.env, [tagName]: tagValue }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout.setEncoding('utf8').on('data', (chunk) => (out += chunk));
   const killer = setTimeout(() => child.kill('SIGKILL'), 60_000); // failure guard
