@@ -73,7 +73,8 @@ function keepContextForBody(req: BodyRequest | undefined, record: RequestRecord)
   if ((length === undefined || length === '0') && headers['transfer-encoding'] === undefined) return;
   req[kBodyRecord] = record;
   req[kEmit] = req.emit;
-  req.emit = emitInRequest;
+  // Not enumerable: the request's own keys stay what the app and its loggers expect.
+  Object.defineProperty(req, 'emit', { value: emitInRequest, writable: true, configurable: true, enumerable: false });
 }
 
 function emitInRequest(this: BodyRequest): boolean {
