@@ -8,7 +8,7 @@
  * returns becomes a metric label and appears in reports. Distinct values past
  * `maxRoutes` are counted as `(overflow)`; `null`/`undefined` means `(unmatched)`.
  */
-import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { InvalidOptionError } from '../errors';
 import { LoopGuard } from '../core/guard';
 import { requestStore } from '../core/request-context';
@@ -34,8 +34,8 @@ export interface LoopGuardListener<Req extends IncomingMessage = IncomingMessage
 }
 
 /** Wraps a request listener so each request it serves is tracked by a guard. */
-export function withLoopGuard<Req extends IncomingMessage, Res extends ServerResponse>(
-  listener: RequestListener<typeof IncomingMessage, typeof ServerResponse> | ((req: Req, res: Res) => void),
+export function withLoopGuard<Req extends IncomingMessage = IncomingMessage, Res extends ServerResponse = ServerResponse>(
+  listener: (this: unknown, req: Req, res: Res) => void,
   options: HttpLoopGuardOptions = {},
 ): LoopGuardListener<Req, Res> {
   if (typeof listener !== 'function') throw new InvalidOptionError('listener', 'a (req, res) request listener function', listener);
@@ -50,7 +50,7 @@ export function withLoopGuard<Req extends IncomingMessage, Res extends ServerRes
   const guard = existing ?? guardFrom(guardOptions);
   const precise = guard.options.precise;
   const routeOf = route === undefined ? noRoute : templateFrom(route);
-  const handle = listener as (this: unknown, req: Req, res: Res) => void;
+  const handle = listener;
   const shedder = guard.shedder;
 
   function loopGuardListener(this: unknown, req: Req, res: Res): void {
