@@ -119,7 +119,8 @@ test('precise mode records each request\'s own synchronous time, including block
       const heavyMean = sum('/heavy') / 5;
       const lightMean = sum('/light') / 5;
       assert.ok(heavyMean >= 0.035, `heavy mean ${heavyMean}`);
-      assert.ok(heavyMean > 10 * lightMean, `heavy ${heavyMean} vs light ${lightMean}`);
+      // Wall-clock time: a descheduled process inflates both alike, so compare the difference.
+      assert.ok(heavyMean - lightMean >= 0.025, `heavy ${heavyMean} vs light ${lightMean}`);
     },
   );
 });

@@ -1,4 +1,5 @@
 import { after, before, describe, test } from 'node:test';
+import { once } from 'node:events';
 import assert from 'node:assert/strict';
 import express from 'express';
 import express4 from 'express4';
@@ -23,7 +24,9 @@ for (const [version, expressImpl] of [['Express 5', express], ['Express 4', expr
       const middleware = loopGuard({ thresholdMs: 100, startupGraceMs: 0, prometheus: { registry: new Registry() } });
       guard = middleware.guard;
       guard.on('stall', (r) => reports.push(r));
+      const watching = once(guard, 'watchdog:ready');
       server = await listen(buildApp(expressImpl, middleware, { fifo }));
+      await watching;
       client = await forkClient();
     });
 
@@ -77,7 +80,8 @@ test('a stall outside any request is background, with its stack', async () => {
   const middleware = loopGuard({ startupGraceMs: 0, prometheus: false });
   const guard = middleware.guard;
   try {
-    const stalled = waitFor(guard, 'stall');
+    await waitFor(guard, 'watchdog:ready'); // holds the loop open; the worker alone does not
+    const stalled = waitFor(guard, 'stall', (r) => r.stack.some((f) => f.functionName === 'nightlyCleanupJob'));
     setTimeout(function nightlyCleanupJob() {
       burnCpu(300);
     }, 50);

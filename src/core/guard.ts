@@ -99,6 +99,7 @@ export class LoopGuard extends EventEmitter<LoopGuardEvents> implements BeatList
   private beats = 0;
   /** Requests in flight at the previous heartbeat: the last count taken before a stall began. */
   private inFlightAtLastBeat = 0;
+  private graceTimer: NodeJS.Timeout | undefined;
   private closed = false;
 
   constructor(input?: LoopGuardOptions) {
@@ -158,6 +159,12 @@ export class LoopGuard extends EventEmitter<LoopGuardEvents> implements BeatList
       this.watchdog.start();
     }
     this.updateCaptureAllowed();
+    if (options.startupGraceMs > 0) {
+      // Allow captures the moment grace ends, not up to a second later: a stall
+      // straddling that moment would otherwise be reported without its stack.
+      this.graceTimer = setTimeout(() => this.updateCaptureAllowed(), options.startupGraceMs + 1);
+      this.graceTimer.unref();
+    }
   }
 
   /** Called by adapters when a request is accepted. Never throws. */
@@ -211,6 +218,7 @@ export class LoopGuard extends EventEmitter<LoopGuardEvents> implements BeatList
     if (this.closed) return;
     this.closed = true;
     this.heartbeat.stop();
+    if (this.graceTimer) clearTimeout(this.graceTimer);
     this.watchdog?.close();
     this.loop.close();
     this.shedder?.close();

@@ -31,6 +31,7 @@ export class LoopStats {
   private eluMark: EventLoopUtilization = performance.eventLoopUtilization();
   private eluAt = performance.now();
   private readonly delay: IntervalHistogram;
+  private readonly resolutionMs: number;
   private previous: DelayPercentiles | undefined;
   private windowStartedAt = performance.now();
   private readonly gcPauses: { start: number; end: number }[] = [];
@@ -38,7 +39,8 @@ export class LoopStats {
   private readonly gcObserver: PerformanceObserver;
 
   constructor(resolutionMs: number) {
-    this.delay = monitorEventLoopDelay({ resolution: Math.max(1, Math.min(resolutionMs, 20)) });
+    this.resolutionMs = Math.max(1, Math.min(resolutionMs, 20));
+    this.delay = monitorEventLoopDelay({ resolution: this.resolutionMs });
     this.delay.enable();
     this.gcObserver = new PerformanceObserver((list) => this.addGcPauses(list.getEntries()));
     this.gcObserver.observe({ entryTypes: ['gc'] });
@@ -91,7 +93,9 @@ export class LoopStats {
   private readDelay(): DelayPercentiles {
     const h = this.delay;
     if (h.count === 0) return { minMs: 0, meanMs: 0, p50Ms: 0, p90Ms: 0, p99Ms: 0, maxMs: 0 };
-    const ms = (ns: number): number => (Number.isFinite(ns) ? ns / 1e6 : 0);
+    // The histogram records the whole interval between its timer's turns, so
+    // an idle loop reads as the resolution itself: the delay is what lies beyond it.
+    const ms = (ns: number): number => (Number.isFinite(ns) ? Math.max(0, ns / 1e6 - this.resolutionMs) : 0);
     return {
       minMs: ms(h.min),
       meanMs: ms(h.mean),

@@ -6,6 +6,7 @@
  * whenever the loop turned before the pause landed.
  */
 import { Session } from 'node:inspector';
+import { dirname, sep } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { CaptureSample } from '../core/attribution';
 import { probeExpression, type ProbeResult } from './probe';
@@ -33,6 +34,8 @@ export interface SamplesMessage {
 }
 
 const config = workerData as WatchdogConfig;
+/** loopguard's compiled code (dist/); this file lives in dist/watchdog. */
+const OWN_CODE = `${dirname(__dirname)}${sep}`;
 const shared = new SharedState(config.buffer);
 const session = new Session();
 const scriptUrls = new Map<string, string>();
@@ -68,8 +71,10 @@ async function captureOnce(window: number): Promise<CaptureSample | null> {
     });
     const value = probe.result?.value;
     const stack = normaliseFrames(frames, (id) => scriptUrls.get(id), config.maxStackFrames);
-    // Only Node's own frames (timers, ticks): the pause landed between callbacks.
+    // Only Node's own frames (timers, ticks), or loopguard's own code on top (it never
+    // blocks): the pause landed after the stall, in whatever ran next.
     if (stack.every((f) => f.url === '' || f.url.startsWith('node:'))) return null;
+    if (stack[0] !== undefined && stack[0].url.startsWith(OWN_CODE)) return null;
     const [requestId, method, route, asyncId] = Array.isArray(value) ? (value as ProbeResult) : [0, '', null, 0];
     return {
       window,
