@@ -21,7 +21,7 @@ export interface RequestRecord {
   /** The request's OpenTelemetry span, kept only while tracing is active (stall events); else undefined. */
   span: unknown;
   /** Set by the owner of the record (a request tracker) to route finish() and captures back to it. */
-  readonly owner: { finish(record: RequestRecord): void; captured?(record: RequestRecord): void };
+  readonly owner: { finish(record: RequestRecord): void; captured?(record: RequestRecord): void; readonly window: number };
 }
 
 /**
@@ -38,12 +38,13 @@ const PROBE_KEY = Symbol.for(PROBE_SYMBOL_NAME);
  * it so its own stall is not counted as delay it suffered.
  * Returns [requestId, method, route, asyncId]; requestId 0 means no request.
  */
-function probe(window: number): ProbeResult | null {
+function probe(): ProbeResult | null {
   try {
     const asyncId = executionAsyncId();
     const record = requestStore.getStore();
     if (record === undefined || record.finished) return [0, '', null, asyncId];
-    record.capturedWindow = window;
+    // The loop has not turned since the stall began: the owner's window is the stall's.
+    record.capturedWindow = record.owner.window;
     if (record.span !== undefined) record.owner.captured?.(record);
     let route: string | null = null;
     try {

@@ -11,8 +11,9 @@ export type ProbeResult = [number, string, string | null, number];
 /**
  * Evaluated in the global scope (not on a call frame: on Node-internal frames
  * primordials shadow globals such as `Symbol`). It still sees the paused
- * code's AsyncLocalStorage store.
+ * code's AsyncLocalStorage store. One constant source: with the Debugger
+ * domain enabled, every distinct evaluated source is kept as a script for the
+ * life of the process, so an expression that varied per stall would grow the
+ * heap a little with every capture.
  */
-export function probeExpression(window: number): string {
-  return `(function(){var p=globalThis[Symbol.for('${PROBE_SYMBOL_NAME}')];return typeof p==='function'?p(${window | 0}):null})()`;
-}
+export const PROBE_EXPRESSION = `(function(){var p=globalThis[Symbol.for('${PROBE_SYMBOL_NAME}')];return typeof p==='function'?p():null})()`;

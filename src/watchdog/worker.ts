@@ -9,7 +9,7 @@ import { Session } from 'node:inspector';
 import { dirname, sep } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { CaptureSample } from '../core/attribution';
-import { probeExpression, type ProbeResult } from './probe';
+import { PROBE_EXPRESSION, type ProbeResult } from './probe';
 import { normaliseFrames, type ProtocolCallFrame } from './frames';
 import { mostlyPreempted, readSchedstat, type SchedSample } from './preemption';
 import { epochNow, SharedState } from './shared-state';
@@ -65,7 +65,7 @@ async function captureOnce(window: number): Promise<CaptureSample | null> {
     // The loop turned before the pause landed: these frames are not the stall's.
     if (shared.window !== window) return null;
     const probe = await post<{ result?: { value?: unknown } }>('Runtime.evaluate', {
-      expression: probeExpression(window),
+      expression: PROBE_EXPRESSION,
       returnByValue: true,
       silent: true,
     });
