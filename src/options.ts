@@ -147,7 +147,7 @@ export function resolveOptions(input: LoopGuardOptions | undefined = {}): Resolv
   const thresholdMs = finiteNumber('thresholdMs', input.thresholdMs ?? DEFAULTS.thresholdMs, 1, 600_000);
   // The heartbeat must tick several times per threshold to measure stalls to a
   // few percent, yet rarely enough that an idle process pays well under 1 % of a core.
-  const heartbeatMs = Math.min(200, Math.max(5, Math.round(thresholdMs / 5)));
+  const heartbeatMs = Math.min(200, Math.max(5, Math.round(thresholdMs / 4)));
   const prometheus = objectOrFalse('prometheus', input.prometheus, validatePrometheus);
   return Object.freeze({
     thresholdMs,

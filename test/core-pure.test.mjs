@@ -100,7 +100,7 @@ test('frames: CDP 0-based locations become 1-based, file URLs become paths, the 
 test('options: defaults, derived intervals, frozen', () => {
   const o = resolveOptions();
   assert.equal(o.thresholdMs, 100);
-  assert.equal(o.heartbeatMs, 20);
+  assert.equal(o.heartbeatMs, 25);
   assert.ok(o.captureAfterMs >= o.heartbeatMs && o.captureAfterMs < o.thresholdMs);
   assert.ok(Object.isFrozen(o));
   assert.equal(resolveOptions({ startupGraceMs: 0 }).startupGraceMs, 0, 'a legitimate 0 is kept');

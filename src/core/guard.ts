@@ -110,7 +110,8 @@ export class LoopGuard extends EventEmitter<LoopGuardEvents> implements BeatList
     this.stalls = new StallStats(options.recentStalls);
     this.heartbeat = new Heartbeat(options.heartbeatMs, this.shared, this);
     this.tracker = new RequestTracker(this.routes, this.heartbeat, options.precise, (finished) => this.culpritFinished(finished));
-    this.loop = new LoopStats(options.heartbeatMs);
+    // Percentiles for snapshot() need far fewer samples than stall detection: a coarser monitor costs less idle CPU.
+    this.loop = new LoopStats(Math.min(100, options.heartbeatMs * 2));
     if (options.shed) {
       this.shedder = new Shedder(options.shed, {
         loop: this.loop,

@@ -112,12 +112,12 @@ export class RequestTracker {
     }
   }
 
-  /** A finalised stall blamed a request that is still in flight. */
   /** The heartbeat window in progress (the probe marks culprits with it). */
   get window(): number {
     return this.clock.window;
   }
 
+  /** A finalised stall blamed a request that is still in flight. */
   chargeStall(requestId: number, durationMs: number): void {
     this.ownStallMs.set(requestId, (this.ownStallMs.get(requestId) ?? 0) + durationMs);
   }

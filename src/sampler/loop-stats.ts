@@ -39,7 +39,7 @@ export class LoopStats {
   private readonly gcObserver: PerformanceObserver;
 
   constructor(resolutionMs: number) {
-    this.resolutionMs = Math.max(1, Math.min(resolutionMs, 20));
+    this.resolutionMs = Math.max(1, Math.min(resolutionMs, 100));
     this.delay = monitorEventLoopDelay({ resolution: this.resolutionMs });
     this.delay.enable();
     this.gcObserver = new PerformanceObserver((list) => this.addGcPauses(list.getEntries()));

@@ -11,7 +11,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { CaptureSample } from '../core/attribution';
 import { PROBE_EXPRESSION, type ProbeResult } from './probe';
 import { normaliseFrames, type ProtocolCallFrame } from './frames';
-import { mostlyPreempted, readSchedstat, type SchedSample } from './preemption';
+import { mostlyPreempted, readSchedstat } from './preemption';
 import { epochNow, SharedState } from './shared-state';
 import { startMetricsServer, type MetricsServer, type MetricsServerConfig } from './metrics-server';
 
@@ -43,8 +43,8 @@ let onPaused: ((frames: ProtocolCallFrame[]) => void) | undefined;
 let closed = false;
 let timer: NodeJS.Timeout | undefined;
 let metricsServer: MetricsServer | undefined;
-/** The main thread's scheduler counters when we last looked (its tid is the pid on Linux). */
-let schedBaseline: SchedSample | undefined;
+/** How long to watch the main thread's scheduler counters before judging preemption. */
+const PREEMPTION_PROBE_MS = 10;
 
 function post<T = unknown>(method: string, params?: object): Promise<T> {
   return new Promise((resolve, reject) => {
@@ -91,11 +91,13 @@ async function captureOnce(window: number): Promise<CaptureSample | null> {
 async function watchStall(window: number): Promise<void> {
   const samples: CaptureSample[] = [];
   while (!closed && shared.window === window && samples.length < config.maxSamplesPerStall) {
-    const sched = readSchedstat(process.pid);
     // Descheduled, not blocked: a pause now would land on an innocent callback.
-    const preempted = mostlyPreempted(schedBaseline, sched);
-    schedBaseline = sched;
-    if (!preempted) {
+    // Judged over a short look taken only now (the main thread's tid is the pid
+    // on Linux), so a healthy process pays nothing for it.
+    const before = readSchedstat(process.pid);
+    await sleep(PREEMPTION_PROBE_MS);
+    if (shared.window !== window) break;
+    if (!mostlyPreempted(before, readSchedstat(process.pid))) {
       const sample = await captureOnce(window);
       if (sample) samples.push(sample);
     }
@@ -109,7 +111,6 @@ async function watchStall(window: number): Promise<void> {
 /** Sleeps until the heartbeat would be `captureAfterMs` late, then looks. */
 function schedule(): void {
   if (closed) return;
-  schedBaseline = readSchedstat(process.pid);
   const lateBy = shared.blockedForMs(epochNow());
   const wait = Math.max(1, config.captureAfterMs - lateBy);
   timer = setTimeout(check, wait);
