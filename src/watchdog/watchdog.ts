@@ -111,6 +111,9 @@ export class Watchdog {
       // Let the worker disconnect its inspector session first: a session
       // still connected at exit makes Node wait for the debugger.
       worker.postMessage('close');
+      // Wait (bounded) for the session to close: an app that calls process.exit()
+      // right after close() would otherwise make Node wait for the debugger.
+      this.shared.awaitDisconnect(EXIT_DISCONNECT_MS);
       void worker.terminate().catch(() => undefined);
     }
   }
