@@ -176,7 +176,11 @@ test('a stall that is mostly a GC pause is reported as gc, not blamed on the cod
   for (let i = 0; i < 3e6; i++) heap.push({ a: i, b: [i], c: `x${i}` });
   const guard = createLoopGuard({ startupGraceMs: 0, prometheus: false });
   try {
-    const stalled = waitFor(guard, 'stall', (r) => r.cause === 'gc', 20_000);
+    const seen = [];
+    guard.on('stall', (r) => seen.push(`${r.cause}:${r.route}:${r.durationMs}`));
+    const stalled = waitFor(guard, 'stall', (r) => r.cause === 'gc', 20_000).catch((err) => {
+      throw new Error(`${err.message}; reports: ${seen.join(', ') || 'none'}`);
+    });
     setTimeout(() => {
       // A full collection of a large, live heap: hundreds of ms with the loop held.
       gc();

@@ -7,7 +7,7 @@ import { Registry } from 'prom-client';
 import { loopGuard } from 'loopguard';
 import { forkClient } from './helpers/client.mjs';
 import { listen, waitFor } from './helpers/server.mjs';
-import { buildApp, SCENARIOS } from './fixtures/express-app.mjs';
+import { buildApp, inFlightSignals, SCENARIOS } from './fixtures/express-app.mjs';
 import { burnCpu, slowFifo } from './fixtures/blocking.mjs';
 
 let victimTurn = 0;
@@ -60,7 +60,9 @@ for (const [version, expressImpl] of [['Express 5', express], ['Express 4', expr
     }
 
     test('victims are counted, and their delay is recorded on their own route', async () => {
+      const victimsWaiting = waitFor(inFlightSignals, 'io');
       await client.startVictims(`${server.url}/io`, 4);
+      await victimsWaiting; // block only once a victim is surely in flight
       const stalled = waitFor(guard, 'stall', (r) => r.route === '/users/:id');
       const res = await client.request(`${server.url}/users/7`);
       assert.equal(res.status, 200);
