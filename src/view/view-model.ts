@@ -1,5 +1,5 @@
 import type { LoopGuardSnapshot } from '../core/snapshot';
-import type { StackFrame, StallCause } from '../core/stall-report';
+import type { StackFrame, StallReport } from '../core/stall-report';
 import { isAppFrame } from '../watchdog/frames';
 import type { HistoryPoint, WindowDelay } from './history';
 import { displayPath } from './paths';
@@ -14,16 +14,8 @@ export interface ViewFrame {
   app: boolean;
 }
 
-export interface ViewStall {
-  id: number;
-  startedAt: number;
-  durationMs: number;
-  route: string | null;
-  method: string | null;
-  cause: StallCause;
-  victims: number;
-  stack: ViewFrame[];
-}
+/** A stall report as the page shows it: the same fields, frames made safe to show. */
+export type ViewStall = Omit<StallReport, 'stack'> & { stack: ViewFrame[] };
 
 /** What `snapshot.json` serves: the guard's snapshot with paths made safe to show, plus the chart history. */
 export interface ViewSnapshot {
