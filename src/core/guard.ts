@@ -97,8 +97,6 @@ export class LoopGuard extends EventEmitter<LoopGuardEvents> implements BeatList
   private releasePrecise: (() => void) | undefined;
   private nextReportId = 1;
   private beats = 0;
-  /** Requests in flight at the previous heartbeat: the last count taken before a stall began. */
-  private inFlightAtLastBeat = 0;
   private graceTimer: NodeJS.Timeout | undefined;
   private closed = false;
 
@@ -110,6 +108,7 @@ export class LoopGuard extends EventEmitter<LoopGuardEvents> implements BeatList
     this.stalls = new StallStats(options.recentStalls);
     this.heartbeat = new Heartbeat(options.heartbeatMs, this.shared, this);
     this.tracker = new RequestTracker(this.routes, this.heartbeat, options.precise, (finished) => this.culpritFinished(finished));
+    this.tracker.victimThresholdMs = options.thresholdMs;
     // Percentiles for snapshot() need far fewer samples than stall detection: a coarser monitor costs less idle CPU.
     this.loop = new LoopStats(Math.min(100, options.heartbeatMs * 2));
     if (options.shed) {
@@ -260,9 +259,9 @@ export class LoopGuard extends EventEmitter<LoopGuardEvents> implements BeatList
       if (++this.beats % Math.max(1, Math.round(1000 / this.options.heartbeatMs)) === 0) this.updateCaptureAllowed();
       if (this.shedder !== undefined && !this.inGrace()) this.shedder.onBeat(lateMs);
       // Victims whose own timers expired during the stall finish in this same
-      // timers phase before the heartbeat runs: count them from the last beat too.
-      const inFlight = Math.max(this.inFlightAtLastBeat, this.tracker.inFlight);
-      this.inFlightAtLastBeat = this.tracker.inFlight;
+      // timers phase, before the heartbeat runs: they are counted as they finish.
+      const inFlight = this.tracker.inFlight + this.tracker.finishedVictims;
+      this.tracker.finishedVictims = 0;
       if (lateMs < this.options.thresholdMs || this.inGrace()) return;
       const stall: MeasuredStall = { window: endedWindow, startedAt: nowEpochMs - lateMs, durationMs: lateMs, inFlight };
       if (this.watchdog?.running && this.shared.capturing === endedWindow) {

@@ -39,6 +39,10 @@ export interface FinishedRequest {
  */
 export class RequestTracker {
   inFlight = 0;
+  /** A request that waited at least this long (ms) was a victim of a stall. */
+  victimThresholdMs = Infinity;
+  /** Victims that finished since the last heartbeat: they no longer count as in flight when the stall is measured. */
+  finishedVictims = 0;
   /** Set by the OpenTelemetry exporter; undefined costs one check per request. */
   observer: RequestObserver | undefined = undefined;
   private nextId = 1;
@@ -95,6 +99,7 @@ export class RequestTracker {
       }
     }
     const waitedMs = Math.max(0, endDelayMs - record.startDelayMs);
+    if (waitedMs >= this.victimThresholdMs && record.capturedWindow === 0) this.finishedVictims++;
     stats.delay.record(waitedMs / 1000);
     if (this.precise) blockingHistogram(stats).record(record.blockingMs / 1000);
     if (this.observer !== undefined) this.observer.finished(record, stats, waitedMs);
