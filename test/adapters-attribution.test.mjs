@@ -100,7 +100,10 @@ for (const adapter of ADAPTERS) {
     before(async () => {
       app = await adapter.start();
       app.guard.on('stall', (r) => reports.push(r));
+      // Captures need the watchdog connected; on a loaded machine that can take a while after start.
+      const watching = app.guard.watchdogReady ? undefined : waitFor(app.guard, 'watchdog:ready');
       client = await forkClient();
+      await watching;
     });
 
     after(async () => {

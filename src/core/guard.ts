@@ -205,6 +205,11 @@ export class LoopGuard extends EventEmitter<LoopGuardEvents> implements BeatList
     return this.shared.blockedForMs(epochNow());
   }
 
+  /** The watchdog is connected and can capture stacks (see the 'watchdog:ready' event). */
+  get watchdogReady(): boolean {
+    return this.watchdog?.ready ?? false;
+  }
+
   get watchdogRunning(): boolean {
     return this.watchdog?.running ?? false;
   }

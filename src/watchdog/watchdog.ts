@@ -33,6 +33,8 @@ export class Watchdog {
   private closed = false;
   private restarts = 0;
   private exitHooked = false;
+  /** The worker has connected and is watching. */
+  ready = false;
   private restartTimer: NodeJS.Timeout | undefined;
   /**
    * An app that exits (process.exit, or the loop running dry) without close():
@@ -79,6 +81,7 @@ export class Watchdog {
       if (message.type === 'samples') this.events.onSamples(message.window, message.samples);
       else if (message.type === 'ready') {
         this.restarts = 0;
+        this.ready = true;
         this.events.onReady?.();
       }
       else if (message.type === 'error') this.events.onError(new Error(`loopguard watchdog: ${message.message}`));
@@ -90,7 +93,10 @@ export class Watchdog {
       this.fail(err);
     });
     worker.on('exit', (code) => {
-      if (this.worker === worker) this.worker = undefined;
+      if (this.worker === worker) {
+        this.worker = undefined;
+        this.ready = false;
+      }
       if (this.closed) return;
       // Stalls are still measured meanwhile, only without stacks.
       if (!errored) this.fail(new Error(`loopguard watchdog: worker exited unexpectedly (code ${code}); restarting with backoff`));
