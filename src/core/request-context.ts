@@ -1,5 +1,5 @@
 import { AsyncLocalStorage, executionAsyncId } from 'node:async_hooks';
-import { PROBE_SYMBOL_NAME, type ProbeResult } from '../watchdog/probe';
+import { ARRIVED_DURING_STALL, PROBE_SYMBOL_NAME, type ProbeResult } from '../watchdog/probe';
 
 /** Resolves a request's route template; null while routing has not happened yet. */
 export type RouteResolver = (req: any) => string | null;
@@ -21,7 +21,12 @@ export interface RequestRecord {
   /** The request's OpenTelemetry span, kept only while tracing is active (stall events); else undefined. */
   span: unknown;
   /** Set by the owner of the record (a request tracker) to route finish() and captures back to it. */
-  readonly owner: { finish(record: RequestRecord): void; captured?(record: RequestRecord): void; readonly window: number };
+  readonly owner: {
+    finish(record: RequestRecord): void;
+    captured?(record: RequestRecord): void;
+    arrivedDuringStall(record: RequestRecord): boolean;
+    readonly window: number;
+  };
 }
 
 /**
@@ -43,6 +48,9 @@ function probe(): ProbeResult | null {
     const asyncId = executionAsyncId();
     const record = requestStore.getStore();
     if (record === undefined || record.finished) return [0, '', null, asyncId];
+    // Accepted when the loop was already this late: the request arrived after the
+    // stall began (the pause landed just after the culprit, in the next callback).
+    if (record.owner.arrivedDuringStall(record)) return [ARRIVED_DURING_STALL, '', null, asyncId];
     // The loop has not turned since the stall began: the owner's window is the stall's.
     record.capturedWindow = record.owner.window;
     if (record.span !== undefined) record.owner.captured?.(record);

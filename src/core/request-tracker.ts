@@ -117,6 +117,16 @@ export class RequestTracker {
     }
   }
 
+  /**
+   * Whether the request was accepted when the loop was already late by at
+   * least half the threshold: then it came in after the stall began (it waited
+   * in the backlog or in the same poll batch) and is a victim, not the culprit.
+   * A request accepted in an earlier window began before <= 0.
+   */
+  arrivedDuringStall(record: RequestRecord): boolean {
+    return record.startDelayMs - this.clock.settledDelayMs() >= this.victimThresholdMs / 2;
+  }
+
   /** The heartbeat window in progress (the probe marks culprits with it). */
   get window(): number {
     return this.clock.window;

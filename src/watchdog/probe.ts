@@ -6,6 +6,9 @@
 export const PROBE_SYMBOL_NAME = 'loopguard.probe';
 
 /** What the probe returns: [requestId (0: none), method, route or null, executionAsyncId]. */
+
+/** requestId meaning: the paused request arrived after the stall began, so it cannot be its culprit. */
+export const ARRIVED_DURING_STALL = -1;
 export type ProbeResult = [number, string, string | null, number];
 
 /**

@@ -9,7 +9,7 @@ import { Session } from 'node:inspector';
 import { dirname, sep } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { CaptureSample } from '../core/attribution';
-import { PROBE_EXPRESSION, type ProbeResult } from './probe';
+import { ARRIVED_DURING_STALL, PROBE_EXPRESSION, type ProbeResult } from './probe';
 import { normaliseFrames, type ProtocolCallFrame } from './frames';
 import { mostlyPreempted, readSchedstat } from './preemption';
 import { epochNow, SharedState } from './shared-state';
@@ -76,6 +76,7 @@ async function captureOnce(window: number): Promise<CaptureSample | null> {
     if (stack.every((f) => f.url === '' || f.url.startsWith('node:'))) return null;
     if (stack[0] !== undefined && stack[0].url.startsWith(OWN_CODE)) return null;
     const [requestId, method, route, asyncId] = Array.isArray(value) ? (value as ProbeResult) : [0, '', null, 0];
+    if (requestId === ARRIVED_DURING_STALL) return null;
     return {
       window,
       at,
