@@ -33,7 +33,8 @@ test('every catalogue metric is registered, and a stall shows up under its culpr
     (app) => app.get('/orders/:id', (req, res) => res.send(String(burnCpu(250)))),
     async ({ guard, registry, url }) => {
       for (const def of CATALOGUE) assert.ok(registry.getSingleMetric(`loopguard_${def.name}`), def.name);
-      const stalled = waitFor(guard, 'stall');
+      if (!guard.watchdogReady) await waitFor(guard, 'watchdog:ready');
+      const stalled = waitFor(guard, 'stall', (r) => r.route === '/orders/:id');
       const client = await forkClient();
       try {
         assert.equal((await client.request(`${url}/orders/123?token=secret`)).status, 200);
