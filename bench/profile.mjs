@@ -30,6 +30,8 @@ const { values: opts, positionals } = parseArgs({
     top: { type: 'string', default: '15' },
     /** Also print the callees (total time) under every frame of this function name. */
     tree: { type: 'string' },
+    /** List top functions of every origin, not only loopguard's and async_hooks'. */
+    all: { type: 'boolean', default: false },
   },
 });
 const variants = positionals.length ? positionals : ['loopguard'];
@@ -60,7 +62,7 @@ function analyse(profile) {
     if (group === 'idle') continue;
     busy += t;
     groups.set(group, (groups.get(group) ?? 0) + t);
-    if (group.startsWith('loopguard') || group.startsWith('async_hooks') || group.startsWith('bench')) {
+    if (opts.all || group.startsWith('loopguard') || group.startsWith('async_hooks') || group.startsWith('bench')) {
       const key = `${functionName || '(anonymous)'} ${url.replace(`file://${repo}`, '').replace(repo, '')}:${lineNumber + 1}`;
       fns.set(key, (fns.get(key) ?? 0) + t);
     }

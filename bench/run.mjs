@@ -30,7 +30,7 @@ import { startServer } from './lib/processes.mjs';
 import { wrk } from './lib/wrk.mjs';
 import { analyseIdle, analysePairs, median } from './lib/stats.mjs';
 import { BASELINES, IDLE_VARIANTS, SERVERS, selectVariants } from './lib/variants.mjs';
-import { IDLE_HEADER, PAIR_HEADER, SUMMARY_HEADER, idleRows, markdownTable, pairRows, summaryRows, textTable } from './lib/report.mjs';
+import { IDLE_HEADER, PAIR_HEADER, SUMMARY_HEADER, idleRows, markdownTable, noiseNote, pairRows, summaryRows, textTable } from './lib/report.mjs';
 
 const { values: opts } = parseArgs({
   options: {
@@ -47,6 +47,7 @@ const { values: opts } = parseArgs({
     'load-core': { type: 'string', default: '1' },
     quick: { type: 'boolean', default: false },
     concurrent: { type: 'boolean', default: false },
+    slice: { type: 'string' },
     out: { type: 'string' },
   },
 });
@@ -62,6 +63,7 @@ const config = {
   serverCore: Number(opts['server-core']),
   loadCore: Number(opts['load-core']),
   concurrent: opts.concurrent,
+  slice: opts.slice === undefined ? undefined : Number(opts.slice),
 };
 const nodeMajor = Number(process.versions.node.split('.')[0]);
 const defaultOut = fileURLToPath(new URL(nodeMajor === 20 ? './results/latest.md' : `./results/latest-node${nodeMajor}.md`, import.meta.url));
@@ -69,6 +71,17 @@ const defaultOut = fileURLToPath(new URL(nodeMajor === 20 ? './results/latest.md
 const outFile = opts.out ?? (quick || opts.only ? undefined : defaultOut);
 
 const log = (...args) => console.log(...args);
+
+/**
+ * Time the main thread waited for its core because of someone else. Our own
+ * other threads (V8's GC helpers: 10–16 % of a core under this load) run on
+ * the same pinned core and make the main thread wait too; that is the
+ * variant's own cost, not noise, so it is taken off.
+ */
+function foreignWait(before, after) {
+  const ownOthers = after.runSeconds - after.mainRunSeconds - (before.runSeconds - before.mainRunSeconds);
+  return Math.max(0, after.waitSeconds - before.waitSeconds - ownOthers);
+}
 
 /** One measured side of a pair: fresh server, warm-up, measured wrk run, CPU time from /proc. */
 async function measure(serverName, arg) {
@@ -82,7 +95,7 @@ async function measure(serverName, arg) {
     const wallSeconds = (performance.now() - t0) / 1000;
     const after = server.sched();
     const { raw, ...rest } = result;
-    return { ...rest, cpuSeconds: after.runSeconds - before.runSeconds, waitSeconds: after.waitSeconds - before.waitSeconds, wallSeconds, node: server.node };
+    return { ...rest, cpuSeconds: after.runSeconds - before.runSeconds, waitSeconds: foreignWait(before, after), wallSeconds, node: server.node };
   } finally {
     await server.stop();
   }
@@ -113,6 +126,58 @@ async function measureConcurrent(sides) {
   }
 }
 
+/**
+ * --slice S: both servers stay up; the load alternates between them in S-second
+ * slices (A B B A A B …) for the measured time of each side, so each still has
+ * its core alone while it is measured, and a switch of the machine's state
+ * lands on both sides alike. The pair's numbers are the sums over its slices.
+ */
+async function measureInterleaved(sides) {
+  const servers = [];
+  try {
+    for (const [name, arg] of sides) servers.push(await startServer(SERVERS[name].file, arg, { core: config.serverCore }));
+    const missing = servers.find((s) => s.unavailable);
+    if (missing) return sides.map(() => ({ unavailable: missing.unavailable }));
+    for (const s of servers) await wrk(s.url, { core: config.loadCore, seconds: config.warmup, connections: config.connections });
+    const totals = servers.map(() => ({ requests: 0, cpuSeconds: 0, waitSeconds: 0, wallSeconds: 0, errors: 0, non2xx: 0, p99: [], p50: [] }));
+    const slices = Math.max(1, Math.round(config.seconds / config.slice));
+    for (let i = 0; i < slices; i++) {
+      const order = i % 2 === 0 ? [0, 1] : [1, 0];
+      for (const k of order) {
+        const s = servers[k];
+        const before = s.sched();
+        const t0 = performance.now();
+        const r = await wrk(s.url, { core: config.loadCore, seconds: config.slice, connections: config.connections });
+        const t = totals[k];
+        t.wallSeconds += (performance.now() - t0) / 1000;
+        const after = s.sched();
+        t.requests += r.requests;
+        t.cpuSeconds += after.runSeconds - before.runSeconds;
+        t.waitSeconds += foreignWait(before, after);
+        t.errors += r.errors;
+        t.non2xx += r.non2xx;
+        t.p99.push(r.latency.p99);
+        t.p50.push(r.latency.p50);
+        // wrk's own rate excludes its start-up; the sum of requests over the sum of its durations is the side's rate.
+        t.rpsSeconds = (t.rpsSeconds ?? 0) + r.requests / r.rps;
+      }
+    }
+    return totals.map((t, k) => ({
+      rps: t.requests / t.rpsSeconds,
+      requests: t.requests,
+      latency: { p50: median(t.p50), p99: median(t.p99) },
+      errors: t.errors,
+      non2xx: t.non2xx,
+      cpuSeconds: t.cpuSeconds,
+      waitSeconds: t.waitSeconds,
+      wallSeconds: t.wallSeconds,
+      node: servers[k].node,
+    }));
+  } finally {
+    await Promise.all(servers.map((s) => s.stop?.()));
+  }
+}
+
 async function runPairs(variants) {
   const pairsByVariant = new Map(variants.map((v) => [v.name, []]));
   const unavailable = new Map();
@@ -128,6 +193,7 @@ async function runPairs(variants) {
       const sides = baseFirst ? [[baseline.server, baseline.arg], [baseline.server, v.arg]] : [[baseline.server, v.arg], [baseline.server, baseline.arg]];
       const measured = [];
       if (config.concurrent) measured.push(...(await measureConcurrent(sides)));
+      else if (config.slice) measured.push(...(await measureInterleaved(sides)));
       else for (const [server, arg] of sides) measured.push(await measure(server, arg));
       const [base, variant] = baseFirst ? measured : [measured[1], measured[0]];
       if (variant.unavailable || base.unavailable) {
@@ -205,6 +271,7 @@ async function main() {
   log('');
   log(loadNote);
   log(textTable(SUMMARY_HEADER, summaryRows(results)));
+  if (noiseNote(results, config.concurrent)) log(noiseNote(results, config.concurrent));
   for (const r of results) {
     log(`\n${r.variant.label} vs ${r.baseline.label} — per pair`);
     log(textTable(PAIR_HEADER, pairRows(r.summary)));
@@ -228,6 +295,8 @@ async function main() {
       'Ratio = variant req/s ÷ baseline req/s, median over the kept A/B pairs. Δ CPU µs/req = server CPU time (all threads, /proc) per request, variant minus baseline, median over pairs; CPU ratio = baseline ÷ variant CPU per request (the throughput ratio if the server were purely CPU-bound, less sensitive to other load on the machine). Pairs whose two sides disagree about the machine state (fast/slow switch mid-pair) are dropped; see bench/README.md.',
       '',
       markdownTable(SUMMARY_HEADER, summaryRows(results)),
+      '',
+      noiseNote(results, config.concurrent),
       '',
       ...results.flatMap((r) => [`## ${r.variant.label} vs ${r.baseline.label}`, '', markdownTable(PAIR_HEADER, pairRows(r.summary)), '']),
       ...(idle

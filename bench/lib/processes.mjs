@@ -65,8 +65,8 @@ export function procCpuSeconds(pid) {
  * Scheduler times from /proc/<pid>/task/<tid>/schedstat (ns, exact, unlike
  * the tick-sampled utime/stime): run time summed over every thread, and the
  * main thread's run-queue wait. The main thread of a loaded server is always
- * runnable, so its wait is time another process held our core. (The other
- * threads' waits are mostly behind our own main thread on the pinned core.)
+ * runnable, so its wait is time something else held our core: another
+ * process, or our own other threads (GC helpers) — run.mjs takes those off.
  */
 export function procSched(pid) {
   let run = 0;

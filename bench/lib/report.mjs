@@ -17,14 +17,27 @@ export function markdownTable(header, rows) {
   return [`| ${header.map(esc).join(' | ')} |`, `|${header.map((_, i) => (i === 0 ? ' --- ' : ' ---: ')).join('|')}|`, ...rows.map((r) => `| ${r.map(esc).join(' | ')} |`)].join('\n');
 }
 
-function verdict(v, s) {
+/** Widest departure from 1 of the A/A control's kept pairs: what this run can resolve. */
+export function noiseFloor(results) {
+  const control = results.find((r) => r.variant.name === 'aa');
+  if (!control) return undefined;
+  const kept = control.summary.rows.filter((r) => r.kept || control.summary.fallback);
+  return Math.max(...kept.map((r) => Math.abs(r.ratio - 1)));
+}
+
+/** A floor wider than this makes a 3 % target unjudgeable: the verdict says so. */
+const NOISY_FLOOR = 0.03;
+
+function verdict(v, s, floor) {
   if (v.target === undefined) return '';
-  return s.ratio >= v.target ? 'PASS' : 'FAIL';
+  const word = s.ratio >= v.target ? 'PASS' : 'FAIL';
+  return floor !== undefined && floor > NOISY_FLOOR ? `${word}?` : word;
 }
 
 export const SUMMARY_HEADER = ['variant', 'baseline', 'base req/s', 'variant req/s', 'ratio (median)', 'min–max', 'target', 'verdict', 'pairs kept', 'Δ CPU µs/req', 'CPU ratio'];
 
 export function summaryRows(results) {
+  const floor = noiseFloor(results);
   return results.map(({ variant: v, baseline, summary: s }) => [
     v.label,
     baseline.label,
@@ -33,11 +46,19 @@ export function summaryRows(results) {
     fix(s.ratio),
     `${fix(s.ratioMin)}–${fix(s.ratioMax)}`,
     v.target === undefined ? '' : `≥ ${v.target.toFixed(2)}`,
-    verdict(v, s),
+    verdict(v, s, floor),
     s.fallback ? `0/${s.total} (all noisy)` : `${s.kept}/${s.total}`,
     signed(s.cpuDelta),
     fix(s.cpuRatio),
   ]);
+}
+
+/** One line under the summary: the A/A control's spread, and what a '?' verdict means. */
+export function noiseNote(results, concurrent = false) {
+  const floor = noiseFloor(results);
+  if (floor === undefined) return '';
+  const tail = floor > NOISY_FLOOR ? ` — wider than ${NOISY_FLOOR * 100} %, so verdicts carry a '?': this run cannot tell a 3 % difference from noise${concurrent ? '' : ' (try --concurrent)'}` : '';
+  return `A/A control (bare vs bare): pairs within ±${(floor * 100).toFixed(1)} %${tail}.`;
 }
 
 export const PAIR_HEADER = ['pair', 'order', 'base req/s', 'variant req/s', 'ratio', 'base µs/req', 'variant µs/req', 'Δ µs/req', 'base p99 ms', 'variant p99 ms', 'core wait %', 'note'];

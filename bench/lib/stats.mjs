@@ -14,8 +14,9 @@
 /** Two sides of one pair more than this far apart, relative to their medians, straddled a switch. */
 export const SWITCH_FACTOR = 1.35;
 /**
- * A side whose server spent more than this share of the run waiting for its
- * core (another process ran there) measured someone else's load too: dropped.
+ * A side whose server's main thread spent more than this share of the run
+ * waiting while another process held its core measured someone else's load
+ * too: dropped.
  */
 export const CONTENDED_SHARE = 0.1;
 /** A baseline this far below the median of all baselines ran in the slow state (kept, flagged). */
@@ -42,27 +43,29 @@ export function analysePairs(pairs, baselineMedian) {
   const waits = pairs.map((p) => Math.max(waitOf(p.base), waitOf(p.variant)));
   const quiet = pairs.filter((_, i) => waits[i] <= CONTENDED_SHARE);
   const reference = quiet.length > 0 ? quiet : pairs;
-  const baseMed = median(reference.map((p) => p.base.rps));
-  const variantMed = median(reference.map((p) => p.variant.rps));
+  const baseMed = median(reference.map((p) => p.base.rps).filter((x) => x > 0));
+  const variantMed = median(reference.map((p) => p.variant.rps).filter((x) => x > 0));
   const rows = pairs.map((p, i) => {
     const ratio = p.variant.rps / p.base.rps;
     const baseCpu = cpuUsPerRequest(p.base);
     const variantCpu = cpuUsPerRequest(p.variant);
     const agreement = p.base.rps / baseMed / (p.variant.rps / variantMed);
-    const straddled = agreement > SWITCH_FACTOR || agreement < 1 / SWITCH_FACTOR;
+    const failed = !(p.base.rps > 0 && p.variant.rps > 0);
+    const straddled = !failed && (agreement > SWITCH_FACTOR || agreement < 1 / SWITCH_FACTOR);
     const contended = waits[i] > CONTENDED_SHARE;
     const slow = p.base.rps < SLOW_FACTOR * baselineMedian;
     const notes = [];
+    if (failed) notes.push(`dropped: no requests served (wrk errors ${p.base.errors}/${p.variant.errors})`);
     if (straddled) notes.push(`dropped: sides disagree ×${agreement.toFixed(2)} (state switch)`);
-    if (contended) notes.push(`${straddled ? '' : 'dropped: '}core shared (server waited ${(waits[i] * 100).toFixed(0)} % of the run)`);
+    if (contended) notes.push(`${straddled ? '' : 'dropped: '}core shared (server waited ${(waits[i] * 100).toFixed(0)} % of the run for other processes)`);
     if (slow) notes.push('slow state');
     if (p.base.errors || p.variant.errors || p.base.non2xx || p.variant.non2xx) notes.push('errors/non-2xx');
-    return { ...p, ratio, baseCpu, variantCpu, cpuDelta: variantCpu - baseCpu, cpuRatio: baseCpu / variantCpu, kept: !straddled && !contended, notes };
+    return { ...p, ratio, baseCpu, variantCpu, cpuDelta: variantCpu - baseCpu, cpuRatio: baseCpu / variantCpu, kept: !failed && !straddled && !contended, notes };
   });
   let kept = rows.filter((r) => r.kept);
   // Nothing clean at all (a machine busy throughout): report the median of everything, flagged.
   const fallback = kept.length === 0;
-  if (fallback) kept = rows;
+  if (fallback) kept = rows.filter((r) => r.base.rps > 0 && r.variant.rps > 0);
   const ratios = kept.map((r) => r.ratio);
   return {
     rows,

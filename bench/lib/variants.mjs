@@ -22,6 +22,8 @@ export const BASELINES = {
 };
 
 export const VARIANTS = [
+  // The control: bare against bare. Its spread is the noise floor of this run; a target is only met if it clears it.
+  { name: 'aa', baseline: 'express', arg: 'bare', label: 'Express bare again (A/A control)', group: 'main' },
   { name: 'loopguard', baseline: 'express', arg: 'loopguard', label: 'loopguard (default)', target: 0.97, group: 'main' },
   { name: 'precise', baseline: 'express', arg: 'precise', label: 'loopguard precise: true', target: 0.9, group: 'main' },
   { name: 'prom-bundle', baseline: 'express', arg: 'prom-bundle', label: 'express-prom-bundle (method+path)', group: 'main' },
@@ -31,6 +33,9 @@ export const VARIANTS = [
   { name: 'http-wrap', baseline: 'express', arg: 'http-wrap', label: 'loopguard/http wrapping the app', group: 'diag', requires: dist('adapters/http.js') },
   { name: 'als-only', baseline: 'express', arg: 'als-only', label: 'AsyncLocalStorage.run only', group: 'diag' },
   { name: 'close-only', baseline: 'express', arg: 'close-only', label: "res.on('close') only", group: 'diag' },
+  { name: 'gc-observer', baseline: 'express', arg: 'gc-observer', label: "PerformanceObserver('gc') only", group: 'diag' },
+  { name: 'eld', baseline: 'express', arg: 'eld', label: 'monitorEventLoopDelay(20 ms) only', group: 'diag' },
+  { name: 'timer-20ms', baseline: 'express', arg: 'timer-20ms', label: 'a 20 ms timer only', group: 'diag' },
   { name: 'guard-only', baseline: 'express', arg: 'guard-only', label: 'guard running, no middleware', group: 'diag' },
   { name: 'guard-nocapture', baseline: 'express', arg: 'guard-nocapture', label: 'guard, captureStacks: false, no middleware', group: 'diag' },
   { name: 'nocapture', baseline: 'express', arg: 'nocapture', label: 'loopguard captureStacks: false', group: 'diag' },

@@ -68,6 +68,27 @@ const VARIANTS = {
       next();
     };
   },
+  /** Only a PerformanceObserver for 'gc' entries, as the guard's LoopStats keeps. */
+  'gc-observer': async () => {
+    const { PerformanceObserver } = await import('node:perf_hooks');
+    let n = 0;
+    new PerformanceObserver((list) => (n += list.getEntries().length)).observe({ entryTypes: ['gc'] });
+    return null;
+  },
+  /** Only monitorEventLoopDelay at the guard's 20 ms resolution. */
+  eld: async () => {
+    const { monitorEventLoopDelay } = await import('node:perf_hooks');
+    monitorEventLoopDelay({ resolution: 20 }).enable();
+    return null;
+  },
+  /** Only a 20 ms refresh()ed, unref'd timer: the heartbeat's bare cost. */
+  'timer-20ms': () => {
+    const t = setTimeout(function tick() {
+      t.refresh();
+    }, 20);
+    t.unref();
+    return null;
+  },
   /** A guard running (heartbeat, watchdog worker, ELU, GC observer) with no middleware. */
   'guard-only': async () => {
     (await import('loopguard')).createLoopGuard();
@@ -109,6 +130,18 @@ if (!make) {
       res.send('Hello World!');
     });
     const listener = made?.wrap ? made.wrap(app) : app;
-    serve(listener, { onStop: () => (listener.guard ?? made?.guard)?.close() });
+    const guard = listener.guard ?? made?.guard;
+    // Stalls the guard saw during the bench: on a busy machine, preemption of this process looks like one.
+    let stalls = 0;
+    guard?.on('stall', () => stalls++);
+    // Heartbeats late enough for the watchdog to consider a capture (captureAfterMs, 50 ms by default).
+    const lateBeats = () => {
+      const h = guard?.delayHistogram;
+      if (!h) return 0;
+      let n = 0;
+      h.bounds.forEach((b, i) => (n += b >= 0.05 ? h.counts[i + 1] : 0));
+      return n;
+    };
+    serve(listener, { onStop: () => guard?.close(), info: () => ({ stalls, lateBeats: lateBeats() }) });
   }
 }

@@ -76,3 +76,23 @@ Transfer/sec:      1.77MB
   assert.equal(r.non2xx, 7);
   assert.throws(() => parseWrk('garbage'), /cannot parse/);
 });
+
+test('the A/A control sets the noise floor, and a wide floor marks verdicts as unsure', async () => {
+  const { noiseFloor, summaryRows, noiseNote } = await import('../lib/report.mjs');
+  const pair = (b, v) => ({ round: 0, order: 'base→var', base: run(b), variant: run(v) });
+  const aa = { variant: { name: 'aa', label: 'A/A' }, baseline: { label: 'bare' }, summary: analysePairs([pair(7000, 7070), pair(7000, 6860)], 7000) };
+  const lg = { variant: { name: 'loopguard', label: 'lg', target: 0.97 }, baseline: { label: 'bare' }, summary: analysePairs([pair(7000, 6900)], 7000) };
+  assert.ok(Math.abs(noiseFloor([aa, lg]) - 0.02) < 1e-9);
+  assert.equal(summaryRows([aa, lg])[1][7], 'PASS');
+  const wide = { ...aa, summary: analysePairs([pair(7000, 7700)], 7000) };
+  assert.equal(summaryRows([wide, lg])[1][7], 'PASS?');
+  assert.match(noiseNote([wide, lg]), /cannot tell/);
+});
+
+test('a pair where a side served nothing is dropped, not averaged as NaN', () => {
+  const zero = { ...run(0), requests: 0, errors: 50 };
+  const s = analysePairs([{ round: 0, base: zero, variant: run(7000) }, { round: 1, base: run(7000), variant: run(6930) }], 7000);
+  assert.deepEqual(s.rows.map((r) => r.kept), [false, true]);
+  assert.match(s.rows[0].notes.join(), /no requests/);
+  assert.ok(Math.abs(s.ratio - 0.99) < 1e-9);
+});
