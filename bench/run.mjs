@@ -286,7 +286,7 @@ async function main() {
     const md = [
       '# loopguard overhead bench — last run',
       '',
-      `Run ${startedAt.toISOString()} with \`node bench/run.mjs ${process.argv.slice(2).join(' ')}\`.`.replace(/ `$/, '`'),
+      `Run ${startedAt.toISOString()} with \`${['node bench/run.mjs', ...process.argv.slice(2)].join(' ')}\`.`,
       '',
       setup + '.',
       '',

@@ -133,7 +133,7 @@ try {
       [
         '# loopguard soak — last run',
         '',
-        `Run ${new Date().toISOString()} with \`node bench/soak.mjs ${process.argv.slice(2).join(' ')}\`.`.replace(/ `\.$/, '`.'),
+        `Run ${new Date().toISOString()} with \`${['node bench/soak.mjs', ...process.argv.slice(2)].join(' ')}\`.`,
         '',
         `Node ${process.version}; server (Express 5 + loopguard${opts.precise ? ' precise' : ''}, maxRoutes ${end.maxRoutes}, 300 templates) pinned to cpu${opts['server-core']}, wrk (bench/lua/soak.lua, ${opts.connections} connections) on cpu${opts['load-core']}; a 150 ms block every ${opts['block-every']} requests, /metrics every ${opts['metrics-every']}, random path parameters and unmatched URLs. Samples after two full GCs (--expose-gc), taken between load chunks.`,
         '',
