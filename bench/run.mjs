@@ -300,7 +300,7 @@ async function main() {
       '',
       ...results.flatMap((r) => [`## ${r.variant.label} vs ${r.baseline.label}`, '', markdownTable(PAIR_HEADER, pairRows(r.summary)), '']),
       ...(idle
-        ? [`## Idle CPU`, '', `${config.idleSeconds} s windows after a 3 s settle, the processes side by side on cpu${config.serverCore}, ${config.idleRounds} rounds; utime+stime of all threads from /proc/<pid>/stat. Budget: loopguard < 1 % of a core more than bare.`, '', markdownTable(IDLE_HEADER, idleRows(idle, IDLE_VARIANTS)), '']
+        ? [`## Idle CPU`, '', `${config.idleSeconds} s windows after a 3 s settle, the processes side by side on cpu${config.serverCore}, ${config.idleRounds} rounds; run time of all threads from /proc/<pid>/task/*/schedstat. Budget: loopguard < 1 % of a core more than bare.`, '', markdownTable(IDLE_HEADER, idleRows(idle, IDLE_VARIANTS)), '']
         : []),
       ...(allSkipped.length ? ['## Skipped', '', ...allSkipped.map((s) => `- ${s.name}: ${s.reason}`), ''] : []),
     ].join('\n');
