@@ -92,5 +92,5 @@ export function writeInvoiceTemplate(path, rows = 500_000) {
 }
 export function loadInvoiceTemplate() {
   const source = fs.readFileSync(templatePath, 'utf8');
-  return source.split('\n').length;
+  return source.split('\n').filter((line) => line.trim() !== '').length;
 }
