@@ -1,4 +1,5 @@
 import { AsyncLocalStorage, executionAsyncId } from 'node:async_hooks';
+import { callerFrames } from './call-sites';
 import { ARRIVED_DURING_STALL, PROBE_SYMBOL_NAME, type ProbeResult } from '../watchdog/probe';
 
 /** Resolves a request's route template; null while routing has not happened yet. */
@@ -38,19 +39,22 @@ export const requestStore = new AsyncLocalStorage<RequestRecord>();
 const PROBE_KEY = Symbol.for(PROBE_SYMBOL_NAME);
 
 /**
- * Called by the watchdog worker (Runtime.evaluate) while the main thread is
- * paused inside a stall: names the request whose code is running, and marks
- * it so its own stall is not counted as delay it suffered.
- * Returns [requestId, method, route, asyncId]; requestId 0 means no request.
+ * Called by the watchdog worker (Runtime.evaluate, run through an interrupt
+ * on top of the code holding the loop) inside a stall: names the request
+ * whose code is running and its stack, and marks it so its own stall is not
+ * counted as delay it suffered. Returns [requestId, method, route, asyncId,
+ * at, frames]; requestId 0 means no request.
  */
-function probe(): ProbeResult | null {
+function probe(maxFrames: number): ProbeResult | null {
   try {
     const asyncId = executionAsyncId();
+    const at = performance.timeOrigin + performance.now();
+    const frames = callerFrames(probe, maxFrames);
     const record = requestStore.getStore();
-    if (record === undefined || record.finished) return [0, '', null, asyncId];
+    if (record === undefined || record.finished) return [0, '', null, asyncId, at, frames];
     // Accepted when the loop was already this late: the request arrived after the
-    // stall began (the pause landed just after the culprit, in the next callback).
-    if (record.owner.arrivedDuringStall(record)) return [ARRIVED_DURING_STALL, '', null, asyncId];
+    // stall began (the probe landed just after the culprit, in the next callback).
+    if (record.owner.arrivedDuringStall(record)) return [ARRIVED_DURING_STALL, '', null, asyncId, at, frames];
     // The loop has not turned since the stall began: the owner's window is the stall's.
     record.capturedWindow = record.owner.window;
     if (record.span !== undefined) record.owner.captured?.(record);
@@ -60,7 +64,7 @@ function probe(): ProbeResult | null {
     } catch {
       // A route that cannot be read yet is filled in when the request finishes.
     }
-    return [record.id, record.method, route, asyncId];
+    return [record.id, record.method, route, asyncId, at, frames];
   } catch {
     return null;
   }

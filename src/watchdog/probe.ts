@@ -1,22 +1,28 @@
+import type { RawFrame } from '../core/call-sites';
+
 /**
  * The contract between the request context (main thread) and the watchdog
  * worker: a function on a well-known global symbol that the worker calls by
- * `Runtime.evaluate` while the main thread is paused.
+ * `Runtime.evaluate`. Node runs it through a V8 interrupt on top of the
+ * JavaScript that holds the loop: no pause, no Debugger domain.
  */
 export const PROBE_SYMBOL_NAME = 'loopguard.probe';
 
-/** What the probe returns: [requestId (0: none), method, route or null, executionAsyncId]. */
+/**
+ * What the probe returns: [requestId (0: none), method, route or null,
+ * executionAsyncId, epoch ms when it ran, the interrupted stack].
+ */
 
 /** requestId meaning: the paused request arrived after the stall began, so it cannot be its culprit. */
 export const ARRIVED_DURING_STALL = -1;
-export type ProbeResult = [number, string, string | null, number];
+export type ProbeResult = [number, string, string | null, number, number, RawFrame[]];
 
 /**
- * Evaluated in the global scope (not on a call frame: on Node-internal frames
- * primordials shadow globals such as `Symbol`). It still sees the paused
- * code's AsyncLocalStorage store. One constant source: with the Debugger
- * domain enabled, every distinct evaluated source is kept as a script for the
- * life of the process, so an expression that varied per stall would grow the
- * heap a little with every capture.
+ * Evaluated in the global scope, it still sees the interrupted code's
+ * AsyncLocalStorage store (Node 20: async_hooks resource; 24+: the
+ * continuation-preserved frame). The argument is the most frames to return.
  */
-export const PROBE_EXPRESSION = `(function(){var p=globalThis[Symbol.for('${PROBE_SYMBOL_NAME}')];return typeof p==='function'?p():null})()`;
+export function probeExpression(maxFrames: number): string {
+  return `(function(){var p=globalThis[Symbol.for('${PROBE_SYMBOL_NAME}')];return typeof p==='function'?p(${maxFrames | 0}):null})()`;
+}
+

@@ -1,16 +1,17 @@
 /**
  * The watchdog: a worker thread that notices a stale heartbeat while the
- * stall is still going, pauses the main thread through the inspector, reads
- * the stack and the culprit request, and resumes it. It never runs the
- * main thread's code except the probe expression, and discards a capture
- * whenever the loop turned before the pause landed.
+ * stall is still going and runs the probe on the main thread through the
+ * inspector (`Runtime.evaluate`: a V8 interrupt on top of the blocking code,
+ * no pause), which returns the stack and the culprit request. It never runs
+ * the main thread's code except the probe expressions, and discards a
+ * capture whenever the loop turned before the probe ran.
  */
 import { Session } from 'node:inspector';
 import { dirname, sep } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { CaptureSample } from '../core/attribution';
-import { ARRIVED_DURING_STALL, PROBE_EXPRESSION, type ProbeResult } from './probe';
-import { normaliseFrames, type ProtocolCallFrame } from './frames';
+import { ARRIVED_DURING_STALL, probeExpression, type ProbeResult } from './probe';
+import { normaliseFrames } from './frames';
 import { mostlyPreempted, readSchedstat } from './preemption';
 import { epochNow, SharedState } from './shared-state';
 import { startMetricsServer, type MetricsServer, type MetricsServerConfig } from './metrics-server';
@@ -38,8 +39,7 @@ const config = workerData as WatchdogConfig;
 const OWN_CODE = `${dirname(__dirname)}${sep}`;
 const shared = new SharedState(config.buffer);
 const session = new Session();
-const scriptUrls = new Map<string, string>();
-let onPaused: ((frames: ProtocolCallFrame[]) => void) | undefined;
+const captureExpression = probeExpression(config.maxStackFrames);
 let closed = false;
 let timer: NodeJS.Timeout | undefined;
 let metricsServer: MetricsServer | undefined;
@@ -57,36 +57,38 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 async function captureOnce(window: number): Promise<CaptureSample | null> {
   shared.capturing = window;
   if (shared.window !== window) return null;
-  const paused = new Promise<ProtocolCallFrame[]>((resolve) => (onPaused = resolve));
-  await post('Debugger.pause');
-  const frames = await paused;
-  const at = epochNow();
-  try {
-    // The loop turned before the pause landed: these frames are not the stall's.
-    if (shared.window !== window) return null;
-    const probe = await post<{ result?: { value?: unknown } }>('Runtime.evaluate', {
-      expression: PROBE_EXPRESSION,
-      returnByValue: true,
-      silent: true,
-    });
-    const value = probe.result?.value;
-    const stack = normaliseFrames(frames, (id) => scriptUrls.get(id), config.maxStackFrames);
-    // Only Node's own frames (timers, ticks), or loopguard's own code on top (it never
-    // blocks): the pause landed after the stall, in whatever ran next.
-    if (stack.every((f) => f.url === '' || f.url.startsWith('node:'))) return null;
-    if (stack[0] !== undefined && stack[0].url.startsWith(OWN_CODE)) return null;
-    const [requestId, method, route, asyncId] = Array.isArray(value) ? (value as ProbeResult) : [0, '', null, 0];
-    if (requestId === ARRIVED_DURING_STALL) return null;
-    return {
-      window,
-      at,
-      asyncId,
-      request: requestId ? { id: requestId, method, route } : null,
-      stack,
-    };
-  } finally {
-    await post('Debugger.resume').catch(() => undefined);
-  }
+  const probe = await post<{ result?: { value?: unknown } }>('Runtime.evaluate', {
+    expression: captureExpression,
+    returnByValue: true,
+    silent: true,
+  });
+  const value = probe.result?.value;
+  if (!Array.isArray(value)) return null;
+  const [requestId, method, route, asyncId, at, frames] = value as ProbeResult;
+  if (!ranInsideStall(window, at)) return null;
+  const stack = normaliseFrames(frames, config.maxStackFrames);
+  // Only Node's own frames (timers, ticks), or loopguard's own code on top (it never
+  // blocks): the probe landed after the stall, in whatever ran next.
+  if (stack.every((f) => f.url === '' || f.url.startsWith('node:'))) return null;
+  if (stack[0] !== undefined && stack[0].url.startsWith(OWN_CODE)) return null;
+  if (requestId === ARRIVED_DURING_STALL) return null;
+  return {
+    window,
+    at,
+    asyncId,
+    request: requestId ? { id: requestId, method, route } : null,
+    stack,
+  };
+}
+
+/**
+ * The probe ran before the loop turned again. Its answer arrives later, when
+ * the culprit may have finished: judged by the probe's own clock against the
+ * heartbeat that ended the window (one beat later at most, else unsure).
+ */
+function ranInsideStall(window: number, probeAt: number): boolean {
+  const now = shared.window;
+  return now === window || (now === window + 1 && shared.lastBeatAt > probeAt);
 }
 
 async function watchStall(window: number): Promise<void> {
@@ -153,17 +155,9 @@ async function main(): Promise<void> {
     parentPort?.postMessage({ type: 'ready' });
     return;
   }
+  // No Debugger domain: with it enabled every evaluated probe is kept as a
+  // script for the life of the process (native memory grows with each one).
   session.connectToMainThread();
-  session.on('Debugger.scriptParsed', (message: { params: { scriptId: string; url: string } }) => {
-    if (message.params.url) scriptUrls.set(message.params.scriptId, message.params.url);
-  });
-  session.on('Debugger.paused', (message: { params: { callFrames: ProtocolCallFrame[] } }) => {
-    const resolve = onPaused;
-    onPaused = undefined;
-    if (resolve) resolve(message.params.callFrames);
-    else post('Debugger.resume').catch(() => undefined); // not ours: never leave the app paused
-  });
-  await post('Debugger.enable');
   parentPort?.postMessage({ type: 'ready' });
   schedule();
 }
