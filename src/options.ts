@@ -90,6 +90,14 @@ export interface LoopGuardOptions {
    * culprit routes first. `true` takes every default. @default false
    */
   shed?: ShedOptions | boolean;
+  /**
+   * Busy time: how many times a second, on average, the watchdog samples
+   * which route's code is running (`loopguard_busy_seconds_total`, the
+   * snapshot's `busy`). Each sample costs the main thread ≈ 20 µs; the rate
+   * backs off while the loop is idle. 0 turns sampling off.
+   * @default 10
+   */
+  busySampleHz?: number;
   /** Stall reports kept for `snapshot()`. @default 50 */
   recentStalls?: number;
   /** Stack frames kept per report, top first. @default 20 */
@@ -113,6 +121,7 @@ export interface ResolvedOptions {
   readonly startupGraceMs: number;
   readonly precise: boolean;
   readonly shed: ResolvedShedOptions | false;
+  readonly busySampleHz: number;
   readonly recentStalls: number;
   readonly maxStackFrames: number;
   readonly onError: ((error: Error) => void) | undefined;
@@ -128,13 +137,14 @@ export const DEFAULTS = Object.freeze({
   maxRoutes: 200,
   startupGraceMs: 1000,
   precise: false,
+  busySampleHz: 10,
   recentStalls: 50,
   maxStackFrames: 20,
 });
 
 const KNOWN = new Set([
   'thresholdMs', 'onStall', 'captureStacks', 'prometheus', 'metricsServer', 'otel', 'maxRoutes', 'startupGraceMs',
-  'precise', 'shed', 'recentStalls', 'maxStackFrames', 'onError',
+  'precise', 'shed', 'busySampleHz', 'recentStalls', 'maxStackFrames', 'onError',
 ]);
 
 export function resolveOptions(input: LoopGuardOptions | undefined = {}): ResolvedOptions {
@@ -160,6 +170,7 @@ export function resolveOptions(input: LoopGuardOptions | undefined = {}): Resolv
     startupGraceMs: finiteNumber('startupGraceMs', input.startupGraceMs ?? DEFAULTS.startupGraceMs, 0, 3_600_000),
     precise: boolean('precise', input.precise ?? DEFAULTS.precise),
     shed: resolveShedOptions(input.shed, thresholdMs),
+    busySampleHz: finiteNumber('busySampleHz', input.busySampleHz ?? DEFAULTS.busySampleHz, 0, 1000),
     recentStalls: integer('recentStalls', input.recentStalls ?? DEFAULTS.recentStalls, 0, 10_000),
     maxStackFrames: integer('maxStackFrames', input.maxStackFrames ?? DEFAULTS.maxStackFrames, 1, 200),
     onError: optionalFunction<(error: Error) => void>('onError', input.onError),

@@ -8,6 +8,7 @@ import { blockedGaugeFamily, metricsHandler, registryOf } from '../exporters/pro
 import { resolveOptions, type LoopGuardOptions, type ResolvedOptions } from '../options';
 import { Heartbeat, type BeatListener } from '../sampler/heartbeat';
 import { LoopStats } from '../sampler/loop-stats';
+import { BusyTime } from '../busy/busy-time';
 import { epochNow, SharedState } from '../watchdog/shared-state';
 import { Watchdog } from '../watchdog/watchdog';
 import { isGcStall, splitStall, type CaptureSample } from './attribution';
@@ -82,6 +83,8 @@ export class LoopGuard extends EventEmitter<LoopGuardEvents> implements BeatList
   readonly shedTotals = new Map<string, { route: string; reason: string; count: number }>();
   /** Load shedding, when the `shed` option is on. Adapters test `shedder.active` per request. */
   readonly shedder: Shedder | undefined;
+  /** Sampled busy time by route; undefined when `busySampleHz` is 0. */
+  readonly busy: BusyTime | undefined;
   /** @internal Set by the OpenTelemetry exporter. */
   observer: GuardObserver | undefined = undefined;
   private readonly heartbeat: Heartbeat;
@@ -128,6 +131,11 @@ export class LoopGuard extends EventEmitter<LoopGuardEvents> implements BeatList
       throw err;
     }
     if (options.precise) this.releasePrecise = enablePrecise();
+    if (options.busySampleHz > 0) {
+      const busy = new BusyTime(this.routes, this.tracker, options.busySampleHz);
+      this.busy = busy;
+      this.tracker.busyResolved = (stats, samples) => busy.resolved(stats, samples);
+    }
     this.heartbeat.start();
     const { metricsServer, prometheus } = options;
     if (metricsServer) {
@@ -138,7 +146,7 @@ export class LoopGuard extends EventEmitter<LoopGuardEvents> implements BeatList
       });
     }
     // Without captures the worker still runs when it serves the metrics endpoint; it just never pauses.
-    if (options.captureStacks || metricsServer) {
+    if (options.captureStacks || metricsServer || this.busy) {
       this.watchdog = new Watchdog(
         this.shared,
         {
@@ -147,6 +155,7 @@ export class LoopGuard extends EventEmitter<LoopGuardEvents> implements BeatList
           maxSamplesPerStall: 16,
           maxStackFrames: options.maxStackFrames,
           captureStacks: options.captureStacks,
+          ...(this.busy && { busy: { sinkId: this.busy.sinkId, sampleHz: this.busy.sampleHz } }),
           ...(metricsServer && prometheus && { metricsServer: { ...metricsServer, blockedGauge: blockedGaugeFamily(prometheus) } }),
         },
         {
@@ -228,6 +237,7 @@ export class LoopGuard extends EventEmitter<LoopGuardEvents> implements BeatList
     this.loop.close();
     this.shedder?.close();
     this.releasePrecise?.();
+    this.busy?.close();
     if (this.samplesTimer) clearTimeout(this.samplesTimer);
     for (const pending of this.awaitingRoute.values()) clearTimeout(pending.timer);
     this.awaitingRoute.clear();

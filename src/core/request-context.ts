@@ -18,6 +18,8 @@ export interface RequestRecord {
   capturedWindow: number;
   /** Own synchronous time on the loop (precise mode), ms. */
   blockingMs: number;
+  /** Busy-time samples taken before the route was known, counted under the final route at finish. */
+  busySamples: number;
   finished: boolean;
   /** The request's OpenTelemetry span, kept only while tracing is active (stall events); else undefined. */
   span: unknown;

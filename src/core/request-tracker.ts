@@ -45,6 +45,8 @@ export class RequestTracker {
   finishedVictims = 0;
   /** Set by the OpenTelemetry exporter; undefined costs one check per request. */
   observer: RequestObserver | undefined = undefined;
+  /** Busy-time samples taken before routing, handed over under the final route (off the hot path: rare). */
+  busyResolved: ((stats: RouteStats, samples: number) => void) | undefined = undefined;
   private nextId = 1;
   /** Stall time (ms) already attributed to a request still in flight, by request id. */
   private readonly ownStallMs = new Map<number, number>();
@@ -68,6 +70,7 @@ export class RequestTracker {
       startDelayMs: this.clock.delayClockMs(),
       capturedWindow: 0,
       blockingMs: 0,
+      busySamples: 0,
       finished: false,
       span: this.observer === undefined ? undefined : this.observer.begin(),
       owner: this,
@@ -102,6 +105,7 @@ export class RequestTracker {
     if (waitedMs >= this.victimThresholdMs && record.capturedWindow === 0) this.finishedVictims++;
     stats.delay.record(waitedMs / 1000);
     if (this.precise) blockingHistogram(stats).record(record.blockingMs / 1000);
+    if (record.busySamples !== 0) this.busyResolved?.(stats, record.busySamples);
     if (this.observer !== undefined) this.observer.finished(record, stats, waitedMs);
     record.span = undefined;
     record.req = null;

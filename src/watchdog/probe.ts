@@ -26,3 +26,10 @@ export function probeExpression(maxFrames: number): string {
   return `(function(){var p=globalThis[Symbol.for('${PROBE_SYMBOL_NAME}')];return typeof p==='function'?p(${maxFrames | 0}):null})()`;
 }
 
+/** The busy-time sampler's probe: counts one sample on the main thread for a guard's sink. */
+export const BUSY_PROBE_SYMBOL_NAME = 'loopguard.busyProbe';
+
+/** One constant source per guard (its sink id). */
+export function busyProbeExpression(sinkId: number): string {
+  return `(function(){var p=globalThis[Symbol.for('${BUSY_PROBE_SYMBOL_NAME}')];return typeof p==='function'?p(${sinkId | 0}):-1})()`;
+}

@@ -12,6 +12,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { CaptureSample } from '../core/attribution';
 import { ARRIVED_DURING_STALL, probeExpression, type ProbeResult } from './probe';
 import { normaliseFrames } from './frames';
+import { BusySampler, type BusySamplerConfig } from './busy-sampler';
 import { mostlyPreempted, readSchedstat } from './preemption';
 import { epochNow, SharedState } from './shared-state';
 import { startMetricsServer, type MetricsServer, type MetricsServerConfig } from './metrics-server';
@@ -26,6 +27,8 @@ export interface WatchdogConfig {
   /** False: never connect the inspector; the worker runs only for the metrics endpoint. @default true */
   captureStacks?: boolean;
   metricsServer?: MetricsServerConfig;
+  /** Busy-time sampling; absent: off. */
+  busy?: BusySamplerConfig;
 }
 
 export interface SamplesMessage {
@@ -43,6 +46,7 @@ const captureExpression = probeExpression(config.maxStackFrames);
 let closed = false;
 let timer: NodeJS.Timeout | undefined;
 let metricsServer: MetricsServer | undefined;
+let busySampler: BusySampler | undefined;
 /** How long to watch the main thread's scheduler counters before judging preemption. */
 const PREEMPTION_PROBE_MS = 10;
 
@@ -135,6 +139,7 @@ function check(): void {
 function close(): void {
   closed = true;
   if (timer) clearTimeout(timer);
+  busySampler?.stop();
   metricsServer?.close();
   try {
     session.disconnect();
@@ -151,7 +156,7 @@ async function main(): Promise<void> {
     if (message === 'close') close();
   });
   if (config.metricsServer && parentPort) metricsServer = startMetricsServer(config.metricsServer, shared, parentPort);
-  if (config.captureStacks === false) {
+  if (config.captureStacks === false && config.busy === undefined) {
     parentPort?.postMessage({ type: 'ready' });
     return;
   }
@@ -159,7 +164,11 @@ async function main(): Promise<void> {
   // script for the life of the process (native memory grows with each one).
   session.connectToMainThread();
   parentPort?.postMessage({ type: 'ready' });
-  schedule();
+  if (config.busy !== undefined) {
+    busySampler = new BusySampler(session, config.busy);
+    busySampler.start();
+  }
+  if (config.captureStacks !== false) schedule();
 }
 
 main().catch((err: unknown) => {
