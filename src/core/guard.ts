@@ -14,7 +14,7 @@ import { Watchdog } from '../watchdog/watchdog';
 import { isGcStall, splitStall, type CaptureSample } from './attribution';
 import { Histogram } from './histogram';
 import { enablePrecise } from './precise';
-import type { RequestRecord, RouteResolver } from './request-context';
+import { registerWindowReader, unregisterWindowReader, type RequestRecord, type RouteResolver } from './request-context';
 import { RequestTracker, type FinishedRequest } from './request-tracker';
 import { RouteTable } from './routes';
 import { buildSnapshot, type LoopGuardSnapshot } from './snapshot';
@@ -89,6 +89,8 @@ export class LoopGuard extends EventEmitter<LoopGuardEvents> implements BeatList
   observer: GuardObserver | undefined = undefined;
   private readonly heartbeat: Heartbeat;
   private readonly watchdog: Watchdog | undefined;
+  /** This guard's id for the capture probe, which reads its heartbeat window. */
+  private readonly probeId = registerWindowReader(() => this.shared.window);
   private readonly metricsBridge: MetricsBridge | undefined;
   private readonly exporters: Exporter[];
   private readonly createdAt = performance.now();
@@ -127,7 +129,8 @@ export class LoopGuard extends EventEmitter<LoopGuardEvents> implements BeatList
     try {
       this.exporters = startExporters(this);
     } catch (err) {
-      this.loop.close(); // the only resource taken so far
+      this.loop.close(); // the only resources taken so far
+      unregisterWindowReader(this.probeId);
       throw err;
     }
     if (options.precise) this.releasePrecise = enablePrecise();
@@ -154,6 +157,7 @@ export class LoopGuard extends EventEmitter<LoopGuardEvents> implements BeatList
           resampleMs: Math.max(10, Math.round(options.thresholdMs / 2)),
           maxSamplesPerStall: 16,
           maxStackFrames: options.maxStackFrames,
+          probeId: this.probeId,
           captureStacks: options.captureStacks,
           ...(this.busy && { busy: { sinkId: this.busy.sinkId, sampleHz: this.busy.sampleHz } }),
           ...(metricsServer && prometheus && { metricsServer: { ...metricsServer, blockedGauge: blockedGaugeFamily(prometheus) } }),
@@ -234,6 +238,7 @@ export class LoopGuard extends EventEmitter<LoopGuardEvents> implements BeatList
     this.heartbeat.stop();
     if (this.graceTimer) clearTimeout(this.graceTimer);
     this.watchdog?.close();
+    unregisterWindowReader(this.probeId);
     this.loop.close();
     this.shedder?.close();
     this.releasePrecise?.();

@@ -40,23 +40,42 @@ export const requestStore = new AsyncLocalStorage<RequestRecord>();
 
 const PROBE_KEY = Symbol.for(PROBE_SYMBOL_NAME);
 
+/** Each guard's heartbeat window, by the id its watchdog passes to the probe; shared by every copy of loopguard. */
+const windows = ((globalThis as Record<symbol, unknown>)[Symbol.for('loopguard.windows')] ??= {
+  readers: new Map<number, () => number>(),
+  next: 1,
+}) as { readers: Map<number, () => number>; next: number };
+
+export function registerWindowReader(read: () => number): number {
+  const id = windows.next++;
+  windows.readers.set(id, read);
+  return id;
+}
+
+export function unregisterWindowReader(id: number): void {
+  windows.readers.delete(id);
+}
+
 /**
  * Called by the watchdog worker (Runtime.evaluate, run through an interrupt
  * on top of the code holding the loop) inside a stall: names the request
  * whose code is running and its stack, and marks it so its own stall is not
  * counted as delay it suffered. Returns [requestId, method, route, asyncId,
- * at, frames]; requestId 0 means no request.
+ * at, frames, window]; requestId 0 means no request.
  */
-function probe(maxFrames: number): ProbeResult | null {
+function probe(maxFrames: number, guardId: number): ProbeResult | null {
   try {
     const asyncId = executionAsyncId();
     const at = performance.timeOrigin + performance.now();
+    // The asking guard's heartbeat window as the probe ran: its answer may reach
+    // the worker after the loop turned, so staleness is judged by this.
+    const window = windows.readers.get(guardId)?.() ?? -1;
     const frames = callerFrames(probe, maxFrames);
     const record = requestStore.getStore();
-    if (record === undefined || record.finished) return [0, '', null, asyncId, at, frames];
+    if (record === undefined || record.finished) return [0, '', null, asyncId, at, frames, window];
     // Accepted when the loop was already this late: the request arrived after the
     // stall began (the probe landed just after the culprit, in the next callback).
-    if (record.owner.arrivedDuringStall(record)) return [ARRIVED_DURING_STALL, '', null, asyncId, at, frames];
+    if (record.owner.arrivedDuringStall(record)) return [ARRIVED_DURING_STALL, '', null, asyncId, at, frames, window];
     // The loop has not turned since the stall began: the owner's window is the stall's.
     record.capturedWindow = record.owner.window;
     if (record.span !== undefined) record.owner.captured?.(record);
@@ -66,7 +85,7 @@ function probe(maxFrames: number): ProbeResult | null {
     } catch {
       // A route that cannot be read yet is filled in when the request finishes.
     }
-    return [record.id, record.method, route, asyncId, at, frames];
+    return [record.id, record.method, route, asyncId, at, frames, window];
   } catch {
     return null;
   }

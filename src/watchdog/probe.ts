@@ -10,20 +10,22 @@ export const PROBE_SYMBOL_NAME = 'loopguard.probe';
 
 /**
  * What the probe returns: [requestId (0: none), method, route or null,
- * executionAsyncId, epoch ms when it ran, the interrupted stack].
+ * executionAsyncId, epoch ms when it ran, the interrupted stack, the asking
+ * guard's heartbeat window when it ran (-1: unknown)].
  */
 
 /** requestId meaning: the paused request arrived after the stall began, so it cannot be its culprit. */
 export const ARRIVED_DURING_STALL = -1;
-export type ProbeResult = [number, string, string | null, number, number, RawFrame[]];
+export type ProbeResult = [number, string, string | null, number, number, RawFrame[], number];
 
 /**
  * Evaluated in the global scope, it still sees the interrupted code's
  * AsyncLocalStorage store (Node 20: async_hooks resource; 24+: the
- * continuation-preserved frame). The argument is the most frames to return.
+ * continuation-preserved frame). Arguments: the most frames to return, and
+ * the guard's id for its heartbeat window.
  */
-export function probeExpression(maxFrames: number): string {
-  return `(function(){var p=globalThis[Symbol.for('${PROBE_SYMBOL_NAME}')];return typeof p==='function'?p(${maxFrames | 0}):null})()`;
+export function probeExpression(maxFrames: number, guardId: number): string {
+  return `(function(){var p=globalThis[Symbol.for('${PROBE_SYMBOL_NAME}')];return typeof p==='function'?p(${maxFrames | 0},${guardId | 0}):null})()`;
 }
 
 /** The busy-time sampler's probe: counts one sample on the main thread for a guard's sink. */

@@ -24,6 +24,8 @@ export interface WatchdogConfig {
   resampleMs: number;
   maxSamplesPerStall: number;
   maxStackFrames: number;
+  /** The guard's id for the probe (its heartbeat window). */
+  probeId: number;
   /** False: never connect the inspector; the worker runs only for the metrics endpoint. @default true */
   captureStacks?: boolean;
   metricsServer?: MetricsServerConfig;
@@ -42,7 +44,7 @@ const config = workerData as WatchdogConfig;
 const OWN_CODE = `${dirname(__dirname)}${sep}`;
 const shared = new SharedState(config.buffer);
 const session = new Session();
-const captureExpression = probeExpression(config.maxStackFrames);
+const captureExpression = probeExpression(config.maxStackFrames, config.probeId);
 let closed = false;
 let timer: NodeJS.Timeout | undefined;
 let metricsServer: MetricsServer | undefined;
@@ -68,8 +70,9 @@ async function captureOnce(window: number): Promise<CaptureSample | null> {
   });
   const value = probe.result?.value;
   if (!Array.isArray(value)) return null;
-  const [requestId, method, route, asyncId, at, frames] = value as ProbeResult;
-  if (!ranInsideStall(window, at)) return null;
+  const [requestId, method, route, asyncId, at, frames, probedWindow] = value as ProbeResult;
+  // The loop turned before the probe ran: what it saw is not the stall's.
+  if (probedWindow !== window) return null;
   const stack = normaliseFrames(frames, config.maxStackFrames);
   // Only Node's own frames (timers, ticks), or loopguard's own code on top (it never
   // blocks): the probe landed after the stall, in whatever ran next.
@@ -83,16 +86,6 @@ async function captureOnce(window: number): Promise<CaptureSample | null> {
     request: requestId ? { id: requestId, method, route } : null,
     stack,
   };
-}
-
-/**
- * The probe ran before the loop turned again. Its answer arrives later, when
- * the culprit may have finished: judged by the probe's own clock against the
- * heartbeat that ended the window (one beat later at most, else unsure).
- */
-function ranInsideStall(window: number, probeAt: number): boolean {
-  const now = shared.window;
-  return now === window || (now === window + 1 && shared.lastBeatAt > probeAt);
 }
 
 async function watchStall(window: number): Promise<void> {
