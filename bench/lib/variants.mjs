@@ -25,6 +25,8 @@ export const VARIANTS = [
   // The control: bare against bare. Its spread is the noise floor of this run; a target is only met if it clears it.
   { name: 'aa', baseline: 'express', arg: 'bare', label: 'Express bare again (A/A control)', group: 'main' },
   { name: 'loopguard', baseline: 'express', arg: 'loopguard', label: 'loopguard (default)', target: 0.97, group: 'main' },
+  // Busy-time sampling off, beside the default (on): the difference is the sampling's cost.
+  { name: 'nobusy', baseline: 'express', arg: 'nobusy', label: 'loopguard busySampleHz: 0 (sampling off)', group: 'main' },
   { name: 'precise', baseline: 'express', arg: 'precise', label: 'loopguard precise: true', target: 0.9, group: 'main' },
   { name: 'prom-bundle', baseline: 'express', arg: 'prom-bundle', label: 'express-prom-bundle (method+path)', group: 'main' },
   { name: 'fastify-loopguard', baseline: 'fastify', arg: 'loopguard', label: 'loopguard/fastify (default)', target: 0.95, group: 'main', requires: dist('adapters/fastify.js') },

@@ -12,6 +12,7 @@ const VARIANTS = {
   bare: () => null,
   loopguard: async () => (await import('loopguard')).loopGuard(),
   precise: async () => (await import('loopguard')).loopGuard({ precise: true }),
+  nobusy: async () => (await import('loopguard')).loopGuard({ busySampleHz: 0 }),
   'prom-bundle': async () => {
     const { default: promBundle } = await import('express-prom-bundle');
     // What a user wanting per-route numbers would write: method and path labels.

@@ -5,6 +5,8 @@ import type { RouteTable } from './routes';
 import type { StackFrame, StallCause, StallReport } from './stall-report';
 import type { StallStats } from './stall-stats';
 import type { ShedStatus } from '../shed/shedder';
+import { busySummary, type BusySummary } from '../busy/summary';
+import type { BusyTime } from '../busy/busy-time';
 
 export interface CulpritSummary {
   route: string;
@@ -39,6 +41,8 @@ export interface LoopGuardSnapshot {
   watchdogRunning: boolean;
   /** Load shedding state; null when the `shed` option is off. */
   shedding: ShedStatus | null;
+  /** Each culprit's share of the loop's busy time (sampled); null when `busySampleHz` is 0. */
+  busy: BusySummary | null;
 }
 
 export interface SnapshotSource {
@@ -49,6 +53,7 @@ export interface SnapshotSource {
   readonly loop: { utilization: number; percentiles(): DelayPercentiles };
   readonly watchdogRunning: boolean;
   readonly shedder?: { status(): ShedStatus } | undefined;
+  readonly busy?: BusyTime | undefined;
   blockedForMs(): number;
 }
 
@@ -93,6 +98,7 @@ export function buildSnapshot(source: SnapshotSource): LoopGuardSnapshot {
     recentStalls: [...source.stalls.recent()],
     watchdogRunning: source.watchdogRunning,
     shedding: source.shedder?.status() ?? null,
+    busy: source.busy ? busySummary(source.busy) : null,
   };
 }
 

@@ -244,6 +244,7 @@ class OtelExporter implements Exporter, RequestObserver, GuardObserver {
         result.observe(o.stalls, c.count, attributes);
         result.observe(o.stallSeconds, c.seconds, attributes);
       }
+      for (const t of guard.busy?.totals() ?? []) result.observe(o.busySeconds, t.seconds, this.attributesFor(t.key, stallLabels));
       for (const s of guard.shedTotals.values()) result.observe(o.requestsShed, s.count, this.attributesFor(s, shedLabels));
     } catch (err) {
       this.fail('collecting OpenTelemetry metrics', err);
