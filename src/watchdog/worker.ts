@@ -14,6 +14,7 @@ import { normaliseFrames, type ProtocolCallFrame } from './frames';
 import { mostlyPreempted, readSchedstat } from './preemption';
 import { epochNow, SharedState } from './shared-state';
 import { startMetricsServer, type MetricsServer, type MetricsServerConfig } from './metrics-server';
+import { startPoolProbe, type PoolProbeConfig } from './pool-probe';
 
 export interface WatchdogConfig {
   buffer: SharedArrayBuffer;
@@ -25,6 +26,8 @@ export interface WatchdogConfig {
   /** False: never connect the inspector; the worker runs only for the metrics endpoint. @default true */
   captureStacks?: boolean;
   metricsServer?: MetricsServerConfig;
+  /** The thread-pool probe, when on. */
+  poolProbe?: PoolProbeConfig;
 }
 
 export interface SamplesMessage {
@@ -43,6 +46,7 @@ let onPaused: ((frames: ProtocolCallFrame[]) => void) | undefined;
 let closed = false;
 let timer: NodeJS.Timeout | undefined;
 let metricsServer: MetricsServer | undefined;
+let stopPoolProbe: (() => void) | undefined;
 /** How long to watch the main thread's scheduler counters before judging preemption. */
 const PREEMPTION_PROBE_MS = 10;
 
@@ -134,6 +138,7 @@ function close(): void {
   closed = true;
   if (timer) clearTimeout(timer);
   metricsServer?.close();
+  stopPoolProbe?.();
   try {
     session.disconnect();
   } catch {
@@ -149,6 +154,7 @@ async function main(): Promise<void> {
     if (message === 'close') close();
   });
   if (config.metricsServer && parentPort) metricsServer = startMetricsServer(config.metricsServer, shared, parentPort);
+  if (config.poolProbe) stopPoolProbe = startPoolProbe(config.poolProbe);
   if (config.captureStacks === false) {
     parentPort?.postMessage({ type: 'ready' });
     return;
