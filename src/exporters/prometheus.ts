@@ -5,6 +5,7 @@ import type { Histogram } from '../core/histogram';
 import { InvalidOptionError, LoopGuardError } from '../errors';
 import type { PrometheusOptions } from '../options';
 import type { MetricJson } from './exposition';
+import { defaultPromClient, INSTALL_PROM_CLIENT } from './prom-lib';
 import type { Exporter } from './start';
 
 type Labels = Record<string, string | number>;
@@ -23,7 +24,7 @@ interface PromMetric {
   get(): { name: string; help: string; type: string; aggregator: string; values: Sample[] };
 }
 
-/** The parts of a prom-client `Registry` we use. */
+/** The parts of a `Registry` we use; prom-client's and @prometheus-io/client's have them all. */
 export interface PromRegistry {
   registerMetric(metric: PromMetric): void;
   removeSingleMetric(name: string): void;
@@ -94,7 +95,7 @@ export function metricsHandler(guard: LoopGuard): (req: IncomingMessage, res: Se
   const registry = registryOf(guard);
   if (registry === undefined) {
     if (guard.options.prometheus === false) throw new InvalidOptionError('prometheus', 'enabled (an object) to use metricsHandler()', false);
-    throw new LoopGuardError('LOOPGUARD_MISSING_PEER', 'loopguard: metricsHandler() needs the peer dependency prom-client (npm install prom-client)');
+    throw new LoopGuardError('LOOPGUARD_MISSING_PEER', `loopguard: metricsHandler() needs a Prometheus client (${INSTALL_PROM_CLIENT})`);
   }
   return function loopGuardMetricsHandler(req, res) {
     const fail = (err: unknown): void => {
@@ -120,18 +121,15 @@ export function metricsHandler(guard: LoopGuard): (req: IncomingMessage, res: Se
 }
 
 function defaultRegistry(guard: LoopGuard): unknown {
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    return (require('prom-client') as { register: unknown }).register;
-  } catch (err) {
-    // Monitoring must not stop an app from starting: say so once and run without Prometheus.
-    guard.reportError(
-      new LoopGuardError('LOOPGUARD_MISSING_PEER', 'loopguard: Prometheus export needs the peer dependency prom-client (npm install prom-client); pass `prometheus: false` to silence this', {
-        cause: err,
-      }),
-    );
-    return undefined;
-  }
+  const { client, error } = defaultPromClient();
+  if (client) return client.register;
+  // Monitoring must not stop an app from starting: say so once and run without Prometheus.
+  guard.reportError(
+    new LoopGuardError('LOOPGUARD_MISSING_PEER', `loopguard: Prometheus export needs a Prometheus client (${INSTALL_PROM_CLIENT}); pass \`prometheus: false\` to silence this`, {
+      cause: error,
+    }),
+  );
+  return undefined;
 }
 
 function collector(guard: LoopGuard, def: MetricDefinition, name: string): PromMetric {
