@@ -12,7 +12,7 @@
 import type { FastifyInstance, FastifyPluginCallback, FastifyReply, FastifyRequest } from 'fastify';
 // A dependency of loopguard, not a peer: Fastify's convention is that a plugin brings its own.
 import fastifyPlugin from 'fastify-plugin';
-import { LoopGuard } from '../core/guard';
+import { LoopGuard } from '../create-guard';
 import { preciseEnter } from '../core/precise';
 import { requestStore } from '../core/request-context';
 import type { LoopGuardOptions } from '../options';
@@ -83,6 +83,6 @@ export const loopGuard: FastifyPluginCallback<FastifyLoopGuardOptions> = fastify
   fastify: '4.x || 5.x',
 }) as unknown as FastifyPluginCallback<FastifyLoopGuardOptions>;
 
-export { createLoopGuard } from '../core/guard';
+export { createLoopGuard } from '../create-guard';
 export { fastifyRoute };
 export { LoopGuard };
