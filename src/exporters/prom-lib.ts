@@ -9,7 +9,6 @@
  * app did not pass a registry.
  */
 import type { MetricJson } from './exposition';
-import type { PromRegistry } from './prometheus';
 
 /** In order of preference when both are installed and the app has loaded neither or both. */
 export const PROM_CLIENTS = ['@prometheus-io/client', 'prom-client'] as const;
@@ -20,14 +19,14 @@ export const INSTALL_PROM_CLIENT = 'npm install @prometheus-io/client (or prom-c
 
 export interface PromClient {
   readonly name: PromClientName;
-  /** The library's default registry, the one an app's `/metrics` usually serves. */
-  readonly register: PromRegistry;
+  /** The library's default registry, the one an app's `/metrics` usually serves (typed by the Prometheus exporter). */
+  readonly register: unknown;
   /** Merges several registries' `getMetricsAsJSON()` with each family's aggregator, rendered by the library. */
   aggregate(metrics: MetricJson[][]): { metrics(): Promise<string> | string; readonly contentType: string };
 }
 
 interface PromClientModule {
-  register: PromRegistry;
+  register: { registerMetric?: unknown };
   Registry: { aggregate?: PromClient['aggregate'] };
   AggregatorRegistry?: { aggregate: PromClient['aggregate'] };
   ClusterRegistry?: { aggregate: PromClient['aggregate'] };
