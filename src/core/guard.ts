@@ -10,6 +10,7 @@ import { Heartbeat, type BeatListener } from '../sampler/heartbeat';
 import { LoopStats } from '../sampler/loop-stats';
 import { epochNow, SharedState } from '../watchdog/shared-state';
 import { Watchdog } from '../watchdog/watchdog';
+import { gcAdvice } from '../advice/classify';
 import { isGcStall, splitStall, type CaptureSample } from './attribution';
 import { Histogram } from './histogram';
 import { enablePrecise } from './precise';
@@ -324,14 +325,14 @@ export class LoopGuard extends EventEmitter<LoopGuardEvents> implements BeatList
     const codeWasSampled = samples.some((s) => s.request !== null);
     // The stall's start is known to within one heartbeat period.
     if (isGcStall(stall.startedAt, end, this.loop.gcPausesSnapshot(), this.options.heartbeatMs * 1.5, codeWasSampled)) {
-      this.deliver(this.report(stall.startedAt, stall.durationMs, null, null, 'gc', [], stall.inFlight));
+      this.deliver(this.report(stall.startedAt, stall.durationMs, null, null, 'gc', [], stall.inFlight, gcAdvice()));
       return;
     }
     for (const segment of splitStall(stall.startedAt, stall.durationMs, samples)) {
       const request = segment.sample?.request ?? null;
       const stack = segment.sample?.stack ?? [];
       if (request === null) {
-        this.deliver(this.report(segment.startedAt, segment.durationMs, null, null, 'background', stack, stall.inFlight));
+        this.deliver(this.report(segment.startedAt, segment.durationMs, null, null, 'background', stack, stall.inFlight, segment.advice));
         continue;
       }
       const finishedRoute = this.finishedCulprits.get(request.id);
@@ -339,7 +340,7 @@ export class LoopGuard extends EventEmitter<LoopGuardEvents> implements BeatList
       if (stillInFlight) this.tracker.chargeStall(request.id, segment.durationMs);
       const victims = Math.max(0, stall.inFlight - (stillInFlight ? 1 : 0));
       const route = request.route ?? finishedRoute ?? null;
-      const report = this.report(segment.startedAt, segment.durationMs, route, request.method, 'request', stack, victims);
+      const report = this.report(segment.startedAt, segment.durationMs, route, request.method, 'request', stack, victims, segment.advice);
       this.observer?.culprit(request.id, report);
       if (route === null && stillInFlight) this.awaitRoute(request.id, report);
       else this.deliver(report);
@@ -354,6 +355,7 @@ export class LoopGuard extends EventEmitter<LoopGuardEvents> implements BeatList
     cause: StallCause,
     stack: StallReport['stack'],
     victims: number,
+    advice: StallReport['advice'] = null,
   ): StallReport {
     return {
       id: this.nextReportId++,
@@ -364,6 +366,7 @@ export class LoopGuard extends EventEmitter<LoopGuardEvents> implements BeatList
       cause,
       stack,
       victims,
+      advice,
     };
   }
 

@@ -1,5 +1,5 @@
 import type * as Api from '@opentelemetry/api';
-import type { LabelName } from '../catalogue';
+import { STALL_CAUSES, type LabelName } from '../catalogue';
 import type { CaptureSample } from '../core/attribution';
 import type { GuardObserver, LoopGuard } from '../core/guard';
 import type { RequestRecord } from '../core/request-context';
@@ -19,7 +19,7 @@ type OtelApi = typeof Api;
 const RPC_METADATA_KEY = Symbol.for('OpenTelemetry SDK Context Key RPC_METADATA');
 /** Enough for 400 k requests/s between two heartbeats at the default 20 ms. */
 const QUEUE_CAPACITY = 8192;
-const CAUSES: readonly StallCause[] = ['request', 'background', 'gc'];
+const CAUSES: readonly StallCause[] = STALL_CAUSES;
 
 /** Exporters bound to the global meter, refreshed when `loopguard/otel` starts an SDK. */
 const globalMeterExporters = new Set<OtelExporter>();
