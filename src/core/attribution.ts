@@ -15,6 +15,8 @@ export interface CaptureSample {
   stack: StackFrame[];
   /** What the paused code was doing, read from its frames and source (see advice/classify). */
   advice?: Advice | null;
+  /** The paused code ran inside `guard.expectBlocking(fn)`. */
+  expected?: boolean;
 }
 
 export interface CapturedRequest {
