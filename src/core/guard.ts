@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import inspector from 'node:inspector';
-import { DELAY_BUCKETS_SECONDS, ROUTE_BACKGROUND, ROUTE_GC } from '../catalogue';
+import { DELAY_BUCKETS_SECONDS, ROUTE_BACKGROUND, ROUTE_GC, THREADPOOL_BUCKETS_SECONDS } from '../catalogue';
 import { LoopGuardError } from '../errors';
 import { startExporters, type Exporter } from '../exporters/start';
 import { MetricsBridge, type MetricsServerAddress } from '../exporters/metrics-bridge';
@@ -8,6 +8,8 @@ import { blockedGaugeFamily, metricsHandler, registryOf } from '../exporters/pro
 import { resolveOptions, type LoopGuardOptions, type ResolvedOptions } from '../options';
 import { Heartbeat, type BeatListener } from '../sampler/heartbeat';
 import { LoopStats } from '../sampler/loop-stats';
+import { ThreadPoolStats } from '../sampler/thread-pool';
+import { WorkerPools, type WatchPoolOptions } from '../sampler/worker-pools';
 import { epochNow, SharedState } from '../watchdog/shared-state';
 import { Watchdog } from '../watchdog/watchdog';
 import { isGcStall, splitStall, type CaptureSample } from './attribution';
@@ -78,6 +80,10 @@ export class LoopGuard extends EventEmitter<LoopGuardEvents> implements BeatList
   readonly tracker: RequestTracker;
   readonly loop: LoopStats;
   readonly shared = new SharedState();
+  /** libuv's pool size, and the probe's delay histogram when the probe is on. */
+  readonly threadPool: ThreadPoolStats;
+  /** Worker pools watched with `watchPool()`. */
+  readonly workerPools = new WorkerPools();
   /** Requests answered 503 by load shedding, by route label and reason. */
   readonly shedTotals = new Map<string, { route: string; reason: string; count: number }>();
   /** Load shedding, when the `shed` option is on. Adapters test `shedder.active` per request. */
@@ -111,6 +117,7 @@ export class LoopGuard extends EventEmitter<LoopGuardEvents> implements BeatList
     this.tracker.victimThresholdMs = options.thresholdMs;
     // Percentiles for snapshot() need far fewer samples than stall detection: a coarser monitor costs less idle CPU.
     this.loop = new LoopStats(Math.min(100, options.heartbeatMs * 2));
+    this.threadPool = new ThreadPoolStats(THREADPOOL_BUCKETS_SECONDS, options.threadPoolProbe && options.threadPoolProbe.intervalMs);
     if (options.shed) {
       this.shedder = new Shedder(options.shed, {
         loop: this.loop,
@@ -137,8 +144,8 @@ export class LoopGuard extends EventEmitter<LoopGuardEvents> implements BeatList
         onError: (error) => this.reportError(error),
       });
     }
-    // Without captures the worker still runs when it serves the metrics endpoint; it just never pauses.
-    if (options.captureStacks || metricsServer) {
+    // Without captures the worker still runs when it serves the metrics endpoint or probes the pool; it just never pauses.
+    if (options.captureStacks || metricsServer || this.threadPool.probing) {
       this.watchdog = new Watchdog(
         this.shared,
         {
@@ -147,6 +154,7 @@ export class LoopGuard extends EventEmitter<LoopGuardEvents> implements BeatList
           maxSamplesPerStall: 16,
           maxStackFrames: options.maxStackFrames,
           captureStacks: options.captureStacks,
+          poolProbe: this.threadPool.probeConfig(),
           ...(metricsServer && prometheus && { metricsServer: { ...metricsServer, blockedGauge: blockedGaugeFamily(prometheus) } }),
         },
         {
@@ -188,6 +196,15 @@ export class LoopGuard extends EventEmitter<LoopGuardEvents> implements BeatList
   /** The built-in live page as a handler to mount, e.g. `app.use('/loopguard', guard.dashboardHandler())`. */
   dashboardHandler(options?: DashboardOptions): DashboardHandler {
     return dashboardHandler(this, options);
+  }
+
+  /**
+   * Reports a worker pool's queue and queue wait beside the loop's delay:
+   * a piscina instance, or any object with `queueSize`, `maxThreads` and
+   * optionally `histogram.waitTime` (ms). Returns the function that stops.
+   */
+  watchPool(pool: unknown, options: WatchPoolOptions): () => void {
+    return this.workerPools.watch(pool, options);
   }
 
   /** A `(req, res)` handler serving this guard's Prometheus registry, for apps that route `/metrics` themselves. */

@@ -51,19 +51,24 @@ export class ThreadPoolStats {
   private older: Mark;
   private newer: Mark | undefined;
 
+  /** False when the probe is off: only the size is known. */
+  readonly probing: boolean;
+
   constructor(
     bounds: readonly number[],
-    private readonly intervalMs: number,
+    private readonly intervalMs: number | false,
     env: NodeJS.ProcessEnv = process.env,
     now = performance.now(),
   ) {
+    this.probing = intervalMs !== false;
     this.size = threadPoolSize(env);
     this.histogram = new SharedHistogram(bounds);
     this.older = { at: now, counts: new Array<number>(bounds.length + 1).fill(0) };
   }
 
-  /** What the watchdog worker needs to run the probe. */
-  probeConfig(): PoolProbeConfig {
+  /** What the watchdog worker needs to run the probe; undefined when it is off. */
+  probeConfig(): PoolProbeConfig | undefined {
+    if (this.intervalMs === false) return undefined;
     return { buffer: this.histogram.buffer, bounds: this.histogram.bounds, intervalMs: this.intervalMs };
   }
 
