@@ -11,7 +11,7 @@
  */
 import type { FastifyInstance, FastifyPluginCallback, FastifyReply, FastifyRequest } from 'fastify';
 import { LoopGuardError } from '../errors';
-import { LoopGuard } from '../core/guard';
+import { LoopGuard } from '../create-guard';
 import { preciseEnter } from '../core/precise';
 import { requestStore } from '../core/request-context';
 import type { LoopGuardOptions } from '../options';
@@ -91,6 +91,6 @@ export const loopGuard: FastifyPluginCallback<FastifyLoopGuardOptions> = fastify
   fastify: '4.x || 5.x',
 }) as unknown as FastifyPluginCallback<FastifyLoopGuardOptions>;
 
-export { createLoopGuard } from '../core/guard';
+export { createLoopGuard } from '../create-guard';
 export { fastifyRoute };
 export { LoopGuard };

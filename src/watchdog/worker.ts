@@ -11,6 +11,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { CaptureSample } from '../core/attribution';
 import { ARRIVED_DURING_STALL, PROBE_EXPRESSION, type ProbeResult } from './probe';
 import { normaliseFrames, type ProtocolCallFrame } from './frames';
+import { adviseOnPause, ScriptSources } from './pause-advice';
 import { mostlyPreempted, readSchedstat } from './preemption';
 import { epochNow, SharedState } from './shared-state';
 import { startMetricsServer, type MetricsServer, type MetricsServerConfig } from './metrics-server';
@@ -42,6 +43,8 @@ const OWN_CODE = `${dirname(__dirname)}${sep}`;
 const shared = new SharedState(config.buffer);
 const session = new Session();
 const scriptUrls = new Map<string, string>();
+const scriptSources = new ScriptSources(async (scriptId) =>
+  (await post<{ scriptSource: string }>('Debugger.getScriptSource', { scriptId })).scriptSource);
 let onPaused: ((frames: ProtocolCallFrame[]) => void) | undefined;
 let closed = false;
 let timer: NodeJS.Timeout | undefined;
@@ -62,6 +65,7 @@ async function captureOnce(window: number): Promise<CaptureSample | null> {
   shared.capturing = window;
   if (shared.window !== window) return null;
   const paused = new Promise<ProtocolCallFrame[]>((resolve) => (onPaused = resolve));
+  const asked = epochNow();
   await post('Debugger.pause');
   const frames = await paused;
   const at = epochNow();
@@ -81,12 +85,15 @@ async function captureOnce(window: number): Promise<CaptureSample | null> {
     if (stack[0] !== undefined && stack[0].url.startsWith(OWN_CODE)) return null;
     const [requestId, method, route, asyncId] = Array.isArray(value) ? (value as ProbeResult) : [0, '', null, 0];
     if (requestId === ARRIVED_DURING_STALL) return null;
+    // Read while still paused: the frames' positions are exact and the sources cached.
+    const advice = await adviseOnPause(frames, stack, scriptSources, at - asked).catch(() => null);
     return {
       window,
       at,
       asyncId,
       request: requestId ? { id: requestId, method, route } : null,
       stack,
+      advice,
     };
   } finally {
     await post('Debugger.resume').catch(() => undefined);
