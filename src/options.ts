@@ -4,7 +4,7 @@ import { resolveShedOptions, type ResolvedShedOptions, type ShedOptions } from '
 
 /** Where loopguard registers its Prometheus series. */
 export interface PrometheusOptions {
-  /** A prom-client `Registry`. @default prom-client's default `register` */
+  /** A `Registry` from prom-client or @prometheus-io/client. @default the installed client's default `register` (see README) */
   registry?: unknown;
   /** Prefix of every metric name. @default 'loopguard_' */
   prefix?: string;
@@ -73,7 +73,7 @@ export interface LoopGuardOptions {
    * @default true
    */
   captureStacks?: boolean;
-  /** Prometheus export, or `false` for none. @default {} (prom-client's default registry) */
+  /** Prometheus export, or `false` for none. @default {} (the installed Prometheus client's default registry) */
   prometheus?: PrometheusOptions | false;
   /**
    * Serve the Prometheus registry from the watchdog worker thread, e.g.
@@ -112,6 +112,16 @@ export interface LoopGuardOptions {
   /** Stack frames kept per report, top first. @default 20 */
   maxStackFrames?: number;
   /**
+   * Routes whose blocking is known and accepted (an admin export, a nightly
+   * report): route templates, matched exactly (`'/admin/export'`), or regular
+   * expressions tested against the template (`/^\/admin\//`). Their stalls
+   * are still measured and reported, with `cause: 'expected'`; the bundled
+   * alerts leave them out and load shedding never blames them. For code
+   * outside routes, wrap it in `guard.expectBlocking(fn)`.
+   * @default []
+   */
+  expectedBlockingRoutes?: readonly (string | RegExp)[];
+  /**
    * Receives runtime problems (a throwing callback, a failed export, the
    * watchdog dying); each distinct problem is reported once.
    * @default process.emitWarning
@@ -134,6 +144,7 @@ export interface ResolvedOptions {
   readonly recentStalls: number;
   readonly maxStackFrames: number;
   readonly onError: ((error: Error) => void) | undefined;
+  readonly expectedBlockingRoutes: readonly (string | RegExp)[];
   /** Heartbeat timer period, derived from thresholdMs. */
   readonly heartbeatMs: number;
   /** How late the heartbeat must be before the watchdog captures a stack. */
@@ -153,7 +164,7 @@ export const DEFAULTS = Object.freeze({
 
 const KNOWN = new Set([
   'thresholdMs', 'onStall', 'captureStacks', 'prometheus', 'metricsServer', 'otel', 'maxRoutes', 'startupGraceMs',
-  'precise', 'shed', 'threadPoolProbe', 'recentStalls', 'maxStackFrames', 'onError',
+  'precise', 'shed', 'threadPoolProbe', 'recentStalls', 'maxStackFrames', 'onError', 'expectedBlockingRoutes',
 ]);
 
 export function resolveOptions(input: LoopGuardOptions | undefined = {}): ResolvedOptions {
@@ -183,9 +194,23 @@ export function resolveOptions(input: LoopGuardOptions | undefined = {}): Resolv
     recentStalls: integer('recentStalls', input.recentStalls ?? DEFAULTS.recentStalls, 0, 10_000),
     maxStackFrames: integer('maxStackFrames', input.maxStackFrames ?? DEFAULTS.maxStackFrames, 1, 200),
     onError: optionalFunction<(error: Error) => void>('onError', input.onError),
+    expectedBlockingRoutes: expectedRoutes(input.expectedBlockingRoutes),
     heartbeatMs,
     captureAfterMs: Math.max(heartbeatMs, Math.round(thresholdMs / 2)),
   });
+}
+
+function expectedRoutes(value: unknown): readonly (string | RegExp)[] {
+  if (value === undefined) return Object.freeze([]);
+  if (!Array.isArray(value)) throw new InvalidOptionError('expectedBlockingRoutes', "an array of route templates and regular expressions, e.g. ['/admin/export', /^\\/reports\\//]", value);
+  return Object.freeze(
+    value.map((route, i) => {
+      // A copy without g/y: a stateful lastIndex would make every other test fail.
+      if (route instanceof RegExp) return new RegExp(route.source, route.flags.replace(/[gy]/g, ''));
+      if (typeof route === 'string' && route.startsWith('/')) return route;
+      throw new InvalidOptionError(`expectedBlockingRoutes[${i}]`, "a route template starting with '/' or a RegExp", route);
+    }),
+  );
 }
 
 function validatePrometheus(value: PrometheusOptions): PrometheusOptions {
@@ -193,7 +218,7 @@ function validatePrometheus(value: PrometheusOptions): PrometheusOptions {
     throw new InvalidOptionError('prometheus.prefix', 'a valid Prometheus metric name prefix ([a-zA-Z_:][a-zA-Z0-9_:]*)', value.prefix);
   }
   if (value.registry !== undefined && (value.registry === null || typeof (value.registry as { registerMetric?: unknown }).registerMetric !== 'function')) {
-    throw new InvalidOptionError('prometheus.registry', 'a prom-client Registry', value.registry);
+    throw new InvalidOptionError('prometheus.registry', 'a prom-client or @prometheus-io/client Registry', value.registry);
   }
   return value;
 }

@@ -1,3 +1,4 @@
+import type { Advice } from '../advice/advice';
 import { DELAY_BUCKETS_SECONDS } from '../catalogue';
 import type { DelayPercentiles } from '../sampler/loop-stats';
 import type { ThreadPoolDelay } from '../sampler/thread-pool';
@@ -14,6 +15,8 @@ export interface CulpritSummary {
   stalls: number;
   blockedSeconds: number;
   topFrame: StackFrame | null;
+  /** The latest advice for this culprit's stalls, or null. */
+  advice: Advice | null;
   lastStallAt: number;
 }
 
@@ -77,6 +80,7 @@ export function buildSnapshot(source: SnapshotSource): CoreSnapshot {
       stalls: c.count,
       blockedSeconds: round(c.seconds, 3),
       topFrame: c.topFrame ?? null,
+      advice: c.advice,
       lastStallAt: c.lastAt,
     });
   }

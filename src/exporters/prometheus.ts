@@ -5,6 +5,7 @@ import type { Collector, GuardContext, GuardReadModel } from '../core/read-model
 import { LoopGuardError } from '../errors';
 import type { PrometheusOptions } from '../options';
 import type { MetricJson } from './exposition';
+import { defaultPromClient, INSTALL_PROM_CLIENT } from './prom-lib';
 
 type Labels = Record<string, string | number>;
 interface Sample {
@@ -22,7 +23,7 @@ interface PromMetric {
   get(): { name: string; help: string; type: string; aggregator: string; values: Sample[] };
 }
 
-/** The parts of a prom-client `Registry` we use. */
+/** The parts of a `Registry` we use; prom-client's and @prometheus-io/client's have them all. */
 export interface PromRegistry {
   registerMetric(metric: PromMetric): void;
   removeSingleMetric(name: string): void;
@@ -112,18 +113,15 @@ export function metricsHandler(registry: PromRegistry, reportError: (err: unknow
 }
 
 function defaultRegistry(reportError: (err: unknown) => void): unknown {
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    return (require('prom-client') as { register: unknown }).register;
-  } catch (err) {
-    // Monitoring must not stop an app from starting: say so once and run without Prometheus.
-    reportError(
-      new LoopGuardError('LOOPGUARD_MISSING_PEER', 'loopguard: Prometheus export needs the peer dependency prom-client (npm install prom-client); pass `prometheus: false` to silence this', {
-        cause: err,
-      }),
-    );
-    return undefined;
-  }
+  const { client, error } = defaultPromClient();
+  if (client) return client.register;
+  // Monitoring must not stop an app from starting: say so once and run without Prometheus.
+  reportError(
+    new LoopGuardError('LOOPGUARD_MISSING_PEER', `loopguard: Prometheus export needs a Prometheus client (${INSTALL_PROM_CLIENT}); pass \`prometheus: false\` to silence this`, {
+      cause: error,
+    }),
+  );
+  return undefined;
 }
 
 function collector(context: GuardContext, def: MetricDefinition, name: string): PromMetric {

@@ -68,6 +68,7 @@ export function toViewSnapshot(snapshot: LoopGuardSnapshot, history: readonly Hi
         method: s.method,
         cause: s.cause,
         victims: s.victims,
+        advice: s.advice,
         stack: s.stack.map(frame),
       }))
       .reverse(),
