@@ -106,7 +106,8 @@ async function scenario(t, app, path, inFlight, options) {
 
 const quietEnough = (idle) => idle.poolP99Ms < 5 && idle.loopP99Ms < 50 && idle.stalls === 0;
 
-let saturatedMeanMs;
+/** The saturated scenario's median pool delay, for the UV_THREADPOOL_SIZE=16 comparison. */
+let saturatedP50Ms;
 
 test('16 pbkdf2 in flight on the default pool of 4: the pool waits ≥ 100 ms at p99 while the loop stays under the stall threshold', async (t) => {
   const app = await startApp();
@@ -123,7 +124,7 @@ test('16 pbkdf2 in flight on the default pool of 4: the pool waits ≥ 100 ms at
       assert.ok(loaded.loopP99Ms < Math.max(100, 2 * idle.loopP99Ms), `loop p99 ${loaded.loopP99Ms} ms vs ${idle.loopP99Ms} ms idle`);
       assert.ok(loaded.poolP99Ms > 2 * loaded.loopP99Ms, 'the pool, not the loop, is what waits');
     }
-    saturatedMeanMs = loaded.poolMeanMs;
+    saturatedP50Ms = loaded.poolP50Ms;
   } finally {
     await app.close();
   }
@@ -145,12 +146,15 @@ test('the same service at 1 request in flight: pool p99 under 5 ms', async (t) =
 });
 
 test('UV_THREADPOOL_SIZE=16 for the same saturated load: the pool delay drops at least 3×', async (t) => {
-  if (saturatedMeanMs === undefined) return t.skip('needs the saturated scenario first');
+  if (saturatedP50Ms === undefined) return t.skip('needs the saturated scenario first');
   const app = await startApp({ UV_THREADPOOL_SIZE: '16' });
   try {
     const { loaded } = await scenario(t, app, '/hash', 16);
     assert.equal(sumOf(loaded.last, 'loopguard_threadpool_size'), 16);
-    assert.ok(loaded.poolMeanMs * 3 <= saturatedMeanMs, `mean pool delay ${loaded.poolMeanMs} ms with 16 threads vs ${saturatedMeanMs} ms with 4`);
+    // The median: the queue that more threads remove. 16 CPU-bound threads on a machine with fewer
+    // cores move part of the wait into the CPU scheduler instead, which shows in the tail (and in
+    // the loop's delay): the mean and p99 are in the diagnostics, not judged.
+    assert.ok(loaded.poolP50Ms * 3 <= saturatedP50Ms, `median pool delay ${loaded.poolP50Ms} ms with 16 threads vs ${saturatedP50Ms} ms with 4`);
   } finally {
     await app.close();
   }
