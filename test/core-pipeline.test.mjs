@@ -61,7 +61,7 @@ test('pipeline: a stall with no capture coming is delivered at once as backgroun
   const { seen, pipeline, clock } = setup();
   pipeline.measured(stall(4, 1000, 180.04, 2), false);
   assert.equal(seen.delivered.length, 1);
-  assert.deepEqual(seen.delivered[0], { id: 1, startedAt: 1000, durationMs: 180, route: null, method: null, cause: 'background', stack: [], victims: 2 });
+  assert.deepEqual(seen.delivered[0], { id: 1, startedAt: 1000, durationMs: 180, route: null, method: null, cause: 'background', stack: [], victims: 2, advice: null });
   assert.equal(clock.pending, 0, 'no timer left behind');
 });
 
