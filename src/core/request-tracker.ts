@@ -69,6 +69,8 @@ export class RequestTracker {
       capturedWindow: 0,
       blockingMs: 0,
       finished: false,
+      finishedAt: 0,
+      finalRoute: null,
       span: this.observer === undefined ? undefined : this.observer.begin(),
       owner: this,
     };
@@ -105,6 +107,8 @@ export class RequestTracker {
     if (this.observer !== undefined) this.observer.finished(record, stats, waitedMs);
     record.span = undefined;
     record.req = null;
+    record.finishedAt = performance.now();
+    record.finalRoute = template;
     if (record.capturedWindow !== 0) this.onCulpritFinished({ record, route: template });
   }
 

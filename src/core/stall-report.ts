@@ -23,4 +23,10 @@ export interface StallReport {
   stack: StackFrame[];
   /** Requests in flight that waited through this stall (the culprit excluded). */
   victims: number;
+  /**
+   * The culprit had already been answered: the loop was held by work its
+   * route left behind (a timer, the rest of an async handler), still in its
+   * context. False for in-handler stalls and for stalls with no request.
+   */
+  afterResponse: boolean;
 }

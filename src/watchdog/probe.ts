@@ -5,11 +5,14 @@
  */
 export const PROBE_SYMBOL_NAME = 'loopguard.probe';
 
-/** What the probe returns: [requestId (0: none), method, route or null, executionAsyncId]. */
+/**
+ * What the probe returns: [requestId (0: none), method, route or null,
+ * executionAsyncId, afterResponse (1: the request had already been answered)].
+ */
 
 /** requestId meaning: the paused request arrived after the stall began, so it cannot be its culprit. */
 export const ARRIVED_DURING_STALL = -1;
-export type ProbeResult = [number, string, string | null, number];
+export type ProbeResult = [number, string, string | null, number, 0 | 1];
 
 /**
  * Evaluated in the global scope (not on a call frame: on Node-internal frames

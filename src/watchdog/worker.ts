@@ -75,13 +75,13 @@ async function captureOnce(window: number): Promise<CaptureSample | null> {
     // blocks): the pause landed after the stall, in whatever ran next.
     if (stack.every((f) => f.url === '' || f.url.startsWith('node:'))) return null;
     if (stack[0] !== undefined && stack[0].url.startsWith(OWN_CODE)) return null;
-    const [requestId, method, route, asyncId] = Array.isArray(value) ? (value as ProbeResult) : [0, '', null, 0];
+    const [requestId, method, route, asyncId, afterResponse] = Array.isArray(value) ? (value as ProbeResult) : [0, '', null, 0, 0];
     if (requestId === ARRIVED_DURING_STALL) return null;
     return {
       window,
       at,
       asyncId,
-      request: requestId ? { id: requestId, method, route } : null,
+      request: requestId ? { id: requestId, method, route, afterResponse: afterResponse === 1 } : null,
       stack,
     };
   } finally {
