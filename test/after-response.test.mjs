@@ -131,7 +131,7 @@ describe('Express: stalls in work a route leaves behind', () => {
     const report = await stalled;
     assert.equal(report.cause, 'background');
     assert.equal(report.route, null);
-    assert.equal(report.afterResponse, undefined);
+    assert.equal(report.afterResponse, false);
   });
 
   test('an interval a request started is blamed on it only within the blame window', async () => {

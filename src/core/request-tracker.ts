@@ -28,6 +28,8 @@ export class RequestTracker {
   inFlight = 0;
   /** A request that waited at least this long (ms) was a victim of a stall. */
   victimThresholdMs = Infinity;
+  /** Work left behind in a finished request's context is blamed on its route this long after the response (ms). */
+  blameAfterResponseMs = 0;
   /** Victims that finished since the last heartbeat: they no longer count as in flight when the stall is measured. */
   finishedVictims = 0;
   /** Every attached request observer as one (see observers.ts); undefined costs one check per request. */

@@ -10,6 +10,8 @@ export interface CulpritSummary {
   method: string;
   cause: StallCause;
   stalls: number;
+  /** Of `stalls`, those in work the route left behind after answering (`afterResponse` reports). */
+  afterResponseStalls: number;
   blockedSeconds: number;
   topFrame: StackFrame | null;
   lastStallAt: number;
@@ -69,6 +71,7 @@ export function buildSnapshot(source: SnapshotSource): CoreSnapshot {
       method: c.method,
       cause: c.cause,
       stalls: c.count,
+      afterResponseStalls: c.afterResponse,
       blockedSeconds: round(c.seconds, 3),
       topFrame: c.topFrame ?? null,
       lastStallAt: c.lastAt,

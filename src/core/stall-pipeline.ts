@@ -158,6 +158,14 @@ export class StallPipeline {
         this.hooks.deliver(this.report(segment.startedAt, segment.durationMs, null, null, 'background', stack, stall.inFlight));
         continue;
       }
+      if (request.afterResponse) {
+        // Work the request left behind: its route's doing, but the request is
+        // not in flight (not among the victims, nothing to charge) and its
+        // route is final. Its span has ended, so there is no culprit hook.
+        const report = this.report(segment.startedAt, segment.durationMs, request.route, request.method, 'request', stack, stall.inFlight, true);
+        this.hooks.deliver(report);
+        continue;
+      }
       const finishedRoute = this.finishedCulprits.get(request.id);
       const stillInFlight = finishedRoute === undefined;
       if (stillInFlight) this.hooks.chargeStall(request.id, segment.durationMs);
@@ -178,6 +186,7 @@ export class StallPipeline {
     cause: StallCause,
     stack: StallReport['stack'],
     victims: number,
+    afterResponse = false,
   ): StallReport {
     return {
       id: this.nextReportId++,
@@ -188,6 +197,7 @@ export class StallPipeline {
       cause,
       stack,
       victims,
+      afterResponse,
     };
   }
 
