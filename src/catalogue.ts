@@ -42,6 +42,12 @@ export interface MetricDefinition {
   readonly aggregator: 'sum' | 'max';
 }
 
+/**
+ * Values of the `cause` label. `expected`: code declared as expected to block
+ * (`expectedBlockingRoutes`, `guard.expectBlocking`); the bundled alerts leave it out.
+ */
+export const STALL_CAUSES = ['request', 'background', 'gc', 'expected'] as const;
+
 /** OTel attribute names (semantic conventions) for our Prometheus labels. */
 export const OTEL_ATTRIBUTES: Readonly<Record<LabelName, string>> = {
   route: 'http.route',
@@ -86,7 +92,7 @@ export const CATALOGUE = [
     key: 'stalls',
     name: 'stalls_total',
     type: 'counter',
-    help: 'Event loop stalls, by the culprit route that held the loop.',
+    help: 'Event loop stalls, by the culprit route that held the loop (cause: request, background, gc, or expected when declared as expected to block).',
     labels: ['route', 'method', 'cause'],
     unit: '{stall}',
     otelName: 'stalls',

@@ -104,6 +104,16 @@ export interface LoopGuardOptions {
   /** Stack frames kept per report, top first. @default 20 */
   maxStackFrames?: number;
   /**
+   * Routes whose blocking is known and accepted (an admin export, a nightly
+   * report): route templates, matched exactly (`'/admin/export'`), or regular
+   * expressions tested against the template (`/^\/admin\//`). Their stalls
+   * are still measured and reported, with `cause: 'expected'`; the bundled
+   * alerts leave them out and load shedding never blames them. For code
+   * outside routes, wrap it in `guard.expectBlocking(fn)`.
+   * @default []
+   */
+  expectedBlockingRoutes?: readonly (string | RegExp)[];
+  /**
    * Receives runtime problems (a throwing callback, a failed export, the
    * watchdog dying); each distinct problem is reported once.
    * @default process.emitWarning
@@ -126,6 +136,7 @@ export interface ResolvedOptions {
   readonly recentStalls: number;
   readonly maxStackFrames: number;
   readonly onError: ((error: Error) => void) | undefined;
+  readonly expectedBlockingRoutes: readonly (string | RegExp)[];
   /** Heartbeat timer period, derived from thresholdMs. */
   readonly heartbeatMs: number;
   /** How late the heartbeat must be before the watchdog captures a stack. */
@@ -145,7 +156,7 @@ export const DEFAULTS = Object.freeze({
 
 const KNOWN = new Set([
   'thresholdMs', 'onStall', 'captureStacks', 'prometheus', 'metricsServer', 'otel', 'maxRoutes', 'startupGraceMs', 'blameAfterResponseMs',
-  'precise', 'shed', 'recentStalls', 'maxStackFrames', 'onError',
+  'precise', 'shed', 'recentStalls', 'maxStackFrames', 'onError', 'expectedBlockingRoutes',
 ]);
 
 export function resolveOptions(input: LoopGuardOptions | undefined = {}): ResolvedOptions {
@@ -175,9 +186,23 @@ export function resolveOptions(input: LoopGuardOptions | undefined = {}): Resolv
     recentStalls: integer('recentStalls', input.recentStalls ?? DEFAULTS.recentStalls, 0, 10_000),
     maxStackFrames: integer('maxStackFrames', input.maxStackFrames ?? DEFAULTS.maxStackFrames, 1, 200),
     onError: optionalFunction<(error: Error) => void>('onError', input.onError),
+    expectedBlockingRoutes: expectedRoutes(input.expectedBlockingRoutes),
     heartbeatMs,
     captureAfterMs: Math.max(heartbeatMs, Math.round(thresholdMs / 2)),
   });
+}
+
+function expectedRoutes(value: unknown): readonly (string | RegExp)[] {
+  if (value === undefined) return Object.freeze([]);
+  if (!Array.isArray(value)) throw new InvalidOptionError('expectedBlockingRoutes', "an array of route templates and regular expressions, e.g. ['/admin/export', /^\\/reports\\//]", value);
+  return Object.freeze(
+    value.map((route, i) => {
+      // A copy without g/y: a stateful lastIndex would make every other test fail.
+      if (route instanceof RegExp) return new RegExp(route.source, route.flags.replace(/[gy]/g, ''));
+      if (typeof route === 'string' && route.startsWith('/')) return route;
+      throw new InvalidOptionError(`expectedBlockingRoutes[${i}]`, "a route template starting with '/' or a RegExp", route);
+    }),
+  );
 }
 
 function validatePrometheus(value: PrometheusOptions): PrometheusOptions {

@@ -18,6 +18,7 @@ import type { RequestRecord, RouteResolver } from './request-context';
 import { RequestTracker } from './request-tracker';
 import { RouteTable } from './routes';
 import { buildSnapshot, type LoopGuardSnapshot } from './snapshot';
+import { expectedRouteTest, runExpected } from './expected';
 import { StallPipeline } from './stall-pipeline';
 import type { StallReport } from './stall-report';
 import { StallStats } from './stall-stats';
@@ -85,7 +86,7 @@ export class GuardCore extends EventEmitter<LoopGuardEvents> implements BeatList
     this.requestObservers = new RequestObservers((current) => (this.tracker.observer = current));
     // Percentiles for snapshot() need far fewer samples than stall detection: a coarser monitor costs less idle CPU.
     this.loop = new LoopStats(Math.min(100, options.heartbeatMs * 2));
-    this.pipeline = new StallPipeline({ heartbeatMs: options.heartbeatMs }, {
+    this.pipeline = new StallPipeline({ heartbeatMs: options.heartbeatMs, expectedRoute: expectedRouteTest(options.expectedBlockingRoutes) }, {
       gcPauses: () => this.loop.gcPausesSnapshot(),
       chargeStall: (requestId, ms) => this.tracker.chargeStall(requestId, ms),
       culprit: (requestId, report) => this.observers.culprit(requestId, report),
@@ -156,6 +157,17 @@ export class GuardCore extends EventEmitter<LoopGuardEvents> implements BeatList
   /** Called by adapters when a request is accepted. Never throws. */
   beginRequest(req: unknown, method: string, routeOf: RouteResolver): RequestRecord {
     return this.tracker.begin(req, method, routeOf);
+  }
+
+  /**
+   * Runs `fn` as code that is expected to block (a migration at start, a
+   * report built at night): its stalls, including those after its `await`s,
+   * are reported with `cause: 'expected'`, left out of the bundled alerts and
+   * never shed. Returns what `fn` returns (a promise stays a promise).
+   */
+  expectBlocking<T>(fn: () => T): T {
+    if (typeof fn !== 'function') throw new TypeError(`loopguard: expectBlocking(fn) needs a function, got ${fn === null ? 'null' : typeof fn}`);
+    return runExpected(fn);
   }
 
   /** Recent stalls, per-route totals, delay percentiles and ELU: plain JSON. */

@@ -1,5 +1,6 @@
 import { AsyncLocalStorage, executionAsyncId } from 'node:async_hooks';
 import { ARRIVED_DURING_STALL, PROBE_SYMBOL_NAME, type ProbeResult } from '../watchdog/probe';
+import { inExpectedCode } from './expected';
 
 /** Resolves a request's route template; null while routing has not happened yet. */
 export type RouteResolver = (req: any) => string | null;
@@ -20,7 +21,7 @@ export interface RequestRecord {
   finished: boolean;
   /** performance.now() when the response finished (0 while in flight). */
   finishedAt: number;
-  /** The route label the request was counted under at finish; work it left behind is blamed on it. */
+  /** The route template the request was counted under at finish; work it left behind is blamed on it. */
   finalRoute: string | null;
   /** The request's OpenTelemetry span, kept only while tracing is active (stall events); else undefined. */
   span: unknown;
@@ -47,23 +48,24 @@ const PROBE_KEY = Symbol.for(PROBE_SYMBOL_NAME);
  * Called by the watchdog worker (Runtime.evaluate) while the main thread is
  * paused inside a stall: names the request whose code is running, and marks
  * it so its own stall is not counted as delay it suffered.
- * Returns [requestId, method, route, asyncId]; requestId 0 means no request.
+ * Returns [requestId, method, route, asyncId, expected, afterResponse]; requestId 0 means no request.
  */
 function probe(): ProbeResult | null {
   try {
     const asyncId = executionAsyncId();
+    const expected = inExpectedCode() ? 1 : 0;
     const record = requestStore.getStore();
-    if (record === undefined) return [0, '', null, asyncId, 0];
+    if (record === undefined) return [0, '', null, asyncId, expected, 0];
     if (record.finished) {
       // Work the request left behind (a timer, the rest of an async handler)
       // is still its route's doing, for a bounded time after the response:
       // an interval started by a request runs in its context forever.
-      if (performance.now() - record.finishedAt > record.owner.blameAfterResponseMs) return [0, '', null, asyncId, 0];
-      return [record.id, record.method, record.finalRoute, asyncId, 1];
+      if (performance.now() - record.finishedAt > record.owner.blameAfterResponseMs) return [0, '', null, asyncId, expected, 0];
+      return [record.id, record.method, record.finalRoute, asyncId, expected, 1];
     }
     // Accepted when the loop was already this late: the request arrived after the
     // stall began (the pause landed just after the culprit, in the next callback).
-    if (record.owner.arrivedDuringStall(record)) return [ARRIVED_DURING_STALL, '', null, asyncId, 0];
+    if (record.owner.arrivedDuringStall(record)) return [ARRIVED_DURING_STALL, '', null, asyncId, expected, 0];
     // The loop has not turned since the stall began: the owner's window is the stall's.
     record.capturedWindow = record.owner.window;
     if (record.span !== undefined) record.owner.captured?.(record);
@@ -73,7 +75,7 @@ function probe(): ProbeResult | null {
     } catch {
       // A route that cannot be read yet is filled in when the request finishes.
     }
-    return [record.id, record.method, route, asyncId, 0];
+    return [record.id, record.method, route, asyncId, expected, 0];
   } catch {
     return null;
   }

@@ -1,3 +1,4 @@
+import type { Advice } from '../advice/advice';
 import { DELAY_BUCKETS_SECONDS } from '../catalogue';
 import type { DelayPercentiles } from '../sampler/loop-stats';
 import { quantileFromBuckets } from './quantile';
@@ -14,6 +15,8 @@ export interface CulpritSummary {
   afterResponseStalls: number;
   blockedSeconds: number;
   topFrame: StackFrame | null;
+  /** The latest advice for this culprit's stalls, or null. */
+  advice: Advice | null;
   lastStallAt: number;
 }
 
@@ -74,6 +77,7 @@ export function buildSnapshot(source: SnapshotSource): CoreSnapshot {
       afterResponseStalls: c.afterResponse,
       blockedSeconds: round(c.seconds, 3),
       topFrame: c.topFrame ?? null,
+      advice: c.advice,
       lastStallAt: c.lastAt,
     });
   }

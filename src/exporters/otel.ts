@@ -1,6 +1,6 @@
 import dc from 'node:diagnostics_channel';
 import type * as Api from '@opentelemetry/api';
-import type { LabelName } from '../catalogue';
+import { STALL_CAUSES, type LabelName } from '../catalogue';
 import type { CaptureSample } from '../core/attribution';
 import type { GuardObserver, RequestObserver } from '../core/observers';
 import type { Collector, GuardContext } from '../core/read-model';
@@ -19,7 +19,7 @@ type OtelApi = typeof Api;
 const RPC_METADATA_KEY = Symbol.for('OpenTelemetry SDK Context Key RPC_METADATA');
 /** Enough for 400 k requests/s between two heartbeats at the default 20 ms. */
 const QUEUE_CAPACITY = 8192;
-const CAUSES: readonly StallCause[] = ['request', 'background', 'gc'];
+const CAUSES: readonly StallCause[] = STALL_CAUSES;
 
 /**
  * Published when `loopguard/otel` has registered a global meter provider:

@@ -66,6 +66,7 @@ export function toViewSnapshot(snapshot: LoopGuardSnapshot, history: readonly Hi
         method: s.method,
         cause: s.cause,
         victims: s.victims,
+        advice: s.advice,
         afterResponse: s.afterResponse,
         stack: s.stack.map(frame),
       }))
