@@ -46,6 +46,17 @@ export interface OtelOptions {
   traces?: boolean;
 }
 
+/** The thread-pool probe (see `loopguard_threadpool_delay_seconds`). */
+export interface ThreadPoolProbeOptions {
+  /**
+   * One trivial job (a one-byte `crypto.randomFill`) per this many
+   * milliseconds at most, from the watchdog thread; never a second while one
+   * is queued. Under 100 is for tests.
+   * @default 500
+   */
+  intervalMs?: number;
+}
+
 export interface LoopGuardOptions {
   /**
    * A stall is the loop not turning for at least this long, in milliseconds.
@@ -99,6 +110,12 @@ export interface LoopGuardOptions {
    * culprit routes first. `true` takes every default. @default false
    */
   shed?: ShedOptions | boolean;
+  /**
+   * Measure how long a trivial job waits in libuv's thread pool, where
+   * `fs`, `dns.lookup`, `crypto` and `zlib` work queues, or `false` for no probe.
+   * @default { intervalMs: 500 }
+   */
+  threadPoolProbe?: ThreadPoolProbeOptions | boolean;
   /** Stall reports kept for `snapshot()`. @default 50 */
   recentStalls?: number;
   /** Stack frames kept per report, top first. @default 20 */
@@ -133,6 +150,7 @@ export interface ResolvedOptions {
   readonly blameAfterResponseMs: number;
   readonly precise: boolean;
   readonly shed: ResolvedShedOptions | false;
+  readonly threadPoolProbe: Readonly<Required<ThreadPoolProbeOptions>> | false;
   readonly recentStalls: number;
   readonly maxStackFrames: number;
   readonly onError: ((error: Error) => void) | undefined;
@@ -152,11 +170,12 @@ export const DEFAULTS = Object.freeze({
   precise: false,
   recentStalls: 50,
   maxStackFrames: 20,
+  threadPoolProbeIntervalMs: 500,
 });
 
 const KNOWN = new Set([
   'thresholdMs', 'onStall', 'captureStacks', 'prometheus', 'metricsServer', 'otel', 'maxRoutes', 'startupGraceMs', 'blameAfterResponseMs',
-  'precise', 'shed', 'recentStalls', 'maxStackFrames', 'onError', 'expectedBlockingRoutes',
+  'precise', 'shed', 'threadPoolProbe', 'recentStalls', 'maxStackFrames', 'onError', 'expectedBlockingRoutes',
 ]);
 
 export function resolveOptions(input: LoopGuardOptions | undefined = {}): ResolvedOptions {
@@ -183,6 +202,7 @@ export function resolveOptions(input: LoopGuardOptions | undefined = {}): Resolv
     blameAfterResponseMs: finiteNumber('blameAfterResponseMs', input.blameAfterResponseMs ?? DEFAULTS.blameAfterResponseMs, 0, 86_400_000),
     precise: boolean('precise', input.precise ?? DEFAULTS.precise),
     shed: resolveShedOptions(input.shed, thresholdMs),
+    threadPoolProbe: threadPoolProbe(input.threadPoolProbe),
     recentStalls: integer('recentStalls', input.recentStalls ?? DEFAULTS.recentStalls, 0, 10_000),
     maxStackFrames: integer('maxStackFrames', input.maxStackFrames ?? DEFAULTS.maxStackFrames, 1, 200),
     onError: optionalFunction<(error: Error) => void>('onError', input.onError),
@@ -235,6 +255,17 @@ function metricsServer(value: unknown, prometheus: boolean): Readonly<Required<M
     path,
     mainThreadTimeoutMs: finiteNumber('metricsServer.mainThreadTimeoutMs', input.mainThreadTimeoutMs ?? 50, 1, 10_000),
   });
+}
+
+function threadPoolProbe(value: unknown): Readonly<Required<ThreadPoolProbeOptions>> | false {
+  const probe = objectOrFalse<ThreadPoolProbeOptions>('threadPoolProbe', value === true ? {} : value, (v) => {
+    for (const key of Object.keys(v)) {
+      if (key !== 'intervalMs') throw new InvalidOptionError(`threadPoolProbe.${key}`, 'one of the known options (intervalMs)', 'an unknown option');
+    }
+    return v;
+  });
+  if (probe === false) return false;
+  return Object.freeze({ intervalMs: integer('threadPoolProbe.intervalMs', probe.intervalMs ?? DEFAULTS.threadPoolProbeIntervalMs, 10, 60_000) });
 }
 
 function validateOtel(value: OtelOptions): OtelOptions {

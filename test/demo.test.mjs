@@ -111,7 +111,11 @@ test('npm run demo: names every blocking route and its function, serves /metrics
   const { code, signal, stdout, stderr } = await demo.exit;
   assert.equal(signal, null, stderr);
   assert.equal(code, 0, `exit code 0; stderr:\n${stderr}`);
-  assert.match(stdout, /^\[\s+\d+ s\] loop delay p99 [\d.]+ m?s  ·  ELU \d+ %  ·  stalls \d+/m, 'plain periodic lines when stdout is not a TTY');
+  assert.match(
+    stdout,
+    /^\[\s+\d+ s\] loop delay p99 [\d.]+ m?s  ·  pool delay p99 [\d.]+ m?s \(\d+ threads\)  ·  ELU \d+ %  ·  stalls \d+/m,
+    'plain periodic lines when stdout is not a TTY, the thread pool beside the loop',
+  );
   assert.doesNotMatch(stdout, /\x1b\[/, 'no terminal escape codes in a pipe');
 
   const summary = stdout.slice(stdout.indexOf('loopguard demo summary'));

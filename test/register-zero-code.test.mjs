@@ -91,10 +91,10 @@ const CASES = [
     metrics: true,
     scenarios: [
       cpu,
-      { name: 'crypto.pbkdf2Sync in a POST', path: '/login', method: 'POST', route: '/login', fn: 'hashPasswordSync' },
+      { name: 'crypto.pbkdf2Sync in a POST', path: '/login', method: 'POST', route: '/login', fn: 'hashPasswordSync', advice: 'crypto.pbkdf2Sync' },
       {
         name: 'JSON body parsing in a mounted router', path: '/api/v1/ingest/acme', method: 'POST', jsonBytes: 24 * 1024 * 1024,
-        route: '/api/v1/ingest/:tenant', frame: (f) => f.url.includes('/body-parser/'),
+        route: '/api/v1/ingest/:tenant', frame: (f) => f.url.includes('/body-parser/'), advice: 'JSON.parse',
       },
     ],
   },
@@ -106,10 +106,10 @@ const CASES = [
     scenarios: [
       cpu,
       { name: 'CPU loop after an await', path: '/report', route: '/report', fn: 'burnCpu' },
-      { name: 'catastrophic regex behind a prefix', path: '/api/v1/search/aaa', route: '/api/v1/search/:term', fn: 'backtrackingRegex' },
+      { name: 'catastrophic regex behind a prefix', path: '/api/v1/search/aaa', route: '/api/v1/search/:term', fn: 'backtrackingRegex', advice: 'RegExp.prototype.test' },
       {
         name: 'JSON body parsing before the handler', path: '/api/v1/ingest/acme', method: 'POST', jsonBytes: 24 * 1024 * 1024,
-        route: '/api/v1/ingest/:tenant', frame: (f) => /\/(fastify|secure-json-parse)\//.test(f.url),
+        route: '/api/v1/ingest/:tenant', frame: (f) => /\/(fastify|secure-json-parse)\//.test(f.url), advice: 'JSON.parse',
       },
     ],
   },
@@ -163,6 +163,9 @@ for (const c of CASES) {
         assert.ok(report.durationMs >= 100, `stall of ${report.durationMs} ms`);
         const frame = report.stack.find(scenario.frame ?? ((f) => f.functionName === scenario.fn));
         assert.ok(frame, `stack names ${scenario.fn ?? 'the blocking code'}: ${report.stack.map((f) => `${f.functionName}@${f.url}`).join(' < ')}`);
+        // The log line says what to do: the advice travels in it (null only when unsure).
+        assert.ok('advice' in report, 'the log line carries advice');
+        if (scenario.advice) assert.equal(report.advice?.call, scenario.advice, JSON.stringify(report.advice));
         assert.ok(victims.sent > 0 && victims.statuses[200] === victims.sent, `victims flowed and were answered: ${JSON.stringify(victims.statuses)}`);
         if (scenario.route !== '(unmatched)') {
           for (const r of app.reports) assert.ok(r.route !== '/fast' && r.route !== '/io' && r.route !== '(unmatched)', `a victim was blamed: ${r.route}`);

@@ -1,10 +1,12 @@
 import { EventEmitter } from 'node:events';
 import inspector from 'node:inspector';
-import { DELAY_BUCKETS_SECONDS, ROUTE_BACKGROUND, ROUTE_GC } from '../catalogue';
+import { DELAY_BUCKETS_SECONDS, ROUTE_BACKGROUND, ROUTE_GC, THREADPOOL_BUCKETS_SECONDS } from '../catalogue';
 import { LoopGuardError } from '../errors';
 import type { ResolvedOptions } from '../options';
 import { Heartbeat, type BeatListener } from '../sampler/heartbeat';
 import { LoopStats } from '../sampler/loop-stats';
+import { ThreadPoolStats } from '../sampler/thread-pool';
+import { WorkerPools, type WatchPoolOptions } from '../sampler/worker-pools';
 import { epochNow, SharedState } from '../watchdog/shared-state';
 import { Watchdog } from '../watchdog/watchdog';
 import type { WatchdogConfig } from '../watchdog/worker';
@@ -54,6 +56,10 @@ export class GuardCore extends EventEmitter<LoopGuardEvents> implements BeatList
   readonly shared = new SharedState();
   /** @internal Requests answered 503 by load shedding, by route label and reason. */
   readonly shedTotals = new Map<string, ShedCounter>();
+  /** @internal libuv's pool size, and the probe's delay histogram when the probe is on. */
+  readonly threadPool: ThreadPoolStats;
+  /** @internal Worker pools watched with `watchPool()`. */
+  readonly workerPools = new WorkerPools();
   private readonly heartbeat: Heartbeat;
   private watchdog: Watchdog | undefined;
   private readonly pipeline: StallPipeline;
@@ -86,6 +92,7 @@ export class GuardCore extends EventEmitter<LoopGuardEvents> implements BeatList
     this.requestObservers = new RequestObservers((current) => (this.tracker.observer = current));
     // Percentiles for snapshot() need far fewer samples than stall detection: a coarser monitor costs less idle CPU.
     this.loop = new LoopStats(Math.min(100, options.heartbeatMs * 2));
+    this.threadPool = new ThreadPoolStats(THREADPOOL_BUCKETS_SECONDS, options.threadPoolProbe && options.threadPoolProbe.intervalMs);
     this.pipeline = new StallPipeline({ heartbeatMs: options.heartbeatMs, expectedRoute: expectedRouteTest(options.expectedBlockingRoutes) }, {
       gcPauses: () => this.loop.gcPausesSnapshot(),
       chargeStall: (requestId, ms) => this.tracker.chargeStall(requestId, ms),
@@ -124,8 +131,9 @@ export class GuardCore extends EventEmitter<LoopGuardEvents> implements BeatList
     const options = this.options;
     if (options.precise) this.releasePrecise = enablePrecise();
     this.heartbeat.start();
-    // Without captures the worker still runs when it serves the metrics endpoint; it just never pauses.
-    if (options.captureStacks || wiring.metricsServer) {
+    // Without captures the worker still runs when it serves the metrics endpoint or probes the pool; it just never pauses.
+    const poolProbe = this.threadPool.probeConfig();
+    if (options.captureStacks || wiring.metricsServer || poolProbe) {
       this.watchdog = new Watchdog(
         this.shared,
         {
@@ -135,6 +143,7 @@ export class GuardCore extends EventEmitter<LoopGuardEvents> implements BeatList
           maxStackFrames: options.maxStackFrames,
           captureStacks: options.captureStacks,
           ...(wiring.metricsServer && { metricsServer: wiring.metricsServer }),
+          ...(poolProbe && { poolProbe }),
         },
         {
           onSamples: (window, samples) => this.guarded(() => this.pipeline.samplesArrived(window, samples)),
@@ -175,6 +184,16 @@ export class GuardCore extends EventEmitter<LoopGuardEvents> implements BeatList
     const snapshot: Record<string, unknown> = { ...buildSnapshot(this.context.model) };
     for (const [key, read] of this.sections) snapshot[key] = read();
     return snapshot as unknown as LoopGuardSnapshot;
+  }
+
+  /**
+   * Reports a worker pool's queue and queue wait beside the loop's delay: a
+   * piscina instance, or any object with `queueSize`, `maxThreads` and
+   * optionally `histogram.waitTime` (`{ p50, p99 }` in ms). The `name` is the
+   * `pool` label (at most 10 pools). Returns the function that stops watching.
+   */
+  watchPool(pool: unknown, options: WatchPoolOptions): () => void {
+    return this.workerPools.watch(pool, options);
   }
 
   /** @internal The read model collectors get, for the composition's handlers. */
@@ -266,6 +285,8 @@ export class GuardCore extends EventEmitter<LoopGuardEvents> implements BeatList
       stalls: this.stalls,
       loop: this.loop,
       shedTotals: this.shedTotals,
+      threadPool: this.threadPool,
+      workerPools: () => this.workerPools.read((err) => this.reportError(err)),
       get requestsInFlight() {
         return guard.tracker.inFlight;
       },

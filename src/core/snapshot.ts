@@ -1,6 +1,8 @@
 import type { Advice } from '../advice/advice';
 import { DELAY_BUCKETS_SECONDS } from '../catalogue';
 import type { DelayPercentiles } from '../sampler/loop-stats';
+import type { ThreadPoolDelay } from '../sampler/thread-pool';
+import type { WorkerPoolFigures } from '../sampler/worker-pools';
 import { quantileFromBuckets } from './quantile';
 import type { RouteTable } from './routes';
 import type { StackFrame, StallCause, StallReport } from './stall-report';
@@ -54,6 +56,8 @@ export interface CoreSnapshot {
   routes: RouteSummary[];
   recentStalls: StallReport[];
   watchdogRunning: boolean;
+  /** Where work moved off the loop waits: libuv's pool (delay null when the probe is off) and the watched worker pools. */
+  threadPool: { size: number; delay: ThreadPoolDelay | null; workerPools: WorkerPoolFigures[] };
 }
 
 export interface SnapshotSource {
@@ -63,6 +67,8 @@ export interface SnapshotSource {
   readonly requestsInFlight: number;
   readonly loop: { utilization: number; percentiles(): DelayPercentiles };
   readonly watchdogRunning: boolean;
+  readonly threadPool: { readonly size: number; readonly probing: boolean; delay(): ThreadPoolDelay };
+  workerPools(): WorkerPoolFigures[];
   blockedForMs(): number;
 }
 
@@ -108,6 +114,11 @@ export function buildSnapshot(source: SnapshotSource): CoreSnapshot {
     routes,
     recentStalls: [...source.stalls.recent()],
     watchdogRunning: source.watchdogRunning,
+    threadPool: {
+      size: source.threadPool.size,
+      delay: source.threadPool.probing ? source.threadPool.delay() : null,
+      workerPools: source.workerPools(),
+    },
   };
 }
 

@@ -11,6 +11,7 @@ import { SpanLinks, type SpanLike } from '../core/tracing';
 import { LoopGuardError } from '../errors';
 import type { OtelOptions } from '../options';
 import { attributesOf, createInstruments, METER_NAME, type Instruments } from '../otel/instruments';
+import { PoolMetrics } from '../otel/pool-metrics';
 import { SampleQueue } from '../otel/sample-queue';
 
 type OtelApi = typeof Api;
@@ -76,6 +77,8 @@ class OtelExporter implements Collector, RequestObserver, GuardObserver {
   private readonly refreshEveryBeats: number;
   /** Made on first bind to a real meter: most processes have the api but no SDK. */
   private queue: SampleQueue<RouteStats> | undefined;
+  /** libuv's pool and the watched worker pools, read at collect time. */
+  private pools: PoolMetrics | undefined;
   private readonly attributes = new WeakMap<object, Api.Attributes>();
   private readonly causeAttributes = new Map(CAUSES.map((cause) => [cause, attributesOf({ cause })]));
   private readonly spans: SpanLinks | undefined;
@@ -251,6 +254,7 @@ class OtelExporter implements Collector, RequestObserver, GuardObserver {
         result.observe(o.stallSeconds, c.seconds, attributes);
       }
       for (const s of guard.shedTotals.values()) result.observe(o.requestsShed, s.count, this.attributesFor(s, shedLabels));
+      (this.pools ??= new PoolMetrics(guard)).observe(result, instruments);
     } catch (err) {
       this.fail('collecting OpenTelemetry metrics', err);
     }

@@ -160,9 +160,18 @@ const READERS: Record<MetricKey, (guard: GuardReadModel, name: string) => Sample
     [...g.routes.all()].flatMap((r) => (r.blocking ? histogramSamples(name, { route: r.route, method: r.method }, r.blocking) : [])),
   requestsInFlight: (g) => [{ labels: {}, value: g.requestsInFlight }],
   requestsShed: (g) => [...g.shedTotals.values()].map((s) => ({ labels: { route: s.route, reason: s.reason }, value: s.count })),
+  threadpoolDelay: (g, name) => (g.threadPool.probing ? histogramSamples(name, {}, g.threadPool.histogram) : []),
+  threadpoolSize: (g) => [{ labels: {}, value: g.threadPool.size }],
+  workerPoolQueueSize: (g) => g.workerPools().map((p) => ({ labels: { pool: p.name }, value: p.queueSize })),
+  workerPoolSize: (g) => g.workerPools().map((p) => ({ labels: { pool: p.name }, value: p.size })),
+  workerPoolWait: (g) =>
+    g.workerPools().flatMap((p) => [
+      ...(p.waitP50Ms === null ? [] : [{ labels: { pool: p.name, quantile: '0.5' }, value: p.waitP50Ms / 1000 }]),
+      ...(p.waitP99Ms === null ? [] : [{ labels: { pool: p.name, quantile: '0.99' }, value: p.waitP99Ms / 1000 }]),
+    ]),
 };
 
-function histogramSamples(name: string, labels: Labels, h: Histogram): Sample[] {
+function histogramSamples(name: string, labels: Labels, h: Pick<Histogram, 'bounds' | 'sum' | 'count' | 'cumulative'>): Sample[] {
   const out: Sample[] = [];
   const cumulative = h.cumulative();
   for (let i = 0; i < cumulative.length; i++) {

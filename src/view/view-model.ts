@@ -34,6 +34,8 @@ export interface ViewSnapshot {
   history: readonly HistoryPoint[];
   /** Load shedding state; null when the `shed` option is off. */
   shedding: LoopGuardSnapshot['shedding'];
+  /** libuv's pool (delay null when the probe is off) and the watched worker pools. */
+  threadPool: LoopGuardSnapshot['threadPool'];
 }
 
 export function toViewSnapshot(snapshot: LoopGuardSnapshot, history: readonly HistoryPoint[], delayWindow: WindowDelay, root: string): ViewSnapshot {
@@ -73,6 +75,7 @@ export function toViewSnapshot(snapshot: LoopGuardSnapshot, history: readonly Hi
       .reverse(),
     history,
     shedding: snapshot.shedding ?? null,
+    threadPool: snapshot.threadPool,
   };
 }
 

@@ -15,7 +15,7 @@ import { adviseOnPause, ScriptSources } from './pause-advice';
 import { mostlyPreempted, readSchedstat } from './preemption';
 import { epochNow, SharedState } from './shared-state';
 import { startMetricsServer, type MetricsServer, type MetricsServerConfig } from './metrics-server';
-import { startPoolProbe, type PoolProbeConfig } from './pool-probe';
+import { startPoolProbe, type PoolProbeConfig, type PoolProbeHandle } from './pool-probe';
 
 export interface WatchdogConfig {
   buffer: SharedArrayBuffer;
@@ -49,7 +49,8 @@ let onPaused: ((frames: ProtocolCallFrame[]) => void) | undefined;
 let closed = false;
 let timer: NodeJS.Timeout | undefined;
 let metricsServer: MetricsServer | undefined;
-let stopPoolProbe: (() => void) | undefined;
+/** Times its wait on this thread's event loop: a synchronous sleep must respect `queued` and `nextTickAt`. */
+let poolProbe: PoolProbeHandle | undefined;
 /** How long to watch the main thread's scheduler counters before judging preemption. */
 const PREEMPTION_PROBE_MS = 10;
 
@@ -146,7 +147,7 @@ function close(): void {
   closed = true;
   if (timer) clearTimeout(timer);
   metricsServer?.close();
-  stopPoolProbe?.();
+  poolProbe?.stop();
   try {
     session.disconnect();
   } catch {
@@ -162,7 +163,7 @@ async function main(): Promise<void> {
     if (message === 'close') close();
   });
   if (config.metricsServer && parentPort) metricsServer = startMetricsServer(config.metricsServer, shared, parentPort);
-  if (config.poolProbe) stopPoolProbe = startPoolProbe(config.poolProbe);
+  if (config.poolProbe) poolProbe = startPoolProbe(config.poolProbe);
   if (config.captureStacks === false) {
     parentPort?.postMessage({ type: 'ready' });
     return;
