@@ -34,7 +34,7 @@ test('busy_seconds_total: Prometheus and OpenTelemetry carry the route, method a
     await client.startVictims(`${server.url}/spin/7`, 2);
     // Until the estimate holds a few seconds' worth (an event-free wait would need a hook into the sampler).
     const deadline = Date.now() + 20_000;
-    while (Date.now() < deadline && (guard.busy.totals().find((t) => t.key.route === '/spin/:id')?.seconds ?? 0) < 0.5) {
+    while (Date.now() < deadline && (guard.busy.totals().find((t) => t.key.route === '/spin/:id')?.seconds ?? 0) < 1.5) {
       await new Promise((r) => setTimeout(r, 200));
     }
     await client.stopVictims();
@@ -43,7 +43,7 @@ test('busy_seconds_total: Prometheus and OpenTelemetry carry the route, method a
     assert.equal(prom.type, 'counter');
     const spinSeries = prom.values.find((v) => v.labels.route === '/spin/:id');
     assert.deepEqual(spinSeries.labels, { route: '/spin/:id', method: 'GET', cause: 'request' });
-    assert.ok(spinSeries.value >= 0.5, `${spinSeries.value} s`);
+    assert.ok(spinSeries.value >= 1.5, `${spinSeries.value} s`);
     for (const v of prom.values) {
       assert.ok(v.labels.route.startsWith('/') || v.labels.route === '(background)', `route label ${v.labels.route}`);
       assert.ok(!/\/spin\/7/.test(v.labels.route), 'no raw path in a label');
@@ -57,7 +57,7 @@ test('busy_seconds_total: Prometheus and OpenTelemetry carry the route, method a
     assert.ok(Math.abs(point.value - spinSeries.value) < 1e-9 || Math.abs(point.value - spinSeries.value) / spinSeries.value < 0.2, `${point.value} vs ${spinSeries.value}`);
     const top = guard.snapshot().busy.routes[0];
     assert.equal(top.route, '/spin/:id');
-    assert.ok(top.share > 0.8 && top.shareLow <= top.share && top.share <= top.shareHigh && top.samples > 50, JSON.stringify(top));
+    assert.ok(top.share > 0.8 && top.shareLow <= top.share && top.share <= top.shareHigh && top.samples >= 30, JSON.stringify(top));
     const bg = pointWith(m.get('loopguard.busy'), { 'http.route': '(background)' });
     if (bg) assert.equal(bg.attributes['http.request.method'], undefined, 'background has no method attribute, as for stalls');
   } finally {

@@ -23,6 +23,12 @@ test('busy estimator: each interval\'s ELU busy time is shared by the samples, s
   assert.ok(Math.abs(sum(e.totals()) - 3) < 1e-12);
 });
 
+test('busy estimator: a declared key is exported at 0 before its first sample', () => {
+  const e = new BusyEstimator();
+  e.declare('bg');
+  assert.deepEqual([...e.totals()].map((t) => [t.key, t.seconds]), [['bg', 0]]);
+});
+
 test('busy estimator: an interval with no busy sample is shared by the all-time counts; before any sample it is carried', () => {
   const e = new BusyEstimator();
   e.fold(0.3, 0); // no sample yet: carried
@@ -81,7 +87,10 @@ test('busy sampler: exponential gaps with the configured mean, doubling while sa
   assert.ok(m > 85 && m < 105, `mean gap ${m} ms at 10 Hz`); // clamped at 5× the mean: slightly under 100
   s['fire']();
   s['fire']();
-  assert.ok(mean(20_000) > 3 * m, 'two idle answers: the gaps grew');
+  assert.ok(mean(20_000) < 1.2 * m, 'two idle answers in a row: no back-off yet');
+  s['fire']();
+  s['fire']();
+  assert.ok(mean(20_000) > 3 * m, 'four idle answers in a row: the gaps grew');
   answer = 0;
   s['fire']();
   s.stop();

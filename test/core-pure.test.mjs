@@ -18,7 +18,7 @@ const sample = (at, asyncId, requestId = 0, route = null) => ({
 });
 
 test('splitStall: no samples is one unattributed segment', () => {
-  assert.deepEqual(splitStall(1000, 300, []), [{ startedAt: 1000, durationMs: 300, sample: null }]);
+  assert.deepEqual(splitStall(1000, 300, []), [{ startedAt: 1000, durationMs: 300, sample: null, advice: null }]);
 });
 
 test('splitStall: samples of one callback are one segment covering the whole stall', () => {
@@ -117,6 +117,8 @@ test('options: each bad value throws a TypeError naming the option', () => {
     [{ prometheus: { registry: {} } }, 'prometheus.registry'],
     [{ prometheus: [] }, 'prometheus'],
     [{ startupGraceMs: Infinity }, 'startupGraceMs'],
+    [{ blameAfterResponseMs: -1 }, 'blameAfterResponseMs'],
+    [{ blameAfterResponseMs: '10s' }, 'blameAfterResponseMs'],
     [{ thresholMs: 100 }, 'thresholMs'],
   ];
   for (const [input, name] of cases) {

@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { ROUTE_BACKGROUND } from '../catalogue';
+import { inExpectedCode } from '../core/expected';
 import { requestStore } from '../core/request-context';
 import type { RouteStats, RouteTable } from '../core/routes';
 import { BusyEstimator, type BusyShare, type BusyTotal } from './estimator';
@@ -9,7 +10,7 @@ import { addBusySink, removeBusySink } from './probe';
 export interface BusyKey {
   readonly route: string;
   readonly method: string;
-  readonly cause: 'request' | 'background';
+  readonly cause: 'request' | 'background' | 'expected';
 }
 
 /** Fold at most this often, so that most intervals hold samples of their own. */
@@ -26,7 +27,9 @@ export class BusyTime {
   readonly sinkId: number;
   private readonly estimator = new BusyEstimator<BusyKey>();
   private readonly keys = new Map<RouteStats, BusyKey>();
+  private readonly expectedKeys = new Map<RouteStats, BusyKey>();
   private readonly background: BusyKey = { route: ROUTE_BACKGROUND, method: '', cause: 'background' };
+  private readonly expectedBackground: BusyKey = { route: ROUTE_BACKGROUND, method: '', cause: 'expected' };
   private mark = performance.eventLoopUtilization();
   private foldedAt = performance.now();
   private closed = false;
@@ -37,7 +40,11 @@ export class BusyTime {
     private readonly owner: unknown,
     /** Mean samples a second while the loop is busy. */
     readonly sampleHz: number,
+    /** `expectedBlockingRoutes` as a test: their time is counted with cause `expected`, as their stalls are. */
+    private readonly expectedRoute: ((route: string) => boolean) | undefined,
   ) {
+    // The loop's own work exists from the start: its series does too.
+    this.estimator.declare(this.background);
     this.sinkId = addBusySink({ busy: () => this.sampleBusy(), idle: () => this.estimator.recordIdle() });
   }
 
@@ -66,9 +73,17 @@ export class BusyTime {
 
   private sampleBusy(): void {
     const record = requestStore.getStore();
+    const expected = inExpectedCode();
     // No request context, or another guard's: the loop's own work (timers, startup, GC triggered there).
-    if (record === undefined || record.finished || record.owner !== this.owner) {
-      this.estimator.record(this.background);
+    if (record === undefined || record.owner !== this.owner) {
+      this.estimator.record(expected ? this.expectedBackground : this.background);
+      return;
+    }
+    if (record.finished) {
+      // Work a request left behind is its route's for a bounded time, as for stalls (blameAfterResponseMs).
+      const blamed = record.finalRoute !== null && performance.now() - record.finishedAt <= record.owner.blameAfterResponseMs;
+      if (!blamed) this.estimator.record(expected ? this.expectedBackground : this.background);
+      else this.estimator.record(this.keyFor(this.routes.stats(record.finalRoute!, record.method), expected));
       return;
     }
     let route: string | null = null;
@@ -79,14 +94,16 @@ export class BusyTime {
     }
     // Before routing (body parsing, middleware): counted under the final route at finish.
     if (route === null) record.busySamples++;
-    else this.estimator.record(this.keyFor(this.routes.stats(route, record.method)));
+    else this.estimator.record(this.keyFor(this.routes.stats(route, record.method), expected));
   }
 
-  private keyFor(stats: RouteStats): BusyKey {
-    let key = this.keys.get(stats);
+  private keyFor(stats: RouteStats, insideExpectBlocking = false): BusyKey {
+    const keys = insideExpectBlocking ? this.expectedKeys : this.keys;
+    let key = keys.get(stats);
     if (key === undefined) {
-      key = { route: stats.route, method: stats.method, cause: 'request' };
-      this.keys.set(stats, key);
+      const expected = insideExpectBlocking || this.expectedRoute?.(stats.route) === true;
+      key = { route: stats.route, method: stats.method, cause: expected ? 'expected' : 'request' };
+      keys.set(stats, key);
     }
     return key;
   }

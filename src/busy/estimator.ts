@@ -56,6 +56,11 @@ export class BusyEstimator<K> {
     this.currentBusy += count;
   }
 
+  /** Makes `key` exported from the start, at 0 (a series that exists before its first sample). */
+  declare(key: K): void {
+    this.totalFor(key);
+  }
+
   /** A sample found the loop idle. */
   recordIdle(): void {
     this.idleSamples++;

@@ -4,7 +4,7 @@ import type { BusyTime } from './busy-time';
 export interface BusyRouteSummary {
   route: string;
   method: string;
-  cause: 'request' | 'background';
+  cause: 'request' | 'background' | 'expected';
   /** Share of the loop's busy time over the last one to two minutes (0..1). */
   share: number;
   /** 95 % confidence interval of `share`, from the sample counts (Wilson). */
@@ -26,7 +26,7 @@ export interface BusySummary {
   routes: BusyRouteSummary[];
 }
 
-export function busySummary(busy: BusyTime): BusySummary {
+export function busySummary(busy: Pick<BusyTime, 'totals' | 'shares' | 'sampleHz'>): BusySummary {
   const { busySamples, idleSamples, shares } = busy.shares();
   const seconds = new Map(busy.totals().map((t) => [t.key, t.seconds]));
   return {

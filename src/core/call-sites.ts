@@ -10,14 +10,16 @@
  * of native memory each, measured) and costs ≈ 5× more main-thread time.
  */
 
-/** [functionName, url, line, column]; 1-based, as V8 call sites give them. */
-export type RawFrame = [string, string, number, number];
+/** [functionName, url, line, column, line where the function begins (0: unknown)]; 1-based, as V8 call sites give them. */
+export type RawFrame = [string, string, number, number, number];
 
 type CallSite = {
   getFunctionName(): string | null;
   getFileName(): string | undefined | null;
   getLineNumber(): number | null;
   getColumnNumber(): number | null;
+  /** Node 17+: where the enclosing function begins. */
+  getEnclosingLineNumber?(): number | null;
 };
 
 const capture = (_error: Error, sites: CallSite[]): CallSite[] => sites;
@@ -43,7 +45,13 @@ export function callerFrames(above: Function, max: number): RawFrame[] {
     const out: RawFrame[] = [];
     for (; i < sites.length && out.length < max; i++) {
       const site = sites[i]!;
-      out.push([site.getFunctionName() ?? '', site.getFileName() ?? '', site.getLineNumber() ?? 0, site.getColumnNumber() ?? 0]);
+      out.push([
+        site.getFunctionName() ?? '',
+        site.getFileName() ?? '',
+        site.getLineNumber() ?? 0,
+        site.getColumnNumber() ?? 0,
+        site.getEnclosingLineNumber?.() ?? 0,
+      ]);
     }
     return out;
   } catch {

@@ -1,6 +1,7 @@
 import { AsyncLocalStorage, executionAsyncId } from 'node:async_hooks';
 import { callerFrames } from './call-sites';
 import { ARRIVED_DURING_STALL, PROBE_SYMBOL_NAME, type ProbeResult } from '../watchdog/probe';
+import { inExpectedCode } from './expected';
 
 /** Resolves a request's route template; null while routing has not happened yet. */
 export type RouteResolver = (req: any) => string | null;
@@ -21,6 +22,10 @@ export interface RequestRecord {
   /** Busy-time samples taken before the route was known, counted under the final route at finish. */
   busySamples: number;
   finished: boolean;
+  /** performance.now() when the response finished (0 while in flight). */
+  finishedAt: number;
+  /** The route template the request was counted under at finish; work it left behind is blamed on it. */
+  finalRoute: string | null;
   /** The request's OpenTelemetry span, kept only while tracing is active (stall events); else undefined. */
   span: unknown;
   /** Set by the owner of the record (a request tracker) to route finish() and captures back to it. */
@@ -28,6 +33,8 @@ export interface RequestRecord {
     finish(record: RequestRecord): void;
     captured?(record: RequestRecord): void;
     arrivedDuringStall(record: RequestRecord): boolean;
+    /** Work running in a finished request's context this long (ms) after its response is still its route's. */
+    readonly blameAfterResponseMs: number;
     readonly window: number;
   };
 }
@@ -61,7 +68,7 @@ export function unregisterWindowReader(id: number): void {
  * on top of the code holding the loop) inside a stall: names the request
  * whose code is running and its stack, and marks it so its own stall is not
  * counted as delay it suffered. Returns [requestId, method, route, asyncId,
- * at, frames, window]; requestId 0 means no request.
+ * expected, afterResponse, at, frames, window]; requestId 0 means no request.
  */
 function probe(maxFrames: number, guardId: number): ProbeResult | null {
   try {
@@ -71,11 +78,19 @@ function probe(maxFrames: number, guardId: number): ProbeResult | null {
     // the worker after the loop turned, so staleness is judged by this.
     const window = windows.readers.get(guardId)?.() ?? -1;
     const frames = callerFrames(probe, maxFrames);
+    const expected = inExpectedCode() ? 1 : 0;
     const record = requestStore.getStore();
-    if (record === undefined || record.finished) return [0, '', null, asyncId, at, frames, window];
+    if (record === undefined) return [0, '', null, asyncId, expected, 0, at, frames, window];
+    if (record.finished) {
+      // Work the request left behind (a timer, the rest of an async handler)
+      // is still its route's doing, for a bounded time after the response:
+      // an interval started by a request runs in its context forever.
+      if (performance.now() - record.finishedAt > record.owner.blameAfterResponseMs) return [0, '', null, asyncId, expected, 0, at, frames, window];
+      return [record.id, record.method, record.finalRoute, asyncId, expected, 1, at, frames, window];
+    }
     // Accepted when the loop was already this late: the request arrived after the
     // stall began (the probe landed just after the culprit, in the next callback).
-    if (record.owner.arrivedDuringStall(record)) return [ARRIVED_DURING_STALL, '', null, asyncId, at, frames, window];
+    if (record.owner.arrivedDuringStall(record)) return [ARRIVED_DURING_STALL, '', null, asyncId, expected, 0, at, frames, window];
     // The loop has not turned since the stall began: the owner's window is the stall's.
     record.capturedWindow = record.owner.window;
     if (record.span !== undefined) record.owner.captured?.(record);
@@ -85,7 +100,7 @@ function probe(maxFrames: number, guardId: number): ProbeResult | null {
     } catch {
       // A route that cannot be read yet is filled in when the request finishes.
     }
-    return [record.id, record.method, route, asyncId, at, frames, window];
+    return [record.id, record.method, route, asyncId, expected, 0, at, frames, window];
   } catch {
     return null;
   }

@@ -1,5 +1,6 @@
 import { ROUTE_UNMATCHED } from '../catalogue';
 import type { RequestRecord, RouteResolver } from './request-context';
+import type { RequestObserver } from './observers';
 import { blockingHistogram, type RouteStats, type RouteTable } from './routes';
 
 /** The parts of the guard a tracker needs; kept narrow so the tracker stays testable. */
@@ -10,20 +11,6 @@ export interface TrackerClock {
   settledDelayMs(): number;
   /** The heartbeat window in progress. */
   readonly window: number;
-}
-
-/**
- * Follows requests for an exporter that needs more than cumulative state
- * (OpenTelemetry histograms take samples one by one; span events need the
- * request's span). Called on the request path: implementations stay O(1).
- */
-export interface RequestObserver {
-  /** At begin: what to keep on the record as its span (undefined when not tracing). */
-  begin(): unknown;
-  /** The watchdog caught this request holding the loop; runs while the main thread is paused. */
-  captured(record: RequestRecord): void;
-  /** At finish: the request's route stats and the loop delay it waited through, ms. */
-  finished(record: RequestRecord, stats: RouteStats, waitedMs: number): void;
 }
 
 export interface FinishedRequest {
@@ -41,9 +28,11 @@ export class RequestTracker {
   inFlight = 0;
   /** A request that waited at least this long (ms) was a victim of a stall. */
   victimThresholdMs = Infinity;
+  /** Work left behind in a finished request's context is blamed on its route this long after the response (ms). */
+  blameAfterResponseMs = 0;
   /** Victims that finished since the last heartbeat: they no longer count as in flight when the stall is measured. */
   finishedVictims = 0;
-  /** Set by the OpenTelemetry exporter; undefined costs one check per request. */
+  /** Every attached request observer as one (see observers.ts); undefined costs one check per request. */
   observer: RequestObserver | undefined = undefined;
   /** Busy-time samples taken before routing, handed over under the final route (off the hot path: rare). */
   busyResolved: ((stats: RouteStats, samples: number) => void) | undefined = undefined;
@@ -72,6 +61,8 @@ export class RequestTracker {
       blockingMs: 0,
       busySamples: 0,
       finished: false,
+      finishedAt: 0,
+      finalRoute: null,
       span: this.observer === undefined ? undefined : this.observer.begin(),
       owner: this,
     };
@@ -109,6 +100,8 @@ export class RequestTracker {
     if (this.observer !== undefined) this.observer.finished(record, stats, waitedMs);
     record.span = undefined;
     record.req = null;
+    record.finishedAt = performance.now();
+    record.finalRoute = template;
     if (record.capturedWindow !== 0) this.onCulpritFinished({ record, route: template });
   }
 

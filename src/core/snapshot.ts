@@ -1,20 +1,26 @@
+import type { Advice } from '../advice/advice';
 import { DELAY_BUCKETS_SECONDS } from '../catalogue';
 import type { DelayPercentiles } from '../sampler/loop-stats';
+import type { ThreadPoolDelay } from '../sampler/thread-pool';
+import type { WorkerPoolFigures } from '../sampler/worker-pools';
+import { busySummary, type BusySummary } from '../busy/summary';
+import type { BusyTime } from '../busy/busy-time';
 import { quantileFromBuckets } from './quantile';
 import type { RouteTable } from './routes';
 import type { StackFrame, StallCause, StallReport } from './stall-report';
 import type { StallStats } from './stall-stats';
-import type { ShedStatus } from '../shed/shedder';
-import { busySummary, type BusySummary } from '../busy/summary';
-import type { BusyTime } from '../busy/busy-time';
 
 export interface CulpritSummary {
   route: string;
   method: string;
   cause: StallCause;
   stalls: number;
+  /** Of `stalls`, those in work the route left behind after answering (`afterResponse` reports). */
+  afterResponseStalls: number;
   blockedSeconds: number;
   topFrame: StackFrame | null;
+  /** The latest advice for this culprit's stalls, or null. */
+  advice: Advice | null;
   lastStallAt: number;
 }
 
@@ -27,7 +33,20 @@ export interface RouteSummary {
   delayMeanMs: number;
 }
 
-export interface LoopGuardSnapshot {
+/**
+ * What `snapshot()` adds beside the core fields: collectors declare theirs by
+ * declaration merging and register a reader (`GuardContext.snapshotSection`):
+ *
+ *   declare module '../core/snapshot' {
+ *     interface SnapshotSections { shedding: ShedStatus | null }
+ *   }
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-interface
+export interface SnapshotSections {}
+
+export interface LoopGuardSnapshot extends CoreSnapshot, SnapshotSections {}
+
+export interface CoreSnapshot {
   at: number;
   thresholdMs: number;
   eventLoop: { delay: DelayPercentiles; utilization: number; blockedMs: number };
@@ -39,25 +58,26 @@ export interface LoopGuardSnapshot {
   routes: RouteSummary[];
   recentStalls: StallReport[];
   watchdogRunning: boolean;
-  /** Load shedding state; null when the `shed` option is off. */
-  shedding: ShedStatus | null;
-  /** Each culprit's share of the loop's busy time (sampled); null when `busySampleHz` is 0. */
+  /** Where work moved off the loop waits: libuv's pool (delay null when the probe is off) and the watched worker pools. */
+  threadPool: { size: number; delay: ThreadPoolDelay | null; workerPools: WorkerPoolFigures[] };
+  /** Each culprit's share of the loop's busy time (sampled), with 95 % intervals; null when `busySampleHz` is 0. */
   busy: BusySummary | null;
 }
 
 export interface SnapshotSource {
   readonly options: { thresholdMs: number };
-  readonly routes: RouteTable;
+  readonly routes: Pick<RouteTable, 'all'>;
   readonly stalls: StallStats;
-  readonly tracker: { inFlight: number };
+  readonly requestsInFlight: number;
   readonly loop: { utilization: number; percentiles(): DelayPercentiles };
   readonly watchdogRunning: boolean;
-  readonly shedder?: { status(): ShedStatus } | undefined;
-  readonly busy?: BusyTime | undefined;
+  readonly threadPool: { readonly size: number; readonly probing: boolean; delay(): ThreadPoolDelay };
+  readonly busy: Pick<BusyTime, 'totals' | 'shares' | 'sampleHz'> | undefined;
+  workerPools(): WorkerPoolFigures[];
   blockedForMs(): number;
 }
 
-export function buildSnapshot(source: SnapshotSource): LoopGuardSnapshot {
+export function buildSnapshot(source: SnapshotSource): CoreSnapshot {
   const culprits: CulpritSummary[] = [];
   for (const c of source.stalls.all()) {
     culprits.push({
@@ -65,8 +85,10 @@ export function buildSnapshot(source: SnapshotSource): LoopGuardSnapshot {
       method: c.method,
       cause: c.cause,
       stalls: c.count,
+      afterResponseStalls: c.afterResponse,
       blockedSeconds: round(c.seconds, 3),
       topFrame: c.topFrame ?? null,
+      advice: c.advice,
       lastStallAt: c.lastAt,
     });
   }
@@ -91,14 +113,18 @@ export function buildSnapshot(source: SnapshotSource): LoopGuardSnapshot {
       utilization: round(source.loop.utilization, 4),
       blockedMs: round(source.blockedForMs(), 1),
     },
-    requestsInFlight: source.tracker.inFlight,
+    requestsInFlight: source.requestsInFlight,
     stallsTotal: source.stalls.total,
     culprits,
     routes,
     recentStalls: [...source.stalls.recent()],
     watchdogRunning: source.watchdogRunning,
-    shedding: source.shedder?.status() ?? null,
     busy: source.busy ? busySummary(source.busy) : null,
+    threadPool: {
+      size: source.threadPool.size,
+      delay: source.threadPool.probing ? source.threadPool.delay() : null,
+      workerPools: source.workerPools(),
+    },
   };
 }
 

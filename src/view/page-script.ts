@@ -62,6 +62,15 @@ export const PAGE_SCRIPT = String.raw`
     setTile('t-stalls', String(s.stallsTotal), '');
     setTile('t-inflight', String(s.requestsInFlight), '');
     setTile('t-threshold', fmtMs(s.thresholdMs), '');
+    // Beside the loop's delay: where blocking goes once it is moved off the loop. A probe
+    // queued right now counts with the wait it has had so far.
+    var pool = s.threadPool;
+    $('t-pool-tile').hidden = !pool || !pool.delay;
+    if (pool && pool.delay) {
+      var poolMs = Math.max(pool.delay.p99Ms, pool.delay.queuedForMs);
+      setTile('t-pool', pool.delay.samples > 0 || pool.delay.queuedForMs > 0 ? fmtMs(poolMs) : '–', severity(poolMs, 100));
+      $('t-pool-size').textContent = '(' + pool.size + ' threads)';
+    }
     $('t-capture').textContent = s.watchdogRunning ? 'stack capture on' : 'stack capture off';
   }
   function setTile(id, text, cls) {
@@ -101,7 +110,10 @@ export const PAGE_SCRIPT = String.raw`
       share.appendChild(el('span', '', fmtSeconds(c.blockedSeconds)));
       tr.appendChild(numCell(c.stalls));
       tr.appendChild(share);
-      tr.appendChild(el('td', 'frame', c.topFrame === null ? '(no stack captured)' : c.topFrame));
+      var frameCell = el('td', 'frame', c.topFrame === null ? '(no stack captured)' : c.topFrame);
+      // Work the route left behind after answering (a timer, the rest of an async handler).
+      if (c.afterResponseStalls > 0) frameCell.appendChild(el('span', 'after', ' · ' + (c.afterResponseStalls === c.stalls ? '' : c.afterResponseStalls + ' ') + 'after response'));
+      tr.appendChild(frameCell);
       var lastCell = el('td', 'num cause', ago(c.lastStallAt, s.at));
       tr.appendChild(lastCell);
       return tr;
@@ -137,7 +149,7 @@ export const PAGE_SCRIPT = String.raw`
       if (r.method) who.appendChild(el('span', 'method', r.method));
       who.appendChild(el('span', 'route', r.route === null ? '(' + r.cause + ')' : r.route));
       sum.appendChild(who);
-      sum.appendChild(el('span', 'cause', r.cause + ' · ' + r.victims + (r.victims === 1 ? ' victim' : ' victims')));
+      sum.appendChild(el('span', 'cause', r.cause + (r.afterResponse ? ' after response' : '') + ' · ' + r.victims + (r.victims === 1 ? ' victim' : ' victims')));
       var top = r.stack.filter(function (f) { return f.app; })[0] || r.stack[0];
       if (top) sum.appendChild(el('span', 'frame', top.fn + (top.file ? ' (' + top.file + ':' + top.line + ')' : '')));
       d.appendChild(sum);

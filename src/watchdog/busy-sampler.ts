@@ -5,9 +5,9 @@
  * average while the loop is busy. Each sample is one `Runtime.evaluate` that
  * Node runs through a V8 interrupt on top of whatever JavaScript is running;
  * the probe counts it on the main thread, so the answer only says busy or
- * idle. While samples keep finding the loop idle the gaps double (up to
- * 32×): an idle process is woken about once every three seconds, not ten
- * times a second. The busy samples' shares stay unbiased: the gaps are far
+ * idle. Once three samples in a row find the loop idle the gaps double
+ * with each further idle one (up to 32×): an idle process is woken about
+ * once every three seconds, not ten times a second. The busy samples' shares stay unbiased: the gaps are far
  * longer than the requests whose code they sample.
  */
 import type { Session } from 'node:inspector';
@@ -18,6 +18,8 @@ export interface BusySamplerConfig {
   sampleHz: number;
 }
 
+/** Consecutive idle samples before backing off: at 50 % utilization three in a row happen 1 time in 8. */
+const IDLE_BEFORE_BACKOFF = 3;
 const MAX_BACKOFF_DOUBLINGS = 5;
 
 export class BusySampler {
@@ -52,7 +54,7 @@ export class BusySampler {
 
   /** Exponential with the current mean; clamped so one draw cannot stop sampling for long. */
   nextGapMs(): number {
-    const mean = this.meanGapMs * 2 ** Math.min(this.idleStreak, MAX_BACKOFF_DOUBLINGS);
+    const mean = this.meanGapMs * 2 ** Math.min(Math.max(0, this.idleStreak - IDLE_BEFORE_BACKOFF + 1), MAX_BACKOFF_DOUBLINGS);
     const draw = -Math.log(1 - this.random()) * mean;
     return Math.max(1, Math.min(draw, mean * 5));
   }

@@ -10,13 +10,15 @@ export const PROBE_SYMBOL_NAME = 'loopguard.probe';
 
 /**
  * What the probe returns: [requestId (0: none), method, route or null,
- * executionAsyncId, epoch ms when it ran, the interrupted stack, the asking
- * guard's heartbeat window when it ran (-1: unknown)].
+ * executionAsyncId, 1 inside `expectBlocking` else 0, 1 when the request had
+ * already been answered (work it left behind) else 0, epoch ms when it
+ * ran, the interrupted stack, the asking guard's heartbeat window when it
+ * ran (-1: unknown)].
  */
 
 /** requestId meaning: the paused request arrived after the stall began, so it cannot be its culprit. */
 export const ARRIVED_DURING_STALL = -1;
-export type ProbeResult = [number, string, string | null, number, number, RawFrame[], number];
+export type ProbeResult = [number, string, string | null, number, number, number, number, RawFrame[], number];
 
 /**
  * Evaluated in the global scope, it still sees the interrupted code's

@@ -10,12 +10,15 @@ import { Session } from 'node:inspector';
 import { dirname, sep } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { CaptureSample } from '../core/attribution';
+import { readFile } from 'node:fs/promises';
 import { ARRIVED_DURING_STALL, probeExpression, type ProbeResult } from './probe';
 import { normaliseFrames } from './frames';
+import { adviseOnPause, ScriptSources } from './pause-advice';
 import { BusySampler, type BusySamplerConfig } from './busy-sampler';
 import { mostlyPreempted, readSchedstat } from './preemption';
 import { epochNow, SharedState } from './shared-state';
 import { startMetricsServer, type MetricsServer, type MetricsServerConfig } from './metrics-server';
+import { startPoolProbe, type PoolProbeConfig, type PoolProbeHandle } from './pool-probe';
 
 export interface WatchdogConfig {
   buffer: SharedArrayBuffer;
@@ -29,6 +32,8 @@ export interface WatchdogConfig {
   /** False: never connect the inspector; the worker runs only for the metrics endpoint. @default true */
   captureStacks?: boolean;
   metricsServer?: MetricsServerConfig;
+  /** The thread-pool probe, when on. */
+  poolProbe?: PoolProbeConfig;
   /** Busy-time sampling; absent: off. */
   busy?: BusySamplerConfig;
 }
@@ -45,9 +50,16 @@ const OWN_CODE = `${dirname(__dirname)}${sep}`;
 const shared = new SharedState(config.buffer);
 const session = new Session();
 const captureExpression = probeExpression(config.maxStackFrames, config.probeId);
+// Without the Debugger domain the culprit's source is read from its file (absolute paths only).
+const scriptSources = new ScriptSources(async (path) => {
+  if (!path.startsWith('/') && !/^[A-Za-z]:[\\/]/.test(path)) throw new Error('not a file');
+  return readFile(path, 'utf8');
+});
 let closed = false;
 let timer: NodeJS.Timeout | undefined;
 let metricsServer: MetricsServer | undefined;
+/** Times its wait on this thread's event loop: a synchronous sleep must respect `queued` and `nextTickAt`. */
+let poolProbe: PoolProbeHandle | undefined;
 let busySampler: BusySampler | undefined;
 /** How long to watch the main thread's scheduler counters before judging preemption. */
 const PREEMPTION_PROBE_MS = 10;
@@ -63,6 +75,7 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 async function captureOnce(window: number): Promise<CaptureSample | null> {
   shared.capturing = window;
   if (shared.window !== window) return null;
+  const asked = epochNow();
   const probe = await post<{ result?: { value?: unknown } }>('Runtime.evaluate', {
     expression: captureExpression,
     returnByValue: true,
@@ -70,7 +83,7 @@ async function captureOnce(window: number): Promise<CaptureSample | null> {
   });
   const value = probe.result?.value;
   if (!Array.isArray(value)) return null;
-  const [requestId, method, route, asyncId, at, frames, probedWindow] = value as ProbeResult;
+  const [requestId, method, route, asyncId, expected, afterResponse, at, frames, probedWindow] = value as ProbeResult;
   // The loop turned before the probe ran: what it saw is not the stall's.
   if (probedWindow !== window) return null;
   const stack = normaliseFrames(frames, config.maxStackFrames);
@@ -79,12 +92,15 @@ async function captureOnce(window: number): Promise<CaptureSample | null> {
   if (stack.every((f) => f.url === '' || f.url.startsWith('node:'))) return null;
   if (stack[0] !== undefined && stack[0].url.startsWith(OWN_CODE)) return null;
   if (requestId === ARRIVED_DURING_STALL) return null;
+  const advice = await adviseOnPause(frames, stack, scriptSources, at - asked).catch(() => null);
   return {
     window,
     at,
     asyncId,
-    request: requestId ? { id: requestId, method, route } : null,
+    request: requestId ? { id: requestId, method, route, afterResponse: afterResponse === 1 } : null,
     stack,
+    advice,
+    expected: expected === 1,
   };
 }
 
@@ -132,8 +148,9 @@ function check(): void {
 function close(): void {
   closed = true;
   if (timer) clearTimeout(timer);
-  busySampler?.stop();
   metricsServer?.close();
+  poolProbe?.stop();
+  busySampler?.stop();
   try {
     session.disconnect();
   } catch {
@@ -149,6 +166,7 @@ async function main(): Promise<void> {
     if (message === 'close') close();
   });
   if (config.metricsServer && parentPort) metricsServer = startMetricsServer(config.metricsServer, shared, parentPort);
+  if (config.poolProbe) poolProbe = startPoolProbe(config.poolProbe);
   if (config.captureStacks === false && config.busy === undefined) {
     parentPort?.postMessage({ type: 'ready' });
     return;
