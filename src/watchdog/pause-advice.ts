@@ -9,8 +9,16 @@ import type { Advice } from '../advice/advice';
 import type { StackFrame } from '../core/stall-report';
 import type { ProtocolCallFrame } from './frames';
 
-/** A pause that lands later than this after being asked for waited for a native call to return. */
-export const PROMPT_PAUSE_MS = 25;
+/**
+ * A pause that lands later than this after being asked for waited for a
+ * native call to return. JavaScript is paused within a few ms. A native call
+ * long enough to be a stall by itself ends at least half a threshold after
+ * the pause is asked for (the watchdog asks at `captureAfterMs`, half the
+ * threshold), so half of `captureAfterMs` stays clear of both.
+ */
+export function promptPauseMs(captureAfterMs: number): number {
+  return Math.min(25, captureAfterMs / 2);
+}
 /** Frames outside Node whose source is read: the classifier looks at no more. */
 const FRAMES_WITH_SOURCE = 4;
 
@@ -68,6 +76,7 @@ export async function adviseOnPause(
   stack: readonly StackFrame[],
   sources: ScriptSources,
   pauseLagMs: number,
+  captureAfterMs: number,
 ): Promise<Advice | null> {
   const frameSources: (FrameSource | undefined)[] = [];
   let read = 0;
@@ -80,5 +89,5 @@ export async function adviseOnPause(
     const fnLine = frame?.functionLocation?.scriptId === frame?.location.scriptId ? frame?.functionLocation?.lineNumber : undefined;
     frameSources[i] = { text, ...(fnLine !== undefined && { functionLine: fnLine + 1 }) };
   }
-  return classifyPause({ stack, sources: frameSources, prompt: pauseLagMs <= PROMPT_PAUSE_MS });
+  return classifyPause({ stack, sources: frameSources, prompt: pauseLagMs <= promptPauseMs(captureAfterMs) });
 }

@@ -87,7 +87,7 @@ async function captureOnce(window: number): Promise<CaptureSample | null> {
     const [requestId, method, route, asyncId, expected] = Array.isArray(value) ? (value as ProbeResult) : [0, '', null, 0, 0];
     if (requestId === ARRIVED_DURING_STALL) return null;
     // Read while still paused: the frames' positions are exact and the sources cached.
-    const advice = await adviseOnPause(frames, stack, scriptSources, at - asked).catch(() => null);
+    const advice = await adviseOnPause(frames, stack, scriptSources, at - asked, config.captureAfterMs).catch(() => null);
     return {
       window,
       at,
