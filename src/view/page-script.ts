@@ -111,7 +111,10 @@ export const PAGE_SCRIPT = String.raw`
       tr.appendChild(numCell(c.stalls));
       tr.appendChild(share);
       var where = el('td');
-      where.appendChild(el('div', 'frame', c.topFrame === null ? '(no stack captured)' : c.topFrame));
+      var frameCell = el('div', 'frame', c.topFrame === null ? '(no stack captured)' : c.topFrame);
+      // Work the route left behind after answering (a timer, the rest of an async handler).
+      if (c.afterResponseStalls > 0) frameCell.appendChild(el('span', 'after', ' · ' + (c.afterResponseStalls === c.stalls ? '' : c.afterResponseStalls + ' ') + 'after response'));
+      where.appendChild(frameCell);
       if (c.advice) where.appendChild(adviceBlock(c.advice));
       tr.appendChild(where);
       var lastCell = el('td', 'num cause', ago(c.lastStallAt, s.at));
@@ -164,7 +167,7 @@ export const PAGE_SCRIPT = String.raw`
       if (r.method) who.appendChild(el('span', 'method', r.method));
       who.appendChild(el('span', 'route', r.route === null ? '(' + r.cause + ')' : r.route));
       sum.appendChild(who);
-      sum.appendChild(el('span', 'cause', r.cause + ' · ' + r.victims + (r.victims === 1 ? ' victim' : ' victims')));
+      sum.appendChild(el('span', 'cause', r.cause + (r.afterResponse ? ' after response' : '') + ' · ' + r.victims + (r.victims === 1 ? ' victim' : ' victims')));
       var top = r.stack.filter(function (f) { return f.app; })[0] || r.stack[0];
       if (top) sum.appendChild(el('span', 'frame', top.fn + (top.file ? ' (' + top.file + ':' + top.line + ')' : '')));
       d.appendChild(sum);
