@@ -11,6 +11,8 @@ export interface CaptureSample {
   /** The culprit request's context, when the paused code ran inside one. */
   request: CapturedRequest | null;
   stack: StackFrame[];
+  /** How long the main thread stayed paused for this sample, ms (precise own time takes it off). */
+  pausedMs?: number;
 }
 
 export interface CapturedRequest {

@@ -61,6 +61,7 @@ async function captureOnce(window: number): Promise<CaptureSample | null> {
   await post('Debugger.pause');
   const frames = await paused;
   const at = epochNow();
+  let sample: CaptureSample | null = null;
   try {
     // The loop turned before the pause landed: these frames are not the stall's.
     if (shared.window !== window) return null;
@@ -77,15 +78,12 @@ async function captureOnce(window: number): Promise<CaptureSample | null> {
     if (stack[0] !== undefined && stack[0].url.startsWith(OWN_CODE)) return null;
     const [requestId, method, route, asyncId] = Array.isArray(value) ? (value as ProbeResult) : [0, '', null, 0];
     if (requestId === ARRIVED_DURING_STALL) return null;
-    return {
-      window,
-      at,
-      asyncId,
-      request: requestId ? { id: requestId, method, route } : null,
-      stack,
-    };
+    sample = { window, at, asyncId, request: requestId ? { id: requestId, method, route } : null, stack, pausedMs: 0 };
+    return sample;
   } finally {
     await post('Debugger.resume').catch(() => undefined);
+    // The main thread sat paused from (about) `at` until now: loopguard's time, not the culprit's.
+    if (sample !== null) sample.pausedMs = epochNow() - at;
   }
 }
 
