@@ -108,7 +108,7 @@ export class BudgetCollector {
     for (const sample of samples) {
       if (sample.window > lastWindow) lastWindow = sample.window;
       if (sample.request === null) continue;
-      const capture = { requestId: sample.request.id, stack: sample.stack, pausedMs: sample.pausedMs ?? 0 };
+      const capture = { requestId: sample.request.id, stack: sample.stack, pausedMs: sample.pausedMs ?? 0, advice: sample.advice ?? null };
       this.ledger.captured(capture);
       for (const scope of this.scopes) scope.captured(capture);
     }

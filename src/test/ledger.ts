@@ -3,15 +3,12 @@
  * than the budget, by route, and the function that held it. No timers, no I/O;
  * fed by the collector (src/test/collector.ts), read by the table.
  */
+import type { Advice } from '../advice/advice';
 import type { StackFrame } from '../core/stall-report';
 import { culpritFrame } from '../watchdog/frames';
 
-/** What the advice machinery says about a blocking stack (issue 13), when it has something to say. */
-export interface BudgetAdvice {
-  call: string | null;
-  kind: string;
-  fix: string;
-}
+/** What to do about the blocking (src/advice), as a stall report carries it. */
+export type BudgetAdvice = Advice;
 
 /** One finished request, as the collector hands it over. */
 export interface FinishedRequestTime {

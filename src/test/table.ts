@@ -46,7 +46,10 @@ export function formatBudget(summary: BudgetSummary, root?: string, who = 'loopg
     lines.push(line(HEADERS));
     rows.forEach((row, i) => {
       lines.push(line(table[i]!));
-      if (row.advice !== null) lines.push(`  ${' '.repeat(widths[0]!)}  advice: ${row.advice.call === null ? '' : `${row.advice.call}: `}${row.advice.fix}`);
+      if (row.advice !== null) {
+        const call = row.advice.call === null ? '' : `${row.advice.call}: `;
+        lines.push(`  ${' '.repeat(widths[0]!)}  advice: ${call}${row.advice.fix} (${row.advice.docs})`);
+      }
     });
   }
   for (const note of summary.warmupOver) {
