@@ -175,8 +175,10 @@ export function resolveOptions(input: LoopGuardOptions | undefined = {}): Resolv
     onError: optionalFunction<(error: Error) => void>('onError', input.onError),
     heartbeatMs,
     // The worker watches the main thread's scheduler for 10 ms before it pauses
-    // (watchdog/worker.ts): asked at captureAtMs - 10, the pause comes at the budget.
-    captureAfterMs: Math.min(Math.max(heartbeatMs, Math.round(thresholdMs / 2)), Math.max(heartbeatMs, (captureAtMs ?? Infinity) - 10)),
+    // (watchdog/worker.ts) and its timers run late on a busy machine: asked this
+    // early, the pause lands while a block of about the budget is still running.
+    // Captures of shorter blocks cost them nothing: the pause's time is taken off.
+    captureAfterMs: Math.min(Math.max(heartbeatMs, Math.round(thresholdMs / 2)), Math.max(heartbeatMs, Math.round((captureAtMs ?? Infinity) / 2) - 5)),
     captureAtMs,
   });
 }

@@ -17,7 +17,7 @@ import { createLoopGuard, type LoopGuard } from './core/guard';
 import { logLine, optionsFromEnv } from './env-options';
 import { linkFastify, linkKoa } from './register/frameworks';
 import { watchHttpServers } from './register/http-servers';
-import { startBudgetRun } from './test/run';
+import { isTestRunnerProcess, startBudgetRun } from './test/run';
 
 const kRegistered = Symbol.for('loopguard.register');
 
@@ -27,7 +27,9 @@ function start(): LoopGuard | undefined {
   if (!isMainThread || registry[kRegistered] !== undefined) return registry[kRegistered] ?? undefined;
   // A bad variable throws here, before the app starts, naming the variable.
   const { enabled, options, log, budget } = optionsFromEnv(process.env);
-  if (!enabled) {
+  if (!enabled || (budget !== undefined && isTestRunnerProcess())) {
+    // node --test's runner with a budget: it judges the run its file processes report, and tracks nothing itself.
+    if (enabled && budget !== undefined) startBudgetRun(undefined, budget);
     registry[kRegistered] = null;
     return undefined;
   }

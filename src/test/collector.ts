@@ -6,12 +6,14 @@
 import { performance } from 'node:perf_hooks';
 import type { CaptureSample } from '../core/attribution';
 import type { GuardObserver, LoopGuard } from '../core/guard';
+import { excludeRunQueueWait } from '../core/precise';
 import type { RequestRecord } from '../core/request-context';
 import type { RequestObserver } from '../core/request-tracker';
 import type { RouteStats } from '../core/routes';
 import type { StallReport } from '../core/stall-report';
 import type { BudgetConfig } from './budget-config';
 import { BudgetLedger } from './ledger';
+import { runQueueWaitClock } from './run-queue';
 
 /** How long a verdict waits for the capture of a request that was caught holding the loop. */
 const CAPTURE_WAIT_MS = 1500;
@@ -37,6 +39,7 @@ export class BudgetCollector {
     // Warm-up is counted here, per app instance, not by the ledger.
     this.ledger = new BudgetLedger(config.budgetMs, 0);
     attachObservers(guard, this);
+    excludeRunQueueWait(runQueueWaitClock());
   }
 
   /** A ledger that sees the requests finishing from now until `closeScope`. */

@@ -21,24 +21,34 @@ import { formatBudget } from './table';
 /** A process's summary is rewritten at most this often while it runs (and once more at exit). */
 const WRITE_EVERY_MS = 200;
 
-export function startBudgetRun(guard: LoopGuard, config: BudgetRunConfig): void {
-  const collector = new BudgetCollector(guard, config);
-  offerHost(collector);
+/**
+ * `guard` undefined: this process only runs other processes (node --test's
+ * runner, which serves no request and whose --require reaches every file).
+ */
+export function startBudgetRun(guard: LoopGuard | undefined, config: BudgetRunConfig): void {
+  const collector = guard === undefined ? undefined : new BudgetCollector(guard, config);
+  if (collector !== undefined) offerHost(collector);
   if (config.runDir === undefined) leadRun(collector, config);
-  else contribute(collector, config.runDir);
+  else if (collector !== undefined) contribute(collector, config.runDir);
 }
 
-function leadRun(collector: BudgetCollector, config: BudgetRunConfig): void {
+/** node --test's own process: it starts one process per test file and runs no test code itself. */
+export function isTestRunnerProcess(): boolean {
+  return process.execArgv.includes('--test') && process.env.NODE_TEST_CONTEXT === undefined;
+}
+
+function leadRun(collector: BudgetCollector | undefined, config: BudgetRunConfig): void {
   let dir: string | undefined;
   try {
     dir = mkdtempSync(join(tmpdir(), 'loopguard-budget-'));
     process.env.LOOPGUARD_BUDGET_RUN = dir;
   } catch (err) {
-    collector.guard.reportError(err);
+    writeSync(2, `loopguard: the loop budget covers this process only: ${(err as Error)?.message ?? err}\n`);
   }
   process.once('exit', () => {
     try {
-      const summaries = [collector.ledger.summary(), ...(dir === undefined ? [] : readSummaries(dir))];
+      const own = collector === undefined ? [] : [collector.ledger.summary()];
+      const summaries = [...own, ...(dir === undefined ? [] : readSummaries(dir))];
       const verdict = mergeSummaries(config.budgetMs, summaries);
       // fd 2 directly: synchronous whatever stderr is, and nothing can land on stdout.
       writeSync(2, `${formatBudget(verdict, process.cwd())}\n`);
