@@ -4,7 +4,7 @@ import { resolveShedOptions, type ResolvedShedOptions, type ShedOptions } from '
 
 /** Where loopguard registers its Prometheus series. */
 export interface PrometheusOptions {
-  /** A prom-client `Registry`. @default prom-client's default `register` */
+  /** A `Registry` from prom-client or @prometheus-io/client. @default the installed client's default `register` (see README) */
   registry?: unknown;
   /** Prefix of every metric name. @default 'loopguard_' */
   prefix?: string;
@@ -46,6 +46,17 @@ export interface OtelOptions {
   traces?: boolean;
 }
 
+/** The thread-pool probe (see `loopguard_threadpool_delay_seconds`). */
+export interface ThreadPoolProbeOptions {
+  /**
+   * One trivial job (a one-byte `crypto.randomFill`) per this many
+   * milliseconds at most, from the watchdog thread; never a second while one
+   * is queued. Under 100 is for tests.
+   * @default 500
+   */
+  intervalMs?: number;
+}
+
 export interface LoopGuardOptions {
   /**
    * A stall is the loop not turning for at least this long, in milliseconds.
@@ -62,7 +73,7 @@ export interface LoopGuardOptions {
    * @default true
    */
   captureStacks?: boolean;
-  /** Prometheus export, or `false` for none. @default {} (prom-client's default registry) */
+  /** Prometheus export, or `false` for none. @default {} (the installed Prometheus client's default registry) */
   prometheus?: PrometheusOptions | false;
   /**
    * Serve the Prometheus registry from the watchdog worker thread, e.g.
@@ -90,10 +101,26 @@ export interface LoopGuardOptions {
    * culprit routes first. `true` takes every default. @default false
    */
   shed?: ShedOptions | boolean;
+  /**
+   * Measure how long a trivial job waits in libuv's thread pool, where
+   * `fs`, `dns.lookup`, `crypto` and `zlib` work queues, or `false` for no probe.
+   * @default { intervalMs: 500 }
+   */
+  threadPoolProbe?: ThreadPoolProbeOptions | boolean;
   /** Stall reports kept for `snapshot()`. @default 50 */
   recentStalls?: number;
   /** Stack frames kept per report, top first. @default 20 */
   maxStackFrames?: number;
+  /**
+   * Routes whose blocking is known and accepted (an admin export, a nightly
+   * report): route templates, matched exactly (`'/admin/export'`), or regular
+   * expressions tested against the template (`/^\/admin\//`). Their stalls
+   * are still measured and reported, with `cause: 'expected'`; the bundled
+   * alerts leave them out and load shedding never blames them. For code
+   * outside routes, wrap it in `guard.expectBlocking(fn)`.
+   * @default []
+   */
+  expectedBlockingRoutes?: readonly (string | RegExp)[];
   /**
    * Receives runtime problems (a throwing callback, a failed export, the
    * watchdog dying); each distinct problem is reported once.
@@ -120,9 +147,11 @@ export interface ResolvedOptions {
   readonly startupGraceMs: number;
   readonly precise: boolean;
   readonly shed: ResolvedShedOptions | false;
+  readonly threadPoolProbe: Readonly<Required<ThreadPoolProbeOptions>> | false;
   readonly recentStalls: number;
   readonly maxStackFrames: number;
   readonly onError: ((error: Error) => void) | undefined;
+  readonly expectedBlockingRoutes: readonly (string | RegExp)[];
   /** Heartbeat timer period, derived from thresholdMs. */
   readonly heartbeatMs: number;
   /** How late the heartbeat must be before the watchdog captures a stack. */
@@ -139,11 +168,12 @@ export const DEFAULTS = Object.freeze({
   precise: false,
   recentStalls: 50,
   maxStackFrames: 20,
+  threadPoolProbeIntervalMs: 500,
 });
 
 const KNOWN = new Set([
   'thresholdMs', 'onStall', 'captureStacks', 'prometheus', 'metricsServer', 'otel', 'maxRoutes', 'startupGraceMs',
-  'precise', 'shed', 'recentStalls', 'maxStackFrames', 'onError', 'captureAtMs',
+  'precise', 'shed', 'threadPoolProbe', 'recentStalls', 'maxStackFrames', 'onError', 'expectedBlockingRoutes', 'captureAtMs',
 ]);
 
 export function resolveOptions(input: LoopGuardOptions | undefined = {}): ResolvedOptions {
@@ -170,9 +200,11 @@ export function resolveOptions(input: LoopGuardOptions | undefined = {}): Resolv
     startupGraceMs: finiteNumber('startupGraceMs', input.startupGraceMs ?? DEFAULTS.startupGraceMs, 0, 3_600_000),
     precise: boolean('precise', input.precise ?? DEFAULTS.precise),
     shed: resolveShedOptions(input.shed, thresholdMs),
+    threadPoolProbe: threadPoolProbe(input.threadPoolProbe),
     recentStalls: integer('recentStalls', input.recentStalls ?? DEFAULTS.recentStalls, 0, 10_000),
     maxStackFrames: integer('maxStackFrames', input.maxStackFrames ?? DEFAULTS.maxStackFrames, 1, 200),
     onError: optionalFunction<(error: Error) => void>('onError', input.onError),
+    expectedBlockingRoutes: expectedRoutes(input.expectedBlockingRoutes),
     heartbeatMs,
     // The worker watches the main thread's scheduler for 10 ms before it pauses
     // (watchdog/worker.ts) and its timers run late on a busy machine: asked this
@@ -183,12 +215,25 @@ export function resolveOptions(input: LoopGuardOptions | undefined = {}): Resolv
   });
 }
 
+function expectedRoutes(value: unknown): readonly (string | RegExp)[] {
+  if (value === undefined) return Object.freeze([]);
+  if (!Array.isArray(value)) throw new InvalidOptionError('expectedBlockingRoutes', "an array of route templates and regular expressions, e.g. ['/admin/export', /^\\/reports\\//]", value);
+  return Object.freeze(
+    value.map((route, i) => {
+      // A copy without g/y: a stateful lastIndex would make every other test fail.
+      if (route instanceof RegExp) return new RegExp(route.source, route.flags.replace(/[gy]/g, ''));
+      if (typeof route === 'string' && route.startsWith('/')) return route;
+      throw new InvalidOptionError(`expectedBlockingRoutes[${i}]`, "a route template starting with '/' or a RegExp", route);
+    }),
+  );
+}
+
 function validatePrometheus(value: PrometheusOptions): PrometheusOptions {
   if (value.prefix !== undefined && (typeof value.prefix !== 'string' || !/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(value.prefix))) {
     throw new InvalidOptionError('prometheus.prefix', 'a valid Prometheus metric name prefix ([a-zA-Z_:][a-zA-Z0-9_:]*)', value.prefix);
   }
   if (value.registry !== undefined && (value.registry === null || typeof (value.registry as { registerMetric?: unknown }).registerMetric !== 'function')) {
-    throw new InvalidOptionError('prometheus.registry', 'a prom-client Registry', value.registry);
+    throw new InvalidOptionError('prometheus.registry', 'a prom-client or @prometheus-io/client Registry', value.registry);
   }
   return value;
 }
@@ -213,6 +258,17 @@ function metricsServer(value: unknown, prometheus: boolean): Readonly<Required<M
     path,
     mainThreadTimeoutMs: finiteNumber('metricsServer.mainThreadTimeoutMs', input.mainThreadTimeoutMs ?? 50, 1, 10_000),
   });
+}
+
+function threadPoolProbe(value: unknown): Readonly<Required<ThreadPoolProbeOptions>> | false {
+  const probe = objectOrFalse<ThreadPoolProbeOptions>('threadPoolProbe', value === true ? {} : value, (v) => {
+    for (const key of Object.keys(v)) {
+      if (key !== 'intervalMs') throw new InvalidOptionError(`threadPoolProbe.${key}`, 'one of the known options (intervalMs)', 'an unknown option');
+    }
+    return v;
+  });
+  if (probe === false) return false;
+  return Object.freeze({ intervalMs: integer('threadPoolProbe.intervalMs', probe.intervalMs ?? DEFAULTS.threadPoolProbeIntervalMs, 10, 60_000) });
 }
 
 function validateOtel(value: OtelOptions): OtelOptions {

@@ -13,7 +13,7 @@
  * (loopguard's own watchdog worker included) and must not start guards of their own.
  */
 import { isMainThread } from 'node:worker_threads';
-import { createLoopGuard, type LoopGuard } from './core/guard';
+import { createLoopGuard, type LoopGuard } from './create-guard';
 import { logLine, optionsFromEnv } from './env-options';
 import { linkFastify, linkKoa } from './register/frameworks';
 import { watchHttpServers } from './register/http-servers';

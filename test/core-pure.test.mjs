@@ -18,7 +18,7 @@ const sample = (at, asyncId, requestId = 0, route = null) => ({
 });
 
 test('splitStall: no samples is one unattributed segment', () => {
-  assert.deepEqual(splitStall(1000, 300, []), [{ startedAt: 1000, durationMs: 300, sample: null }]);
+  assert.deepEqual(splitStall(1000, 300, []), [{ startedAt: 1000, durationMs: 300, sample: null, advice: null }]);
 });
 
 test('splitStall: samples of one callback are one segment covering the whole stall', () => {

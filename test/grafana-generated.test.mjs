@@ -160,10 +160,17 @@ describe('dashboard structure', () => {
 });
 
 describe('alert rules', () => {
-  test('the five alerts follow the mixin conventions', () => {
+  test('the six alerts follow the mixin conventions', () => {
     assert.deepEqual(
       alerts.map((a) => a.alert),
-      ['LoopGuardEventLoopBlocked', 'LoopGuardRouteStalling', 'LoopGuardEventLoopDelayHigh', 'LoopGuardEventLoopSaturated', 'LoopGuardLoadShedding'],
+      [
+        'LoopGuardEventLoopBlocked',
+        'LoopGuardRouteStalling',
+        'LoopGuardEventLoopDelayHigh',
+        'LoopGuardEventLoopSaturated',
+        'LoopGuardThreadPoolSaturated',
+        'LoopGuardLoadShedding',
+      ],
     );
     for (const a of alerts) {
       assert.match(a.alert, /^LoopGuard[A-Z][a-zA-Z]+$/);
@@ -172,7 +179,9 @@ describe('alert rules', () => {
       assert.equal(a.annotations.runbook_url, `https://github.com/loopguard/loopguard#runbook-${a.alert.toLowerCase()}`);
       for (const key of ['summary', 'description']) assert.match(a.annotations[key], /\{\{ \$value \| humani[sz]e/, `${a.alert} ${key} shows the value`);
       // Route-level alerts carry the route label; instance-level ones look the top culprit route up.
-      assert.match(a.annotations.description, /\$labels\.route|\.Labels\.route/, `${a.alert} names a route`);
+      // The thread-pool alert is about work off the loop: it names the pool's size instead.
+      if (a.alert === 'LoopGuardThreadPoolSaturated') assert.match(a.annotations.description, /threadpool_size/, `${a.alert} looks the pool size up`);
+      else assert.match(a.annotations.description, /\$labels\.route|\.Labels\.route/, `${a.alert} names a route`);
       for (const name of a.expr.match(/\bloopguard_\w+/g) ?? []) assert.ok(KNOWN_SERIES.has(name), `${a.alert}: ${name} is not in the catalogue`);
     }
   });

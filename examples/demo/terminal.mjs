@@ -70,12 +70,22 @@ function sideBySide(left, right, leftWidth) {
   return out;
 }
 
-/** The loop's vital signs on one line. */
+/** Where the blocking goes once it is moved off the loop: libuv's pool, beside the loop's delay. */
+export function poolVitals(snapshot, c = paint(false)) {
+  const pool = snapshot.threadPool;
+  if (!pool?.delay) return [];
+  // A probe queued right now shows its wait as it grows, before it completes.
+  const p99 = Math.max(pool.delay.p99Ms, pool.delay.queuedForMs);
+  return [`pool delay p99 ${c(p99 >= 100 ? 'red' : p99 >= 10 ? 'yellow' : 'green', ms(p99))} (${pool.size} threads)`];
+}
+
+/** The loop's vital signs on one line, and the thread pool's beside them. */
 export function vitals(snapshot, c = paint(false)) {
   const p99 = snapshot.eventLoop.delay.p99Ms;
   const elu = snapshot.eventLoop.utilization;
   return [
     `loop delay p99 ${c(p99 >= snapshot.thresholdMs ? 'red' : 'green', ms(p99))}`,
+    ...poolVitals(snapshot, c),
     `ELU ${c(elu > 0.8 ? 'red' : '', `${Math.round(elu * 100)} %`)}`,
     `stalls ${snapshot.stallsTotal}`,
     `in flight ${snapshot.requestsInFlight}`,

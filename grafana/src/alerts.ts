@@ -43,6 +43,12 @@ function routeBlockedTime(c: GeneratorConfig, window: string): string {
   return `{{ with printf "${promql}" ${args} | query }}{{ with first . }} They held it for {{ .Value | humanizeDuration }} in total.{{ end }}{{ end }}`;
 }
 
+/** The pool's size on the alerting instance, looked up at notification time. */
+function poolSize(c: GeneratorConfig): string {
+  const promql = `${metric(c.prefix, 'threadpoolSize')}{job=%q, instance=%q}`;
+  return `{{ with printf "${promql}" $labels.job $labels.instance | query }}{{ with first . }} of {{ .Value }} threads{{ end }}{{ end }}`;
+}
+
 function rule(c: GeneratorConfig, name: string, t: AlertThreshold, expr: string, summary: string, description: string): AlertRule {
   return {
     alert: name,
@@ -57,7 +63,7 @@ export function buildAlerts(c: GeneratorConfig): RuleFile {
   const user = splitMatchers(c.selector);
   const sel = (...extra: string[]) => selector(...user, ...extra);
   const by = (...labels: string[]) => [...c.groupBy, ...labels].join(', ');
-  const { eventLoopBlocked, routeStalling, eventLoopDelayHigh, eventLoopSaturated, loadShedding } = c.alerts;
+  const { eventLoopBlocked, routeStalling, eventLoopDelayHigh, eventLoopSaturated, threadPoolSaturated, loadShedding } = c.alerts;
   const where = '{{ $labels.instance }} (job {{ $labels.job }})';
 
   const rules: AlertRule[] = [
@@ -97,6 +103,16 @@ export function buildAlerts(c: GeneratorConfig): RuleFile {
       `The event loop of ${where} is {{ $value | humanizePercentage }} busy.`,
       `The event loop of ${where} was busy {{ $value | humanizePercentage }} of the time over the last ${eventLoopSaturated.window} ` +
         `(alert above ${eventLoopSaturated.threshold}): requests queue behind each other. ${topCulprit(c, eventLoopSaturated.window)}`,
+    ),
+    rule(
+      c,
+      'LoopGuardThreadPoolSaturated',
+      threadPoolSaturated,
+      `histogram_quantile(0.99, rate(${metric(c.prefix, 'threadpoolDelay', '_bucket')}${sel()}[${threadPoolSaturated.window}])) > ${threadPoolSaturated.threshold}`,
+      `p99 thread-pool delay of ${where} is {{ $value | humanizeDuration }}.`,
+      `Over the last ${threadPoolSaturated.window}, 1 % of loopguard's trivial probe jobs on ${where} waited at least {{ $value | humanizeDuration }} ` +
+        `for a thread of libuv's pool${poolSize(c)} (alert above ${threadPoolSaturated.threshold}s): every fs call, dns.lookup (so every outgoing request to a hostname), ` +
+        'async crypto and zlib call there waits in the same queue, however healthy the event loop looks.',
     ),
     rule(
       c,

@@ -46,6 +46,15 @@ const ROWS: Row[] = [
       { width: 6, height: 8, panel: panels.shed },
     ],
   },
+  {
+    title: 'After the fix: thread pool and worker pools',
+    panels: [
+      { width: 12, height: 8, panel: panels.threadPoolDelay },
+      { width: 4, height: 8, panel: panels.threadPoolSize },
+      { width: 8, height: 8, panel: panels.workerPoolQueue },
+      { width: 12, height: 8, panel: panels.workerPoolWait },
+    ],
+  },
 ];
 
 function variables(c: GeneratorConfig): cog.Builder<dashboard.VariableModel>[] {

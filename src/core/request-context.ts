@@ -1,5 +1,6 @@
 import { AsyncLocalStorage, executionAsyncId } from 'node:async_hooks';
 import { ARRIVED_DURING_STALL, PROBE_SYMBOL_NAME, type ProbeResult } from '../watchdog/probe';
+import { inExpectedCode } from './expected';
 
 /** Resolves a request's route template; null while routing has not happened yet. */
 export type RouteResolver = (req: any) => string | null;
@@ -41,16 +42,17 @@ const PROBE_KEY = Symbol.for(PROBE_SYMBOL_NAME);
  * Called by the watchdog worker (Runtime.evaluate) while the main thread is
  * paused inside a stall: names the request whose code is running, and marks
  * it so its own stall is not counted as delay it suffered.
- * Returns [requestId, method, route, asyncId]; requestId 0 means no request.
+ * Returns [requestId, method, route, asyncId, expected]; requestId 0 means no request.
  */
 function probe(): ProbeResult | null {
   try {
     const asyncId = executionAsyncId();
+    const expected = inExpectedCode() ? 1 : 0;
     const record = requestStore.getStore();
-    if (record === undefined || record.finished) return [0, '', null, asyncId];
+    if (record === undefined || record.finished) return [0, '', null, asyncId, expected];
     // Accepted when the loop was already this late: the request arrived after the
     // stall began (the pause landed just after the culprit, in the next callback).
-    if (record.owner.arrivedDuringStall(record)) return [ARRIVED_DURING_STALL, '', null, asyncId];
+    if (record.owner.arrivedDuringStall(record)) return [ARRIVED_DURING_STALL, '', null, asyncId, expected];
     // The loop has not turned since the stall began: the owner's window is the stall's.
     record.capturedWindow = record.owner.window;
     if (record.span !== undefined) record.owner.captured?.(record);
@@ -60,7 +62,7 @@ function probe(): ProbeResult | null {
     } catch {
       // A route that cannot be read yet is filled in when the request finishes.
     }
-    return [record.id, record.method, route, asyncId];
+    return [record.id, record.method, route, asyncId, expected];
   } catch {
     return null;
   }

@@ -1,10 +1,12 @@
+import type { Advice } from '../advice/advice';
 import { DELAY_BUCKETS_SECONDS } from '../catalogue';
 import type { DelayPercentiles } from '../sampler/loop-stats';
+import type { ThreadPoolDelay } from '../sampler/thread-pool';
+import type { WorkerPoolFigures } from '../sampler/worker-pools';
 import { quantileFromBuckets } from './quantile';
 import type { RouteTable } from './routes';
 import type { StackFrame, StallCause, StallReport } from './stall-report';
 import type { StallStats } from './stall-stats';
-import type { ShedStatus } from '../shed/shedder';
 
 export interface CulpritSummary {
   route: string;
@@ -13,6 +15,8 @@ export interface CulpritSummary {
   stalls: number;
   blockedSeconds: number;
   topFrame: StackFrame | null;
+  /** The latest advice for this culprit's stalls, or null. */
+  advice: Advice | null;
   lastStallAt: number;
 }
 
@@ -25,7 +29,20 @@ export interface RouteSummary {
   delayMeanMs: number;
 }
 
-export interface LoopGuardSnapshot {
+/**
+ * What `snapshot()` adds beside the core fields: collectors declare theirs by
+ * declaration merging and register a reader (`GuardContext.snapshotSection`):
+ *
+ *   declare module '../core/snapshot' {
+ *     interface SnapshotSections { shedding: ShedStatus | null }
+ *   }
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-interface
+export interface SnapshotSections {}
+
+export interface LoopGuardSnapshot extends CoreSnapshot, SnapshotSections {}
+
+export interface CoreSnapshot {
   at: number;
   thresholdMs: number;
   eventLoop: { delay: DelayPercentiles; utilization: number; blockedMs: number };
@@ -37,22 +54,23 @@ export interface LoopGuardSnapshot {
   routes: RouteSummary[];
   recentStalls: StallReport[];
   watchdogRunning: boolean;
-  /** Load shedding state; null when the `shed` option is off. */
-  shedding: ShedStatus | null;
+  /** Where work moved off the loop waits: libuv's pool (delay null when the probe is off) and the watched worker pools. */
+  threadPool: { size: number; delay: ThreadPoolDelay | null; workerPools: WorkerPoolFigures[] };
 }
 
 export interface SnapshotSource {
   readonly options: { thresholdMs: number };
-  readonly routes: RouteTable;
+  readonly routes: Pick<RouteTable, 'all'>;
   readonly stalls: StallStats;
-  readonly tracker: { inFlight: number };
+  readonly requestsInFlight: number;
   readonly loop: { utilization: number; percentiles(): DelayPercentiles };
   readonly watchdogRunning: boolean;
-  readonly shedder?: { status(): ShedStatus } | undefined;
+  readonly threadPool: { readonly size: number; readonly probing: boolean; delay(): ThreadPoolDelay };
+  workerPools(): WorkerPoolFigures[];
   blockedForMs(): number;
 }
 
-export function buildSnapshot(source: SnapshotSource): LoopGuardSnapshot {
+export function buildSnapshot(source: SnapshotSource): CoreSnapshot {
   const culprits: CulpritSummary[] = [];
   for (const c of source.stalls.all()) {
     culprits.push({
@@ -62,6 +80,7 @@ export function buildSnapshot(source: SnapshotSource): LoopGuardSnapshot {
       stalls: c.count,
       blockedSeconds: round(c.seconds, 3),
       topFrame: c.topFrame ?? null,
+      advice: c.advice,
       lastStallAt: c.lastAt,
     });
   }
@@ -86,13 +105,17 @@ export function buildSnapshot(source: SnapshotSource): LoopGuardSnapshot {
       utilization: round(source.loop.utilization, 4),
       blockedMs: round(source.blockedForMs(), 1),
     },
-    requestsInFlight: source.tracker.inFlight,
+    requestsInFlight: source.requestsInFlight,
     stallsTotal: source.stalls.total,
     culprits,
     routes,
     recentStalls: [...source.stalls.recent()],
     watchdogRunning: source.watchdogRunning,
-    shedding: source.shedder?.status() ?? null,
+    threadPool: {
+      size: source.threadPool.size,
+      delay: source.threadPool.probing ? source.threadPool.delay() : null,
+      workerPools: source.workerPools(),
+    },
   };
 }
 

@@ -10,7 +10,7 @@
 import dc from 'node:diagnostics_channel';
 import type { IncomingMessage } from 'node:http';
 import { trackResponse, type TrackedResponse } from '../adapters/shared';
-import type { LoopGuard } from '../core/guard';
+import type { LoopGuard } from '../create-guard';
 import { preciseEnter } from '../core/precise';
 import { requestStore } from '../core/request-context';
 import { zeroCodeRoute } from './frameworks';

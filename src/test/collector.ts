@@ -5,12 +5,11 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { CaptureSample } from '../core/attribution';
-import type { GuardObserver, LoopGuard } from '../core/guard';
+import { expectedRouteTest } from '../core/expected';
+import type { LoopGuard } from '../create-guard';
 import { excludeRunQueueWait } from '../core/precise';
 import type { RequestRecord } from '../core/request-context';
-import type { RequestObserver } from '../core/request-tracker';
 import type { RouteStats } from '../core/routes';
-import type { StallReport } from '../core/stall-report';
 import type { BudgetConfig } from './budget-config';
 import { BudgetLedger } from './ledger';
 import { runQueueWaitClock } from './run-queue';
@@ -29,6 +28,7 @@ export class BudgetCollector {
   /** Requests seen per route, per app instance (see warmingUp). */
   private readonly seen = new WeakMap<object, Map<string, number>>();
   private readonly seenWithoutApp = new Map<string, number>();
+  private readonly expectedRoute: ((route: string) => boolean) | undefined;
   /** Told after every change that matters for the verdict. */
   onChange: (() => void) | undefined = undefined;
 
@@ -38,6 +38,7 @@ export class BudgetCollector {
   ) {
     // Warm-up is counted here, per app instance, not by the ledger.
     this.ledger = new BudgetLedger(config.budgetMs, 0);
+    this.expectedRoute = expectedRouteTest(guard.options.expectedBlockingRoutes);
     attachObservers(guard, this);
     excludeRunQueueWait(runQueueWaitClock());
   }
@@ -76,6 +77,8 @@ export class BudgetCollector {
       route: stats.route,
       ownMs: record.blockingMs,
       warmup: performance.now() - this.startedAt < this.config.startupGraceMs,
+      // Declared expected to block (expectedBlockingRoutes): measured, never an offender.
+      expected: this.expectedRoute?.(stats.route) === true,
     };
     if (this.warmingUp(record.req, `${stats.method} ${stats.route}`)) request.warmup = true;
     if (record.capturedWindow !== 0) this.awaiting.set(record.id, record.capturedWindow);
@@ -111,7 +114,13 @@ export class BudgetCollector {
     for (const sample of samples) {
       if (sample.window > lastWindow) lastWindow = sample.window;
       if (sample.request === null) continue;
-      const capture = { requestId: sample.request.id, stack: sample.stack, pausedMs: sample.pausedMs ?? 0, advice: sample.advice ?? null };
+      const capture = {
+        requestId: sample.request.id,
+        stack: sample.stack,
+        pausedMs: sample.pausedMs ?? 0,
+        advice: sample.advice ?? null,
+        expected: sample.expected === true,
+      };
       this.ledger.captured(capture);
       for (const scope of this.scopes) scope.captured(capture);
     }
@@ -123,38 +132,22 @@ export class BudgetCollector {
 }
 
 /**
- * One more observer beside whatever the guard already has (the OpenTelemetry
- * exporter): each slot is wrapped, the previous occupant still called first.
+ * Plugged in as a collector: one request observer and one guard observer
+ * beside the exporters'. It keeps no span: `begin` returns undefined.
  */
 function attachObservers(guard: LoopGuard, collector: BudgetCollector): void {
-  const tracker = guard.tracker;
-  const previousRequest = tracker.observer;
-  const requestObserver: RequestObserver = {
-    begin: () => previousRequest?.begin(),
-    captured: (record) => previousRequest?.captured(record),
-    finished(record, stats, waitedMs) {
-      previousRequest?.finished(record, stats, waitedMs);
-      try {
-        collector.finished(record, stats);
-      } catch (err) {
-        guard.reportError(err);
-      }
-    },
-  };
-  tracker.observer = requestObserver;
-  const previous = guard.observer;
-  const guardObserver: GuardObserver = {
-    beat: (delaySeconds) => previous?.beat(delaySeconds),
-    culprit: (requestId: number, report: StallReport) => previous?.culprit(requestId, report),
-    stall: (report) => previous?.stall(report),
-    samplesUsed(samples) {
-      previous?.samplesUsed(samples);
-      try {
-        collector.samples(samples);
-      } catch (err) {
-        guard.reportError(err);
-      }
-    },
-  };
-  guard.observer = guardObserver;
+  guard.attach((context) => {
+    const detachRequests = context.observeRequests({
+      begin: () => undefined,
+      captured: () => undefined,
+      finished: (record, stats) => collector.finished(record, stats),
+    });
+    const detach = context.observe({ samplesUsed: (samples) => collector.samples(samples) });
+    return {
+      close() {
+        detachRequests();
+        detach();
+      },
+    };
+  });
 }

@@ -11,7 +11,7 @@
  */
 import dc from 'node:diagnostics_channel';
 import { EventEmitter } from 'node:events';
-import { createLoopGuard, type LoopGuard } from '../core/guard';
+import { createLoopGuard, type LoopGuard } from '../create-guard';
 import { enablePrecise } from '../core/precise';
 import { PROBE_SYMBOL_NAME } from '../watchdog/probe';
 import { linkFastify } from '../register/frameworks';

@@ -80,6 +80,8 @@ export interface RequestCapture {
   /** Time the main thread spent paused for this capture: loopguard's doing, not the request's. */
   pausedMs: number;
   advice?: BudgetAdvice | null;
+  /** Caught inside `guard.expectBlocking(fn)`: the request's blocking was declared expected. */
+  expected?: boolean;
 }
 
 const OFFENDERS_KEPT = 64;
@@ -115,7 +117,7 @@ export class BudgetLedger {
       if (ownMs > tally.warmupWorstMs) tally.warmupWorstMs = ownMs;
       return;
     }
-    if (request.expected === true) return;
+    if (request.expected === true || captures?.some((c) => c.expected === true)) return;
     this.judged++;
     tally.requests++;
     tally.totalMs += ownMs;
@@ -130,14 +132,14 @@ export class BudgetLedger {
     const tally = this.offendersById.get(capture.requestId);
     const offender = tally?.offenders.get(capture.requestId);
     if (tally !== undefined && offender !== undefined) {
-      // Finished already, judged without this pause's time: judge again with it taken off.
+      // Finished already, judged without this capture: judge again with the pause's time taken off.
       offender.ownMs -= capture.pausedMs;
       tally.totalMs -= capture.pausedMs;
       if (offender.stack === null) {
         offender.stack = capture.stack;
         offender.advice = capture.advice ?? null;
       }
-      if (offender.ownMs <= this.budgetMs) {
+      if (offender.ownMs <= this.budgetMs || capture.expected === true) {
         tally.offenders.delete(capture.requestId);
         this.offendersById.delete(capture.requestId);
         tally.overBudget--;

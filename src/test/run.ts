@@ -11,7 +11,7 @@
 import { mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { LoopGuard } from '../core/guard';
+import type { LoopGuard } from '../create-guard';
 import type { BudgetRunConfig } from '../env-options';
 import { BudgetCollector } from './collector';
 import { offerHost } from './host';

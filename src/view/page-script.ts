@@ -62,6 +62,15 @@ export const PAGE_SCRIPT = String.raw`
     setTile('t-stalls', String(s.stallsTotal), '');
     setTile('t-inflight', String(s.requestsInFlight), '');
     setTile('t-threshold', fmtMs(s.thresholdMs), '');
+    // Beside the loop's delay: where blocking goes once it is moved off the loop. A probe
+    // queued right now counts with the wait it has had so far.
+    var pool = s.threadPool;
+    $('t-pool-tile').hidden = !pool || !pool.delay;
+    if (pool && pool.delay) {
+      var poolMs = Math.max(pool.delay.p99Ms, pool.delay.queuedForMs);
+      setTile('t-pool', pool.delay.samples > 0 || pool.delay.queuedForMs > 0 ? fmtMs(poolMs) : '–', severity(poolMs, 100));
+      $('t-pool-size').textContent = '(' + pool.size + ' threads)';
+    }
     $('t-capture').textContent = s.watchdogRunning ? 'stack capture on' : 'stack capture off';
   }
   function setTile(id, text, cls) {

@@ -28,6 +28,7 @@ const HTML = `<!doctype html>
 <main>
 <section class="tiles">
   <div class="tile"><div class="label">Loop delay p99 <span id="t-window">(10 s)</span></div><div class="value" id="t-p99">–</div></div>
+  <div class="tile" id="t-pool-tile" title="How long a trivial job waits for one of libuv's threads (fs, dns.lookup, async crypto, zlib)"><div class="label">Thread pool delay p99 <span id="t-pool-size"></span></div><div class="value" id="t-pool">–</div></div>
   <div class="tile"><div class="label">Longest recent stall</div><div class="value" id="t-max">–</div></div>
   <div class="tile"><div class="label">Event-loop utilization</div><div class="value" id="t-elu">–</div></div>
   <div class="tile"><div class="label">Stalls since start</div><div class="value" id="t-stalls">–</div></div>

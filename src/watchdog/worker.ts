@@ -15,7 +15,7 @@ import { adviseOnPause, ScriptSources } from './pause-advice';
 import { mostlyPreempted, readSchedstat } from './preemption';
 import { epochNow, SharedState } from './shared-state';
 import { startMetricsServer, type MetricsServer, type MetricsServerConfig } from './metrics-server';
-import { startPoolProbe, type PoolProbeConfig } from './pool-probe';
+import { startPoolProbe, type PoolProbeConfig, type PoolProbeHandle } from './pool-probe';
 
 export interface WatchdogConfig {
   buffer: SharedArrayBuffer;
@@ -49,7 +49,8 @@ let onPaused: ((frames: ProtocolCallFrame[]) => void) | undefined;
 let closed = false;
 let timer: NodeJS.Timeout | undefined;
 let metricsServer: MetricsServer | undefined;
-let stopPoolProbe: (() => void) | undefined;
+/** Times its wait on this thread's event loop: a synchronous sleep must respect `queued` and `nextTickAt`. */
+let poolProbe: PoolProbeHandle | undefined;
 /** How long to watch the main thread's scheduler counters before judging preemption. */
 const PREEMPTION_PROBE_MS = 10;
 
@@ -84,7 +85,7 @@ async function captureOnce(window: number): Promise<CaptureSample | null> {
     // blocks): the pause landed after the stall, in whatever ran next.
     if (stack.every((f) => f.url === '' || f.url.startsWith('node:'))) return null;
     if (stack[0] !== undefined && stack[0].url.startsWith(OWN_CODE)) return null;
-    const [requestId, method, route, asyncId] = Array.isArray(value) ? (value as ProbeResult) : [0, '', null, 0];
+    const [requestId, method, route, asyncId, expected] = Array.isArray(value) ? (value as ProbeResult) : [0, '', null, 0, 0];
     if (requestId === ARRIVED_DURING_STALL) return null;
     // Read while still paused: the frames' positions are exact and the sources cached.
     const advice = await adviseOnPause(frames, stack, scriptSources, at - asked).catch(() => null);
@@ -95,6 +96,7 @@ async function captureOnce(window: number): Promise<CaptureSample | null> {
       request: requestId ? { id: requestId, method, route } : null,
       stack,
       advice,
+      expected: expected === 1,
       pausedMs: 0,
     };
     return sample;
@@ -150,7 +152,7 @@ function close(): void {
   closed = true;
   if (timer) clearTimeout(timer);
   metricsServer?.close();
-  stopPoolProbe?.();
+  poolProbe?.stop();
   try {
     session.disconnect();
   } catch {
@@ -166,7 +168,7 @@ async function main(): Promise<void> {
     if (message === 'close') close();
   });
   if (config.metricsServer && parentPort) metricsServer = startMetricsServer(config.metricsServer, shared, parentPort);
-  if (config.poolProbe) stopPoolProbe = startPoolProbe(config.poolProbe);
+  if (config.poolProbe) poolProbe = startPoolProbe(config.poolProbe);
   if (config.captureStacks === false) {
     parentPort?.postMessage({ type: 'ready' });
     return;
