@@ -124,10 +124,12 @@ export class BudgetCollector {
       this.ledger.captured(capture);
       for (const scope of this.scopes) scope.captured(capture);
     }
-    // Samples come in window order: every capture up to this window is in. An empty batch ends the window waited on.
-    for (const [id, window] of this.awaiting) if (samples.length === 0 || window <= lastWindow) this.awaiting.delete(id);
+    // Samples come in window order: every capture up to this window is in. An empty
+    // batch names no window (and may be another window's): it ends no wait.
+    if (samples.length === 0) return;
+    for (const [id, window] of this.awaiting) if (window <= lastWindow) this.awaiting.delete(id);
     if (this.awaiting.size === 0) for (const done of [...this.settleWaiters]) done();
-    if (samples.length > 0) this.onChange?.();
+    this.onChange?.();
   }
 }
 
