@@ -33,6 +33,7 @@ export const ENV_VARIABLES: readonly EnvVariable[] = [
   { name: 'LOOPGUARD_MAX_ROUTES', kind: 'number', option: 'maxRoutes' },
   { name: 'LOOPGUARD_PRECISE', kind: 'boolean', option: 'precise' },
   { name: 'LOOPGUARD_STARTUP_GRACE_MS', kind: 'number', option: 'startupGraceMs' },
+  { name: 'LOOPGUARD_BLAME_AFTER_RESPONSE_MS', kind: 'number', option: 'blameAfterResponseMs' },
   { name: 'LOOPGUARD_MAX_STACK_FRAMES', kind: 'number', option: 'maxStackFrames' },
   { name: 'LOOPGUARD_RECENT_STALLS', kind: 'number', option: 'recentStalls' },
   { name: 'LOOPGUARD_PROMETHEUS', kind: 'boolean', option: 'prometheus' },

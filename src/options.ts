@@ -91,6 +91,15 @@ export interface LoopGuardOptions {
   /** Stalls in this many milliseconds after creation (module loading, warm-up) are not reported. @default 1000 */
   startupGraceMs?: number;
   /**
+   * Work that still runs in a request's context after its response finished
+   * (a timer it set, the rest of an async handler) is blamed on its route for
+   * this many milliseconds after the response, with `afterResponse: true`;
+   * later it is background. Bounds how long an interval a request started
+   * counts against it. 0: never blame work left behind.
+   * @default 10000
+   */
+  blameAfterResponseMs?: number;
+  /**
    * Time every async callback (async_hooks) to record each request's own
    * synchronous time, including blocking under the threshold. Costs ≈10 % req/s on Node 20.
    * @default false
@@ -145,6 +154,7 @@ export interface ResolvedOptions {
   readonly otel: Readonly<OtelOptions> | false;
   readonly maxRoutes: number;
   readonly startupGraceMs: number;
+  readonly blameAfterResponseMs: number;
   readonly precise: boolean;
   readonly shed: ResolvedShedOptions | false;
   readonly threadPoolProbe: Readonly<Required<ThreadPoolProbeOptions>> | false;
@@ -165,6 +175,7 @@ export const DEFAULTS = Object.freeze({
   captureStacks: true,
   maxRoutes: 200,
   startupGraceMs: 1000,
+  blameAfterResponseMs: 10_000,
   precise: false,
   recentStalls: 50,
   maxStackFrames: 20,
@@ -172,7 +183,7 @@ export const DEFAULTS = Object.freeze({
 });
 
 const KNOWN = new Set([
-  'thresholdMs', 'onStall', 'captureStacks', 'prometheus', 'metricsServer', 'otel', 'maxRoutes', 'startupGraceMs',
+  'thresholdMs', 'onStall', 'captureStacks', 'prometheus', 'metricsServer', 'otel', 'maxRoutes', 'startupGraceMs', 'blameAfterResponseMs',
   'precise', 'shed', 'threadPoolProbe', 'recentStalls', 'maxStackFrames', 'onError', 'expectedBlockingRoutes', 'captureAtMs',
 ]);
 
@@ -198,6 +209,7 @@ export function resolveOptions(input: LoopGuardOptions | undefined = {}): Resolv
     otel: objectOrFalse<OtelOptions>('otel', input.otel, validateOtel),
     maxRoutes: integer('maxRoutes', input.maxRoutes ?? DEFAULTS.maxRoutes, 1, 100_000),
     startupGraceMs: finiteNumber('startupGraceMs', input.startupGraceMs ?? DEFAULTS.startupGraceMs, 0, 3_600_000),
+    blameAfterResponseMs: finiteNumber('blameAfterResponseMs', input.blameAfterResponseMs ?? DEFAULTS.blameAfterResponseMs, 0, 86_400_000),
     precise: boolean('precise', input.precise ?? DEFAULTS.precise),
     shed: resolveShedOptions(input.shed, thresholdMs),
     threadPoolProbe: threadPoolProbe(input.threadPoolProbe),

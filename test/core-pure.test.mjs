@@ -118,6 +118,8 @@ test('options: each bad value throws a TypeError naming the option', () => {
     [{ prometheus: { registry: {} } }, 'prometheus.registry'],
     [{ prometheus: [] }, 'prometheus'],
     [{ startupGraceMs: Infinity }, 'startupGraceMs'],
+    [{ blameAfterResponseMs: -1 }, 'blameAfterResponseMs'],
+    [{ blameAfterResponseMs: '10s' }, 'blameAfterResponseMs'],
     [{ thresholMs: 100 }, 'thresholMs'],
   ];
   for (const [input, name] of cases) {

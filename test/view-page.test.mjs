@@ -86,23 +86,20 @@ test('the live page shows the blocking route, its function, victims and a chart 
   assert.equal(response.status(), 200);
   assert.match(response.headers()['content-security-policy'], /default-src 'none'/);
 
+  // With no startup grace, the one thing before a named report is the watchdog thread starting.
+  if (!guard.watchdogRunning) await waitFor(guard, 'watchdog:ready');
   await client.startVictims(`${server.url}/io`, 4);
-  // Two stalls blamed on the route; on a loaded machine a capture can miss, so ask a few more times if needed.
-  let blamed = 0;
-  for (let i = 0; i < 6 && blamed < 2; i++) {
-    const stalled = waitFor(guard, 'stall', () => true, 15_000);
-    const res = await client.request(`${server.url}/invoices/${i}`);
-    assert.equal(res.status, 200);
-    if ((await stalled).route === '/invoices/:id') blamed++;
+  // Every blocking request is blamed on its route. Stalls the OS adds on a loaded machine (short,
+  // background) are not these requests' and are let pass; a victim blamed would be a request stall.
+  const blamedFor = async (request) => {
+    const stalled = waitFor(guard, 'stall', (r) => r.cause === 'request' || r.durationMs >= 180, 15_000);
+    assert.equal(await request(), 200);
+    return (await stalled).route;
+  };
+  for (let i = 0; i < 2; i++) {
+    assert.equal(await blamedFor(async () => (await client.request(`${server.url}/invoices/${i}`)).status), '/invoices/:id', `stall ${i + 1} blamed on /invoices/:id`);
   }
-  assert.equal(blamed, 2, 'stalls were blamed on /invoices/:id');
-  let hostileBlamed = false;
-  for (let i = 0; i < 3 && !hostileBlamed; i++) {
-    const stalled = waitFor(guard, 'stall', () => true, 15_000);
-    assert.equal(await rawGet(HOSTILE_ROUTE), 200);
-    hostileBlamed = (await stalled).route === HOSTILE_ROUTE;
-  }
-  assert.ok(hostileBlamed, 'a stall was blamed on the hostile route');
+  assert.equal(await blamedFor(() => rawGet(HOSTILE_ROUTE)), HOSTILE_ROUTE, 'the stall is blamed on the hostile route');
   await client.stopVictims();
 
   // The page polls once a second: wait for it to show at least what the guard knows now.
@@ -151,11 +148,17 @@ test('the live page shows the blocking route, its function, victims and a chart 
   assert.equal(hostileRow.elements, 0);
   assert.equal(await page.evaluate(() => window.__pwned), undefined);
 
-  // Stacks open to app-relative paths; the absolute layout of this machine never reaches the page.
-  await page.click('#stalls details summary');
+  // A stall's stack opens on a click, to app-relative paths; the absolute layout of this machine never reaches the page.
+  const invoiceStall = page.locator('#stalls details', { has: page.locator('summary .route', { hasText: /^\/invoices\/:id$/ }) }).first();
+  const appFrame = invoiceStall.locator('ol li.app', { hasText: 'renderInvoiceSync' }).first();
+  assert.equal(await appFrame.isVisible(), false, 'the stack is folded until clicked');
+  await invoiceStall.locator('summary').click();
+  // The page redraws every second and must keep the stall open.
+  await page.waitForFunction(() => document.querySelector('#stalls details[open] ol li.app') !== null, null, { timeout: 5000, polling: 100 });
+  assert.equal(await appFrame.isVisible(), true, 'the click opened the stack');
+  assert.match(await appFrame.innerText(), /^renderInvoiceSync test\/view-page\.test\.mjs:\d+:\d+$/);
   const pageText = await page.evaluate(() => document.body.innerText);
   assert.ok(!pageText.includes(process.cwd()), 'no absolute path of the app on the page');
-  assert.match(pageText, /renderInvoiceSync test\/view-page\.test\.mjs:\d+:\d+|view-page\.test\.mjs/);
   assert.equal(await page.getAttribute('body', 'data-state'), 'live');
   assert.equal(await page.isHidden('#shed'), true, 'no shedding pill when shedding is off');
   assert.deepEqual(cspErrors, [], 'the inline style and script are allowed by the page CSP');

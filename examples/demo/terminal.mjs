@@ -26,7 +26,7 @@ export function culpritRows(snapshot, root) {
     name: c.method ? `${c.method} ${c.route}` : c.route,
     stalls: c.stalls,
     blockedSeconds: c.blockedSeconds,
-    frame: c.topFrame ? formatFrame(c.topFrame, root) : '(no stack captured)',
+    frame: (c.topFrame ? formatFrame(c.topFrame, root) : '(no stack captured)') + (c.afterResponseStalls > 0 ? ' · after response' : ''),
   }));
 }
 

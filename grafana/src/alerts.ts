@@ -7,6 +7,9 @@ import type { AlertThreshold, GeneratorConfig } from './config';
 import { splitMatchers } from './config';
 import { metric, selector } from './promql';
 
+/** Stalls declared as expected (`cause="expected"`) are measured, never alerted on. */
+const NOT_EXPECTED = 'cause!="expected"';
+
 export interface AlertRule {
   alert: string;
   expr: string;
@@ -26,9 +29,9 @@ export interface RuleFile {
  */
 function topCulprit(c: GeneratorConfig, window: string): string {
   const seconds = metric(c.prefix, 'stallSeconds');
-  const promql = `topk(1, sum by (route) (increase(${seconds}{job=%q, instance=%q}[${window}]))) > 0`;
+  const promql = `topk(1, sum by (route) (increase(${seconds}{job=%q, instance=%q, cause!=%q}[${window}]))) > 0`;
   return (
-    `{{ with printf "${promql}" $labels.job $labels.instance | query }}{{ with first . }}` +
+    `{{ with printf "${promql}" $labels.job $labels.instance "expected" | query }}{{ with first . }}` +
     `The route with the most blocked time there over the last ${window} is {{ .Labels.route }} ({{ .Value | humanizeDuration }}).{{ end }}` +
     `{{ else }}No stall was attributed to a route there over the last ${window}.{{ end }}`
   );
@@ -37,9 +40,9 @@ function topCulprit(c: GeneratorConfig, window: string): string {
 /** The total blocked time behind a route-level alert, over the same labels and window. */
 function routeBlockedTime(c: GeneratorConfig, window: string): string {
   const labels = [...c.groupBy, 'route'];
-  const matchers = labels.map((l) => `${l}=%q`).join(', ');
+  const matchers = [...labels.map((l) => `${l}=%q`), 'cause!=%q'].join(', ');
   const promql = `sum(increase(${metric(c.prefix, 'stallSeconds')}{${matchers}}[${window}]))`;
-  const args = labels.map((l) => `$labels.${l}`).join(' ');
+  const args = [...labels.map((l) => `$labels.${l}`), '"expected"'].join(' ');
   return `{{ with printf "${promql}" ${args} | query }}{{ with first . }} They held it for {{ .Value | humanizeDuration }} in total.{{ end }}{{ end }}`;
 }
 
@@ -80,7 +83,7 @@ export function buildAlerts(c: GeneratorConfig): RuleFile {
       c,
       'LoopGuardRouteStalling',
       routeStalling,
-      `sum by (${by('route')}) (increase(${metric(c.prefix, 'stalls')}${sel()}[${routeStalling.window}])) >= ${routeStalling.threshold}`,
+      `sum by (${by('route')}) (increase(${metric(c.prefix, 'stalls')}${sel(NOT_EXPECTED)}[${routeStalling.window}])) >= ${routeStalling.threshold}`,
       `Route {{ $labels.route }} stalled the event loop {{ $value | humanize }} times in ${routeStalling.window}.`,
       `{{ $labels.route }} held the event loop of {{ $labels.job }} past the stall threshold {{ $value | humanize }} times ` +
         `in the last ${routeStalling.window}, summed over instances (alert at ${routeStalling.threshold}).${routeBlockedTime(c, routeStalling.window)} ` +

@@ -26,6 +26,8 @@ export interface CapturedRequest {
   method: string;
   /** Null when routing had not happened yet (e.g. blocking inside body parsing). */
   route: string | null;
+  /** The request had been answered: this is work it left behind (a timer, the rest of an async handler). */
+  afterResponse: boolean;
 }
 
 /** A stretch of one measured stall held by one callback. */

@@ -88,6 +88,7 @@ export class GuardCore extends EventEmitter<LoopGuardEvents> implements BeatList
       this.pipeline.culpritFinished(record.id, route),
     );
     this.tracker.victimThresholdMs = options.thresholdMs;
+    this.tracker.blameAfterResponseMs = options.blameAfterResponseMs;
     this.requestObservers = new RequestObservers((current) => (this.tracker.observer = current));
     // Percentiles for snapshot() need far fewer samples than stall detection: a coarser monitor costs less idle CPU.
     this.loop = new LoopStats(Math.min(100, options.heartbeatMs * 2));

@@ -28,6 +28,8 @@ export class RequestTracker {
   inFlight = 0;
   /** A request that waited at least this long (ms) was a victim of a stall. */
   victimThresholdMs = Infinity;
+  /** Work left behind in a finished request's context is blamed on its route this long after the response (ms). */
+  blameAfterResponseMs = 0;
   /** Victims that finished since the last heartbeat: they no longer count as in flight when the stall is measured. */
   finishedVictims = 0;
   /** Every attached request observer as one (see observers.ts); undefined costs one check per request. */
@@ -56,6 +58,8 @@ export class RequestTracker {
       capturedWindow: 0,
       blockingMs: 0,
       finished: false,
+      finishedAt: 0,
+      finalRoute: null,
       span: this.observer === undefined ? undefined : this.observer.begin(),
       owner: this,
     };
@@ -92,6 +96,8 @@ export class RequestTracker {
     if (this.observer !== undefined) this.observer.finished(record, stats, waitedMs);
     record.span = undefined;
     record.req = null;
+    record.finishedAt = performance.now();
+    record.finalRoute = template;
     if (record.capturedWindow !== 0) this.onCulpritFinished({ record, route: template });
   }
 

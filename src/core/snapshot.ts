@@ -13,6 +13,8 @@ export interface CulpritSummary {
   method: string;
   cause: StallCause;
   stalls: number;
+  /** Of `stalls`, those in work the route left behind after answering (`afterResponse` reports). */
+  afterResponseStalls: number;
   blockedSeconds: number;
   topFrame: StackFrame | null;
   /** The latest advice for this culprit's stalls, or null. */
@@ -78,6 +80,7 @@ export function buildSnapshot(source: SnapshotSource): CoreSnapshot {
       method: c.method,
       cause: c.cause,
       stalls: c.count,
+      afterResponseStalls: c.afterResponse,
       blockedSeconds: round(c.seconds, 3),
       topFrame: c.topFrame ?? null,
       advice: c.advice,

@@ -110,7 +110,10 @@ export const PAGE_SCRIPT = String.raw`
       share.appendChild(el('span', '', fmtSeconds(c.blockedSeconds)));
       tr.appendChild(numCell(c.stalls));
       tr.appendChild(share);
-      tr.appendChild(el('td', 'frame', c.topFrame === null ? '(no stack captured)' : c.topFrame));
+      var frameCell = el('td', 'frame', c.topFrame === null ? '(no stack captured)' : c.topFrame);
+      // Work the route left behind after answering (a timer, the rest of an async handler).
+      if (c.afterResponseStalls > 0) frameCell.appendChild(el('span', 'after', ' · ' + (c.afterResponseStalls === c.stalls ? '' : c.afterResponseStalls + ' ') + 'after response'));
+      tr.appendChild(frameCell);
       var lastCell = el('td', 'num cause', ago(c.lastStallAt, s.at));
       tr.appendChild(lastCell);
       return tr;
@@ -146,7 +149,7 @@ export const PAGE_SCRIPT = String.raw`
       if (r.method) who.appendChild(el('span', 'method', r.method));
       who.appendChild(el('span', 'route', r.route === null ? '(' + r.cause + ')' : r.route));
       sum.appendChild(who);
-      sum.appendChild(el('span', 'cause', r.cause + ' · ' + r.victims + (r.victims === 1 ? ' victim' : ' victims')));
+      sum.appendChild(el('span', 'cause', r.cause + (r.afterResponse ? ' after response' : '') + ' · ' + r.victims + (r.victims === 1 ? ' victim' : ' victims')));
       var top = r.stack.filter(function (f) { return f.app; })[0] || r.stack[0];
       if (top) sum.appendChild(el('span', 'frame', top.fn + (top.file ? ' (' + top.file + ':' + top.line + ')' : '')));
       d.appendChild(sum);

@@ -69,6 +69,7 @@ export function toViewSnapshot(snapshot: LoopGuardSnapshot, history: readonly Hi
         cause: s.cause,
         victims: s.victims,
         advice: s.advice,
+        afterResponse: s.afterResponse,
         stack: s.stack.map(frame),
       }))
       .reverse(),

@@ -5,11 +5,15 @@
  */
 export const PROBE_SYMBOL_NAME = 'loopguard.probe';
 
-/** What the probe returns: [requestId (0: none), method, route or null, executionAsyncId, 1 inside `expectBlocking` else 0]. */
+/**
+ * What the probe returns: [requestId (0: none), method, route or null,
+ * executionAsyncId, 1 inside `expectBlocking` else 0, 1 when the request had
+ * already been answered (work it left behind) else 0].
+ */
 
 /** requestId meaning: the paused request arrived after the stall began, so it cannot be its culprit. */
 export const ARRIVED_DURING_STALL = -1;
-export type ProbeResult = [number, string, string | null, number, number];
+export type ProbeResult = [number, string, string | null, number, number, number];
 
 /**
  * Evaluated in the global scope (not on a call frame: on Node-internal frames

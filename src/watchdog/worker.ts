@@ -85,7 +85,7 @@ async function captureOnce(window: number): Promise<CaptureSample | null> {
     // blocks): the pause landed after the stall, in whatever ran next.
     if (stack.every((f) => f.url === '' || f.url.startsWith('node:'))) return null;
     if (stack[0] !== undefined && stack[0].url.startsWith(OWN_CODE)) return null;
-    const [requestId, method, route, asyncId, expected] = Array.isArray(value) ? (value as ProbeResult) : [0, '', null, 0, 0];
+    const [requestId, method, route, asyncId, expected, afterResponse] = Array.isArray(value) ? (value as ProbeResult) : [0, '', null, 0, 0, 0];
     if (requestId === ARRIVED_DURING_STALL) return null;
     // Read while still paused: the frames' positions are exact and the sources cached.
     const advice = await adviseOnPause(frames, stack, scriptSources, at - asked).catch(() => null);
@@ -93,7 +93,7 @@ async function captureOnce(window: number): Promise<CaptureSample | null> {
       window,
       at,
       asyncId,
-      request: requestId ? { id: requestId, method, route } : null,
+      request: requestId ? { id: requestId, method, route, afterResponse: afterResponse === 1 } : null,
       stack,
       advice,
       expected: expected === 1,
