@@ -52,7 +52,7 @@ export interface ThreadPoolProbeOptions {
    * One trivial job (a one-byte `crypto.randomFill`) per this many
    * milliseconds at most, from the watchdog thread; never a second while one
    * is queued. Under 100 is for tests.
-   * @default 500
+   * @default 1000
    */
   intervalMs?: number;
 }
@@ -113,7 +113,7 @@ export interface LoopGuardOptions {
   /**
    * Measure how long a trivial job waits in libuv's thread pool, where
    * `fs`, `dns.lookup`, `crypto` and `zlib` work queues, or `false` for no probe.
-   * @default { intervalMs: 500 }
+   * @default { intervalMs: 1000 }
    */
   threadPoolProbe?: ThreadPoolProbeOptions | boolean;
   /** Stall reports kept for `snapshot()`. @default 50 */
@@ -179,7 +179,7 @@ export const DEFAULTS = Object.freeze({
   precise: false,
   recentStalls: 50,
   maxStackFrames: 20,
-  threadPoolProbeIntervalMs: 500,
+  threadPoolProbeIntervalMs: 1000,
 });
 
 const KNOWN = new Set([
