@@ -70,6 +70,7 @@ async function captureOnce(window: number): Promise<CaptureSample | null> {
   await post('Debugger.pause');
   const frames = await paused;
   const at = epochNow();
+  let sample: CaptureSample | null = null;
   try {
     // The loop turned before the pause landed: these frames are not the stall's.
     if (shared.window !== window) return null;
@@ -88,7 +89,7 @@ async function captureOnce(window: number): Promise<CaptureSample | null> {
     if (requestId === ARRIVED_DURING_STALL) return null;
     // Read while still paused: the frames' positions are exact and the sources cached.
     const advice = await adviseOnPause(frames, stack, scriptSources, at - asked, config.captureAfterMs).catch(() => null);
-    return {
+    sample = {
       window,
       at,
       asyncId,
@@ -96,9 +97,13 @@ async function captureOnce(window: number): Promise<CaptureSample | null> {
       stack,
       advice,
       expected: expected === 1,
+      pausedMs: 0,
     };
+    return sample;
   } finally {
     await post('Debugger.resume').catch(() => undefined);
+    // The main thread sat paused from (about) `at` until now: loopguard's time, not the culprit's.
+    if (sample !== null) sample.pausedMs = epochNow() - at;
   }
 }
 
