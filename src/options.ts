@@ -52,7 +52,7 @@ export interface ThreadPoolProbeOptions {
    * One trivial job (a one-byte `crypto.randomFill`) per this many
    * milliseconds at most, from the watchdog thread; never a second while one
    * is queued. Under 100 is for tests.
-   * @default 500
+   * @default 1000
    */
   intervalMs?: number;
 }
@@ -113,7 +113,7 @@ export interface LoopGuardOptions {
   /**
    * Measure how long a trivial job waits in libuv's thread pool, where
    * `fs`, `dns.lookup`, `crypto` and `zlib` work queues, or `false` for no probe.
-   * @default { intervalMs: 500 }
+   * @default { intervalMs: 1000 }
    */
   threadPoolProbe?: ThreadPoolProbeOptions | boolean;
   /**
@@ -144,6 +144,13 @@ export interface LoopGuardOptions {
    * @default process.emitWarning
    */
   onError?: (error: Error) => void;
+  /**
+   * @internal Set by the test-time loop budget (loopguard/test): capture the
+   * blocking stack once the loop has been held this long (ms), even below
+   * `thresholdMs`, with the heartbeat turned up to measure it. Stalls are
+   * still only those of `thresholdMs`.
+   */
+  captureAtMs?: number;
 }
 
 export interface ResolvedOptions {
@@ -168,6 +175,8 @@ export interface ResolvedOptions {
   readonly heartbeatMs: number;
   /** How late the heartbeat must be before the watchdog captures a stack. */
   readonly captureAfterMs: number;
+  /** @internal See LoopGuardOptions.captureAtMs. */
+  readonly captureAtMs: number | undefined;
 }
 
 export const DEFAULTS = Object.freeze({
@@ -180,12 +189,12 @@ export const DEFAULTS = Object.freeze({
   busySampleHz: 10,
   recentStalls: 50,
   maxStackFrames: 20,
-  threadPoolProbeIntervalMs: 500,
+  threadPoolProbeIntervalMs: 1000,
 });
 
 const KNOWN = new Set([
   'thresholdMs', 'onStall', 'captureStacks', 'prometheus', 'metricsServer', 'otel', 'maxRoutes', 'startupGraceMs', 'blameAfterResponseMs',
-  'precise', 'shed', 'threadPoolProbe', 'busySampleHz', 'recentStalls', 'maxStackFrames', 'onError', 'expectedBlockingRoutes',
+  'precise', 'shed', 'threadPoolProbe', 'busySampleHz', 'recentStalls', 'maxStackFrames', 'onError', 'expectedBlockingRoutes', 'captureAtMs',
 ]);
 
 export function resolveOptions(input: LoopGuardOptions | undefined = {}): ResolvedOptions {
@@ -198,7 +207,8 @@ export function resolveOptions(input: LoopGuardOptions | undefined = {}): Resolv
   const thresholdMs = finiteNumber('thresholdMs', input.thresholdMs ?? DEFAULTS.thresholdMs, 1, 600_000);
   // The heartbeat must tick several times per threshold to measure stalls to a
   // few percent, yet rarely enough that an idle process pays well under 1 % of a core.
-  const heartbeatMs = Math.min(200, Math.max(5, Math.round(thresholdMs / 4)));
+  const captureAtMs = input.captureAtMs === undefined ? undefined : finiteNumber('captureAtMs', input.captureAtMs, 1, 600_000);
+  const heartbeatMs = Math.min(200, Math.max(5, Math.round(Math.min(thresholdMs, captureAtMs ?? Infinity) / 4)));
   const prometheus = objectOrFalse('prometheus', input.prometheus, validatePrometheus);
   return Object.freeze({
     thresholdMs,
@@ -219,7 +229,12 @@ export function resolveOptions(input: LoopGuardOptions | undefined = {}): Resolv
     onError: optionalFunction<(error: Error) => void>('onError', input.onError),
     expectedBlockingRoutes: expectedRoutes(input.expectedBlockingRoutes),
     heartbeatMs,
-    captureAfterMs: Math.max(heartbeatMs, Math.round(thresholdMs / 2)),
+    // The worker watches the main thread's scheduler for 10 ms before it pauses
+    // (watchdog/worker.ts) and its timers run late on a busy machine: asked this
+    // early, the pause lands while a block of about the budget is still running.
+    // Captures of shorter blocks cost them nothing: the pause's time is taken off.
+    captureAfterMs: Math.min(Math.max(heartbeatMs, Math.round(thresholdMs / 2)), Math.max(heartbeatMs, Math.round((captureAtMs ?? Infinity) / 2) - 5)),
+    captureAtMs,
   });
 }
 

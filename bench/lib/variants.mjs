@@ -42,6 +42,7 @@ export const VARIANTS = [
   { name: 'guard-only', baseline: 'express', arg: 'guard-only', label: 'guard running, no middleware', group: 'diag' },
   { name: 'guard-nocapture', baseline: 'express', arg: 'guard-nocapture', label: 'guard, captureStacks: false, no middleware', group: 'diag' },
   { name: 'nocapture', baseline: 'express', arg: 'nocapture', label: 'loopguard captureStacks: false', group: 'diag' },
+  { name: 'noprobe', baseline: 'express', arg: 'noprobe', label: 'loopguard threadPoolProbe: false (vs default: the probe under load)', group: 'diag' },
   { name: 'proto-noals', baseline: 'express', arg: 'proto-noals', label: 'prototype: middleware without ALS', group: 'diag' },
   { name: 'proto-als', baseline: 'express', arg: 'proto-als', label: 'prototype: adapter shape with ALS', group: 'diag' },
   { name: 'proto-lean', baseline: 'express', arg: 'proto-lean', label: 'prototype: lean (nothing on res) with ALS', group: 'diag' },
@@ -55,6 +56,8 @@ export const IDLE_VARIANTS = [
   { server: 'express', arg: 'bare', label: 'Express bare' },
   { server: 'express', arg: 'loopguard', label: 'loopguard (default)', budget: 1 },
   { server: 'express', arg: 'precise', label: 'loopguard precise' },
+  // Against `loopguard` above: what the thread-pool probe costs an idle process.
+  { server: 'express', arg: 'noprobe', label: 'loopguard threadPoolProbe: false' },
 ];
 
 /**

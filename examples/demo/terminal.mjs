@@ -16,17 +16,39 @@ function fit(text, width) {
   return s.length <= width ? s.padEnd(width) : `${s.slice(0, width - 1)}…`;
 }
 
+/** Words into lines of at most `width` columns; the last of `maxLines` ends in … if cut. */
+function wrap(text, width, maxLines) {
+  const lines = [''];
+  for (const word of text.split(' ')) {
+    const last = lines[lines.length - 1];
+    if (last === '' || last.length + 1 + word.length <= width) lines[lines.length - 1] = last === '' ? word : `${last} ${word}`;
+    else lines.push(word);
+  }
+  if (lines.length <= maxLines) return lines;
+  const kept = lines.slice(0, maxLines);
+  kept[maxLines - 1] = fit(`${kept[maxLines - 1]} ${lines[maxLines]}`, width).trimEnd();
+  return kept;
+}
+
 function paint(color) {
   return (style, text) => (color && style ? `${ANSI[style]}${text}${ANSI.reset}` : text);
 }
 
-/** One culprit as people read it: `POST /api/login  5 stalls  1.52 s  hashPassword (examples/demo/handlers.mjs:25)`. */
+/** What to do, in one line: the blocking call (or the kind) and the first sentence of the fix. */
+export function adviceText(advice) {
+  if (!advice) return null;
+  const [first] = advice.fix.split(/(?<=\.)\s+(?=[A-Z])/);
+  return `${advice.call ?? advice.kind}: ${first}`;
+}
+
+/** One culprit as people read it: `POST /api/login  5 stalls  1.52 s  hashPassword (examples/demo/handlers.mjs:25)`, and what to do about it. */
 export function culpritRows(snapshot, root) {
   return snapshot.culprits.map((c) => ({
     name: c.method ? `${c.method} ${c.route}` : c.route,
     stalls: c.stalls,
     blockedSeconds: c.blockedSeconds,
     frame: (c.topFrame ? formatFrame(c.topFrame, root) : '(no stack captured)') + (c.afterResponseStalls > 0 ? ' · after response' : ''),
+    advice: adviceText(c.advice),
   }));
 }
 
@@ -65,6 +87,7 @@ function culpritTable(snapshot, root, width, c) {
   if (rows.length === 0) lines.push(c('dim', 'no stall yet'));
   for (const r of rows.slice(0, 8)) {
     lines.push(`${fit(r.name, 34)}${String(r.stalls).padStart(8)}${c('red', `${r.blockedSeconds.toFixed(2)} s`.padStart(10))}  ${c('cyan', fit(r.frame, frameWidth))}`);
+    if (r.advice) for (const [i, line] of wrap(r.advice, width - 6, 2).entries()) lines.push(c('green', `${i === 0 ? '  fix ' : '      '}${line}`));
   }
   return lines;
 }
@@ -137,6 +160,7 @@ export function renderTick(snapshot, { root, elapsedSeconds, previousStalls }) {
   if (snapshot.stallsTotal !== previousStalls) {
     for (const r of culpritRows(snapshot, root).slice(0, 8)) {
       lines.push(`         culprit ${r.name}: ${r.stalls} stalls, ${r.blockedSeconds.toFixed(2)} s blocked, in ${r.frame}`);
+      if (r.advice) lines.push(`             fix ${r.advice}`);
     }
   }
   return lines;

@@ -239,7 +239,7 @@ export function workerPoolQueue(c: GeneratorConfig): timeseries.PanelBuilder {
 }
 
 export function workerPoolWait(c: GeneratorConfig): timeseries.PanelBuilder {
-  const wait = metric(c.prefix, 'workerPoolWait') + selector(...BY_TARGET, 'quantile="0.99"');
+  const wait = metric(c.prefix, 'workerPoolWait') + selector(...BY_TARGET, 'percentile="99"');
   return series(
     'Worker pool queue wait p99',
     "Each watched pool's own p99 queue wait (piscina: since the pool started or its histogram was reset). " +

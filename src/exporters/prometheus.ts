@@ -167,8 +167,8 @@ const READERS: Record<MetricKey, (guard: GuardReadModel, name: string) => Sample
   workerPoolSize: (g) => g.workerPools().map((p) => ({ labels: { pool: p.name }, value: p.size })),
   workerPoolWait: (g) =>
     g.workerPools().flatMap((p) => [
-      ...(p.waitP50Ms === null ? [] : [{ labels: { pool: p.name, quantile: '0.5' }, value: p.waitP50Ms / 1000 }]),
-      ...(p.waitP99Ms === null ? [] : [{ labels: { pool: p.name, quantile: '0.99' }, value: p.waitP99Ms / 1000 }]),
+      ...(p.waitP50Ms === null ? [] : [{ labels: { pool: p.name, percentile: '50' }, value: p.waitP50Ms / 1000 }]),
+      ...(p.waitP99Ms === null ? [] : [{ labels: { pool: p.name, percentile: '99' }, value: p.waitP99Ms / 1000 }]),
     ]),
 };
 

@@ -10,8 +10,16 @@ import type { Advice } from '../advice/advice';
 import type { StackFrame } from '../core/stall-report';
 import type { RawFrame } from '../core/call-sites';
 
-/** A probe that lands later than this after being asked for waited for a native call to return. */
-export const PROMPT_PAUSE_MS = 25;
+/**
+ * A probe that lands later than this after being asked for waited for a
+ * native call to return. JavaScript is interrupted within a few ms. A native call
+ * long enough to be a stall by itself ends at least half a threshold after
+ * the probe is asked for (the watchdog asks at `captureAfterMs`, half the
+ * threshold), so half of `captureAfterMs` stays clear of both.
+ */
+export function promptPauseMs(captureAfterMs: number): number {
+  return Math.min(25, captureAfterMs / 2);
+}
 /** Frames outside Node whose source is read: the classifier looks at no more. */
 const FRAMES_WITH_SOURCE = 4;
 
@@ -65,6 +73,7 @@ export async function adviseOnPause(
   stack: readonly StackFrame[],
   sources: ScriptSources,
   pauseLagMs: number,
+  captureAfterMs: number,
 ): Promise<Advice | null> {
   const frameSources: (FrameSource | undefined)[] = [];
   let read = 0;
@@ -77,5 +86,5 @@ export async function adviseOnPause(
     const fnLine = frames[i]?.[4] ?? 0;
     frameSources[i] = { text, ...(fnLine > 0 && { functionLine: fnLine }) };
   }
-  return classifyPause({ stack, sources: frameSources, prompt: pauseLagMs <= PROMPT_PAUSE_MS });
+  return classifyPause({ stack, sources: frameSources, prompt: pauseLagMs <= promptPauseMs(captureAfterMs) });
 }

@@ -92,7 +92,7 @@ async function captureOnce(window: number): Promise<CaptureSample | null> {
   if (stack.every((f) => f.url === '' || f.url.startsWith('node:'))) return null;
   if (stack[0] !== undefined && stack[0].url.startsWith(OWN_CODE)) return null;
   if (requestId === ARRIVED_DURING_STALL) return null;
-  const advice = await adviseOnPause(frames, stack, scriptSources, at - asked).catch(() => null);
+  const advice = await adviseOnPause(frames, stack, scriptSources, at - asked, config.captureAfterMs).catch(() => null);
   return {
     window,
     at,
@@ -101,6 +101,8 @@ async function captureOnce(window: number): Promise<CaptureSample | null> {
     stack,
     advice,
     expected: expected === 1,
+    // No pause: the probe runs in place and returns at once.
+    pausedMs: 0,
   };
 }
 
