@@ -167,7 +167,7 @@ test('a piscina pool saturated by CPU work shows its queue and queue wait throug
     const { loaded } = await scenario(t, app, '/cpu', 16, {
       duringLoad: (s) => (maxQueue = Math.max(maxQueue, sumOf(s, 'loopguard_worker_pool_queue_size', { pool: 'cpu' }))),
     });
-    const p99 = sumOf(loaded.last, 'loopguard_worker_pool_wait_seconds', { pool: 'cpu', quantile: '0.99' });
+    const p99 = sumOf(loaded.last, 'loopguard_worker_pool_wait_seconds', { pool: 'cpu', percentile: '99' });
     t.diagnostic(`piscina, 2 threads, 16 in flight: queue up to ${maxQueue}, its p99 queue wait ${Math.round(p99 * 1000)} ms`);
     assert.equal(sumOf(loaded.last, 'loopguard_worker_pool_size', { pool: 'cpu' }), 2);
     assert.ok(maxQueue >= 4, `queue size seen ${maxQueue}`);
