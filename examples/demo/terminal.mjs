@@ -58,6 +58,28 @@ export function victimRows(snapshot) {
     .map((r) => ({ name: `${r.method} ${r.route}`, requests: r.requests, p99Ms: r.delayP99Ms, meanMs: r.delayMeanMs }));
 }
 
+/** Where the loop's time goes (sampled busy time): `GET /api/report  41 % ±5` of the busy time, largest first. */
+export function loopTimeRows(snapshot) {
+  return (snapshot.busy?.routes ?? []).map((r) => ({
+    name: r.method ? `${r.method} ${r.route}` : r.route,
+    percent: r.share * 100,
+    plusMinus: ((r.shareHigh - r.shareLow) / 2) * 100,
+  }));
+}
+
+function loopTimeTable(snapshot, width, c) {
+  const rows = loopTimeRows(snapshot).filter((r) => r.percent >= 1);
+  const busy = snapshot.busy;
+  const lines = [c('bold', 'LOOP TIME BY ROUTE') + c('dim', ` share of the loop's busy time, sampled (${busy ? `${busy.busySamples} samples` : 'off'})`)];
+  if (rows.length === 0) lines.push(c('dim', busy ? 'no samples yet' : 'busy sampling is off (busySampleHz: 0)'));
+  const barWidth = Math.max(10, Math.min(40, width - 34 - 16));
+  for (const r of rows.slice(0, 6)) {
+    const bar = '█'.repeat(Math.round((r.percent / 100) * barWidth));
+    lines.push(`${fit(r.name, 34)}${`${r.percent.toFixed(0)} %`.padStart(6)}${c('dim', ` ±${r.plusMinus.toFixed(0)}`.padEnd(5))} ${c('cyan', bar)}`);
+  }
+  return lines;
+}
+
 function culpritTable(snapshot, root, width, c) {
   const frameWidth = Math.max(20, width - 34 - 8 - 10 - 2);
   const lines = [c('bold', 'CULPRITS') + c('dim', ' routes whose own code held the loop'), c('dim', `${fit('route', 34)}${'stalls'.padStart(8)}${'blocked'.padStart(10)}  ${fit('top frame', frameWidth)}`)];
@@ -118,7 +140,7 @@ export function vitals(snapshot, c = paint(false)) {
 /** The full screen (TTY) or the final summary: header, vitals, culprits and victims. */
 export function renderScreen(snapshot, { root, width = 120, color = false, header = [] }) {
   const c = paint(color);
-  const lines = [...header.map((h) => (h.startsWith('loopguard') ? c('bold', h) : h)), '', vitals(snapshot, c), ''];
+  const lines = [...header.map((h) => (h.startsWith('loopguard') ? c('bold', h) : h)), '', vitals(snapshot, c), '', ...loopTimeTable(snapshot, width, c), ''];
   if (width >= 150) {
     const leftWidth = Math.min(110, width - 62);
     lines.push(...sideBySide(culpritTable(snapshot, root, leftWidth, c), victimTable(snapshot, width - leftWidth - 4, c), leftWidth));
@@ -131,6 +153,10 @@ export function renderScreen(snapshot, { root, width = 120, color = false, heade
 /** Plain mode: one line a second, plus the culprit lines whenever a new stall was counted. */
 export function renderTick(snapshot, { root, elapsedSeconds, previousStalls }) {
   const lines = [`[${String(elapsedSeconds).padStart(4)} s] ${vitals(snapshot)}`];
+  if (elapsedSeconds % 10 === 0) {
+    const top = loopTimeRows(snapshot).slice(0, 4).map((r) => `${r.name} ${r.percent.toFixed(0)} %`);
+    if (top.length > 0) lines.push(`         loop time by route: ${top.join(', ')}`);
+  }
   if (snapshot.stallsTotal !== previousStalls) {
     for (const r of culpritRows(snapshot, root).slice(0, 8)) {
       lines.push(`         culprit ${r.name}: ${r.stalls} stalls, ${r.blockedSeconds.toFixed(2)} s blocked, in ${r.frame}`);

@@ -97,6 +97,27 @@ export const PAGE_SCRIPT = String.raw`
     }
   }
 
+  function renderLoopTime(s) {
+    var b = s.busy, rows = b ? b.routes.filter(function (r) { return r.share >= 0.005; }).slice(0, 12) : [];
+    replaceRows($('looptime'), rows.map(function (r) {
+      var tr = el('tr');
+      tr.dataset.route = r.route;
+      tr.appendChild(routeCell(r.method, r.route));
+      var share = el('td', 'num share');
+      var bar = el('div', 'bar');
+      bar.style.width = Math.round(r.share * 100) + '%';
+      share.appendChild(bar);
+      share.appendChild(el('span', '', (r.share * 100).toFixed(0) + ' %'));
+      tr.appendChild(share);
+      tr.appendChild(numCell((r.shareLow * 100).toFixed(0) + '–' + (r.shareHigh * 100).toFixed(0) + ' %'));
+      tr.appendChild(numCell(fmtSeconds(r.busySeconds)));
+      return tr;
+    }));
+    $('looptime-empty').textContent = b ? 'No samples yet.' : 'Busy sampling is off (busySampleHz: 0).';
+    $('looptime-empty').hidden = rows.length > 0;
+    $('looptime-samples').textContent = b ? b.busySamples + ' samples, last 1–2 min' : '';
+  }
+
   function renderCulprits(s) {
     var total = s.culprits.reduce(function (a, c) { return a + c.blockedSeconds; }, 0) || 1;
     replaceRows($('culprits'), s.culprits.map(function (c) {
@@ -286,6 +307,7 @@ export const PAGE_SCRIPT = String.raw`
     renderTiles(s);
     drawDelay(s);
     drawElu(s);
+    renderLoopTime(s);
     renderCulprits(s);
     renderVictims(s);
     renderStalls(s);
