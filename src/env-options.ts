@@ -35,11 +35,13 @@ export const ENV_VARIABLES: readonly EnvVariable[] = [
   { name: 'LOOPGUARD_METRICS_PORT', kind: 'number', option: 'metricsServer.port' },
   { name: 'LOOPGUARD_METRICS_HOST', kind: 'string', option: 'metricsServer.host' },
   { name: 'LOOPGUARD_OTEL', kind: 'boolean', option: 'otel' },
+  { name: 'LOOPGUARD_THREADPOOL_PROBE', kind: 'boolean', option: 'threadPoolProbe' },
+  { name: 'LOOPGUARD_THREADPOOL_PROBE_INTERVAL_MS', kind: 'number', option: 'threadPoolProbe.intervalMs' },
 ];
 
 const BY_NAME = new Map(ENV_VARIABLES.map((v) => [v.name, v]));
 /** Variables that switch something off rather than set an option value. */
-const SWITCHES = new Set(['', 'prometheus', 'otel']);
+const SWITCHES = new Set(['', 'prometheus', 'otel', 'threadPoolProbe']);
 
 export interface EnvOptions {
   /** False when LOOPGUARD_ENABLED=false: the zero-code start does nothing. */
@@ -87,6 +89,13 @@ export function optionsFromEnv(env: Record<string, string | undefined>): EnvOpti
   if (host !== undefined && port === undefined) throw envError('LOOPGUARD_METRICS_HOST', 'accompanied by LOOPGUARD_METRICS_PORT', env.LOOPGUARD_METRICS_HOST);
   if (port !== undefined) options.metricsServer = host === undefined ? { port } : { port, host };
   if (values.get('LOOPGUARD_OTEL') === false) options.otel = false;
+  const probeMs = values.get('LOOPGUARD_THREADPOOL_PROBE_INTERVAL_MS');
+  if (values.get('LOOPGUARD_THREADPOOL_PROBE') === false) {
+    if (probeMs !== undefined) throw envError('LOOPGUARD_THREADPOOL_PROBE_INTERVAL_MS', 'unset when LOOPGUARD_THREADPOOL_PROBE=false', env.LOOPGUARD_THREADPOOL_PROBE_INTERVAL_MS);
+    options.threadPoolProbe = false;
+  } else if (probeMs !== undefined) {
+    options.threadPoolProbe = { intervalMs: probeMs };
+  }
   // The same checks as in code, reported under the variable's name.
   try {
     resolveOptions(options as LoopGuardOptions);
