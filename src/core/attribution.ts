@@ -17,6 +17,8 @@ export interface CaptureSample {
   advice?: Advice | null;
   /** The paused code ran inside `guard.expectBlocking(fn)`. */
   expected?: boolean;
+  /** How long the main thread stayed paused for this sample, ms (precise own time takes it off). */
+  pausedMs?: number;
 }
 
 export interface CapturedRequest {
