@@ -101,9 +101,12 @@ async function captureOnce(window: number): Promise<CaptureSample | null> {
     };
     return sample;
   } finally {
+    // The main thread was certainly paused from `at` (the event had arrived) until the
+    // resume is sent: loopguard's time, not the culprit's. Measured to the resume's reply
+    // it would also hold this worker's own wait for a CPU on a busy machine.
+    const resumedAt = epochNow();
     await post('Debugger.resume').catch(() => undefined);
-    // The main thread sat paused from (about) `at` until now: loopguard's time, not the culprit's.
-    if (sample !== null) sample.pausedMs = epochNow() - at;
+    if (sample !== null) sample.pausedMs = resumedAt - at;
   }
 }
 
