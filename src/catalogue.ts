@@ -116,6 +116,16 @@ export const CATALOGUE = [
     aggregator: 'sum',
   },
   {
+    key: 'busySeconds',
+    name: 'busy_seconds_total',
+    type: 'counter',
+    help: "Estimated event loop time spent in each culprit's own code, from samples of which request is running; adds up to the loop's busy time.",
+    labels: ['route', 'method', 'cause'],
+    unit: 's',
+    otelName: 'busy',
+    aggregator: 'sum',
+  },
+  {
     key: 'stallDuration',
     name: 'stall_duration_seconds',
     type: 'histogram',

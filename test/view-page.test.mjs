@@ -36,6 +36,7 @@ const hostile = {
 }[HOSTILE_FN];
 
 let guard, server, client, browser;
+import { hashPassword } from './fixtures/app-code.mjs';
 
 before(async () => {
   // Launched first: starting a browser is not something the guard should see.
@@ -52,6 +53,7 @@ before(async () => {
   });
   app.get('/invoices/:id', (req, res) => res.json({ id: req.params.id, total: renderInvoiceSync(250) }));
   app.get(HOSTILE_ROUTE, (req, res) => res.send(String(hostile(200))));
+  app.post('/login', (req, res) => res.json(hashPassword('correct horse battery staple')));
   server = await listen(app);
   client = await forkClient();
 });
@@ -100,6 +102,10 @@ test('the live page shows the blocking route, its function, victims and a chart 
     assert.equal(await blamedFor(async () => (await client.request(`${server.url}/invoices/${i}`)).status), '/invoices/:id', `stall ${i + 1} blamed on /invoices/:id`);
   }
   assert.equal(await blamedFor(() => rawGet(HOSTILE_ROUTE)), HOSTILE_ROUTE, 'the stall is blamed on the hostile route');
+  const loginStall = waitFor(guard, 'stall', (r) => r.route === '/login', 15_000);
+  assert.equal((await client.request(`${server.url}/login`, { method: 'POST' })).status, 200);
+  const login = await loginStall;
+  assert.equal(login.advice?.call, 'crypto.pbkdf2Sync', `advice for the /login stall: ${JSON.stringify(login.advice)}`);
   await client.stopVictims();
 
   // The page polls once a second: wait for it to show at least what the guard knows now.
@@ -108,7 +114,8 @@ test('the live page shows the blocking route, its function, victims and a chart 
     (atLeast) => {
       const row = document.querySelector('#culprits tbody tr[data-route="/invoices/:id"]');
       const chart = document.getElementById('delay-chart');
-      return row !== null && row.textContent.includes('renderInvoiceSync') && Number(row.cells[1].textContent) >= atLeast &&
+      const login = document.querySelector('#culprits tbody tr[data-route="/login"] .advice');
+      return row !== null && row.textContent.includes('renderInvoiceSync') && Number(row.cells[1].textContent) >= atLeast && login !== null &&
         Number(chart.dataset.points) >= 3 && Number(chart.dataset.stalls) >= 1 &&
         Number(document.getElementById('elu-chart').dataset.points) >= 3;
     },
@@ -131,7 +138,19 @@ test('the live page shows the blocking route, its function, victims and a chart 
   assert.ok(counted >= 2);
   const countedNow = guard.snapshot().culprits.find((c) => c.route === '/invoices/:id').stalls;
   assert.ok(Number(culprit[1]) >= counted && Number(culprit[1]) <= countedNow, `the page counts what the guard counted (${counted}..${countedNow}): ${culprit}`);
-  assert.match(culprit[3], /^renderInvoiceSync \(test\/view-page\.test\.mjs:\d+\)$/, 'top frame relative to the app root');
+  const topFrame = await page.$eval('#culprits tbody tr[data-route="/invoices/:id"] .frame', (e) => e.textContent);
+  assert.match(topFrame, /^renderInvoiceSync \(test\/view-page\.test\.mjs:\d+\)$/, 'top frame relative to the app root');
+  assert.ok(culprit[3].startsWith(topFrame), culprit[3]);
+
+  // Each culprit route says what to do about it: the call, the fix, and a link to the README's before/after.
+  const advice = await page.$eval('#culprits tbody tr[data-route="/login"] .advice', (e) => ({
+    call: e.querySelector('.advice-call').textContent,
+    text: e.textContent,
+    href: e.querySelector('a').href,
+  }));
+  assert.equal(advice.call, 'crypto.pbkdf2Sync');
+  assert.match(advice.text, /crypto\.pbkdf2 with a callback/);
+  assert.match(advice.href, /#advice-sync-crypto$/);
 
   const victim = await page.$eval('#victims tbody tr[data-route="/io"]', (tr) => [...tr.cells].map((c) => c.textContent));
   const victimP99 = parseFloat(victim[2]) * (victim[2].endsWith(' s') ? 1000 : 1);

@@ -26,6 +26,8 @@ export const VARIANTS = [
   { name: 'aa', baseline: 'express', arg: 'bare', label: 'Express bare again (A/A control)', group: 'control', control: true },
   { name: 'fastify-aa', baseline: 'fastify', arg: 'bare', label: 'Fastify bare again (A/A control)', group: 'control', control: true },
   { name: 'loopguard', baseline: 'express', arg: 'loopguard', label: 'loopguard (default)', target: 0.97, group: 'main' },
+  // Busy-time sampling off, beside the default (on): the difference is the sampling's cost.
+  { name: 'nobusy', baseline: 'express', arg: 'nobusy', label: 'loopguard busySampleHz: 0 (sampling off)', group: 'main' },
   { name: 'precise', baseline: 'express', arg: 'precise', label: 'loopguard precise: true', target: 0.9, group: 'main' },
   { name: 'prom-bundle', baseline: 'express', arg: 'prom-bundle', label: 'express-prom-bundle (method+path)', group: 'main' },
   { name: 'fastify-loopguard', baseline: 'fastify', arg: 'loopguard', label: 'loopguard/fastify (default)', target: 0.95, group: 'main', requires: dist('adapters/fastify.js') },

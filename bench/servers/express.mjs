@@ -12,6 +12,7 @@ const VARIANTS = {
   bare: () => null,
   loopguard: async () => (await import('loopguard')).loopGuard(),
   precise: async () => (await import('loopguard')).loopGuard({ precise: true }),
+  nobusy: async () => (await import('loopguard')).loopGuard({ busySampleHz: 0 }),
   /** The default without the thread-pool probe: the difference to `loopguard` is the probe's cost. */
   noprobe: async () => (await import('loopguard')).loopGuard({ threadPoolProbe: false }),
   'prom-bundle': async () => {

@@ -36,6 +36,8 @@ export interface ViewSnapshot {
   shedding: LoopGuardSnapshot['shedding'];
   /** libuv's pool (delay null when the probe is off) and the watched worker pools. */
   threadPool: LoopGuardSnapshot['threadPool'];
+  /** Sampled share of the loop's busy time by route; null when sampling is off. */
+  busy: LoopGuardSnapshot['busy'];
 }
 
 export function toViewSnapshot(snapshot: LoopGuardSnapshot, history: readonly HistoryPoint[], delayWindow: WindowDelay, root: string): ViewSnapshot {
@@ -76,6 +78,7 @@ export function toViewSnapshot(snapshot: LoopGuardSnapshot, history: readonly Hi
     history,
     shedding: snapshot.shedding ?? null,
     threadPool: snapshot.threadPool,
+    busy: snapshot.busy ?? null,
   };
 }
 
