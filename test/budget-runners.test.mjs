@@ -1,10 +1,10 @@
 // The loop budget in real test runners: node:test and Jest (from the registry)
 // run small sample projects that the test writes. Requests come from the same
 // process as the server (fetch against listen(0)), as supertest does it.
-// The blocking helpers hold the loop for about 50 ms of CPU: 2.5 times the
-// 20 ms budget, yet under the 100 ms production threshold and before the
-// production capture (at half the threshold plus the watchdog's 10 ms look),
-// so naming them proves the stack is captured at the budget.
+// The blocking helpers hold the loop for about 80 ms of CPU: four times the
+// 20 ms budget (a clear margin on a loaded machine), yet under the 100 ms
+// production threshold. That captures are asked for at the budget rather than
+// at half the threshold is pinned in budget-pure.test.mjs.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { calibrateImport, calibratePbkdf2, cleanEnv, installJest, LINES, tempDir, writeProject } from './helpers/sample-project.mjs';
 
-const BLOCK_MS = 50;
+const BLOCK_MS = 80;
 let root;
 let jest;
 let sampleEnv;
