@@ -27,6 +27,8 @@ export class BusySampler {
   private readonly meanGapMs: number;
   private idleStreak = 0;
   private timer: NodeJS.Timeout | undefined;
+  /** performance.now() when the next sample is due. */
+  private dueAt = performance.now();
   private stopped = false;
   /** Samples asked for and answered, for diagnostics. */
   asked = 0;
@@ -41,9 +43,32 @@ export class BusySampler {
     this.meanGapMs = 1000 / config.sampleHz;
   }
 
+  /** Timer mode: samples on this thread's event loop, for a worker whose loop turns. */
   start(): void {
     if (this.stopped || this.timer !== undefined) return;
-    this.timer = setTimeout(() => this.fire(), this.nextGapMs());
+    this.dueAt = performance.now() + this.nextGapMs();
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.fire();
+      this.start();
+    }, this.dueAt - performance.now());
+  }
+
+  /**
+   * Loop mode, for a worker that sleeps synchronously (Atomics.wait) instead
+   * of turning its event loop: bound each sleep by `dueInMs()` and call
+   * `tick()` on waking. The answers (busy or idle, for the back-off) arrive
+   * whenever the worker's event loop next turns; the sample itself is taken
+   * on the main thread as soon as it is asked for.
+   */
+  dueInMs(now = performance.now()): number {
+    return this.stopped ? Infinity : Math.max(0, this.dueAt - now);
+  }
+
+  tick(now = performance.now()): void {
+    if (this.stopped || this.timer !== undefined || now < this.dueAt) return;
+    this.fire();
+    this.dueAt = now + this.nextGapMs();
   }
 
   stop(): void {
@@ -60,7 +85,6 @@ export class BusySampler {
   }
 
   private fire(): void {
-    this.timer = undefined;
     if (this.stopped) return;
     this.asked++;
     try {
@@ -76,6 +100,5 @@ export class BusySampler {
     } catch {
       // Session closed under us: close() stops the sampler next.
     }
-    this.start();
   }
 }

@@ -178,6 +178,8 @@ async function main(): Promise<void> {
   session.connectToMainThread();
   parentPort?.postMessage({ type: 'ready' });
   if (config.busy !== undefined) {
+    // Timer mode: this worker's event loop turns between looks. A watch loop that
+    // sleeps synchronously must bound its sleep by busySampler.dueInMs() and tick() it.
     busySampler = new BusySampler(session, config.busy);
     busySampler.start();
   }
