@@ -109,8 +109,8 @@ export class LoopGuard extends EventEmitter<LoopGuardEvents> implements BeatList
     this.heartbeat = new Heartbeat(options.heartbeatMs, this.shared, this);
     this.tracker = new RequestTracker(this.routes, this.heartbeat, options.precise, (finished) => this.culpritFinished(finished));
     this.tracker.victimThresholdMs = options.thresholdMs;
-    // Percentiles for snapshot() need far fewer samples than stall detection: a coarser monitor costs less idle CPU.
-    this.loop = new LoopStats(Math.min(100, options.heartbeatMs * 2));
+    // Delay percentiles from the heartbeat itself or per loop iteration: no timer of their own.
+    this.loop = new LoopStats();
     if (options.shed) {
       this.shedder = new Shedder(options.shed, {
         loop: this.loop,
@@ -259,7 +259,7 @@ export class LoopGuard extends EventEmitter<LoopGuardEvents> implements BeatList
     try {
       this.delayHistogram.record(lateMs / 1000);
       this.observer?.beat(lateMs / 1000);
-      this.loop.update();
+      this.loop.update(lateMs);
       // Once a second: startup grace ending, a debugger attaching or leaving.
       if (++this.beats % Math.max(1, Math.round(1000 / this.options.heartbeatMs)) === 0) this.updateCaptureAllowed();
       if (this.shedder !== undefined && !this.inGrace()) this.shedder.onBeat(lateMs);

@@ -1,0 +1,12 @@
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import fs from 'node:fs';
+const h = monitorEventLoopDelay({ samplePerIteration: true }); h.enable();
+const block = (ms) => { const s = performance.now(); while (performance.now() - s < ms); };
+setTimeout(() => { h.reset();
+  fs.readFile('/etc/hostname', () => { block(60);
+    setTimeout(() => { console.log('after poll-phase 60ms block: max', (h.max/1e6).toFixed(1), 'count', h.count); h.reset();
+      setImmediate(() => block(40));
+      setTimeout(() => { console.log('after check-phase 40ms block: max', (h.max/1e6).toFixed(1), 'count', h.count); }, 100);
+    }, 100);
+  });
+}, 100);
