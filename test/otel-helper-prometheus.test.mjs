@@ -7,6 +7,7 @@ import { CATALOGUE, DEFAULT_PREFIX, loopGuard } from 'loopguard';
 import { startOtel } from 'loopguard/otel';
 import { burnCpu } from './fixtures/blocking.mjs';
 import { listen, waitFor } from './helpers/server.mjs';
+import { PROMTOOL_BIN } from './helpers/prometheus.mjs';
 
 /** name → type, from the `# TYPE` lines of an exposition, loopguard's only. */
 function families(text) {
@@ -56,7 +57,7 @@ test('startOtel({ exporter: "prometheus" }) serves the same metric names and typ
       assert.deepEqual(les, [...def.buckets.map(String), '+Inf'], `${def.name} buckets`);
     }
     assert.match(text, /^loopguard_stalls_total\{.*http_route="\(background\)".*\} [1-9]\d*$/m);
-    const lint = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
+    const lint = spawnSync(PROMTOOL_BIN, ['check', 'metrics'], { input: text, encoding: 'utf8' });
     assert.equal(lint.error, undefined, 'promtool runs');
     const problems = `${lint.stdout}${lint.stderr}`.split('\n').filter((l) => l.startsWith('loopguard_'));
     assert.deepEqual(problems, [], 'promtool finds nothing to say about loopguard series');

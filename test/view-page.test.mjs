@@ -12,6 +12,7 @@ import { chromium } from 'playwright-core';
 import { loopGuard } from 'loopguard';
 import { forkClient } from './helpers/client.mjs';
 import { listen, waitFor } from './helpers/server.mjs';
+import { toolPath } from './helpers/system-tools.mjs';
 
 const CHROMIUM_ARGS = ['--no-sandbox', '--headless', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const HOSTILE_ROUTE = '/q/<b>bold<i>';
@@ -38,7 +39,7 @@ let guard, server, client, browser;
 
 before(async () => {
   // Launched first: starting a browser is not something the guard should see.
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+  browser = await chromium.launch({ executablePath: toolPath('chromium'), args: CHROMIUM_ARGS });
   const middleware = loopGuard({ thresholdMs: 100, startupGraceMs: 0, prometheus: { registry: new Registry() } });
   guard = middleware.guard;
   const app = express();

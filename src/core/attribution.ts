@@ -1,3 +1,4 @@
+import type { Advice } from '../advice/advice';
 import type { StackFrame } from './stall-report';
 
 /** What the watchdog saw at one pause of the main thread. */
@@ -11,6 +12,8 @@ export interface CaptureSample {
   /** The culprit request's context, when the paused code ran inside one. */
   request: CapturedRequest | null;
   stack: StackFrame[];
+  /** What the paused code was doing, read from its frames and source (see advice/classify). */
+  advice?: Advice | null;
 }
 
 export interface CapturedRequest {

@@ -11,9 +11,11 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { CaptureSample } from '../core/attribution';
 import { ARRIVED_DURING_STALL, PROBE_EXPRESSION, type ProbeResult } from './probe';
 import { normaliseFrames, type ProtocolCallFrame } from './frames';
+import { adviseOnPause, ScriptSources } from './pause-advice';
 import { mostlyPreempted, readSchedstat } from './preemption';
 import { epochNow, SharedState } from './shared-state';
 import { startMetricsServer, type MetricsServer, type MetricsServerConfig } from './metrics-server';
+import { startPoolProbe, type PoolProbeConfig } from './pool-probe';
 
 export interface WatchdogConfig {
   buffer: SharedArrayBuffer;
@@ -25,6 +27,8 @@ export interface WatchdogConfig {
   /** False: never connect the inspector; the worker runs only for the metrics endpoint. @default true */
   captureStacks?: boolean;
   metricsServer?: MetricsServerConfig;
+  /** The thread-pool probe, when on. */
+  poolProbe?: PoolProbeConfig;
 }
 
 export interface SamplesMessage {
@@ -39,10 +43,13 @@ const OWN_CODE = `${dirname(__dirname)}${sep}`;
 const shared = new SharedState(config.buffer);
 const session = new Session();
 const scriptUrls = new Map<string, string>();
+const scriptSources = new ScriptSources(async (scriptId) =>
+  (await post<{ scriptSource: string }>('Debugger.getScriptSource', { scriptId })).scriptSource);
 let onPaused: ((frames: ProtocolCallFrame[]) => void) | undefined;
 let closed = false;
 let timer: NodeJS.Timeout | undefined;
 let metricsServer: MetricsServer | undefined;
+let stopPoolProbe: (() => void) | undefined;
 /** How long to watch the main thread's scheduler counters before judging preemption. */
 const PREEMPTION_PROBE_MS = 10;
 /** How long the worker may sleep in Atomics.wait before its own event loop gets a turn. */
@@ -60,6 +67,7 @@ async function captureOnce(window: number): Promise<CaptureSample | null> {
   shared.capturing = window;
   if (shared.window !== window) return null;
   const paused = new Promise<ProtocolCallFrame[]>((resolve) => (onPaused = resolve));
+  const asked = epochNow();
   await post('Debugger.pause');
   const frames = await paused;
   const at = epochNow();
@@ -79,12 +87,15 @@ async function captureOnce(window: number): Promise<CaptureSample | null> {
     if (stack[0] !== undefined && stack[0].url.startsWith(OWN_CODE)) return null;
     const [requestId, method, route, asyncId] = Array.isArray(value) ? (value as ProbeResult) : [0, '', null, 0];
     if (requestId === ARRIVED_DURING_STALL) return null;
+    // Read while still paused: the frames' positions are exact and the sources cached.
+    const advice = await adviseOnPause(frames, stack, scriptSources, at - asked).catch(() => null);
     return {
       window,
       at,
       asyncId,
       request: requestId ? { id: requestId, method, route } : null,
       stack,
+      advice,
     };
   } finally {
     await post('Debugger.resume').catch(() => undefined);
@@ -166,6 +177,7 @@ function close(): void {
   closed = true;
   if (timer) clearTimeout(timer);
   metricsServer?.close();
+  stopPoolProbe?.();
   try {
     session.disconnect();
   } catch {
@@ -181,6 +193,7 @@ async function main(): Promise<void> {
     if (message === 'close') close();
   });
   if (config.metricsServer && parentPort) metricsServer = startMetricsServer(config.metricsServer, shared, parentPort);
+  if (config.poolProbe) stopPoolProbe = startPoolProbe(config.poolProbe);
   if (config.captureStacks === false) {
     parentPort?.postMessage({ type: 'ready' });
     return;

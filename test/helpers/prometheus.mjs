@@ -7,8 +7,10 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 
-export const PROMETHEUS_BIN = process.env.PROMETHEUS_BIN ?? '/usr/bin/prometheus';
-export const PROMTOOL_BIN = process.env.PROMTOOL_BIN ?? '/usr/bin/promtool';
+import { toolPath } from './system-tools.mjs';
+
+export const PROMETHEUS_BIN = toolPath('prometheus');
+export const PROMTOOL_BIN = toolPath('promtool');
 
 export async function freePort() {
   const server = net.createServer().listen(0, '127.0.0.1');

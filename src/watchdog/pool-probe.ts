@@ -1,0 +1,91 @@
+/**
+ * The thread-pool probe: a trivial job (a one-byte `crypto.randomFill`) put
+ * on libuv's process-wide thread pool at a low rate, timed from submission
+ * to completion. It runs on the watchdog worker thread: the pool is shared
+ * by every thread of the process, and this thread's loop is not the one the
+ * app blocks, so loop delay does not pollute the figure. The completion
+ * callback runs on this thread's loop, so that loop must keep turning: a
+ * synchronous `Atomics.wait` here while a probe is queued would add to the
+ * measured wait.
+ *
+ * It never makes saturation worse: at most one probe is in the pool, and a
+ * tick that finds the previous probe still queued sends nothing and records
+ * that probe's wait so far instead, so a stuck pool shows at once and keeps
+ * showing, sample after sample, as its wait grows.
+ */
+import { randomFill } from 'node:crypto';
+import { SharedHistogram } from './pool-histogram';
+import { epochNow } from './shared-state';
+
+export interface PoolProbeConfig {
+  buffer: SharedArrayBuffer;
+  /** Histogram upper bounds, seconds (from the catalogue). */
+  bounds: readonly number[];
+  /** One probe per this many milliseconds at most. */
+  intervalMs: number;
+}
+
+/**
+ * What to record and when, without timers or I/O. Times are epoch ms.
+ * Each tick either submits a probe or, when one is still queued, records
+ * its wait so far; each completion records the probe's whole wait.
+ */
+export class ProbeSchedule {
+  private sentAt = 0;
+
+  constructor(private readonly sink: { record(seconds: number): void; queuedSince: number }) {}
+
+  get queued(): boolean {
+    return this.sentAt !== 0;
+  }
+
+  /** Returns true when a probe should be submitted now. */
+  tick(now: number): boolean {
+    if (this.sentAt !== 0) {
+      this.sink.record(Math.max(0, now - this.sentAt) / 1000);
+      return false;
+    }
+    this.sentAt = now;
+    this.sink.queuedSince = now;
+    return true;
+  }
+
+  done(now: number): void {
+    if (this.sentAt === 0) return;
+    this.sink.record(Math.max(0, now - this.sentAt) / 1000);
+    this.forget();
+  }
+
+  /** The probe could not be submitted: nothing is queued. */
+  forget(): void {
+    this.sentAt = 0;
+    this.sink.queuedSince = 0;
+  }
+}
+
+/** Starts probing; returns the function that stops it. */
+export function startPoolProbe(config: PoolProbeConfig): () => void {
+  const schedule = new ProbeSchedule(new SharedHistogram(config.bounds, config.buffer));
+  const target = Buffer.alloc(1);
+  let stopped = false;
+  const done = (): void => {
+    if (!stopped) schedule.done(epochNow());
+  };
+  const timer = setTimeout(function tick() {
+    if (stopped) return;
+    if (schedule.tick(epochNow())) {
+      try {
+        randomFill(target, 0, 1, done);
+      } catch {
+        schedule.forget();
+      }
+    }
+    timer.refresh();
+  }, config.intervalMs);
+  // The worker stays alive through its message port; the probe alone must not hold it.
+  timer.unref();
+  return () => {
+    stopped = true;
+    clearTimeout(timer);
+  };
+}

@@ -1,0 +1,91 @@
+// The thread-pool probe's pure parts, without timers or a worker: bucketing,
+// the shared histogram, and what a tick records while a probe is stuck.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { bucketIndex, SharedHistogram, RING_SIZE } from '../dist/watchdog/pool-histogram.js';
+import { ProbeSchedule } from '../dist/watchdog/pool-probe.js';
+
+const BOUNDS = [0.0001, 0.001, 0.01, 0.1, 1, 10];
+
+test('bucketIndex: upper bounds are inclusive (Prometheus le), beyond the last is +Inf', () => {
+  assert.equal(bucketIndex(BOUNDS, 0), 0);
+  assert.equal(bucketIndex(BOUNDS, 0.0001), 0);
+  assert.equal(bucketIndex(BOUNDS, 0.00011), 1);
+  assert.equal(bucketIndex(BOUNDS, 0.1), 3);
+  assert.equal(bucketIndex(BOUNDS, 10), 5);
+  assert.equal(bucketIndex(BOUNDS, 11), 6);
+});
+
+test('SharedHistogram: a second view on the same buffer reads what the first wrote', () => {
+  const writer = new SharedHistogram(BOUNDS);
+  const reader = new SharedHistogram(BOUNDS, writer.buffer);
+  writer.record(0.00005);
+  writer.record(0.05);
+  writer.record(0.05);
+  writer.record(30);
+  assert.equal(reader.count, 4);
+  assert.deepEqual(reader.cumulative(), [1, 1, 1, 3, 3, 3, 4]);
+  assert.ok(Math.abs(reader.sum - 30.10005) < 1e-9);
+  assert.equal(reader.last, 30);
+  assert.throws(() => new SharedHistogram([0.1, 1], writer.buffer), RangeError);
+});
+
+test('SharedHistogram: samplesSince hands each sample once, and only what the ring still holds', () => {
+  const h = new SharedHistogram(BOUNDS);
+  h.record(1);
+  h.record(2);
+  const first = h.samplesSince(0);
+  assert.deepEqual(first.values, [1, 2]);
+  h.record(3);
+  const second = h.samplesSince(first.next);
+  assert.deepEqual(second.values, [3]);
+  assert.deepEqual(h.samplesSince(second.next).values, []);
+  for (let i = 0; i < RING_SIZE + 10; i++) h.record(i);
+  const lapped = h.samplesSince(second.next);
+  assert.equal(lapped.values.length, RING_SIZE);
+  assert.equal(lapped.values.at(-1), RING_SIZE + 9);
+  assert.equal(h.count, RING_SIZE + 13);
+});
+
+function recordingSink() {
+  const recorded = [];
+  return { recorded, queuedSince: 0, record: (s) => recorded.push(Math.round(s * 1000)) };
+}
+
+test('ProbeSchedule: one probe at a time; a completed probe records its whole wait', () => {
+  const sink = recordingSink();
+  const probe = new ProbeSchedule(sink);
+  assert.equal(probe.tick(1000), true);
+  assert.equal(sink.queuedSince, 1000);
+  probe.done(1002);
+  assert.deepEqual(sink.recorded, [2]);
+  assert.equal(sink.queuedSince, 0);
+  assert.equal(probe.tick(1500), true);
+  probe.done(1500.5);
+  assert.deepEqual(sink.recorded, [2, 1]);
+});
+
+test('ProbeSchedule: a stuck probe is never joined by another, and its growing wait is recorded at every tick', () => {
+  const sink = recordingSink();
+  const probe = new ProbeSchedule(sink);
+  assert.equal(probe.tick(0 + 1e12), true);
+  // The pool does not answer for 1.7 s: ticks every 500 ms send nothing and record the wait so far.
+  assert.equal(probe.tick(500 + 1e12), false);
+  assert.equal(probe.tick(1000 + 1e12), false);
+  assert.equal(probe.tick(1500 + 1e12), false);
+  assert.equal(probe.queued, true);
+  probe.done(1700 + 1e12);
+  assert.deepEqual(sink.recorded, [500, 1000, 1500, 1700]);
+  assert.equal(probe.tick(2000 + 1e12), true);
+});
+
+test('ProbeSchedule: a probe that could not be submitted leaves nothing queued', () => {
+  const sink = recordingSink();
+  const probe = new ProbeSchedule(sink);
+  probe.tick(1e12);
+  probe.forget();
+  assert.equal(probe.queued, false);
+  assert.equal(sink.queuedSince, 0);
+  probe.done(1e12 + 5);
+  assert.deepEqual(sink.recorded, []);
+});
