@@ -1,7 +1,8 @@
 export { loopGuard, type LoopGuardMiddleware } from './adapters/express';
-export { createLoopGuard, LoopGuard } from './core/guard';
+export { createLoopGuard, LoopGuard, dashboardHandler } from './create-guard';
 export type { StallReport, StackFrame, StallCause } from './core/stall-report';
 export type { LoopGuardSnapshot, CulpritSummary, RouteSummary } from './core/snapshot';
+export type { LoopGuardEvents } from './core/events';
 export type { LoopGuardOptions, PrometheusOptions, MetricsServerOptions, OtelOptions } from './options';
 export { DEFAULTS } from './options';
 export { LoopGuardError, InvalidOptionError } from './errors';
@@ -11,7 +12,6 @@ export { culpritFrame, formatFrame } from './watchdog/frames';
 export { clusterMetricsHandler } from './exporters/cluster';
 export type { ClusterMetricsHandler, ClusterMetricsOptions } from './exporters/cluster';
 export type { MetricsServerAddress } from './exporters/metrics-bridge';
-export { dashboardHandler } from './view/handler';
 export type { DashboardOptions, DashboardHandler } from './view/handler';
 export { SHED_DEFAULTS } from './shed/options';
 export type { ShedOptions, ShedMode, OnShed } from './shed/options';

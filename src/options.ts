@@ -4,7 +4,7 @@ import { resolveShedOptions, type ResolvedShedOptions, type ShedOptions } from '
 
 /** Where loopguard registers its Prometheus series. */
 export interface PrometheusOptions {
-  /** A prom-client `Registry`. @default prom-client's default `register` */
+  /** A `Registry` from prom-client or @prometheus-io/client. @default the installed client's default `register` (see README) */
   registry?: unknown;
   /** Prefix of every metric name. @default 'loopguard_' */
   prefix?: string;
@@ -62,7 +62,7 @@ export interface LoopGuardOptions {
    * @default true
    */
   captureStacks?: boolean;
-  /** Prometheus export, or `false` for none. @default {} (prom-client's default registry) */
+  /** Prometheus export, or `false` for none. @default {} (the installed Prometheus client's default registry) */
   prometheus?: PrometheusOptions | false;
   /**
    * Serve the Prometheus registry from the watchdog worker thread, e.g.
@@ -173,7 +173,7 @@ function validatePrometheus(value: PrometheusOptions): PrometheusOptions {
     throw new InvalidOptionError('prometheus.prefix', 'a valid Prometheus metric name prefix ([a-zA-Z_:][a-zA-Z0-9_:]*)', value.prefix);
   }
   if (value.registry !== undefined && (value.registry === null || typeof (value.registry as { registerMetric?: unknown }).registerMetric !== 'function')) {
-    throw new InvalidOptionError('prometheus.registry', 'a prom-client Registry', value.registry);
+    throw new InvalidOptionError('prometheus.registry', 'a prom-client or @prometheus-io/client Registry', value.registry);
   }
   return value;
 }

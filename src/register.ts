@@ -18,7 +18,7 @@ import dc from 'node:diagnostics_channel';
 import type { IncomingMessage } from 'node:http';
 import { isMainThread } from 'node:worker_threads';
 import { trackResponse, type TrackedResponse } from './adapters/shared';
-import { createLoopGuard, type LoopGuard } from './core/guard';
+import { createLoopGuard, type LoopGuard } from './create-guard';
 import { preciseEnter } from './core/precise';
 import { requestStore } from './core/request-context';
 import { logLine, optionsFromEnv } from './env-options';

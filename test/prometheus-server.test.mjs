@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import express from 'express';
-import { Registry } from 'prom-client';
+import { Registry } from './helpers/prom-lib.mjs';
 import { loopGuard } from 'loopguard';
 import { forkClient } from './helpers/client.mjs';
 import { listen, waitFor } from './helpers/server.mjs';

@@ -1,4 +1,4 @@
-import { createLoopGuard, LoopGuard } from '../core/guard';
+import { createLoopGuard, LoopGuard } from '../create-guard';
 import type { LoopGuardOptions } from '../options';
 import { expressRoute } from './express-route';
 import { guardFrom, kRecord, runInRequest, trackResponse, type TrackedResponse } from './shared';

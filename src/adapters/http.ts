@@ -10,7 +10,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { InvalidOptionError } from '../errors';
-import { LoopGuard } from '../core/guard';
+import { LoopGuard } from '../create-guard';
 import { requestStore } from '../core/request-context';
 import type { LoopGuardOptions } from '../options';
 import { guardFrom, kRecord, trackResponse, type TrackedResponse } from './shared';
@@ -88,5 +88,5 @@ function templateFrom(route: (req: IncomingMessage) => unknown): (req: IncomingM
   };
 }
 
-export { createLoopGuard } from '../core/guard';
+export { createLoopGuard } from '../create-guard';
 export { LoopGuard };

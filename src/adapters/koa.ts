@@ -3,7 +3,7 @@
  * Koa middleware is `(ctx, next)`, so the rest of the chain runs inside
  * `AsyncLocalStorage.run()` like Express.
  */
-import { LoopGuard } from '../core/guard';
+import { LoopGuard } from '../create-guard';
 import type { LoopGuardOptions } from '../options';
 import type { ServerResponse } from 'node:http';
 import { koaRoute, type KoaContextLike } from './framework-routes';
@@ -48,6 +48,6 @@ export function loopGuard(optionsOrGuard?: LoopGuardOptions | LoopGuard): KoaLoo
   return Object.defineProperty(loopGuardMiddleware, 'guard', { value: guard, enumerable: true }) as KoaLoopGuardMiddleware;
 }
 
-export { createLoopGuard } from '../core/guard';
+export { createLoopGuard } from '../create-guard';
 export { koaRoute };
 export { LoopGuard };

@@ -5,7 +5,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { createLoopGuard, LoopGuard } from '../core/guard';
+import { createLoopGuard, LoopGuard } from '../create-guard';
 import { preciseEnter } from '../core/precise';
 import { requestStore, type RequestRecord, type RouteResolver } from '../core/request-context';
 import type { LoopGuardOptions } from '../options';

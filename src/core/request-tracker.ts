@@ -1,6 +1,7 @@
 import { ROUTE_UNMATCHED } from '../catalogue';
 import type { RequestRecord, RouteResolver } from './request-context';
-import { blockingHistogram, type RouteStats, type RouteTable } from './routes';
+import type { RequestObserver } from './observers';
+import { blockingHistogram, type RouteTable } from './routes';
 
 /** The parts of the guard a tracker needs; kept narrow so the tracker stays testable. */
 export interface TrackerClock {
@@ -10,20 +11,6 @@ export interface TrackerClock {
   settledDelayMs(): number;
   /** The heartbeat window in progress. */
   readonly window: number;
-}
-
-/**
- * Follows requests for an exporter that needs more than cumulative state
- * (OpenTelemetry histograms take samples one by one; span events need the
- * request's span). Called on the request path: implementations stay O(1).
- */
-export interface RequestObserver {
-  /** At begin: what to keep on the record as its span (undefined when not tracing). */
-  begin(): unknown;
-  /** The watchdog caught this request holding the loop; runs while the main thread is paused. */
-  captured(record: RequestRecord): void;
-  /** At finish: the request's route stats and the loop delay it waited through, ms. */
-  finished(record: RequestRecord, stats: RouteStats, waitedMs: number): void;
 }
 
 export interface FinishedRequest {
@@ -43,7 +30,7 @@ export class RequestTracker {
   victimThresholdMs = Infinity;
   /** Victims that finished since the last heartbeat: they no longer count as in flight when the stall is measured. */
   finishedVictims = 0;
-  /** Set by the OpenTelemetry exporter; undefined costs one check per request. */
+  /** Every attached request observer as one (see observers.ts); undefined costs one check per request. */
   observer: RequestObserver | undefined = undefined;
   private nextId = 1;
   /** Stall time (ms) already attributed to a request still in flight, by request id. */

@@ -4,7 +4,6 @@ import { quantileFromBuckets } from './quantile';
 import type { RouteTable } from './routes';
 import type { StackFrame, StallCause, StallReport } from './stall-report';
 import type { StallStats } from './stall-stats';
-import type { ShedStatus } from '../shed/shedder';
 
 export interface CulpritSummary {
   route: string;
@@ -25,7 +24,20 @@ export interface RouteSummary {
   delayMeanMs: number;
 }
 
-export interface LoopGuardSnapshot {
+/**
+ * What `snapshot()` adds beside the core fields: collectors declare theirs by
+ * declaration merging and register a reader (`GuardContext.snapshotSection`):
+ *
+ *   declare module '../core/snapshot' {
+ *     interface SnapshotSections { shedding: ShedStatus | null }
+ *   }
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-interface
+export interface SnapshotSections {}
+
+export interface LoopGuardSnapshot extends CoreSnapshot, SnapshotSections {}
+
+export interface CoreSnapshot {
   at: number;
   thresholdMs: number;
   eventLoop: { delay: DelayPercentiles; utilization: number; blockedMs: number };
@@ -37,22 +49,19 @@ export interface LoopGuardSnapshot {
   routes: RouteSummary[];
   recentStalls: StallReport[];
   watchdogRunning: boolean;
-  /** Load shedding state; null when the `shed` option is off. */
-  shedding: ShedStatus | null;
 }
 
 export interface SnapshotSource {
   readonly options: { thresholdMs: number };
-  readonly routes: RouteTable;
+  readonly routes: Pick<RouteTable, 'all'>;
   readonly stalls: StallStats;
-  readonly tracker: { inFlight: number };
+  readonly requestsInFlight: number;
   readonly loop: { utilization: number; percentiles(): DelayPercentiles };
   readonly watchdogRunning: boolean;
-  readonly shedder?: { status(): ShedStatus } | undefined;
   blockedForMs(): number;
 }
 
-export function buildSnapshot(source: SnapshotSource): LoopGuardSnapshot {
+export function buildSnapshot(source: SnapshotSource): CoreSnapshot {
   const culprits: CulpritSummary[] = [];
   for (const c of source.stalls.all()) {
     culprits.push({
@@ -86,13 +95,12 @@ export function buildSnapshot(source: SnapshotSource): LoopGuardSnapshot {
       utilization: round(source.loop.utilization, 4),
       blockedMs: round(source.blockedForMs(), 1),
     },
-    requestsInFlight: source.tracker.inFlight,
+    requestsInFlight: source.requestsInFlight,
     stallsTotal: source.stalls.total,
     culprits,
     routes,
     recentStalls: [...source.stalls.recent()],
     watchdogRunning: source.watchdogRunning,
-    shedding: source.shedder?.status() ?? null,
   };
 }
 

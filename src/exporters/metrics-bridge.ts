@@ -16,6 +16,13 @@ export interface MetricsServerAddress {
   path: string;
 }
 
+declare module '../core/events' {
+  interface LoopGuardEvents {
+    /** The `metricsServer` endpoint listens (after start or a watchdog restart). */
+    'metrics:listening': [address: MetricsServerAddress];
+  }
+}
+
 export interface MetricsBridgeHooks {
   registry(): PromRegistry | undefined;
   onListening(address: MetricsServerAddress): void;

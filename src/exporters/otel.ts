@@ -1,9 +1,10 @@
+import dc from 'node:diagnostics_channel';
 import type * as Api from '@opentelemetry/api';
 import type { LabelName } from '../catalogue';
 import type { CaptureSample } from '../core/attribution';
-import type { GuardObserver, LoopGuard } from '../core/guard';
+import type { GuardObserver, RequestObserver } from '../core/observers';
+import type { Collector, GuardContext } from '../core/read-model';
 import type { RequestRecord } from '../core/request-context';
-import type { RequestObserver } from '../core/request-tracker';
 import type { RouteStats } from '../core/routes';
 import type { StallCause, StallReport } from '../core/stall-report';
 import { SpanLinks, type SpanLike } from '../core/tracing';
@@ -11,7 +12,6 @@ import { LoopGuardError } from '../errors';
 import type { OtelOptions } from '../options';
 import { attributesOf, createInstruments, METER_NAME, type Instruments } from '../otel/instruments';
 import { SampleQueue } from '../otel/sample-queue';
-import type { Exporter } from './start';
 
 type OtelApi = typeof Api;
 
@@ -21,8 +21,13 @@ const RPC_METADATA_KEY = Symbol.for('OpenTelemetry SDK Context Key RPC_METADATA'
 const QUEUE_CAPACITY = 8192;
 const CAUSES: readonly StallCause[] = ['request', 'background', 'gc'];
 
-/** Exporters bound to the global meter, refreshed when `loopguard/otel` starts an SDK. */
-const globalMeterExporters = new Set<OtelExporter>();
+/**
+ * Published when `loopguard/otel` has registered a global meter provider:
+ * exporters on the global meter rebind at once instead of at their next
+ * once-a-second check. A named channel rather than a list of exporters: no
+ * state kept per guard here, and a second copy of loopguard hears it too.
+ */
+const GLOBAL_METER_CHANGED = 'loopguard:otel:global-meter-changed';
 
 /** Loads `@opentelemetry/api` if it is installed: it is an optional peer dependency. */
 export function loadOtelApi(): OtelApi | undefined {
@@ -39,19 +44,19 @@ export function loadOtelApi(): OtelApi | undefined {
  * nothing to export to: no `@opentelemetry/api` installed and no meter given
  * is not an error (most apps have no OTel), so it stays silent.
  */
-export function registerOtel(guard: LoopGuard, options: Readonly<OtelOptions>, api: OtelApi | undefined = loadOtelApi()): Exporter | undefined {
+export function registerOtel(context: GuardContext, options: Readonly<OtelOptions>, api: OtelApi | undefined = loadOtelApi()): Collector | undefined {
   if (api === undefined && options.meter === undefined) return undefined;
   if (api === undefined && options.traces !== false) {
-    guard.reportError(
+    context.reportError(
       new LoopGuardError('LOOPGUARD_MISSING_PEER', 'loopguard: stall events on traces need @opentelemetry/api (npm install @opentelemetry/api); metrics go to the given meter'),
     );
   }
-  return new OtelExporter(guard, options, api);
+  return new OtelExporter(context, options, api);
 }
 
 /** Rebinds every guard that uses the global meter, e.g. right after an SDK registered one. */
 export function refreshGlobalMeters(): void {
-  for (const exporter of globalMeterExporters) exporter.refresh();
+  dc.channel(GLOBAL_METER_CHANGED).publish(undefined);
 }
 
 /**
@@ -60,7 +65,7 @@ export function refreshGlobalMeters(): void {
  * samples: loop delay once per heartbeat, stall durations once per stall,
  * request delay per request through a queue the heartbeat drains.
  */
-class OtelExporter implements Exporter, RequestObserver, GuardObserver {
+class OtelExporter implements Collector, RequestObserver, GuardObserver {
   private instruments: Instruments | undefined;
   private meter: Api.Meter | undefined;
   private provider: unknown;
@@ -76,22 +81,24 @@ class OtelExporter implements Exporter, RequestObserver, GuardObserver {
   private readonly spans: SpanLinks | undefined;
   private readonly noopMeterClass: unknown;
   private readonly noopTracerProvider: unknown;
+  private readonly detach: (() => void)[];
+  private readonly onGlobalMeterChanged = (): void => this.refresh();
 
   constructor(
-    private readonly guard: LoopGuard,
+    private readonly context: GuardContext,
     private readonly options: Readonly<OtelOptions>,
     private readonly api: OtelApi | undefined,
   ) {
-    this.refreshEveryBeats = Math.max(1, Math.round(1000 / guard.options.heartbeatMs));
+    const guardOptions = context.model.options;
+    this.refreshEveryBeats = Math.max(1, Math.round(1000 / guardOptions.heartbeatMs));
     this.noopMeterClass = api?.createNoopMeter().constructor;
     this.noopTracerProvider = api === undefined ? undefined : new api.ProxyTracerProvider().getDelegate();
     if (api !== undefined && options.traces !== false) {
-      this.spans = new SpanLinks(guard.options.thresholdMs, (err) => this.fail('adding a span event', err));
+      this.spans = new SpanLinks(guardOptions.thresholdMs, (err) => this.fail('adding a span event', err));
     }
-    if (options.meter === undefined) globalMeterExporters.add(this);
+    if (options.meter === undefined) dc.subscribe(GLOBAL_METER_CHANGED, this.onGlobalMeterChanged);
     this.refresh();
-    guard.observer = this;
-    guard.tracker.observer = this;
+    this.detach = [context.observe(this), context.observeRequests(this)];
   }
 
   /** Binds to the current meter (the global one may have been registered since) and rereads the tracer. */
@@ -113,11 +120,10 @@ class OtelExporter implements Exporter, RequestObserver, GuardObserver {
   }
 
   close(): void {
-    globalMeterExporters.delete(this);
+    if (this.options.meter === undefined) dc.unsubscribe(GLOBAL_METER_CHANGED, this.onGlobalMeterChanged);
     this.unbind();
     this.spans?.close();
-    if (this.guard.observer === this) this.guard.observer = undefined;
-    if (this.guard.tracker.observer === this) this.guard.tracker.observer = undefined;
+    for (const detach of this.detach) detach();
   }
 
   // ── RequestObserver: the request path ────────────────────────────────────
@@ -153,10 +159,10 @@ class OtelExporter implements Exporter, RequestObserver, GuardObserver {
 
   // ── GuardObserver: heartbeat and stalls ──────────────────────────────────
 
-  beat(delaySeconds: number): void {
+  beat(lateMs: number): void {
     if (this.recording) {
       try {
-        this.instruments?.histograms.eventloopDelay.record(delaySeconds);
+        this.instruments?.histograms.eventloopDelay.record(lateMs / 1000);
       } catch (err) {
         this.fail('recording loop delay', err);
       }
@@ -232,13 +238,13 @@ class OtelExporter implements Exporter, RequestObserver, GuardObserver {
     const instruments = this.instruments;
     if (instruments === undefined) return;
     const { observables: o } = instruments;
-    const guard = this.guard;
+    const guard = this.context.model;
     try {
       // Requests finished since the last heartbeat belong in this collection too.
       this.drain();
       result.observe(o.eventloopUtilization, guard.loop.utilization);
       result.observe(o.eventloopBlocked, guard.blockedForMs() / 1000);
-      result.observe(o.requestsInFlight, guard.tracker.inFlight);
+      result.observe(o.requestsInFlight, guard.requestsInFlight);
       for (const c of guard.stalls.all()) {
         const attributes = this.attributesFor(c, stallLabels);
         result.observe(o.stalls, c.count, attributes);
@@ -261,7 +267,7 @@ class OtelExporter implements Exporter, RequestObserver, GuardObserver {
   }
 
   private fail(what: string, err: unknown): void {
-    this.guard.reportError(new LoopGuardError('LOOPGUARD_EXPORT_FAILED', `loopguard: ${what} failed: ${(err as Error)?.message ?? err}`, { cause: err }));
+    this.context.reportError(new LoopGuardError('LOOPGUARD_EXPORT_FAILED', `loopguard: ${what} failed: ${(err as Error)?.message ?? err}`, { cause: err }));
   }
 }
 

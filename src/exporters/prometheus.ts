@@ -1,11 +1,11 @@
 import { CATALOGUE, DEFAULT_PREFIX, metricByKey, type MetricDefinition, type MetricKey } from '../catalogue';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { LoopGuard } from '../core/guard';
 import type { Histogram } from '../core/histogram';
-import { InvalidOptionError, LoopGuardError } from '../errors';
+import type { Collector, GuardContext, GuardReadModel } from '../core/read-model';
+import { LoopGuardError } from '../errors';
 import type { PrometheusOptions } from '../options';
 import type { MetricJson } from './exposition';
-import type { Exporter } from './start';
+import { defaultPromClient, INSTALL_PROM_CLIENT } from './prom-lib';
 
 type Labels = Record<string, string | number>;
 interface Sample {
@@ -23,7 +23,7 @@ interface PromMetric {
   get(): { name: string; help: string; type: string; aggregator: string; values: Sample[] };
 }
 
-/** The parts of a prom-client `Registry` we use. */
+/** The parts of a `Registry` we use; prom-client's and @prometheus-io/client's have them all. */
 export interface PromRegistry {
   registerMetric(metric: PromMetric): void;
   removeSingleMetric(name: string): void;
@@ -33,11 +33,9 @@ export interface PromRegistry {
   readonly contentType: string;
 }
 
-/** The registry each guard registered into, for `metricsHandler()` and the worker's endpoint. */
-const registries = new WeakMap<LoopGuard, PromRegistry>();
-
-export function registryOf(guard: LoopGuard): PromRegistry | undefined {
-  return registries.get(guard);
+/** A guard's series in one registry; the registry also serves `metricsHandler()` and the worker's endpoint. */
+export interface PrometheusExport extends Collector {
+  readonly registry: PromRegistry;
 }
 
 /** The blocked-seconds family as the worker needs it to set the live value: name, help, type, aggregator. */
@@ -56,8 +54,8 @@ export function blockedGaugeFamily(options: Readonly<PrometheusOptions>): Omit<M
  * rather than silently double-reporting or shadowing the first. Several
  * mounts share one guard; `close()` unregisters, so a new guard can follow.
  */
-export function registerPrometheus(guard: LoopGuard, options: Readonly<PrometheusOptions>): Exporter | undefined {
-  const registry = (options.registry ?? defaultRegistry(guard)) as PromRegistry | undefined;
+export function registerPrometheus(context: GuardContext, options: Readonly<PrometheusOptions>): PrometheusExport | undefined {
+  const registry = (options.registry ?? defaultRegistry(context.reportError)) as PromRegistry | undefined;
   if (registry === undefined) return undefined;
   const prefix = options.prefix ?? DEFAULT_PREFIX;
   const names = CATALOGUE.map((def) => prefix + def.name);
@@ -70,10 +68,10 @@ export function registerPrometheus(guard: LoopGuard, options: Readonly<Prometheu
         'or give this one its own `prometheus: { registry }` or `prometheus: { prefix }`.',
     );
   }
-  const collectors = CATALOGUE.map((def) => collector(guard, def, prefix + def.name));
+  const collectors = CATALOGUE.map((def) => collector(context, def, prefix + def.name));
   for (const metric of collectors) registry.registerMetric(metric);
-  registries.set(guard, registry);
   return {
+    registry,
     close() {
       // Only our own: a metric registered under the name after we left is someone else's.
       // By the registered name: an OpenMetrics registry renames counters on the metric object.
@@ -90,15 +88,10 @@ export function registerPrometheus(guard: LoopGuard, options: Readonly<Prometheu
  * It runs on the main thread: while the loop is blocked it cannot answer;
  * `metricsServer` can.
  */
-export function metricsHandler(guard: LoopGuard): (req: IncomingMessage, res: ServerResponse) => void {
-  const registry = registryOf(guard);
-  if (registry === undefined) {
-    if (guard.options.prometheus === false) throw new InvalidOptionError('prometheus', 'enabled (an object) to use metricsHandler()', false);
-    throw new LoopGuardError('LOOPGUARD_MISSING_PEER', 'loopguard: metricsHandler() needs the peer dependency prom-client (npm install prom-client)');
-  }
+export function metricsHandler(registry: PromRegistry, reportError: (err: unknown) => void): (req: IncomingMessage, res: ServerResponse) => void {
   return function loopGuardMetricsHandler(req, res) {
     const fail = (err: unknown): void => {
-      guard.reportError(new LoopGuardError('LOOPGUARD_EXPORT_FAILED', `serving the metrics failed: ${(err as Error)?.message ?? err}`, { cause: err }));
+      reportError(new LoopGuardError('LOOPGUARD_EXPORT_FAILED', `serving the metrics failed: ${(err as Error)?.message ?? err}`, { cause: err }));
       if (!res.headersSent) res.statusCode = 500;
       res.end();
     };
@@ -119,22 +112,19 @@ export function metricsHandler(guard: LoopGuard): (req: IncomingMessage, res: Se
   };
 }
 
-function defaultRegistry(guard: LoopGuard): unknown {
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    return (require('prom-client') as { register: unknown }).register;
-  } catch (err) {
-    // Monitoring must not stop an app from starting: say so once and run without Prometheus.
-    guard.reportError(
-      new LoopGuardError('LOOPGUARD_MISSING_PEER', 'loopguard: Prometheus export needs the peer dependency prom-client (npm install prom-client); pass `prometheus: false` to silence this', {
-        cause: err,
-      }),
-    );
-    return undefined;
-  }
+function defaultRegistry(reportError: (err: unknown) => void): unknown {
+  const { client, error } = defaultPromClient();
+  if (client) return client.register;
+  // Monitoring must not stop an app from starting: say so once and run without Prometheus.
+  reportError(
+    new LoopGuardError('LOOPGUARD_MISSING_PEER', `loopguard: Prometheus export needs a Prometheus client (${INSTALL_PROM_CLIENT}); pass \`prometheus: false\` to silence this`, {
+      cause: error,
+    }),
+  );
+  return undefined;
 }
 
-function collector(guard: LoopGuard, def: MetricDefinition, name: string): PromMetric {
+function collector(context: GuardContext, def: MetricDefinition, name: string): PromMetric {
   const read = READERS[def.key as MetricKey];
   return {
     name,
@@ -146,16 +136,16 @@ function collector(guard: LoopGuard, def: MetricDefinition, name: string): PromM
       const family = this.name;
       let values: Sample[] = [];
       try {
-        values = read(guard, name);
+        values = read(context.model, name);
       } catch (err) {
-        guard.reportError(new LoopGuardError('LOOPGUARD_EXPORT_FAILED', `collecting ${name} failed: ${(err as Error)?.message}`, { cause: err }));
+        context.reportError(new LoopGuardError('LOOPGUARD_EXPORT_FAILED', `collecting ${name} failed: ${(err as Error)?.message}`, { cause: err }));
       }
       return { name: family, help: def.help, type: def.type, aggregator: def.aggregator, values };
     },
   };
 }
 
-const READERS: Record<MetricKey, (guard: LoopGuard, name: string) => Sample[]> = {
+const READERS: Record<MetricKey, (guard: GuardReadModel, name: string) => Sample[]> = {
   eventloopDelay: (g, name) => histogramSamples(name, {}, g.delayHistogram),
   eventloopUtilization: (g) => [{ labels: {}, value: g.loop.utilization }],
   eventloopBlocked: (g) => [{ labels: {}, value: g.blockedForMs() / 1000 }],
@@ -168,7 +158,7 @@ const READERS: Record<MetricKey, (guard: LoopGuard, name: string) => Sample[]> =
   requestDelay: (g, name) => [...g.routes.all()].flatMap((r) => histogramSamples(name, { route: r.route, method: r.method }, r.delay)),
   requestBlocking: (g, name) =>
     [...g.routes.all()].flatMap((r) => (r.blocking ? histogramSamples(name, { route: r.route, method: r.method }, r.blocking) : [])),
-  requestsInFlight: (g) => [{ labels: {}, value: g.tracker.inFlight }],
+  requestsInFlight: (g) => [{ labels: {}, value: g.requestsInFlight }],
   requestsShed: (g) => [...g.shedTotals.values()].map((s) => ({ labels: { route: s.route, reason: s.reason }, value: s.count })),
 };
 

@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { ROUTE_UNMATCHED } from '../catalogue';
+import type { ShedCounter } from '../core/read-model';
 import { LoopGuardError } from '../errors';
 import { RecentBlame, selectCulprits, type Blame } from './culprits';
 import { decision, type PressureReason, type ShedChange, type ShedDecision, type ShedState } from './decision';
@@ -22,11 +23,7 @@ export interface ShedHost {
   shedChanged(change: ShedChange): void;
 }
 
-export interface ShedCounter {
-  readonly route: string;
-  readonly reason: string;
-  count: number;
-}
+export type { ShedCounter };
 
 /** Shedding as it stands, for `snapshot()` and the health handler. */
 export interface ShedStatus {

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isAbsolute } from 'node:path';
-import type { LoopGuard } from '../core/guard';
+import type { GuardContext } from '../core/read-model';
+import type { LoopGuardSnapshot } from '../core/snapshot';
 import { InvalidOptionError, LoopGuardError } from '../errors';
 import { LoopHistory } from './history';
 import { PAGE_CSP, PAGE_ETAG, PAGE_HTML } from './page';
@@ -22,22 +23,25 @@ export type DashboardHandler = (req: IncomingMessage, res: ServerResponse, next?
 
 /** Seconds of per-second history the chart can show. */
 const HISTORY_SECONDS = 300;
-const histories = new WeakMap<LoopGuard, LoopHistory>();
+
+/** The live page's chart history as a collector: one per guard, however many mounts (the composition keeps it). */
+export function attachHistory(context: GuardContext): LoopHistory {
+  return new LoopHistory(context.model, HISTORY_SECONDS).start();
+}
+
+/** What the page serves from. */
+export interface DashboardSource {
+  snapshot(): LoopGuardSnapshot;
+  reportError(err: unknown): void;
+}
 
 /**
  * The built-in live page. Mount it where you choose, for example
- * `app.use('/loopguard', dashboardHandler(guard))`: the page is served at
+ * `app.use('/loopguard', guard.dashboardHandler())`: the page is served at
  * the mount path and polls `snapshot.json` beside it.
  */
-export function dashboardHandler(guard: LoopGuard, options: DashboardOptions = {}): DashboardHandler {
+export function createDashboardHandler(guard: DashboardSource, points: LoopHistory, options: DashboardOptions = {}): DashboardHandler {
   const { authorize, root } = resolveDashboardOptions(options);
-  // One history per guard, however many mounts: it starts now, so the chart has data before anyone opens it.
-  let history = histories.get(guard);
-  if (history === undefined) {
-    history = new LoopHistory(guard, HISTORY_SECONDS).start();
-    histories.set(guard, history);
-  }
-  const points = history;
 
   function serve(req: IncomingMessage, res: ServerResponse, next?: (err?: unknown) => void): void {
     const path = pathOf(req);

@@ -78,6 +78,11 @@ export class LoopHistory {
     this.timer = undefined;
   }
 
+  /** As a collector: the guard closing stops the sampling. */
+  close(): void {
+    this.stop();
+  }
+
   /** Closes the interval that ends at `now` (epoch ms) and appends its point. */
   sample(now: number): HistoryPoint {
     const h = this.source.delayHistogram;

@@ -1,0 +1,208 @@
+/**
+ * The stall pipeline: from the heartbeat's measurement of a stall (start,
+ * length, requests in flight) and the watchdog's samples of it, to the
+ * reports delivered. Pure: time and timers come from an injected `Scheduler`,
+ * so every path (samples late or lost, routes known only at finish, GC, split
+ * stalls) is tested with a fake clock and fake samples.
+ *
+ *   measured ──(watchdog capturing)──> awaiting samples ──> finalise
+ *            └─(no capture)─────────────────────────────────> finalise
+ *   finalise: GC verdict, else split among the sampled callbacks; each
+ *   segment is a report, delivered at once or, when its culprit's route was
+ *   not known yet (blocking in body parsing), when that request finishes.
+ */
+import { isGcStall, splitStall, type CaptureSample } from './attribution';
+import type { StallCause, StallReport } from './stall-report';
+
+/** A stall measured by the heartbeat. */
+export interface MeasuredStall {
+  /** The heartbeat window the stall ended (the watchdog's samples carry it). */
+  window: number;
+  /** Epoch ms. */
+  startedAt: number;
+  durationMs: number;
+  /** Requests in flight while it lasted, the culprit included. */
+  inFlight: number;
+}
+
+/** Time and one-shot timers; the real one unrefs its timers so they never keep the process alive. */
+export interface Scheduler {
+  /** Epoch ms. */
+  now(): number;
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+export const realScheduler: Scheduler = {
+  now: () => performance.timeOrigin + performance.now(),
+  setTimeout(fn, ms) {
+    const timer = setTimeout(fn, ms);
+    timer.unref();
+    return timer;
+  },
+  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+};
+
+export interface PipelineHooks {
+  /** Recent GC pauses (epoch ms), for the GC verdict. */
+  gcPauses(): readonly { start: number; end: number }[];
+  /** A report blamed a request still in flight: its own stall is not delay it waited through. */
+  chargeStall(requestId: number, durationMs: number): void;
+  /** A report blaming a request was made (before it waits for the route, if it does). */
+  culprit(requestId: number, report: StallReport): void;
+  /** A report is final. */
+  deliver(report: StallReport): void;
+  /** One capture's samples have been used, whether or not they made a report. */
+  samplesUsed(samples: readonly CaptureSample[]): void;
+}
+
+export interface PipelineSettings {
+  /** The heartbeat period: a stall's start is known to within it. */
+  heartbeatMs: number;
+}
+
+/** How long a measured stall waits for the watchdog's samples before it is reported without them. */
+export const SAMPLES_TIMEOUT_MS = 2000;
+/** A culprit whose route was unknown at capture is reported without it if it has not finished by then. */
+export const PENDING_ROUTE_TIMEOUT_MS = 30_000;
+/** Routes of recently finished culprits, for samples that arrive after their request finished. */
+const FINISHED_CULPRITS_KEPT = 256;
+
+export class StallPipeline {
+  private readonly awaitingSamples = new Map<number, MeasuredStall>();
+  private readonly awaitingRoute = new Map<number, { reports: StallReport[]; timer: unknown }>();
+  private readonly finishedCulprits = new Map<number, string>();
+  private samplesTimer: unknown = undefined;
+  private nextReportId = 1;
+  private closed = false;
+
+  constructor(
+    private readonly settings: PipelineSettings,
+    private readonly hooks: PipelineHooks,
+    private readonly scheduler: Scheduler = realScheduler,
+  ) {}
+
+  /** The heartbeat measured a stall; `samplesComing` when the watchdog is capturing this window. */
+  measured(stall: MeasuredStall, samplesComing: boolean): void {
+    if (this.closed) return;
+    if (!samplesComing) return this.finalise(stall, []);
+    this.awaitingSamples.set(stall.window, stall);
+    this.armSamplesTimeout();
+  }
+
+  /** The watchdog's samples of one window (possibly of a block shorter than the threshold: then no stall waits). */
+  samplesArrived(window: number, samples: readonly CaptureSample[]): void {
+    const stall = this.awaitingSamples.get(window);
+    if (stall !== undefined && !this.closed) {
+      this.awaitingSamples.delete(window);
+      // Nothing left to time out: no wake-up for nothing.
+      if (this.awaitingSamples.size === 0 && this.samplesTimer !== undefined) {
+        this.scheduler.clearTimeout(this.samplesTimer);
+        this.samplesTimer = undefined;
+      }
+      this.finalise(stall, samples);
+    }
+    this.hooks.samplesUsed(samples);
+  }
+
+  /** A request the watchdog caught holding the loop has finished, with its final route. */
+  culpritFinished(requestId: number, route: string): void {
+    this.finishedCulprits.set(requestId, route);
+    if (this.finishedCulprits.size > FINISHED_CULPRITS_KEPT) {
+      this.finishedCulprits.delete(this.finishedCulprits.keys().next().value as number);
+    }
+    const pending = this.awaitingRoute.get(requestId);
+    if (pending === undefined) return;
+    this.scheduler.clearTimeout(pending.timer);
+    this.awaitingRoute.delete(requestId);
+    for (const report of pending.reports) this.hooks.deliver({ ...report, route });
+  }
+
+  /** Drops everything pending; nothing is delivered after this. */
+  close(): void {
+    this.closed = true;
+    if (this.samplesTimer !== undefined) this.scheduler.clearTimeout(this.samplesTimer);
+    this.samplesTimer = undefined;
+    for (const pending of this.awaitingRoute.values()) this.scheduler.clearTimeout(pending.timer);
+    this.awaitingRoute.clear();
+    this.awaitingSamples.clear();
+  }
+
+  private armSamplesTimeout(): void {
+    if (this.samplesTimer !== undefined) return;
+    this.samplesTimer = this.scheduler.setTimeout(() => {
+      this.samplesTimer = undefined;
+      const now = this.scheduler.now();
+      for (const [window, stall] of this.awaitingSamples) {
+        if (now - (stall.startedAt + stall.durationMs) < SAMPLES_TIMEOUT_MS) continue;
+        this.awaitingSamples.delete(window);
+        this.finalise(stall, []);
+      }
+      if (this.awaitingSamples.size > 0) this.armSamplesTimeout();
+    }, SAMPLES_TIMEOUT_MS);
+  }
+
+  /** Joins the heartbeat's measurement with the watchdog's samples into reports. */
+  private finalise(stall: MeasuredStall, samples: readonly CaptureSample[]): void {
+    const end = stall.startedAt + stall.durationMs;
+    const codeWasSampled = samples.some((s) => s.request !== null);
+    // The stall's start is known to within one heartbeat period.
+    if (isGcStall(stall.startedAt, end, this.hooks.gcPauses(), this.settings.heartbeatMs * 1.5, codeWasSampled)) {
+      this.hooks.deliver(this.report(stall.startedAt, stall.durationMs, null, null, 'gc', [], stall.inFlight));
+      return;
+    }
+    for (const segment of splitStall(stall.startedAt, stall.durationMs, samples)) {
+      const request = segment.sample?.request ?? null;
+      const stack = segment.sample?.stack ?? [];
+      if (request === null) {
+        this.hooks.deliver(this.report(segment.startedAt, segment.durationMs, null, null, 'background', stack, stall.inFlight));
+        continue;
+      }
+      const finishedRoute = this.finishedCulprits.get(request.id);
+      const stillInFlight = finishedRoute === undefined;
+      if (stillInFlight) this.hooks.chargeStall(request.id, segment.durationMs);
+      const victims = Math.max(0, stall.inFlight - (stillInFlight ? 1 : 0));
+      const route = request.route ?? finishedRoute ?? null;
+      const report = this.report(segment.startedAt, segment.durationMs, route, request.method, 'request', stack, victims);
+      this.hooks.culprit(request.id, report);
+      if (route === null && stillInFlight) this.awaitRoute(request.id, report);
+      else this.hooks.deliver(report);
+    }
+  }
+
+  private report(
+    startedAt: number,
+    durationMs: number,
+    route: string | null,
+    method: string | null,
+    cause: StallCause,
+    stack: StallReport['stack'],
+    victims: number,
+  ): StallReport {
+    return {
+      id: this.nextReportId++,
+      startedAt: Math.round(startedAt),
+      durationMs: Math.round(durationMs * 10) / 10,
+      route,
+      method,
+      cause,
+      stack,
+      victims,
+    };
+  }
+
+  /** Blocking before routing (body parsing): the route is known only when the request finishes. */
+  private awaitRoute(requestId: number, report: StallReport): void {
+    const pending = this.awaitingRoute.get(requestId);
+    if (pending) {
+      pending.reports.push(report);
+      return;
+    }
+    const timer = this.scheduler.setTimeout(() => {
+      const late = this.awaitingRoute.get(requestId);
+      this.awaitingRoute.delete(requestId);
+      for (const r of late?.reports ?? []) this.hooks.deliver(r);
+    }, PENDING_ROUTE_TIMEOUT_MS);
+    this.awaitingRoute.set(requestId, { reports: [report], timer });
+  }
+}
