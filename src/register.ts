@@ -14,22 +14,16 @@
  * Runs on the main thread only: worker threads inherit `--require`/`--import`
  * (loopguard's own watchdog worker included) and must not start guards of their own.
  */
-import dc from 'node:diagnostics_channel';
-import type { IncomingMessage } from 'node:http';
 import { isMainThread } from 'node:worker_threads';
-import { trackResponse, type TrackedResponse } from './adapters/shared';
+import { ChannelStarter, entryOf } from './adapters/entry';
+import { startEveryServer } from './adapters/http-channels';
 import { createLoopGuard, type LoopGuard } from './create-guard';
-import { preciseEnter } from './core/precise';
-import { requestStore } from './core/request-context';
 import { logLine, optionsFromEnv } from './env-options';
 import { linkFastify, linkKoa, zeroCodeRoute } from './register/frameworks';
 
 const kRegistered = Symbol.for('loopguard.register');
 
-interface RequestStart {
-  request: IncomingMessage;
-  response: TrackedResponse;
-}
+const routeOf = zeroCodeRoute as (req: unknown) => string | null;
 
 function start(): LoopGuard | undefined {
   const registry = globalThis as { [kRegistered]?: LoopGuard | null };
@@ -49,21 +43,8 @@ function start(): LoopGuard | undefined {
     if (guard.options.captureStacks) guard.once('watchdog:ready', watching);
     else watching();
   }
-  const precise = guard.options.precise;
   const report = (err: unknown): void => guard.reportError(err);
-
-  // A subscriber that throws would surface as an uncaught exception in the app: never let it.
-  dc.subscribe('http.server.request.start', (message: unknown) => {
-    try {
-      const { request, response } = message as RequestStart;
-      const record = trackResponse(guard, response, request, request.method ?? '', zeroCodeRoute as (req: unknown) => string | null);
-      if (record === undefined) return;
-      requestStore.enterWith(record);
-      if (precise) preciseEnter(record);
-    } catch (err) {
-      report(err);
-    }
-  });
+  startEveryServer(new ChannelStarter(entryOf(guard), routeOf));
   linkFastify(report);
   linkKoa();
   return guard;
