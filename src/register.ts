@@ -3,35 +3,33 @@
  * `node --require loopguard/register app.js` (CommonJS), options from
  * `LOOPGUARD_*` environment variables (src/env-options.ts).
  *
- * Every node:http / https server request is seen on the
- * 'http.server.request.start' diagnostics channel (Node >= 20.6), published
- * synchronously just before the server emits 'request'. The subscriber opens
- * the request's record and makes it the current AsyncLocalStorage store with
- * `enterWith`, so the framework's whole handling of the request, run from that
- * 'request' event, inherits it. No module hooks are needed for that; routes
- * are resolved per framework (src/register/frameworks.ts).
+ * Every node:http / https server request is tracked from a diagnostics
+ * channel (src/register/http-servers.ts); no module hooks are needed for
+ * that; routes are resolved per framework (src/register/frameworks.ts).
+ * With LOOPGUARD_BUDGET_MS the run is also a test run with a loop budget
+ * (src/test/run.ts).
  *
  * Runs on the main thread only: worker threads inherit `--require`/`--import`
  * (loopguard's own watchdog worker included) and must not start guards of their own.
  */
 import { isMainThread } from 'node:worker_threads';
-import { ChannelStarter, entryOf } from './adapters/entry';
-import { startEveryServer } from './adapters/http-channels';
 import { createLoopGuard, type LoopGuard } from './create-guard';
 import { logLine, optionsFromEnv } from './env-options';
-import { linkFastify, linkKoa, zeroCodeRoute } from './register/frameworks';
+import { linkFastify, linkKoa } from './register/frameworks';
+import { watchHttpServers } from './register/http-servers';
+import { isTestRunnerProcess, startBudgetRun } from './test/run';
 
 const kRegistered = Symbol.for('loopguard.register');
-
-const routeOf = zeroCodeRoute as (req: unknown) => string | null;
 
 function start(): LoopGuard | undefined {
   const registry = globalThis as { [kRegistered]?: LoopGuard | null };
   // Loaded twice (--require and --import, or two copies): the first one serves.
   if (!isMainThread || registry[kRegistered] !== undefined) return registry[kRegistered] ?? undefined;
   // A bad variable throws here, before the app starts, naming the variable.
-  const { enabled, options, log } = optionsFromEnv(process.env);
-  if (!enabled) {
+  const { enabled, options, log, budget } = optionsFromEnv(process.env);
+  if (!enabled || (budget !== undefined && isTestRunnerProcess())) {
+    // node --test's runner with a budget: it judges the run its file processes report, and tracks nothing itself.
+    if (enabled && budget !== undefined) startBudgetRun(undefined, budget);
     registry[kRegistered] = null;
     return undefined;
   }
@@ -44,7 +42,8 @@ function start(): LoopGuard | undefined {
     else watching();
   }
   const report = (err: unknown): void => guard.reportError(err);
-  startEveryServer(new ChannelStarter(entryOf(guard), routeOf));
+  watchHttpServers(guard);
+  if (budget !== undefined) startBudgetRun(guard, budget);
   linkFastify(report);
   linkKoa();
   return guard;

@@ -151,6 +151,7 @@ const READERS: Record<MetricKey, (guard: GuardReadModel, name: string) => Sample
   eventloopBlocked: (g) => [{ labels: {}, value: g.blockedForMs() / 1000 }],
   stalls: (g) => [...g.stalls.all()].map((c) => ({ labels: { route: c.route, method: c.method, cause: c.cause }, value: c.count })),
   stallSeconds: (g) => [...g.stalls.all()].map((c) => ({ labels: { route: c.route, method: c.method, cause: c.cause }, value: c.seconds })),
+  busySeconds: (g) => (g.busy?.totals() ?? []).map((t) => ({ labels: { route: t.key.route, method: t.key.method, cause: t.key.cause }, value: t.seconds })),
   stallDuration: (g, name) =>
     (Object.keys(g.stalls.durations) as (keyof typeof g.stalls.durations)[]).flatMap((cause) =>
       histogramSamples(name, { cause }, g.stalls.durations[cause]),
@@ -160,9 +161,18 @@ const READERS: Record<MetricKey, (guard: GuardReadModel, name: string) => Sample
     [...g.routes.all()].flatMap((r) => (r.blocking ? histogramSamples(name, { route: r.route, method: r.method }, r.blocking) : [])),
   requestsInFlight: (g) => [{ labels: {}, value: g.requestsInFlight }],
   requestsShed: (g) => [...g.shedTotals.values()].map((s) => ({ labels: { route: s.route, reason: s.reason }, value: s.count })),
+  threadpoolDelay: (g, name) => (g.threadPool.probing ? histogramSamples(name, {}, g.threadPool.histogram) : []),
+  threadpoolSize: (g) => [{ labels: {}, value: g.threadPool.size }],
+  workerPoolQueueSize: (g) => g.workerPools().map((p) => ({ labels: { pool: p.name }, value: p.queueSize })),
+  workerPoolSize: (g) => g.workerPools().map((p) => ({ labels: { pool: p.name }, value: p.size })),
+  workerPoolWait: (g) =>
+    g.workerPools().flatMap((p) => [
+      ...(p.waitP50Ms === null ? [] : [{ labels: { pool: p.name, percentile: '50' }, value: p.waitP50Ms / 1000 }]),
+      ...(p.waitP99Ms === null ? [] : [{ labels: { pool: p.name, percentile: '99' }, value: p.waitP99Ms / 1000 }]),
+    ]),
 };
 
-function histogramSamples(name: string, labels: Labels, h: Histogram): Sample[] {
+function histogramSamples(name: string, labels: Labels, h: Pick<Histogram, 'bounds' | 'sum' | 'count' | 'cumulative'>): Sample[] {
   const out: Sample[] = [];
   const cumulative = h.cumulative();
   for (let i = 0; i < cumulative.length; i++) {
