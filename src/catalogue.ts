@@ -28,7 +28,7 @@ export const THREADPOOL_BUCKETS_SECONDS = [
 ] as const;
 
 export type MetricType = 'counter' | 'gauge' | 'histogram';
-export type LabelName = 'route' | 'method' | 'cause' | 'reason' | 'pool' | 'quantile';
+export type LabelName = 'route' | 'method' | 'cause' | 'reason' | 'pool' | 'percentile';
 
 export interface MetricDefinition {
   /** Key used in code to refer to the metric. */
@@ -60,7 +60,7 @@ export const OTEL_ATTRIBUTES: Readonly<Record<LabelName, string>> = {
   cause: 'loopguard.cause',
   reason: 'loopguard.reason',
   pool: 'loopguard.pool',
-  quantile: 'loopguard.quantile',
+  percentile: 'loopguard.percentile',
 };
 
 export const CATALOGUE = [
@@ -113,6 +113,16 @@ export const CATALOGUE = [
     labels: ['route', 'method', 'cause'],
     unit: 's',
     otelName: 'stall',
+    aggregator: 'sum',
+  },
+  {
+    key: 'busySeconds',
+    name: 'busy_seconds_total',
+    type: 'counter',
+    help: "Estimated event loop time spent in each culprit's own code, from samples of which request is running; adds up to the loop's busy time.",
+    labels: ['route', 'method', 'cause'],
+    unit: 's',
+    otelName: 'busy',
     aggregator: 'sum',
   },
   {
@@ -213,8 +223,9 @@ export const CATALOGUE = [
     key: 'workerPoolWait',
     name: 'worker_pool_wait_seconds',
     type: 'gauge',
-    help: "Queue wait of a watched worker pool's tasks at a quantile, as the pool reports it (piscina: since start or its last histogram reset).",
-    labels: ['pool', 'quantile'],
+    help: "Queue wait of a watched worker pool's tasks at a percentile (50, 99), as the pool reports it (piscina: since start or its last histogram reset).",
+    // Not `quantile`: that label belongs to summaries, and these are percentiles the pool computed.
+    labels: ['pool', 'percentile'],
     unit: 's',
     otelName: 'worker_pool.wait',
     aggregator: 'max',

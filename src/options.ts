@@ -52,7 +52,7 @@ export interface ThreadPoolProbeOptions {
    * One trivial job (a one-byte `crypto.randomFill`) per this many
    * milliseconds at most, from the watchdog thread; never a second while one
    * is queued. Under 100 is for tests.
-   * @default 500
+   * @default 1000
    */
   intervalMs?: number;
 }
@@ -91,6 +91,15 @@ export interface LoopGuardOptions {
   /** Stalls in this many milliseconds after creation (module loading, warm-up) are not reported. @default 1000 */
   startupGraceMs?: number;
   /**
+   * Work that still runs in a request's context after its response finished
+   * (a timer it set, the rest of an async handler) is blamed on its route for
+   * this many milliseconds after the response, with `afterResponse: true`;
+   * later it is background. Bounds how long an interval a request started
+   * counts against it. 0: never blame work left behind.
+   * @default 10000
+   */
+  blameAfterResponseMs?: number;
+  /**
    * Time every async callback (async_hooks) to record each request's own
    * synchronous time, including blocking under the threshold. Costs ≈10 % req/s on Node 20.
    * @default false
@@ -104,9 +113,17 @@ export interface LoopGuardOptions {
   /**
    * Measure how long a trivial job waits in libuv's thread pool, where
    * `fs`, `dns.lookup`, `crypto` and `zlib` work queues, or `false` for no probe.
-   * @default { intervalMs: 500 }
+   * @default { intervalMs: 1000 }
    */
   threadPoolProbe?: ThreadPoolProbeOptions | boolean;
+  /**
+   * Busy time: how many times a second, on average, the watchdog samples
+   * which route's code is running (`loopguard_busy_seconds_total`, the
+   * snapshot's `busy`). Each sample costs the main thread ≈ 20 µs; the rate
+   * backs off while the loop is idle. 0 turns sampling off.
+   * @default 10
+   */
+  busySampleHz?: number;
   /** Stall reports kept for `snapshot()`. @default 50 */
   recentStalls?: number;
   /** Stack frames kept per report, top first. @default 20 */
@@ -127,6 +144,13 @@ export interface LoopGuardOptions {
    * @default process.emitWarning
    */
   onError?: (error: Error) => void;
+  /**
+   * @internal Set by the test-time loop budget (loopguard/test): capture the
+   * blocking stack once the loop has been held this long (ms), even below
+   * `thresholdMs`, with the heartbeat turned up to measure it. Stalls are
+   * still only those of `thresholdMs`.
+   */
+  captureAtMs?: number;
 }
 
 export interface ResolvedOptions {
@@ -138,9 +162,11 @@ export interface ResolvedOptions {
   readonly otel: Readonly<OtelOptions> | false;
   readonly maxRoutes: number;
   readonly startupGraceMs: number;
+  readonly blameAfterResponseMs: number;
   readonly precise: boolean;
   readonly shed: ResolvedShedOptions | false;
   readonly threadPoolProbe: Readonly<Required<ThreadPoolProbeOptions>> | false;
+  readonly busySampleHz: number;
   readonly recentStalls: number;
   readonly maxStackFrames: number;
   readonly onError: ((error: Error) => void) | undefined;
@@ -149,6 +175,8 @@ export interface ResolvedOptions {
   readonly heartbeatMs: number;
   /** How late the heartbeat must be before the watchdog captures a stack. */
   readonly captureAfterMs: number;
+  /** @internal See LoopGuardOptions.captureAtMs. */
+  readonly captureAtMs: number | undefined;
 }
 
 export const DEFAULTS = Object.freeze({
@@ -156,15 +184,17 @@ export const DEFAULTS = Object.freeze({
   captureStacks: true,
   maxRoutes: 200,
   startupGraceMs: 1000,
+  blameAfterResponseMs: 10_000,
   precise: false,
+  busySampleHz: 10,
   recentStalls: 50,
   maxStackFrames: 20,
-  threadPoolProbeIntervalMs: 500,
+  threadPoolProbeIntervalMs: 1000,
 });
 
 const KNOWN = new Set([
-  'thresholdMs', 'onStall', 'captureStacks', 'prometheus', 'metricsServer', 'otel', 'maxRoutes', 'startupGraceMs',
-  'precise', 'shed', 'threadPoolProbe', 'recentStalls', 'maxStackFrames', 'onError', 'expectedBlockingRoutes',
+  'thresholdMs', 'onStall', 'captureStacks', 'prometheus', 'metricsServer', 'otel', 'maxRoutes', 'startupGraceMs', 'blameAfterResponseMs',
+  'precise', 'shed', 'threadPoolProbe', 'busySampleHz', 'recentStalls', 'maxStackFrames', 'onError', 'expectedBlockingRoutes', 'captureAtMs',
 ]);
 
 export function resolveOptions(input: LoopGuardOptions | undefined = {}): ResolvedOptions {
@@ -177,7 +207,8 @@ export function resolveOptions(input: LoopGuardOptions | undefined = {}): Resolv
   const thresholdMs = finiteNumber('thresholdMs', input.thresholdMs ?? DEFAULTS.thresholdMs, 1, 600_000);
   // The heartbeat must tick several times per threshold to measure stalls to a
   // few percent, yet rarely enough that an idle process pays well under 1 % of a core.
-  const heartbeatMs = Math.min(200, Math.max(5, Math.round(thresholdMs / 4)));
+  const captureAtMs = input.captureAtMs === undefined ? undefined : finiteNumber('captureAtMs', input.captureAtMs, 1, 600_000);
+  const heartbeatMs = Math.min(200, Math.max(5, Math.round(Math.min(thresholdMs, captureAtMs ?? Infinity) / 4)));
   const prometheus = objectOrFalse('prometheus', input.prometheus, validatePrometheus);
   return Object.freeze({
     thresholdMs,
@@ -188,15 +219,22 @@ export function resolveOptions(input: LoopGuardOptions | undefined = {}): Resolv
     otel: objectOrFalse<OtelOptions>('otel', input.otel, validateOtel),
     maxRoutes: integer('maxRoutes', input.maxRoutes ?? DEFAULTS.maxRoutes, 1, 100_000),
     startupGraceMs: finiteNumber('startupGraceMs', input.startupGraceMs ?? DEFAULTS.startupGraceMs, 0, 3_600_000),
+    blameAfterResponseMs: finiteNumber('blameAfterResponseMs', input.blameAfterResponseMs ?? DEFAULTS.blameAfterResponseMs, 0, 86_400_000),
     precise: boolean('precise', input.precise ?? DEFAULTS.precise),
     shed: resolveShedOptions(input.shed, thresholdMs),
     threadPoolProbe: threadPoolProbe(input.threadPoolProbe),
+    busySampleHz: finiteNumber('busySampleHz', input.busySampleHz ?? DEFAULTS.busySampleHz, 0, 1000),
     recentStalls: integer('recentStalls', input.recentStalls ?? DEFAULTS.recentStalls, 0, 10_000),
     maxStackFrames: integer('maxStackFrames', input.maxStackFrames ?? DEFAULTS.maxStackFrames, 1, 200),
     onError: optionalFunction<(error: Error) => void>('onError', input.onError),
     expectedBlockingRoutes: expectedRoutes(input.expectedBlockingRoutes),
     heartbeatMs,
-    captureAfterMs: Math.max(heartbeatMs, Math.round(thresholdMs / 2)),
+    // The worker watches the main thread's scheduler for 10 ms before it pauses
+    // (watchdog/worker.ts) and its timers run late on a busy machine: asked this
+    // early, the pause lands while a block of about the budget is still running.
+    // Captures of shorter blocks cost them nothing: the pause's time is taken off.
+    captureAfterMs: Math.min(Math.max(heartbeatMs, Math.round(thresholdMs / 2)), Math.max(heartbeatMs, Math.round((captureAtMs ?? Infinity) / 2) - 5)),
+    captureAtMs,
   });
 }
 

@@ -120,10 +120,13 @@ test('npm run demo: names every blocking route and its function, serves /metrics
 
   const summary = stdout.slice(stdout.indexOf('loopguard demo summary'));
   assert.match(summary, /loopguard demo summary \(interrupted\) · \d+ requests sent, 0 failed/);
-  for (const { method, route, fn } of BLOCKING_ROUTES) {
+  for (const { method, route, fn, advice } of BLOCKING_ROUTES) {
     const row = new RegExp(`^${escape(`${method} ${route}`)}\\s+(\\d+)\\s+([\\d.]+) s\\s+${fn} \\(examples/demo/handlers\\.mjs:\\d+\\)`, 'm');
     const m = row.exec(summary);
     assert.ok(m, `the summary names ${method} ${route} and ${fn}:\n${summary}`);
+    // …and, on the line under it, what to do: the blocking call (the kind for a CPU loop) and the fix.
+    const fix = summary.slice(m.index + m[0].length).split('\n')[1] ?? '';
+    assert.match(fix, new RegExp(`^  fix ${escape(advice)}: [A-Z]`), `the summary's advice for ${route}:\n${summary}`);
     assert.ok(Number(m[1]) >= 1 && Number(m[2]) >= 0.1, `${route}: ${m[1]} stalls, ${m[2]} s`);
   }
   // Fast and I/O routes are victims. The attribution tests demand that none is ever blamed; this

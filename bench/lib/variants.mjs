@@ -26,6 +26,8 @@ export const VARIANTS = [
   { name: 'aa', baseline: 'express', arg: 'bare', label: 'Express bare again (A/A control)', group: 'control', control: true },
   { name: 'fastify-aa', baseline: 'fastify', arg: 'bare', label: 'Fastify bare again (A/A control)', group: 'control', control: true },
   { name: 'loopguard', baseline: 'express', arg: 'loopguard', label: 'loopguard (default)', target: 0.97, group: 'main' },
+  // Busy-time sampling off, beside the default (on): the difference is the sampling's cost.
+  { name: 'nobusy', baseline: 'express', arg: 'nobusy', label: 'loopguard busySampleHz: 0 (sampling off)', group: 'main' },
   { name: 'precise', baseline: 'express', arg: 'precise', label: 'loopguard precise: true', target: 0.9, group: 'main' },
   { name: 'prom-bundle', baseline: 'express', arg: 'prom-bundle', label: 'express-prom-bundle (method+path)', group: 'main' },
   { name: 'fastify-loopguard', baseline: 'fastify', arg: 'loopguard', label: 'loopguard/fastify (default)', target: 0.95, group: 'main', requires: dist('adapters/fastify.js') },
@@ -40,6 +42,7 @@ export const VARIANTS = [
   { name: 'guard-only', baseline: 'express', arg: 'guard-only', label: 'guard running, no middleware', group: 'diag' },
   { name: 'guard-nocapture', baseline: 'express', arg: 'guard-nocapture', label: 'guard, captureStacks: false, no middleware', group: 'diag' },
   { name: 'nocapture', baseline: 'express', arg: 'nocapture', label: 'loopguard captureStacks: false', group: 'diag' },
+  { name: 'noprobe', baseline: 'express', arg: 'noprobe', label: 'loopguard threadPoolProbe: false (vs default: the probe under load)', group: 'diag' },
   { name: 'proto-noals', baseline: 'express', arg: 'proto-noals', label: 'prototype: middleware without ALS', group: 'diag' },
   { name: 'proto-als', baseline: 'express', arg: 'proto-als', label: 'prototype: adapter shape with ALS', group: 'diag' },
   { name: 'proto-lean', baseline: 'express', arg: 'proto-lean', label: 'prototype: lean (nothing on res) with ALS', group: 'diag' },
@@ -53,6 +56,8 @@ export const IDLE_VARIANTS = [
   { server: 'express', arg: 'bare', label: 'Express bare' },
   { server: 'express', arg: 'loopguard', label: 'loopguard (default)', budget: 1 },
   { server: 'express', arg: 'precise', label: 'loopguard precise' },
+  // Against `loopguard` above: what the thread-pool probe costs an idle process.
+  { server: 'express', arg: 'noprobe', label: 'loopguard threadPoolProbe: false' },
 ];
 
 /**

@@ -37,6 +37,20 @@ function topCulprit(c: GeneratorConfig, window: string): string {
   );
 }
 
+/**
+ * Names the route whose code took most of the loop's time on the alerting
+ * instance (sampled busy time): a saturated loop usually has no single long
+ * stall, only many routes each holding it a few milliseconds per request.
+ */
+function topBusyRoute(c: GeneratorConfig, window: string): string {
+  const busy = metric(c.prefix, 'busySeconds');
+  const promql = `topk(1, sum by (route) (rate(${busy}{job=%q, instance=%q, cause!=%q}[${window}]))) > 0`;
+  return (
+    `{{ with printf "${promql}" $labels.job $labels.instance "expected" | query }}{{ with first . }}` +
+    `The route taking most of the loop's time there over the last ${window} is {{ .Labels.route }} ({{ .Value | humanizePercentage }} of the loop, sampled). {{ end }}{{ end }}`
+  );
+}
+
 /** The total blocked time behind a route-level alert, over the same labels and window. */
 function routeBlockedTime(c: GeneratorConfig, window: string): string {
   const labels = [...c.groupBy, 'route'];
@@ -105,7 +119,7 @@ export function buildAlerts(c: GeneratorConfig): RuleFile {
       `avg_over_time(${metric(c.prefix, 'eventloopUtilization')}${sel()}[${eventLoopSaturated.window}]) > ${eventLoopSaturated.threshold}`,
       `The event loop of ${where} is {{ $value | humanizePercentage }} busy.`,
       `The event loop of ${where} was busy {{ $value | humanizePercentage }} of the time over the last ${eventLoopSaturated.window} ` +
-        `(alert above ${eventLoopSaturated.threshold}): requests queue behind each other. ${topCulprit(c, eventLoopSaturated.window)}`,
+        `(alert above ${eventLoopSaturated.threshold}): requests queue behind each other. ${topBusyRoute(c, eventLoopSaturated.window)}${topCulprit(c, eventLoopSaturated.window)}`,
     ),
     rule(
       c,

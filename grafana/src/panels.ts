@@ -112,6 +112,20 @@ export function stallsPerMinute(c: GeneratorConfig): timeseries.PanelBuilder {
     .withTarget(query('A', `sum by (route) (rate(${stalls}${RATE})) * 60`, '{{route}}'));
 }
 
+export function loopTimeByRoute(c: GeneratorConfig): timeseries.PanelBuilder {
+  const busy = metric(c.prefix, 'busySeconds') + selector(...BY_ROUTE);
+  return series(
+    'Loop time by route (sampled busy time)',
+    "Where the event loop's time goes, by the route whose own code ran, summed over instances: rate of busy_seconds_total, " +
+      'estimated from low-rate samples and scaled to the measured utilization. 100 % is one event loop fully busy. ' +
+      'It shows the quiet overload no single stall does: many routes each holding the loop a few milliseconds per request.',
+  )
+    .unit('percentunit')
+    .fillOpacity(60)
+    .stacking(new common.StackingConfigBuilder().mode(common.StackingMode.Normal))
+    .withTarget(query('A', `sum by (route) (rate(${busy}${RATE}))`, '{{route}}'));
+}
+
 export function blockedByRoute(c: GeneratorConfig): table.PanelBuilder {
   const seconds = `sum by (route) (increase(${metric(c.prefix, 'stallSeconds')}${selector(...BY_ROUTE)}[$__range]))`;
   const count = `sum by (route) (increase(${metric(c.prefix, 'stalls')}${selector(...BY_ROUTE)}[$__range]))`;
@@ -225,7 +239,7 @@ export function workerPoolQueue(c: GeneratorConfig): timeseries.PanelBuilder {
 }
 
 export function workerPoolWait(c: GeneratorConfig): timeseries.PanelBuilder {
-  const wait = metric(c.prefix, 'workerPoolWait') + selector(...BY_TARGET, 'quantile="0.99"');
+  const wait = metric(c.prefix, 'workerPoolWait') + selector(...BY_TARGET, 'percentile="99"');
   return series(
     'Worker pool queue wait p99',
     "Each watched pool's own p99 queue wait (piscina: since the pool started or its histogram was reset). " +

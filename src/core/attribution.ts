@@ -17,6 +17,8 @@ export interface CaptureSample {
   advice?: Advice | null;
   /** The paused code ran inside `guard.expectBlocking(fn)`. */
   expected?: boolean;
+  /** How long the main thread stayed paused for this sample, ms (precise own time takes it off). */
+  pausedMs?: number;
 }
 
 export interface CapturedRequest {
@@ -24,6 +26,8 @@ export interface CapturedRequest {
   method: string;
   /** Null when routing had not happened yet (e.g. blocking inside body parsing). */
   route: string | null;
+  /** The request had been answered: this is work it left behind (a timer, the rest of an async handler). */
+  afterResponse: boolean;
 }
 
 /** A stretch of one measured stall held by one callback. */

@@ -6,6 +6,7 @@ import type { ResolvedOptions } from '../options';
 import { Heartbeat, type BeatListener } from '../sampler/heartbeat';
 import { LoopStats } from '../sampler/loop-stats';
 import { ThreadPoolStats } from '../sampler/thread-pool';
+import { BusyTime } from '../busy/busy-time';
 import { WorkerPools, type WatchPoolOptions } from '../sampler/worker-pools';
 import { epochNow, SharedState } from '../watchdog/shared-state';
 import { Watchdog } from '../watchdog/watchdog';
@@ -16,7 +17,7 @@ import { GuardObservers, RequestObservers } from './observers';
 import { enablePrecise } from './precise';
 import type { Collector, GuardContext, GuardReadModel, ShedCounter } from './read-model';
 import { callbackFailed, ErrorReporter } from './report-errors';
-import type { RequestRecord, RouteResolver } from './request-context';
+import { registerWindowReader, unregisterWindowReader, type RequestRecord, type RouteResolver } from './request-context';
 import { RequestTracker } from './request-tracker';
 import { RouteTable } from './routes';
 import { buildSnapshot, type LoopGuardSnapshot } from './snapshot';
@@ -60,6 +61,10 @@ export class GuardCore extends EventEmitter<LoopGuardEvents> implements BeatList
   readonly threadPool: ThreadPoolStats;
   /** @internal Worker pools watched with `watchPool()`. */
   readonly workerPools = new WorkerPools();
+  /** @internal Sampled busy time by route; undefined when `busySampleHz` is 0. */
+  readonly busy: BusyTime | undefined;
+  /** This guard's id for the capture probe, which reads its heartbeat window. */
+  private readonly probeId = registerWindowReader(() => this.shared.window);
   private readonly heartbeat: Heartbeat;
   private watchdog: Watchdog | undefined;
   private readonly pipeline: StallPipeline;
@@ -88,6 +93,12 @@ export class GuardCore extends EventEmitter<LoopGuardEvents> implements BeatList
       this.pipeline.culpritFinished(record.id, route),
     );
     this.tracker.victimThresholdMs = options.thresholdMs;
+    this.tracker.blameAfterResponseMs = options.blameAfterResponseMs;
+    if (options.busySampleHz > 0) {
+      const busy = new BusyTime(this.routes, this.tracker, options.busySampleHz, expectedRouteTest(options.expectedBlockingRoutes));
+      this.busy = busy;
+      this.tracker.busyResolved = (stats, samples) => busy.resolved(stats, samples);
+    }
     this.requestObservers = new RequestObservers((current) => (this.tracker.observer = current));
     // Percentiles for snapshot() need far fewer samples than stall detection: a coarser monitor costs less idle CPU.
     this.loop = new LoopStats(Math.min(100, options.heartbeatMs * 2));
@@ -132,7 +143,7 @@ export class GuardCore extends EventEmitter<LoopGuardEvents> implements BeatList
     this.heartbeat.start();
     // Without captures the worker still runs when it serves the metrics endpoint or probes the pool; it just never pauses.
     const poolProbe = this.threadPool.probeConfig();
-    if (options.captureStacks || wiring.metricsServer || poolProbe) {
+    if (options.captureStacks || wiring.metricsServer || poolProbe || this.busy) {
       this.watchdog = new Watchdog(
         this.shared,
         {
@@ -140,9 +151,11 @@ export class GuardCore extends EventEmitter<LoopGuardEvents> implements BeatList
           resampleMs: Math.max(10, Math.round(options.thresholdMs / 2)),
           maxSamplesPerStall: 16,
           maxStackFrames: options.maxStackFrames,
+          probeId: this.probeId,
           captureStacks: options.captureStacks,
           ...(wiring.metricsServer && { metricsServer: wiring.metricsServer }),
           ...(poolProbe && { poolProbe }),
+          ...(this.busy && { busy: { sinkId: this.busy.sinkId, sampleHz: this.busy.sampleHz } }),
         },
         {
           onSamples: (window, samples) => this.guarded(() => this.pipeline.samplesArrived(window, samples)),
@@ -225,6 +238,8 @@ export class GuardCore extends EventEmitter<LoopGuardEvents> implements BeatList
     this.heartbeat.stop();
     if (this.graceTimer) clearTimeout(this.graceTimer);
     this.watchdog?.close();
+    unregisterWindowReader(this.probeId);
+    this.busy?.close();
     this.loop.close();
     this.releasePrecise?.();
     this.pipeline.close();
@@ -285,6 +300,7 @@ export class GuardCore extends EventEmitter<LoopGuardEvents> implements BeatList
       loop: this.loop,
       shedTotals: this.shedTotals,
       threadPool: this.threadPool,
+      busy: this.busy,
       workerPools: () => this.workerPools.read((err) => this.reportError(err)),
       get requestsInFlight() {
         return guard.tracker.inFlight;

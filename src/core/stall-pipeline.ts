@@ -12,6 +12,7 @@
  *   not known yet (blocking in body parsing), when that request finishes.
  */
 import { gcAdvice } from '../advice/classify';
+import { leftBehindAdvice } from '../advice/left-behind';
 import { isGcStall, splitStall, type CaptureSample } from './attribution';
 import type { StallCause, StallReport } from './stall-report';
 
@@ -162,6 +163,15 @@ export class StallPipeline {
         this.deliver(this.report(segment.startedAt, segment.durationMs, null, null, cause, stack, stall.inFlight, segment.advice));
         continue;
       }
+      if (request.afterResponse) {
+        // Work the request left behind: its route's doing, but the request is
+        // not in flight (not among the victims, nothing to charge) and its
+        // route is final. Its span has ended, so there is no culprit hook.
+        const cause = segment.sample?.expected ? 'expected' : 'request';
+        const advice = leftBehindAdvice(segment.advice);
+        this.deliver(this.report(segment.startedAt, segment.durationMs, request.route, request.method, cause, stack, stall.inFlight, advice, true));
+        continue;
+      }
       const finishedRoute = this.finishedCulprits.get(request.id);
       const stillInFlight = finishedRoute === undefined;
       if (stillInFlight) this.hooks.chargeStall(request.id, segment.durationMs);
@@ -184,6 +194,7 @@ export class StallPipeline {
     stack: StallReport['stack'],
     victims: number,
     advice: StallReport['advice'],
+    afterResponse = false,
   ): StallReport {
     return {
       id: this.nextReportId++,
@@ -195,6 +206,7 @@ export class StallPipeline {
       stack,
       victims,
       advice,
+      afterResponse,
     };
   }
 

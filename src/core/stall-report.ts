@@ -32,4 +32,10 @@ export interface StallReport {
   victims: number;
   /** The blocking call found and what to do instead; null when unsure (wrong advice is worse than none). */
   advice: Advice | null;
+  /**
+   * The culprit had already been answered: the loop was held by work its
+   * route left behind (a timer, the rest of an async handler), still in its
+   * context. False for in-handler stalls and for stalls with no request.
+   */
+  afterResponse: boolean;
 }

@@ -16,6 +16,8 @@ export interface StallCounter {
   /** The latest advice given here: a culprit keeps its advice when one stall was not captured. */
   advice: Advice | null;
   lastAt: number;
+  /** How many of `count` were work the route left behind after answering. */
+  afterResponse: number;
 }
 
 /**
@@ -40,13 +42,14 @@ export class StallStats {
     const key = `${routeLabel}\u0000${method}\u0000${report.cause}`;
     let counter = this.counters.get(key);
     if (counter === undefined) {
-      counter = { route: routeLabel, method, cause: report.cause, count: 0, seconds: 0, topFrame: undefined, advice: null, lastAt: 0 };
+      counter = { route: routeLabel, method, cause: report.cause, count: 0, seconds: 0, topFrame: undefined, advice: null, lastAt: 0, afterResponse: 0 };
       this.counters.set(key, counter);
     }
     const seconds = report.durationMs / 1000;
     counter.count++;
     counter.seconds += seconds;
     counter.lastAt = report.startedAt;
+    if (report.afterResponse) counter.afterResponse++;
     counter.topFrame = culpritFrame(report.stack) ?? counter.topFrame;
     counter.advice = report.advice ?? counter.advice;
     this.durations[report.cause].record(seconds);

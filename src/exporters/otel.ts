@@ -253,6 +253,7 @@ class OtelExporter implements Collector, RequestObserver, GuardObserver {
         result.observe(o.stalls, c.count, attributes);
         result.observe(o.stallSeconds, c.seconds, attributes);
       }
+      for (const t of guard.busy?.totals() ?? []) result.observe(o.busySeconds, t.seconds, this.attributesFor(t.key, stallLabels));
       for (const s of guard.shedTotals.values()) result.observe(o.requestsShed, s.count, this.attributesFor(s, shedLabels));
       (this.pools ??= new PoolMetrics(guard)).observe(result, instruments);
     } catch (err) {

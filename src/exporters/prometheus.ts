@@ -151,6 +151,7 @@ const READERS: Record<MetricKey, (guard: GuardReadModel, name: string) => Sample
   eventloopBlocked: (g) => [{ labels: {}, value: g.blockedForMs() / 1000 }],
   stalls: (g) => [...g.stalls.all()].map((c) => ({ labels: { route: c.route, method: c.method, cause: c.cause }, value: c.count })),
   stallSeconds: (g) => [...g.stalls.all()].map((c) => ({ labels: { route: c.route, method: c.method, cause: c.cause }, value: c.seconds })),
+  busySeconds: (g) => (g.busy?.totals() ?? []).map((t) => ({ labels: { route: t.key.route, method: t.key.method, cause: t.key.cause }, value: t.seconds })),
   stallDuration: (g, name) =>
     (Object.keys(g.stalls.durations) as (keyof typeof g.stalls.durations)[]).flatMap((cause) =>
       histogramSamples(name, { cause }, g.stalls.durations[cause]),
@@ -166,8 +167,8 @@ const READERS: Record<MetricKey, (guard: GuardReadModel, name: string) => Sample
   workerPoolSize: (g) => g.workerPools().map((p) => ({ labels: { pool: p.name }, value: p.size })),
   workerPoolWait: (g) =>
     g.workerPools().flatMap((p) => [
-      ...(p.waitP50Ms === null ? [] : [{ labels: { pool: p.name, quantile: '0.5' }, value: p.waitP50Ms / 1000 }]),
-      ...(p.waitP99Ms === null ? [] : [{ labels: { pool: p.name, quantile: '0.99' }, value: p.waitP99Ms / 1000 }]),
+      ...(p.waitP50Ms === null ? [] : [{ labels: { pool: p.name, percentile: '50' }, value: p.waitP50Ms / 1000 }]),
+      ...(p.waitP99Ms === null ? [] : [{ labels: { pool: p.name, percentile: '99' }, value: p.waitP99Ms / 1000 }]),
     ]),
 };
 

@@ -29,17 +29,17 @@ export class PoolMetrics {
       const attributes = this.attributesOf(pool.name);
       result.observe(o.workerPoolQueueSize, pool.queueSize, attributes);
       result.observe(o.workerPoolSize, pool.size, attributes);
-      if (pool.waitP50Ms !== null) result.observe(o.workerPoolWait, pool.waitP50Ms / 1000, this.attributesOf(pool.name, '0.5'));
-      if (pool.waitP99Ms !== null) result.observe(o.workerPoolWait, pool.waitP99Ms / 1000, this.attributesOf(pool.name, '0.99'));
+      if (pool.waitP50Ms !== null) result.observe(o.workerPoolWait, pool.waitP50Ms / 1000, this.attributesOf(pool.name, '50'));
+      if (pool.waitP99Ms !== null) result.observe(o.workerPoolWait, pool.waitP99Ms / 1000, this.attributesOf(pool.name, '99'));
     }
   }
 
   /** One frozen attributes object per series (the SDK hashes it on every observation); pools are capped, so is this. */
-  private attributesOf(pool: string, quantile?: string): Api.Attributes {
-    const key = quantile === undefined ? pool : `${pool}\0${quantile}`;
+  private attributesOf(pool: string, percentile?: string): Api.Attributes {
+    const key = percentile === undefined ? pool : `${pool}\0${percentile}`;
     let attributes = this.attributes.get(key);
     if (attributes === undefined) {
-      attributes = attributesOf(quantile === undefined ? { pool } : { pool, quantile });
+      attributes = attributesOf(percentile === undefined ? { pool } : { pool, percentile });
       this.attributes.set(key, attributes);
     }
     return attributes;

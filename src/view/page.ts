@@ -46,6 +46,11 @@ const HTML = `<!doctype html>
     <canvas id="elu-chart" role="img" aria-label="Event-loop utilization over time"></canvas>
   </div>
 </section>
+<section class="card">
+  <h2>Loop time by route<small>share of the event loop's busy time, sampled · <span id="looptime-samples"></span></small></h2>
+  <table id="looptime"><thead><tr><th>Route</th><th class="num">Share</th><th class="num">95 % interval</th><th class="num">Busy since start</th></tr></thead><tbody></tbody></table>
+  <p class="empty" id="looptime-empty">No samples yet.</p>
+</section>
 <section class="grid2">
   <div class="card">
     <h2>Culprits<small>routes whose own code held the loop</small></h2>

@@ -36,6 +36,8 @@ export interface ViewSnapshot {
   shedding: LoopGuardSnapshot['shedding'];
   /** libuv's pool (delay null when the probe is off) and the watched worker pools. */
   threadPool: LoopGuardSnapshot['threadPool'];
+  /** Sampled share of the loop's busy time by route; null when sampling is off. */
+  busy: LoopGuardSnapshot['busy'];
 }
 
 export function toViewSnapshot(snapshot: LoopGuardSnapshot, history: readonly HistoryPoint[], delayWindow: WindowDelay, root: string): ViewSnapshot {
@@ -69,12 +71,14 @@ export function toViewSnapshot(snapshot: LoopGuardSnapshot, history: readonly Hi
         cause: s.cause,
         victims: s.victims,
         advice: s.advice,
+        afterResponse: s.afterResponse,
         stack: s.stack.map(frame),
       }))
       .reverse(),
     history,
     shedding: snapshot.shedding ?? null,
     threadPool: snapshot.threadPool,
+    busy: snapshot.busy ?? null,
   };
 }
 
