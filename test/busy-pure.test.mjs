@@ -97,24 +97,6 @@ test('busy sampler: exponential gaps with the configured mean, doubling while sa
   assert.ok(mean(20_000) < 1.2 * m, 'a busy answer resets the back-off');
 });
 
-test('busy sampler, loop mode: tick() asks only when due, then schedules the next sample', () => {
-  const asked = [];
-  const session = { post: (_m, params, cb) => { asked.push(params.expression); cb(null, { result: { value: 0 } }); } };
-  const s = new BusySampler(session, { sinkId: 7, sampleHz: 10 });
-  const t0 = performance.now();
-  s.tick(t0 - 1);
-  assert.equal(asked.length, 0, 'not due yet');
-  s.tick(t0 + 1);
-  assert.equal(asked.length, 1);
-  assert.match(asked[0], /p\(7\)/);
-  const due = s.dueInMs(t0 + 1);
-  assert.ok(due > 0 && due <= 500, `next in ${due} ms`);
-  s.tick(t0 + 1);
-  assert.equal(asked.length, 1, 'not twice for one due time');
-  s.stop();
-  assert.equal(s.dueInMs(), Infinity);
-});
-
 test('options: busySampleHz defaults to 10, 0 turns it off, bad values throw naming it', () => {
   assert.equal(resolveOptions({}).busySampleHz, 10);
   assert.equal(resolveOptions({ busySampleHz: 0 }).busySampleHz, 0);

@@ -27,8 +27,6 @@ export class BusySampler {
   private readonly meanGapMs: number;
   private idleStreak = 0;
   private timer: NodeJS.Timeout | undefined;
-  /** performance.now() when the next sample is due. */
-  private dueAt = performance.now();
   private stopped = false;
   /** Samples asked for and answered, for diagnostics. */
   asked = 0;
@@ -43,32 +41,14 @@ export class BusySampler {
     this.meanGapMs = 1000 / config.sampleHz;
   }
 
-  /** Timer mode: samples on this thread's event loop, for a worker whose loop turns. */
+  /** When the next sample is due (performance.now() ms): the watchdog's synchronous sleep ends by then. */
+  nextAt = Infinity;
+
   start(): void {
     if (this.stopped || this.timer !== undefined) return;
-    this.dueAt = performance.now() + this.nextGapMs();
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.fire();
-      this.start();
-    }, this.dueAt - performance.now());
-  }
-
-  /**
-   * Loop mode, for a worker that sleeps synchronously (Atomics.wait) instead
-   * of turning its event loop: bound each sleep by `dueInMs()` and call
-   * `tick()` on waking. The answers (busy or idle, for the back-off) arrive
-   * whenever the worker's event loop next turns; the sample itself is taken
-   * on the main thread as soon as it is asked for.
-   */
-  dueInMs(now = performance.now()): number {
-    return this.stopped ? Infinity : Math.max(0, this.dueAt - now);
-  }
-
-  tick(now = performance.now()): void {
-    if (this.stopped || this.timer !== undefined || now < this.dueAt) return;
-    this.fire();
-    this.dueAt = now + this.nextGapMs();
+    const gap = this.nextGapMs();
+    this.nextAt = performance.now() + gap;
+    this.timer = setTimeout(() => this.fire(), gap);
   }
 
   stop(): void {
@@ -85,6 +65,7 @@ export class BusySampler {
   }
 
   private fire(): void {
+    this.timer = undefined;
     if (this.stopped) return;
     this.asked++;
     try {
@@ -100,5 +81,6 @@ export class BusySampler {
     } catch {
       // Session closed under us: close() stops the sampler next.
     }
+    this.start();
   }
 }
