@@ -41,6 +41,8 @@ export const ENV_VARIABLES: readonly EnvVariable[] = [
   { name: 'LOOPGUARD_METRICS_PORT', kind: 'number', option: 'metricsServer.port' },
   { name: 'LOOPGUARD_METRICS_HOST', kind: 'string', option: 'metricsServer.host' },
   { name: 'LOOPGUARD_OTEL', kind: 'boolean', option: 'otel' },
+  { name: 'LOOPGUARD_THREADPOOL_PROBE', kind: 'boolean', option: 'threadPoolProbe' },
+  { name: 'LOOPGUARD_THREADPOOL_PROBE_INTERVAL_MS', kind: 'number', option: 'threadPoolProbe.intervalMs' },
   { name: 'LOOPGUARD_BUDGET_MS', kind: 'number', option: '' },
   { name: 'LOOPGUARD_BUDGET_WARMUP', kind: 'number', option: '' },
   // Set by the first process of a budgeted test run for the processes it starts (src/test/run.ts).
@@ -49,7 +51,7 @@ export const ENV_VARIABLES: readonly EnvVariable[] = [
 
 const BY_NAME = new Map(ENV_VARIABLES.map((v) => [v.name, v]));
 /** Variables that switch something off rather than set an option value. */
-const SWITCHES = new Set(['', 'prometheus', 'otel']);
+const SWITCHES = new Set(['', 'prometheus', 'otel', 'threadPoolProbe']);
 
 export interface EnvOptions {
   /** False when LOOPGUARD_ENABLED=false: the zero-code start does nothing. */
@@ -99,6 +101,13 @@ export function optionsFromEnv(env: Record<string, string | undefined>): EnvOpti
   if (host !== undefined && port === undefined) throw envError('LOOPGUARD_METRICS_HOST', 'accompanied by LOOPGUARD_METRICS_PORT', env.LOOPGUARD_METRICS_HOST);
   if (port !== undefined) options.metricsServer = host === undefined ? { port } : { port, host };
   if (values.get('LOOPGUARD_OTEL') === false) options.otel = false;
+  const probeMs = values.get('LOOPGUARD_THREADPOOL_PROBE_INTERVAL_MS');
+  if (values.get('LOOPGUARD_THREADPOOL_PROBE') === false) {
+    if (probeMs !== undefined) throw envError('LOOPGUARD_THREADPOOL_PROBE_INTERVAL_MS', 'unset when LOOPGUARD_THREADPOOL_PROBE=false', env.LOOPGUARD_THREADPOOL_PROBE_INTERVAL_MS);
+    options.threadPoolProbe = false;
+  } else if (probeMs !== undefined) {
+    options.threadPoolProbe = { intervalMs: probeMs };
+  }
   const budget = budgetFromEnv(values, env, options);
   // The same checks as in code, reported under the variable's name.
   try {
