@@ -112,6 +112,8 @@ export function startPoolProbe(config: PoolProbeConfig): PoolProbeHandle {
     stop() {
       stopped = true;
       clearTimeout(timer);
+      // Readers must not see a probe waiting forever once nobody times it.
+      schedule.forget();
     },
   };
 }
