@@ -6,6 +6,9 @@ export type { LoopGuardSnapshot, CulpritSummary, RouteSummary } from './core/sna
 export type { LoopGuardEvents } from './core/events';
 export type { LoopGuardOptions, PrometheusOptions, MetricsServerOptions, OtelOptions } from './options';
 export { DEFAULTS } from './options';
+export type { ThreadPoolProbeOptions } from './options';
+export type { ThreadPoolDelay } from './sampler/thread-pool';
+export type { WatchablePool, WatchPoolOptions, WaitSummary, WorkerPoolFigures } from './sampler/worker-pools';
 export { LoopGuardError, InvalidOptionError } from './errors';
 export { CATALOGUE, DEFAULT_PREFIX, ROUTE_UNMATCHED, ROUTE_OVERFLOW, ROUTE_BACKGROUND, ROUTE_GC } from './catalogue';
 export type { MetricDefinition } from './catalogue';

@@ -100,8 +100,8 @@ export class GuardCore extends EventEmitter<LoopGuardEvents> implements BeatList
       this.tracker.busyResolved = (stats, samples) => busy.resolved(stats, samples);
     }
     this.requestObservers = new RequestObservers((current) => (this.tracker.observer = current));
-    // Percentiles for snapshot() need far fewer samples than stall detection: a coarser monitor costs less idle CPU.
-    this.loop = new LoopStats(Math.min(100, options.heartbeatMs * 2));
+    // Delay percentiles from the heartbeat itself: no timer of their own (src/sampler/loop-stats.ts).
+    this.loop = new LoopStats();
     this.threadPool = new ThreadPoolStats(THREADPOOL_BUCKETS_SECONDS, options.threadPoolProbe && options.threadPoolProbe.intervalMs);
     this.pipeline = new StallPipeline({ heartbeatMs: options.heartbeatMs, expectedRoute: expectedRouteTest(options.expectedBlockingRoutes) }, {
       gcPauses: () => this.loop.gcPausesSnapshot(),
@@ -255,7 +255,7 @@ export class GuardCore extends EventEmitter<LoopGuardEvents> implements BeatList
   onBeat(lateMs: number, endedWindow: number, nowEpochMs: number): void {
     try {
       this.delayHistogram.record(lateMs / 1000);
-      this.loop.update();
+      this.loop.update(lateMs);
       // Once a second: startup grace ending, a debugger attaching or leaving.
       if (++this.beats % Math.max(1, Math.round(1000 / this.options.heartbeatMs)) === 0) this.updateCaptureAllowed();
       this.observers.beat(lateMs);

@@ -53,6 +53,15 @@ export interface ShedOptions {
   exempt?: readonly (string | RegExp)[];
   /** Custom response for a shed request. @default a 503 JSON body with `Retry-After` */
   onShed?: OnShed;
+  /**
+   * Experimental. Under pressure with no stall in the window to blame (a loop
+   * saturated by many short callbacks), rank culprits by their sampled share
+   * of the loop's busy time instead, counting routes whose requests cost at
+   * least a tenth of the usual minimum (`thresholdMs / 100` each). Needs
+   * `busySampleHz` above 0.
+   * @default false
+   */
+  rankByBusyTime?: boolean;
 }
 
 export interface ResolvedShedOptions {
@@ -67,6 +76,7 @@ export interface ResolvedShedOptions {
   readonly retryAfterSeconds: number;
   readonly exempt: readonly (string | RegExp)[];
   readonly onShed: OnShed | undefined;
+  readonly rankByBusyTime: boolean;
   /**
    * Derived, not an option: a route is a culprit only if its recent requests
    * blocked the loop this long each on average (a tenth of a stall).
@@ -88,7 +98,7 @@ export const SHED_DEFAULTS = Object.freeze({
 
 const KNOWN = [
   'mode', 'maxEventLoopDelayMs', 'maxEventLoopUtilization', 'maxHeapUsedBytes', 'windowMs', 'cooldownMs',
-  'escalateAfterMs', 'maxCulprits', 'retryAfterSeconds', 'exempt', 'onShed',
+  'escalateAfterMs', 'maxCulprits', 'retryAfterSeconds', 'exempt', 'onShed', 'rankByBusyTime',
 ];
 
 /** Validates the `shed` option; `true` means every default. Throws InvalidOptionError naming `shed.<option>`. */
@@ -116,6 +126,7 @@ export function resolveShedOptions(input: unknown, thresholdMs: number): Resolve
     retryAfterSeconds: integer('retryAfterSeconds', o.retryAfterSeconds ?? SHED_DEFAULTS.retryAfterSeconds, 0, 86_400),
     exempt: exemptList(o.exempt ?? SHED_DEFAULTS.exempt),
     onShed: optionalFunction(o.onShed),
+    rankByBusyTime: booleanOption('rankByBusyTime', o.rankByBusyTime ?? false),
     minCulpritCostMs: thresholdMs / 10,
   };
   if (resolved.maxEventLoopDelayMs === 0 && resolved.maxEventLoopUtilization === 0 && resolved.maxHeapUsedBytes === 0) {
@@ -146,6 +157,11 @@ function exemptList(value: unknown): readonly (string | RegExp)[] {
   const valid = Array.isArray(value) && value.every((e) => (typeof e === 'string' && templateSource(e) !== null) || e instanceof RegExp);
   if (!valid) throw new InvalidOptionError('shed.exempt', 'an array of path templates starting with "/" (like "/health" or "/status/:check") or RegExps', value);
   return Object.freeze([...(value as (string | RegExp)[])]);
+}
+
+function booleanOption(name: string, value: unknown): boolean {
+  if (typeof value !== 'boolean') throw new InvalidOptionError(`shed.${name}`, 'a boolean', value);
+  return value;
 }
 
 function optionalFunction(value: unknown): OnShed | undefined {
