@@ -225,6 +225,7 @@ async function main(): Promise<void> {
   session.connectToMainThread();
   parentPort?.postMessage({ type: 'ready' });
   if (config.busy !== undefined) {
+    // Its timer needs this thread's event loop: watch() ends its sleep by busySampler.nextAt.
     busySampler = new BusySampler(session, config.busy);
     busySampler.start();
   }
