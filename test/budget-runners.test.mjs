@@ -94,6 +94,20 @@ describe('zero-code: LOOPGUARD_BUDGET_MS=20 with node --import loopguard/registe
   });
 });
 
+describe('an app that mounts loopguard itself', () => {
+  test('zero-code: the run opens its requests first and judges them', async () => {
+    const r = await runIn(project({ blocking: true, runner: 'node', adapter: true }), ['--require', 'loopguard/register', '--test', '--test-reporter=tap'], { LOOPGUARD_BUDGET_MS: '20' });
+    assert.equal(r.code, 1, show(r));
+    assertBlockingTable(r.stderr, r);
+  });
+
+  test('withinLoopBudget alone cannot time them, and says so instead of passing', async () => {
+    const r = await runIn(project({ blocking: true, runner: 'node', within: true, adapter: true }), ['--test', '--test-reporter=tap'], {});
+    assert.equal(r.code, 1, show(r));
+    assert.match(r.stdout, /withinLoopBudget: \d+ responses? w(as|ere) served while fn ran by a loopguard guard of the app's own/, show(r));
+  });
+});
+
 describe('zero-code: Jest with NODE_OPTIONS="--import loopguard/register"', () => {
   test('the blocking project fails with the table on stderr; nothing on stdout', async () => {
     const r = await runIn(project({ blocking: true, runner: 'jest' }), [jest, '--ci'], {

@@ -80,11 +80,21 @@ export async function withinLoopBudget<T>(budgetMs: number, fn: () => T | Promis
   }
   const scope = collector.openScope(config.budgetMs, config.warmupRequests);
   let result: T;
+  let unseen = 0;
   try {
     result = await fn();
     await collector.settled();
   } finally {
-    collector.closeScope(scope);
+    unseen = collector.closeScope(scope);
+  }
+  if (unseen > 0) {
+    throw new AssertionError({
+      message:
+        `withinLoopBudget: ${unseen} response${unseen === 1 ? ' was' : 's were'} served while fn ran by a loopguard guard of the app's own ` +
+        "(it mounts loopguard's middleware), whose requests cannot be timed here: load loopguard/register before the app " +
+        '(node --import loopguard/register, or NODE_OPTIONS) so that one guard sees every request',
+      operator: 'withinLoopBudget',
+    });
   }
   const summary = scope.summary();
   if (summary.rows.length === 0) return result;

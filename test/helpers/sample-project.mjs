@@ -240,13 +240,14 @@ ${check}('withinLoopBudget', async () => {
  * fixes. `runner`: 'node' (test/*.test.js for node:test) or 'jest'.
  * `within`: the test file asserts with withinLoopBudget instead.
  */
-export function writeProject(dir, { blocking, runner, within = false, importItems = 10 }) {
+export function writeProject(dir, { blocking, runner, within = false, importItems = 10, adapter = false }) {
   const write = (file, text) => {
     fs.mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
     fs.writeFileSync(path.join(dir, file), text);
   };
   write('package.json', JSON.stringify({ name: 'sample', private: true, jest: { testEnvironment: 'node', testMatch: ['**/test/**/*.test.js'], transform: {}, testTimeout: 120_000 } }));
-  write('app.js', APP);
+  // `adapter`: the app mounts loopguard's Express middleware itself, with a guard of its own.
+  write('app.js', adapter ? APP.replace("const app = express();\n", "const app = express();\napp.use(require('loopguard').loopGuard({ prometheus: false, otel: false }));\n") : APP);
   write('lib/auth.js', blocking ? AUTH_SYNC : AUTH_ASYNC);
   write('lib/report.js', blocking ? REPORT_SYNC : REPORT_ASYNC);
   write('support/client.js', client(blocking ? importItems : 10));
