@@ -133,7 +133,7 @@ function stallAttributes(report: StallReport): Record<string, string | number> {
     'loopguard.stall.victims': report.victims,
     'loopguard.stall.cause': report.cause,
   };
-  if (report.advice !== null) {
+  if (report.advice) {
     attributes['loopguard.advice.kind'] = report.advice.kind;
     if (report.advice.call !== null) attributes['loopguard.advice.call'] = report.advice.call;
     attributes['loopguard.advice.fix'] = report.advice.fix;
