@@ -57,8 +57,9 @@ function assertBlockingTable(text, r) {
   assert.match(text, /loop budget of 20\.0 ms exceeded by 3 routes/, show(r));
   assert.match(row(text, 'POST /login'), new RegExp(String.raw`hashPassword \(lib/auth\.js:${LINES.hashPassword}\)`), show(r));
   assert.match(row(text, 'POST /login'), /2 of 2/, show(r));
-  // A CPU loop after an await: the pause lands in the loop itself.
-  assert.match(row(text, 'GET /reports/:id'), /summarise \(lib\/report\.js:[678]\)/, show(r));
+  // A CPU loop after an await: the probe lands in the loop itself, or (its
+  // worker late on a loaded machine) just after, at the handler's line that called it.
+  assert.match(row(text, 'GET /reports/:id'), /summarise \(lib\/report\.js:[678]\)|\(anonymous\) \(app\.js:1[45]\)/, show(r));
   // The worst own time is at least the block; a request that only waited on I/O is no offender.
   const worst = Number(/POST \/login\s+([\d.]+) ms/.exec(text)?.[1]);
   assert.ok(worst >= BLOCK_MS * 0.8, `worst ${worst} ms for a ${BLOCK_MS} ms block\n${show(r)}`);
