@@ -27,7 +27,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GuardCore } from './core/guard';
 import { InvalidOptionError, LoopGuardError } from './errors';
 import { MetricsBridge, type MetricsServerAddress } from './exporters/metrics-bridge';
-import { registerOtel } from './exporters/otel';
+import { registerOtel } from './otel/exporter';
 import { blockedGaugeFamily, metricsHandler, registerPrometheus, type PrometheusExport } from './exporters/prometheus';
 import { resolveOptions, type LoopGuardOptions } from './options';
 import { createHealthHandler } from './shed/health';
@@ -37,10 +37,32 @@ import type { LoopHistory } from './view/history';
 import { attachHistory, createDashboardHandler, type DashboardHandler, type DashboardOptions } from './view/handler';
 
 /**
+ * The brand of a guard, a registry symbol: a guard made by another copy of
+ * loopguard in the same process (two versions in node_modules) carries the
+ * same one, where `instanceof` against one copy's class would say no.
+ */
+const kLoopGuard: unique symbol = Symbol.for('loopguard.guard') as never;
+
+/** Whether `value` is a guard, from this copy of loopguard or another one. */
+export function isLoopGuard(value: unknown): value is LoopGuard {
+  return typeof value === 'object' && value !== null && (value as { [kLoopGuard]?: unknown })[kLoopGuard] === true;
+}
+
+/**
  * A guard: the core plus what the options plug into it. Construct with
  * `createLoopGuard(options)`, or let an adapter make one.
  */
 export class LoopGuard extends GuardCore {
+  /** `x instanceof LoopGuard` checks the brand, so it holds for a guard from another copy too. */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return isLoopGuard(value);
+  }
+
+  /** @internal */
+  get [kLoopGuard](): true {
+    return true;
+  }
+
   /** Load shedding, when the `shed` option is on. Adapters test `shedder.active` per request. */
   readonly shedder: Shedder | undefined;
   private readonly prometheus: PrometheusExport | undefined;

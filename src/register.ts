@@ -22,7 +22,7 @@ import { createLoopGuard, type LoopGuard } from './create-guard';
 import { preciseEnter } from './core/precise';
 import { requestStore } from './core/request-context';
 import { logLine, optionsFromEnv } from './env-options';
-import { linkFastify, linkKoa, zeroCodeRoute } from './register/frameworks';
+import { linkFastify, linkKoa, zeroCodeRoute } from './routes/zero-code';
 
 const kRegistered = Symbol.for('loopguard.register');
 

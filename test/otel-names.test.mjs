@@ -7,6 +7,7 @@ import { instrumentName } from 'loopguard/otel';
 import { burnCpu } from './fixtures/blocking.mjs';
 import { CollectingReader, collectorType } from './fixtures/otel-helpers.mjs';
 import { listen, waitFor } from './helpers/server.mjs';
+import { guardInternals } from '../dist/internal.js';
 
 // The OpenTelemetry Collector's OTLP → Prometheus name translation with
 // suffixes on (the default of its prometheus and prometheusremotewrite
@@ -79,7 +80,7 @@ test('every catalogue instrument, as the SDK exports it, translates to its prom-
     await stalled;
     assert.equal((await fetch(`${server.url}/users/1`)).status, 200);
     // Load shedding's cumulative state, as its policy records a 503.
-    guard.shedTotals.set('/users/:id\u0000test', { route: '/users/:id', reason: 'test', count: 1 });
+    guardInternals(guard).shedTotals.set('/users/:id\u0000test', { route: '/users/:id', reason: 'test', count: 1 });
 
     const metrics = await reader.metrics();
     for (const def of CATALOGUE) {

@@ -1,7 +1,7 @@
-import { createLoopGuard, LoopGuard } from '../create-guard';
-import type { LoopGuardOptions } from '../options';
-import { expressRoute } from './express-route';
-import { guardFrom, kRecord, runInRequest, trackResponse, type TrackedResponse } from './shared';
+import { createLoopGuard, isLoopGuard, LoopGuard } from '../create-guard';
+import { expressRoute } from '../routes/express';
+import { resolveGuard, type GuardInput } from './resolve-guard';
+import { kRecord, runInRequest, trackResponse, type TrackedResponse } from './shared';
 
 type Next = (err?: unknown) => void;
 
@@ -15,8 +15,8 @@ export interface LoopGuardMiddleware {
  * Express (4 and 5) middleware. Mount it first: `app.use(loopGuard())`.
  * Mounting the same or another loopguard middleware twice on a request counts it once.
  */
-export function loopGuard(optionsOrGuard?: LoopGuardOptions | LoopGuard): LoopGuardMiddleware {
-  const guard = guardFrom(optionsOrGuard);
+export function loopGuard(optionsOrGuard?: GuardInput): LoopGuardMiddleware {
+  const { guard } = resolveGuard(optionsOrGuard);
   const precise = guard.options.precise;
   const shedder = guard.shedder;
 
@@ -32,4 +32,5 @@ export function loopGuard(optionsOrGuard?: LoopGuardOptions | LoopGuard): LoopGu
   return Object.defineProperty(loopGuardMiddleware, 'guard', { value: guard, enumerable: true }) as LoopGuardMiddleware;
 }
 
-export { createLoopGuard, guardFrom, LoopGuard };
+export { createLoopGuard, isLoopGuard, LoopGuard };
+export type { GuardInput };

@@ -14,10 +14,10 @@ import { LoopGuardError } from '../errors';
 import { LoopGuard } from '../create-guard';
 import { preciseEnter } from '../core/precise';
 import { requestStore } from '../core/request-context';
-import type { LoopGuardOptions } from '../options';
-import { fastifyRoute } from './framework-routes';
+import { fastifyRoute } from '../routes/fastify';
 import { writeFastify } from '../shed/respond';
-import { guardFrom, kRecord, trackResponse, type TrackedResponse } from './shared';
+import { resolveGuard, type GuardInput } from './resolve-guard';
+import { kRecord, trackResponse, type TrackedResponse } from './shared';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -26,8 +26,8 @@ declare module 'fastify' {
   }
 }
 
-/** Options for a guard the plugin creates, or an existing guard. */
-export type FastifyLoopGuardOptions = LoopGuardOptions | LoopGuard;
+/** Options for a guard the plugin creates, `{ guard }`, or an existing guard. */
+export type FastifyLoopGuardOptions = GuardInput;
 
 /** Keys Fastify's `register()` itself reads; they are not loopguard options. */
 const REGISTER_KEYS = ['prefix', 'logLevel', 'logSerializers'];
@@ -35,10 +35,10 @@ const REGISTER_KEYS = ['prefix', 'logLevel', 'logSerializers'];
 function loopGuardPlugin(fastify: FastifyInstance, opts: FastifyLoopGuardOptions, done: (err?: Error) => void): void {
   // Registered twice (here or in a parent context): the first one counts every request already.
   if (fastify.hasDecorator('loopGuard')) return done();
-  const owned = !(opts instanceof LoopGuard);
   let guard: LoopGuard;
+  let owned: boolean;
   try {
-    guard = guardFrom(owned ? withoutRegisterKeys(opts) : opts);
+    ({ guard, owned } = resolveGuard(opts, REGISTER_KEYS));
   } catch (err) {
     return done(err as Error);
   }
@@ -69,13 +69,6 @@ function loopGuardPlugin(fastify: FastifyInstance, opts: FastifyLoopGuardOptions
   done();
 }
 
-function withoutRegisterKeys(opts: LoopGuardOptions | undefined): LoopGuardOptions | undefined {
-  if (opts === null || typeof opts !== 'object') return opts;
-  const copy: Record<string, unknown> = { ...opts };
-  for (const key of REGISTER_KEYS) delete copy[key];
-  return copy as LoopGuardOptions;
-}
-
 function fastifyPlugin(): (fn: typeof loopGuardPlugin, meta: object) => typeof loopGuardPlugin {
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -91,6 +84,6 @@ export const loopGuard: FastifyPluginCallback<FastifyLoopGuardOptions> = fastify
   fastify: '4.x || 5.x',
 }) as unknown as FastifyPluginCallback<FastifyLoopGuardOptions>;
 
-export { createLoopGuard } from '../create-guard';
+export { createLoopGuard, isLoopGuard } from '../create-guard';
 export { fastifyRoute };
 export { LoopGuard };

@@ -5,10 +5,9 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { createLoopGuard, LoopGuard } from '../create-guard';
+import type { LoopGuard } from '../create-guard';
 import { preciseEnter } from '../core/precise';
 import { requestStore, type RequestRecord, type RouteResolver } from '../core/request-context';
-import type { LoopGuardOptions } from '../options';
 
 /**
  * The record of the request a response belongs to. A registry symbol, so that
@@ -18,11 +17,6 @@ import type { LoopGuardOptions } from '../options';
 export const kRecord: unique symbol = Symbol.for('loopguard.record') as never;
 
 export type TrackedResponse = ServerResponse & { [kRecord]?: RequestRecord };
-
-/** Resolves an options object or an existing guard to a guard. */
-export function guardFrom(optionsOrGuard?: LoopGuardOptions | LoopGuard): LoopGuard {
-  return optionsOrGuard instanceof LoopGuard ? optionsOrGuard : createLoopGuard(optionsOrGuard);
-}
 
 /**
  * Opens the record of a request, or returns undefined when the response is
