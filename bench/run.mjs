@@ -4,18 +4,21 @@
  * bare vs loopguard/fastify once that adapter is built), as ratios to bare,
  * plus the idle CPU cost of a process with loopguard mounted.
  *
- *   npm run bench                      # build, then the full run (writes bench/results/latest.md)
+ *   npm run bench                      # build, then the full run on this Node (writes bench/results/latest.md on 20, latest-node<N>.md otherwise)
+ *   npm run bench -- --node 24         # the same on the latest Node 24 from the registry (npx -y -p node@24)
  *   node bench/run.mjs --quick         # a short smoke run of the harness (writes nothing)
  *   node bench/run.mjs --diag          # adds the diagnostic variants that isolate each cost
  *   node bench/run.mjs --only als-only,proto-noals --pairs 6
- *   npx -y -p node@24 node bench/run.mjs   # the same on Node 24 (writes latest-node24.md)
- *   node bench/run.mjs --concurrent    # both sides of each pair at once on the shared core (busy machines)
+ *   node bench/run.mjs --sequential    # one side after the other, each with the server core alone (quiet machines only)
  *
- * Method: the server runs pinned to one core, wrk to the other. Every
- * comparison is measured in A/B pairs, alternating which side goes first,
- * each side a fresh server process warmed up before it is measured. The
- * reported ratio is the median of the per-pair ratios; pairs that straddled
- * a switch of the machine's fast/slow state are dropped (see lib/stats.mjs).
+ * Method: by default both sides of each pair run at once on the pinned
+ * server core, each loaded by its own wrk on the other core, so every switch
+ * of machine state and every foreign process hits both alike. Every
+ * comparison is measured in >= 6 A/B pairs, each side a fresh server process
+ * warmed up before it is measured, and every run includes the A/A control
+ * (bare vs bare) of each baseline it uses. The reported ratio is the median
+ * of the per-pair ratios; the verdict clears the control's noise or says
+ * "undecided" (lib/verdict.mjs); a pair with errors invalidates the run.
  * Beside req/s, the server's own CPU time per request (all threads, from
  * /proc) is reported: it is much less sensitive to other load on the machine.
  */
@@ -25,12 +28,13 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createRequire } from 'node:module';
+import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import { startServer } from './lib/processes.mjs';
 import { wrk } from './lib/wrk.mjs';
 import { analyseIdle, analysePairs, median } from './lib/stats.mjs';
 import { BASELINES, IDLE_VARIANTS, SERVERS, selectVariants } from './lib/variants.mjs';
-import { IDLE_HEADER, PAIR_HEADER, SUMMARY_HEADER, idleRows, markdownTable, noiseNote, pairRows, summaryRows, textTable } from './lib/report.mjs';
+import { IDLE_HEADER, PAIR_HEADER, SUMMARY_HEADER, idleRows, markdownTable, noiseNote, pairRows, runStatus, summaryRows, textTable } from './lib/report.mjs';
 
 const { values: opts } = parseArgs({
   options: {
@@ -46,11 +50,31 @@ const { values: opts } = parseArgs({
     'server-core': { type: 'string', default: '0' },
     'load-core': { type: 'string', default: '1' },
     quick: { type: 'boolean', default: false },
+    // The default; still accepted so older command lines keep working.
     concurrent: { type: 'boolean', default: false },
+    sequential: { type: 'boolean', default: false },
     slice: { type: 'string' },
+    'no-control': { type: 'boolean', default: false },
+    node: { type: 'string' },
     out: { type: 'string' },
   },
 });
+
+// --node N: the same bench on Node line N from the registry. Server children use
+// process.execPath, so they run on that line too.
+if (opts.node !== undefined) {
+  if (!/^\d+$/.test(opts.node)) throw new TypeError(`--node takes a major version such as 24, got '${opts.node}'`);
+  const rest = process.argv.slice(2).filter((a, i, all) => a !== '--node' && all[i - 1] !== '--node' && !a.startsWith('--node='));
+  const self = fileURLToPath(import.meta.url);
+  console.log(`bench: running on the latest Node ${opts.node} from the registry (npx -y -p node@${opts.node})`);
+  const child = spawnSync('npx', ['-y', '-p', `node@${opts.node}`, 'node', self, ...rest], { stdio: 'inherit', env: { ...process.env, LOOPGUARD_BENCH_NODE: opts.node } });
+  process.exit(child.status ?? 1);
+}
+const wantedMajor = process.env.LOOPGUARD_BENCH_NODE;
+if (wantedMajor !== undefined && process.versions.node.split('.')[0] !== wantedMajor) {
+  console.error(`bench: asked for Node ${wantedMajor}, running on ${process.version}`);
+  process.exit(1);
+}
 
 const quick = opts.quick;
 const config = {
@@ -62,9 +86,9 @@ const config = {
   idleRounds: quick ? 1 : Number(opts['idle-rounds']),
   serverCore: Number(opts['server-core']),
   loadCore: Number(opts['load-core']),
-  concurrent: opts.concurrent,
   slice: opts.slice === undefined ? undefined : Number(opts.slice),
 };
+config.concurrent = !opts.sequential && config.slice === undefined;
 const nodeMajor = Number(process.versions.node.split('.')[0]);
 const defaultOut = fileURLToPath(new URL(nodeMajor === 20 ? './results/latest.md' : `./results/latest-node${nodeMajor}.md`, import.meta.url));
 // A quick run checks the harness; it never replaces the quotable results.
@@ -246,9 +270,9 @@ function versions() {
 }
 
 async function main() {
-  const { runnable, skipped } = selectVariants({ only: opts.only?.split(',').map((s) => s.trim()), diag: opts.diag });
+  const { runnable, skipped } = selectVariants({ only: opts.only?.split(',').map((s) => s.trim()), diag: opts.diag, noControl: opts['no-control'] });
   const ver = versions();
-  const setup = `Node ${ver.node} · express ${ver.express} · fastify ${ver.fastify} · express-prom-bundle ${ver['express-prom-bundle']} · ${os.cpus().length} cores (${os.cpus()[0]?.model?.trim()}) · server on cpu${config.serverCore}, wrk (1 thread, ${config.connections} connections) on cpu${config.loadCore} · ${config.warmup} s warm-up + ${config.seconds} s measured per side · ${config.pairs} A/B pairs${config.concurrent ? ' (concurrent: both sides at once, sharing the server core)' : ''}`;
+  const setup = `Node ${ver.node} · express ${ver.express} · fastify ${ver.fastify} · express-prom-bundle ${ver['express-prom-bundle']} · ${os.cpus().length} cores (${os.cpus()[0]?.model?.trim()}) · server on cpu${config.serverCore}, wrk (1 thread, ${config.connections} connections) on cpu${config.loadCore} · ${config.warmup} s warm-up + ${config.seconds} s measured per side · ${config.pairs} A/B pairs${config.concurrent ? ' (concurrent: both sides at once, sharing the server core)' : config.slice ? ` (interleaved ${config.slice} s slices)` : ' (sequential)'}`;
   log(`loopguard bench — ${setup}`);
   for (const s of skipped) log(`  skip ${s.name}: ${s.reason}`);
   const startedAt = new Date();
@@ -262,16 +286,26 @@ async function main() {
   for (const name of Object.keys(BASELINES)) {
     baselineMedians[name] = median(runnable.filter((v) => v.baseline === name).flatMap((v) => pairsByVariant.get(v.name).map((p) => p.base.rps)));
   }
+  // Sequential and sliced pairs: each comparison's state reference is the A/A control of its baseline,
+  // measured in the same rounds. Concurrent pairs share every instant of machine state, so none is
+  // dropped for it (a round's control ran at another moment and would only discard good pairs).
+  const controlPairs = (v) => {
+    if (config.concurrent) return undefined;
+    const control = runnable.find((c) => c.control && c.baseline === v.baseline);
+    return control && control !== v ? pairsByVariant.get(control.name) : undefined;
+  };
   const results = runnable
     .filter((v) => pairsByVariant.get(v.name).length > 0)
-    .map((v) => ({ variant: v, baseline: BASELINES[v.baseline], summary: analysePairs(pairsByVariant.get(v.name), baselineMedians[v.baseline]) }));
+    .map((v) => ({ variant: v, baseline: BASELINES[v.baseline], summary: analysePairs(pairsByVariant.get(v.name), { baselineMedian: baselineMedians[v.baseline], controlPairs: controlPairs(v) }) }));
+  const status = runStatus(results);
   const allSkipped = [...skipped, ...[...unavailable].map(([name, reason]) => ({ name, reason }))];
 
   const loadNote = `Machine load average (1 min) ${loadBefore.toFixed(2)} at the start, ${os.loadavg()[0].toFixed(2)} at the end (2 cores; this bench itself keeps ~1.5 busy).`;
   log('');
   log(loadNote);
   log(textTable(SUMMARY_HEADER, summaryRows(results)));
-  if (noiseNote(results, config.concurrent)) log(noiseNote(results, config.concurrent));
+  log(noiseNote(results));
+  if (status.invalid) log(status.line);
   for (const r of results) {
     log(`\n${r.variant.label} vs ${r.baseline.label} — per pair`);
     log(textTable(PAIR_HEADER, pairRows(r.summary)));
@@ -292,12 +326,12 @@ async function main() {
       '',
       loadNote,
       '',
-      'Ratio = variant req/s ÷ baseline req/s, median over the kept A/B pairs. Δ CPU µs/req = server CPU time (all threads, /proc) per request, variant minus baseline, median over pairs; CPU ratio = baseline ÷ variant CPU per request (the throughput ratio if the server were purely CPU-bound, less sensitive to other load on the machine). Pairs whose two sides disagree about the machine state (fast/slow switch mid-pair) are dropped; see bench/README.md.',
+      'Ratio = variant req/s ÷ baseline req/s, median over the kept A/B pairs. Δ CPU µs/req = server CPU time (all threads, /proc) per request, variant minus baseline, median over pairs; CPU ratio = baseline ÷ variant CPU per request (the throughput ratio if the server were purely CPU-bound, less sensitive to other load on the machine). PASS needs ratio − noise ≥ target, FAIL ratio + noise < target (noise: the A/A control\'s widest pair), anything else is undecided; a pair with errors or non-2xx answers makes the run INVALID; see bench/README.md.',
       '',
+      ...(status.invalid ? [`**${status.line}**`, ''] : []),
       markdownTable(SUMMARY_HEADER, summaryRows(results)),
       '',
-      noiseNote(results, config.concurrent),
-      '',
+      ...noiseNote(results).split('\n').flatMap((l) => [l, '']),
       ...results.flatMap((r) => [`## ${r.variant.label} vs ${r.baseline.label}`, '', markdownTable(PAIR_HEADER, pairRows(r.summary)), '']),
       ...(idle
         ? [`## Idle CPU`, '', `${config.idleSeconds} s windows after a 3 s settle, the processes side by side on cpu${config.serverCore}, ${config.idleRounds} rounds; run time of all threads from /proc/<pid>/task/*/schedstat. Budget: loopguard < 1 % of a core more than bare.`, '', markdownTable(IDLE_HEADER, idleRows(idle, IDLE_VARIANTS)), '']
@@ -308,6 +342,7 @@ async function main() {
     writeFileSync(outFile, md);
     log(`\nwrote ${outFile}`);
   }
+  if (status.invalid) process.exitCode = 1;
 }
 
 await main();

@@ -22,8 +22,13 @@ export const BLOCKING_BUCKETS_SECONDS = [
   0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
 ] as const;
 
+/** A trivial job's wait in libuv's thread pool: 0.1 ms when idle, seconds when saturated or stuck. */
+export const THREADPOOL_BUCKETS_SECONDS = [
+  0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+] as const;
+
 export type MetricType = 'counter' | 'gauge' | 'histogram';
-export type LabelName = 'route' | 'method' | 'cause' | 'reason';
+export type LabelName = 'route' | 'method' | 'cause' | 'reason' | 'pool' | 'percentile';
 
 export interface MetricDefinition {
   /** Key used in code to refer to the metric. */
@@ -42,12 +47,20 @@ export interface MetricDefinition {
   readonly aggregator: 'sum' | 'max';
 }
 
+/**
+ * Values of the `cause` label. `expected`: code declared as expected to block
+ * (`expectedBlockingRoutes`, `guard.expectBlocking`); the bundled alerts leave it out.
+ */
+export const STALL_CAUSES = ['request', 'background', 'gc', 'expected'] as const;
+
 /** OTel attribute names (semantic conventions) for our Prometheus labels. */
 export const OTEL_ATTRIBUTES: Readonly<Record<LabelName, string>> = {
   route: 'http.route',
   method: 'http.request.method',
   cause: 'loopguard.cause',
   reason: 'loopguard.reason',
+  pool: 'loopguard.pool',
+  percentile: 'loopguard.percentile',
 };
 
 export const CATALOGUE = [
@@ -86,7 +99,7 @@ export const CATALOGUE = [
     key: 'stalls',
     name: 'stalls_total',
     type: 'counter',
-    help: 'Event loop stalls, by the culprit route that held the loop.',
+    help: 'Event loop stalls, by the culprit route that held the loop (cause: request, background, gc, or expected when declared as expected to block).',
     labels: ['route', 'method', 'cause'],
     unit: '{stall}',
     otelName: 'stalls',
@@ -100,6 +113,16 @@ export const CATALOGUE = [
     labels: ['route', 'method', 'cause'],
     unit: 's',
     otelName: 'stall',
+    aggregator: 'sum',
+  },
+  {
+    key: 'busySeconds',
+    name: 'busy_seconds_total',
+    type: 'counter',
+    help: "Estimated event loop time spent in each culprit's own code, from samples of which request is running; adds up to the loop's busy time.",
+    labels: ['route', 'method', 'cause'],
+    unit: 's',
+    otelName: 'busy',
     aggregator: 'sum',
   },
   {
@@ -154,6 +177,58 @@ export const CATALOGUE = [
     unit: '{request}',
     otelName: 'requests.shed',
     aggregator: 'sum',
+  },
+  {
+    key: 'threadpoolDelay',
+    name: 'threadpool_delay_seconds',
+    type: 'histogram',
+    help: "Wait of a trivial job in libuv's thread pool (fs, dns.lookup, crypto, zlib), probed from the watchdog thread.",
+    labels: [],
+    unit: 's',
+    otelName: 'threadpool.delay',
+    buckets: THREADPOOL_BUCKETS_SECONDS,
+    aggregator: 'sum',
+  },
+  {
+    key: 'threadpoolSize',
+    name: 'threadpool_size',
+    type: 'gauge',
+    help: "Threads in libuv's pool (UV_THREADPOOL_SIZE at start, default 4).",
+    labels: [],
+    unit: '{thread}',
+    otelName: 'threadpool.size',
+    aggregator: 'max',
+  },
+  {
+    key: 'workerPoolQueueSize',
+    name: 'worker_pool_queue_size',
+    type: 'gauge',
+    help: 'Tasks waiting for a thread in a watched worker pool (guard.watchPool).',
+    labels: ['pool'],
+    unit: '{task}',
+    otelName: 'worker_pool.queue_size',
+    aggregator: 'sum',
+  },
+  {
+    key: 'workerPoolSize',
+    name: 'worker_pool_size',
+    type: 'gauge',
+    help: 'Threads a watched worker pool runs at most.',
+    labels: ['pool'],
+    unit: '{thread}',
+    otelName: 'worker_pool.size',
+    aggregator: 'sum',
+  },
+  {
+    key: 'workerPoolWait',
+    name: 'worker_pool_wait_seconds',
+    type: 'gauge',
+    help: "Queue wait of a watched worker pool's tasks at a percentile (50, 99), as the pool reports it (piscina: since start or its last histogram reset).",
+    // Not `quantile`: that label belongs to summaries, and these are percentiles the pool computed.
+    labels: ['pool', 'percentile'],
+    unit: 's',
+    otelName: 'worker_pool.wait',
+    aggregator: 'max',
   },
 ] as const satisfies readonly MetricDefinition[];
 

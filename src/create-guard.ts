@@ -27,6 +27,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GuardCore } from './core/guard';
 import { InvalidOptionError, LoopGuardError } from './errors';
 import { MetricsBridge, type MetricsServerAddress } from './exporters/metrics-bridge';
+import { INSTALL_PROM_CLIENT } from './exporters/prom-lib';
 import { registerOtel } from './otel/exporter';
 import { blockedGaugeFamily, metricsHandler, registerPrometheus, type PrometheusExport } from './exporters/prometheus';
 import { resolveOptions, type LoopGuardOptions } from './options';
@@ -117,7 +118,7 @@ export class LoopGuard extends GuardCore {
   metricsHandler(): (req: IncomingMessage, res: ServerResponse) => void {
     if (this.prometheus === undefined) {
       if (this.options.prometheus === false) throw new InvalidOptionError('prometheus', 'enabled (an object) to use metricsHandler()', false);
-      throw new LoopGuardError('LOOPGUARD_MISSING_PEER', 'loopguard: metricsHandler() needs the peer dependency prom-client (npm install prom-client)');
+      throw new LoopGuardError('LOOPGUARD_MISSING_PEER', `loopguard: metricsHandler() needs a Prometheus client (${INSTALL_PROM_CLIENT})`);
     }
     return metricsHandler(this.prometheus.registry, (err) => this.reportError(err));
   }

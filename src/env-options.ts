@@ -8,6 +8,12 @@
 import type { StallReport } from './core/stall-report';
 import { InvalidOptionError } from './errors';
 import { resolveOptions, type LoopGuardOptions } from './options';
+import { resolveBudget, type BudgetConfig } from './test/budget-config';
+
+/** The loop budget of a test run, and the directory its processes report to (unset in the first one). */
+export interface BudgetRunConfig extends BudgetConfig {
+  readonly runDir: string | undefined;
+}
 
 type Kind = 'number' | 'boolean' | 'string' | 'onStall';
 
@@ -27,6 +33,7 @@ export const ENV_VARIABLES: readonly EnvVariable[] = [
   { name: 'LOOPGUARD_MAX_ROUTES', kind: 'number', option: 'maxRoutes' },
   { name: 'LOOPGUARD_PRECISE', kind: 'boolean', option: 'precise' },
   { name: 'LOOPGUARD_STARTUP_GRACE_MS', kind: 'number', option: 'startupGraceMs' },
+  { name: 'LOOPGUARD_BLAME_AFTER_RESPONSE_MS', kind: 'number', option: 'blameAfterResponseMs' },
   { name: 'LOOPGUARD_MAX_STACK_FRAMES', kind: 'number', option: 'maxStackFrames' },
   { name: 'LOOPGUARD_RECENT_STALLS', kind: 'number', option: 'recentStalls' },
   { name: 'LOOPGUARD_PROMETHEUS', kind: 'boolean', option: 'prometheus' },
@@ -34,6 +41,10 @@ export const ENV_VARIABLES: readonly EnvVariable[] = [
   { name: 'LOOPGUARD_METRICS_PORT', kind: 'number', option: 'metricsServer.port' },
   { name: 'LOOPGUARD_METRICS_HOST', kind: 'string', option: 'metricsServer.host' },
   { name: 'LOOPGUARD_OTEL', kind: 'boolean', option: 'otel' },
+  { name: 'LOOPGUARD_BUDGET_MS', kind: 'number', option: '' },
+  { name: 'LOOPGUARD_BUDGET_WARMUP', kind: 'number', option: '' },
+  // Set by the first process of a budgeted test run for the processes it starts (src/test/run.ts).
+  { name: 'LOOPGUARD_BUDGET_RUN', kind: 'string', option: '' },
 ];
 
 const BY_NAME = new Map(ENV_VARIABLES.map((v) => [v.name, v]));
@@ -46,6 +57,8 @@ export interface EnvOptions {
   readonly options: LoopGuardOptions;
   /** LOOPGUARD_ON_STALL=log: write JSON lines to stderr (`logLine`). */
   readonly log: boolean;
+  /** LOOPGUARD_BUDGET_MS: this process is part of a test run with a loop budget. */
+  readonly budget?: BudgetRunConfig;
 }
 
 /**
@@ -86,6 +99,7 @@ export function optionsFromEnv(env: Record<string, string | undefined>): EnvOpti
   if (host !== undefined && port === undefined) throw envError('LOOPGUARD_METRICS_HOST', 'accompanied by LOOPGUARD_METRICS_PORT', env.LOOPGUARD_METRICS_HOST);
   if (port !== undefined) options.metricsServer = host === undefined ? { port } : { port, host };
   if (values.get('LOOPGUARD_OTEL') === false) options.otel = false;
+  const budget = budgetFromEnv(values, env, options);
   // The same checks as in code, reported under the variable's name.
   try {
     resolveOptions(options as LoopGuardOptions);
@@ -96,7 +110,34 @@ export function optionsFromEnv(env: Record<string, string | undefined>): EnvOpti
     const expected = /must be (.*), received/.exec(err.message)?.[1] ?? 'valid';
     throw envError(variable.name, expected, env[variable.name]);
   }
-  return { enabled: values.get('LOOPGUARD_ENABLED') !== false, options: options as LoopGuardOptions, log: options.onStall === logStall };
+  return { enabled: values.get('LOOPGUARD_ENABLED') !== false, options: options as LoopGuardOptions, log: options.onStall === logStall, ...(budget && { budget }) };
+}
+
+/**
+ * A loop budget needs each request's exact own time (precise mode) and a
+ * stack captured at the budget. Startup grace defaults to 0 here: in a short
+ * test process, a second without captures would hide most culprits' functions.
+ */
+function budgetFromEnv(values: Map<string, unknown>, env: Record<string, string | undefined>, options: Record<string, unknown>): BudgetRunConfig | undefined {
+  const budgetMs = values.get('LOOPGUARD_BUDGET_MS');
+  if (budgetMs === undefined) {
+    if (values.has('LOOPGUARD_BUDGET_WARMUP')) throw envError('LOOPGUARD_BUDGET_WARMUP', 'accompanied by LOOPGUARD_BUDGET_MS', env.LOOPGUARD_BUDGET_WARMUP);
+    return undefined;
+  }
+  if (options.precise === false) throw envError('LOOPGUARD_PRECISE', 'unset or true with LOOPGUARD_BUDGET_MS (the budget measures exact own time)', env.LOOPGUARD_PRECISE);
+  const names = { budgetMs: 'LOOPGUARD_BUDGET_MS', warmupRequests: 'LOOPGUARD_BUDGET_WARMUP', startupGraceMs: 'LOOPGUARD_STARTUP_GRACE_MS' };
+  options.startupGraceMs ??= 0;
+  let config;
+  try {
+    config = resolveBudget({ budgetMs, warmupRequests: values.get('LOOPGUARD_BUDGET_WARMUP'), startupGraceMs: options.startupGraceMs }, names);
+  } catch (err) {
+    const option = (err as InvalidOptionError).option;
+    throw envError(option, /must be (.*), received/.exec((err as Error).message)?.[1] ?? 'valid', env[option]);
+  }
+  options.precise = true;
+  options.captureAtMs = config.budgetMs;
+  const runDir = values.get('LOOPGUARD_BUDGET_RUN') as string | undefined;
+  return { ...config, runDir };
 }
 
 /** The variable behind an option path: itself, else its nearest relative (`metricsServer` → LOOPGUARD_METRICS_PORT). */

@@ -9,7 +9,9 @@ export type LoopGuardErrorCode =
   | 'LOOPGUARD_ALREADY_REGISTERED'
   | 'LOOPGUARD_CALLBACK_FAILED'
   | 'LOOPGUARD_EXPORT_FAILED'
-  | 'LOOPGUARD_WATCHDOG_FAILED';
+  | 'LOOPGUARD_WATCHDOG_FAILED'
+  | 'LOOPGUARD_POOL_WATCHED'
+  | 'LOOPGUARD_TOO_MANY_POOLS';
 
 export class LoopGuardError extends Error {
   readonly code: LoopGuardErrorCode;

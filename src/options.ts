@@ -5,7 +5,7 @@ import { resolveShedOptions, type ResolvedShedOptions, type ShedOptions } from '
 
 /** Where loopguard registers its Prometheus series. */
 export interface PrometheusOptions {
-  /** A prom-client `Registry`. @default prom-client's default `register` */
+  /** A `Registry` from prom-client or @prometheus-io/client. @default the installed client's default `register` (see README) */
   registry?: unknown;
   /** Prefix of every metric name. @default 'loopguard_' */
   prefix?: string;
@@ -47,6 +47,17 @@ export interface OtelOptions {
   traces?: boolean;
 }
 
+/** The thread-pool probe (see `loopguard_threadpool_delay_seconds`). */
+export interface ThreadPoolProbeOptions {
+  /**
+   * One trivial job (a one-byte `crypto.randomFill`) per this many
+   * milliseconds at most, from the watchdog thread; never a second while one
+   * is queued. Under 100 is for tests.
+   * @default 1000
+   */
+  intervalMs?: number;
+}
+
 export interface LoopGuardOptions {
   /**
    * A stall is the loop not turning for at least this long, in milliseconds.
@@ -63,7 +74,7 @@ export interface LoopGuardOptions {
    * @default true
    */
   captureStacks?: boolean;
-  /** Prometheus export, or `false` for none. @default {} (prom-client's default registry) */
+  /** Prometheus export, or `false` for none. @default {} (the installed Prometheus client's default registry) */
   prometheus?: PrometheusOptions | false;
   /**
    * Serve the Prometheus registry from the watchdog worker thread, e.g.
@@ -81,6 +92,15 @@ export interface LoopGuardOptions {
   /** Stalls in this many milliseconds after creation (module loading, warm-up) are not reported. @default 1000 */
   startupGraceMs?: number;
   /**
+   * Work that still runs in a request's context after its response finished
+   * (a timer it set, the rest of an async handler) is blamed on its route for
+   * this many milliseconds after the response, with `afterResponse: true`;
+   * later it is background. Bounds how long an interval a request started
+   * counts against it. 0: never blame work left behind.
+   * @default 10000
+   */
+  blameAfterResponseMs?: number;
+  /**
    * Time every async callback (async_hooks) to record each request's own
    * synchronous time, including blocking under the threshold. Costs ≈10 % req/s on Node 20.
    * @default false
@@ -91,16 +111,47 @@ export interface LoopGuardOptions {
    * culprit routes first. `true` takes every default. @default false
    */
   shed?: ShedOptions | boolean;
+  /**
+   * Measure how long a trivial job waits in libuv's thread pool, where
+   * `fs`, `dns.lookup`, `crypto` and `zlib` work queues, or `false` for no probe.
+   * @default { intervalMs: 1000 }
+   */
+  threadPoolProbe?: ThreadPoolProbeOptions | boolean;
+  /**
+   * Busy time: how many times a second, on average, the watchdog samples
+   * which route's code is running (`loopguard_busy_seconds_total`, the
+   * snapshot's `busy`). Each sample costs the main thread ≈ 20 µs; the rate
+   * backs off while the loop is idle. 0 turns sampling off.
+   * @default 10
+   */
+  busySampleHz?: number;
   /** Stall reports kept for `snapshot()`. @default 50 */
   recentStalls?: number;
   /** Stack frames kept per report, top first. @default 20 */
   maxStackFrames?: number;
+  /**
+   * Routes whose blocking is known and accepted (an admin export, a nightly
+   * report): route templates, matched exactly (`'/admin/export'`), or regular
+   * expressions tested against the template (`/^\/admin\//`). Their stalls
+   * are still measured and reported, with `cause: 'expected'`; the bundled
+   * alerts leave them out and load shedding never blames them. For code
+   * outside routes, wrap it in `guard.expectBlocking(fn)`.
+   * @default []
+   */
+  expectedBlockingRoutes?: readonly (string | RegExp)[];
   /**
    * Receives runtime problems (a throwing callback, a failed export, the
    * watchdog dying); each distinct problem is reported once.
    * @default process.emitWarning
    */
   onError?: (error: Error) => void;
+  /**
+   * @internal Set by the test-time loop budget (loopguard/test): capture the
+   * blocking stack once the loop has been held this long (ms), even below
+   * `thresholdMs`, with the heartbeat turned up to measure it. Stalls are
+   * still only those of `thresholdMs`.
+   */
+  captureAtMs?: number;
 }
 
 export interface ResolvedOptions {
@@ -112,15 +163,21 @@ export interface ResolvedOptions {
   readonly otel: Readonly<OtelOptions> | false;
   readonly maxRoutes: number;
   readonly startupGraceMs: number;
+  readonly blameAfterResponseMs: number;
   readonly precise: boolean;
   readonly shed: ResolvedShedOptions | false;
+  readonly threadPoolProbe: Readonly<Required<ThreadPoolProbeOptions>> | false;
+  readonly busySampleHz: number;
   readonly recentStalls: number;
   readonly maxStackFrames: number;
   readonly onError: ((error: Error) => void) | undefined;
+  readonly expectedBlockingRoutes: readonly (string | RegExp)[];
   /** Heartbeat timer period, derived from thresholdMs. */
   readonly heartbeatMs: number;
   /** How late the heartbeat must be before the watchdog captures a stack. */
   readonly captureAfterMs: number;
+  /** @internal See LoopGuardOptions.captureAtMs. */
+  readonly captureAtMs: number | undefined;
 }
 
 export const DEFAULTS = Object.freeze({
@@ -128,14 +185,17 @@ export const DEFAULTS = Object.freeze({
   captureStacks: true,
   maxRoutes: 200,
   startupGraceMs: 1000,
+  blameAfterResponseMs: 10_000,
   precise: false,
+  busySampleHz: 10,
   recentStalls: 50,
   maxStackFrames: 20,
+  threadPoolProbeIntervalMs: 1000,
 });
 
 const KNOWN: readonly string[] = [
-  'thresholdMs', 'onStall', 'captureStacks', 'prometheus', 'metricsServer', 'otel', 'maxRoutes', 'startupGraceMs',
-  'precise', 'shed', 'recentStalls', 'maxStackFrames', 'onError',
+  'thresholdMs', 'onStall', 'captureStacks', 'prometheus', 'metricsServer', 'otel', 'maxRoutes', 'startupGraceMs', 'blameAfterResponseMs',
+  'precise', 'shed', 'threadPoolProbe', 'busySampleHz', 'recentStalls', 'maxStackFrames', 'onError', 'expectedBlockingRoutes', 'captureAtMs',
 ];
 
 export function resolveOptions(input: LoopGuardOptions | undefined = {}): ResolvedOptions {
@@ -144,7 +204,8 @@ export function resolveOptions(input: LoopGuardOptions | undefined = {}): Resolv
   const thresholdMs = finiteNumber('thresholdMs', input.thresholdMs ?? DEFAULTS.thresholdMs, 1, 600_000);
   // The heartbeat must tick several times per threshold to measure stalls to a
   // few percent, yet rarely enough that an idle process pays well under 1 % of a core.
-  const heartbeatMs = Math.min(200, Math.max(5, Math.round(thresholdMs / 4)));
+  const captureAtMs = input.captureAtMs === undefined ? undefined : finiteNumber('captureAtMs', input.captureAtMs, 1, 600_000);
+  const heartbeatMs = Math.min(200, Math.max(5, Math.round(Math.min(thresholdMs, captureAtMs ?? Infinity) / 4)));
   const prometheus = objectOrFalse('prometheus', input.prometheus, validatePrometheus);
   return Object.freeze({
     thresholdMs,
@@ -155,14 +216,36 @@ export function resolveOptions(input: LoopGuardOptions | undefined = {}): Resolv
     otel: objectOrFalse<OtelOptions>('otel', input.otel, validateOtel),
     maxRoutes: integer('maxRoutes', input.maxRoutes ?? DEFAULTS.maxRoutes, 1, 100_000),
     startupGraceMs: finiteNumber('startupGraceMs', input.startupGraceMs ?? DEFAULTS.startupGraceMs, 0, 3_600_000),
+    blameAfterResponseMs: finiteNumber('blameAfterResponseMs', input.blameAfterResponseMs ?? DEFAULTS.blameAfterResponseMs, 0, 86_400_000),
     precise: boolean('precise', input.precise ?? DEFAULTS.precise),
     shed: resolveShedOptions(input.shed, thresholdMs),
+    threadPoolProbe: threadPoolProbe(input.threadPoolProbe),
+    busySampleHz: finiteNumber('busySampleHz', input.busySampleHz ?? DEFAULTS.busySampleHz, 0, 1000),
     recentStalls: integer('recentStalls', input.recentStalls ?? DEFAULTS.recentStalls, 0, 10_000),
     maxStackFrames: integer('maxStackFrames', input.maxStackFrames ?? DEFAULTS.maxStackFrames, 1, 200),
     onError: optionalFunction<(error: Error) => void>('onError', input.onError),
+    expectedBlockingRoutes: expectedRoutes(input.expectedBlockingRoutes),
     heartbeatMs,
-    captureAfterMs: Math.max(heartbeatMs, Math.round(thresholdMs / 2)),
+    // The worker watches the main thread's scheduler for 10 ms before it pauses
+    // (watchdog/worker.ts) and its timers run late on a busy machine: asked this
+    // early, the pause lands while a block of about the budget is still running.
+    // Captures of shorter blocks cost them nothing: the pause's time is taken off.
+    captureAfterMs: Math.min(Math.max(heartbeatMs, Math.round(thresholdMs / 2)), Math.max(heartbeatMs, Math.round((captureAtMs ?? Infinity) / 2) - 5)),
+    captureAtMs,
   });
+}
+
+function expectedRoutes(value: unknown): readonly (string | RegExp)[] {
+  if (value === undefined) return Object.freeze([]);
+  if (!Array.isArray(value)) throw new InvalidOptionError('expectedBlockingRoutes', "an array of route templates and regular expressions, e.g. ['/admin/export', /^\\/reports\\//]", value);
+  return Object.freeze(
+    value.map((route, i) => {
+      // A copy without g/y: a stateful lastIndex would make every other test fail.
+      if (route instanceof RegExp) return new RegExp(route.source, route.flags.replace(/[gy]/g, ''));
+      if (typeof route === 'string' && route.startsWith('/')) return route;
+      throw new InvalidOptionError(`expectedBlockingRoutes[${i}]`, "a route template starting with '/' or a RegExp", route);
+    }),
+  );
 }
 
 function validatePrometheus(value: PrometheusOptions): PrometheusOptions {
@@ -171,7 +254,7 @@ function validatePrometheus(value: PrometheusOptions): PrometheusOptions {
     throw new InvalidOptionError('prometheus.prefix', 'a valid Prometheus metric name prefix ([a-zA-Z_:][a-zA-Z0-9_:]*)', value.prefix);
   }
   if (value.registry !== undefined && (value.registry === null || typeof (value.registry as { registerMetric?: unknown }).registerMetric !== 'function')) {
-    throw new InvalidOptionError('prometheus.registry', 'a prom-client Registry', value.registry);
+    throw new InvalidOptionError('prometheus.registry', 'a prom-client or @prometheus-io/client Registry', value.registry);
   }
   return value;
 }
@@ -191,6 +274,15 @@ function metricsServer(value: unknown, prometheus: boolean): Readonly<Required<M
     path,
     mainThreadTimeoutMs: finiteNumber('metricsServer.mainThreadTimeoutMs', input.mainThreadTimeoutMs ?? 50, 1, 10_000),
   });
+}
+
+function threadPoolProbe(value: unknown): Readonly<Required<ThreadPoolProbeOptions>> | false {
+  const probe = objectOrFalse<ThreadPoolProbeOptions>('threadPoolProbe', value === true ? {} : value, (v) => {
+    knownKeys('threadPoolProbe', v, ['intervalMs']);
+    return v;
+  });
+  if (probe === false) return false;
+  return Object.freeze({ intervalMs: integer('threadPoolProbe.intervalMs', probe.intervalMs ?? DEFAULTS.threadPoolProbeIntervalMs, 10, 60_000) });
 }
 
 function validateOtel(value: OtelOptions): OtelOptions {

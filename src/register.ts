@@ -3,41 +3,33 @@
  * `node --require loopguard/register app.js` (CommonJS), options from
  * `LOOPGUARD_*` environment variables (src/env-options.ts).
  *
- * Every node:http / https server request is seen on the
- * 'http.server.request.start' diagnostics channel (Node >= 20.6), published
- * synchronously just before the server emits 'request'. The subscriber opens
- * the request's record and makes it the current AsyncLocalStorage store with
- * `enterWith`, so the framework's whole handling of the request, run from that
- * 'request' event, inherits it. No module hooks are needed for that; routes
- * are resolved per framework (src/register/frameworks.ts).
+ * Every node:http / https server request is tracked from a diagnostics
+ * channel (src/register/http-servers.ts); no module hooks are needed for
+ * that; routes are resolved per framework (src/routes/zero-code.ts).
+ * With LOOPGUARD_BUDGET_MS the run is also a test run with a loop budget
+ * (src/test/run.ts).
  *
  * Runs on the main thread only: worker threads inherit `--require`/`--import`
  * (loopguard's own watchdog worker included) and must not start guards of their own.
  */
-import dc from 'node:diagnostics_channel';
-import type { IncomingMessage } from 'node:http';
 import { isMainThread } from 'node:worker_threads';
-import { trackResponse, type TrackedResponse } from './adapters/shared';
 import { createLoopGuard, type LoopGuard } from './create-guard';
-import { preciseEnter } from './core/precise';
-import { requestStore } from './core/request-context';
 import { logLine, optionsFromEnv } from './env-options';
-import { linkFastify, linkKoa, zeroCodeRoute } from './routes/zero-code';
+import { linkFastify, linkKoa } from './routes/zero-code';
+import { watchHttpServers } from './register/http-servers';
+import { isTestRunnerProcess, startBudgetRun } from './test/run';
 
 const kRegistered = Symbol.for('loopguard.register');
-
-interface RequestStart {
-  request: IncomingMessage;
-  response: TrackedResponse;
-}
 
 function start(): LoopGuard | undefined {
   const registry = globalThis as { [kRegistered]?: LoopGuard | null };
   // Loaded twice (--require and --import, or two copies): the first one serves.
   if (!isMainThread || registry[kRegistered] !== undefined) return registry[kRegistered] ?? undefined;
   // A bad variable throws here, before the app starts, naming the variable.
-  const { enabled, options, log } = optionsFromEnv(process.env);
-  if (!enabled) {
+  const { enabled, options, log, budget } = optionsFromEnv(process.env);
+  if (!enabled || (budget !== undefined && isTestRunnerProcess())) {
+    // node --test's runner with a budget: it judges the run its file processes report, and tracks nothing itself.
+    if (enabled && budget !== undefined) startBudgetRun(undefined, budget);
     registry[kRegistered] = null;
     return undefined;
   }
@@ -49,21 +41,9 @@ function start(): LoopGuard | undefined {
     if (guard.options.captureStacks) guard.once('watchdog:ready', watching);
     else watching();
   }
-  const precise = guard.options.precise;
   const report = (err: unknown): void => guard.reportError(err);
-
-  // A subscriber that throws would surface as an uncaught exception in the app: never let it.
-  dc.subscribe('http.server.request.start', (message: unknown) => {
-    try {
-      const { request, response } = message as RequestStart;
-      const record = trackResponse(guard, response, request, request.method ?? '', zeroCodeRoute as (req: unknown) => string | null);
-      if (record === undefined) return;
-      requestStore.enterWith(record);
-      if (precise) preciseEnter(record);
-    } catch (err) {
-      report(err);
-    }
-  });
+  watchHttpServers(guard);
+  if (budget !== undefined) startBudgetRun(guard, budget);
   linkFastify(report);
   linkKoa();
   return guard;

@@ -9,6 +9,8 @@ import { ADVICE_KINDS, docsFor } from '../dist/advice/advice.js';
 import { adviceFor } from '../dist/advice/fixes.js';
 import { findCalls } from '../dist/advice/source-scan.js';
 import { ScriptSources } from '../dist/watchdog/pause-advice.js';
+import { dominantAdvice } from '../dist/advice/dominant.js';
+import { splitStall } from '../dist/core/attribution.js';
 
 const APP = '/srv/app/src/routes.js';
 const frame = (functionName, url, lineNumber, columnNumber = 1) => ({ functionName, url, lineNumber, columnNumber });
@@ -83,6 +85,33 @@ describe('evidence from the source around a late pause', () => {
     const code = 'function parse(body) {\n  req.body = JSON.parse(body);\n  next();\n}\n';
     const stack = [frame('next', '/srv/app/node_modules/router/index.js', 2, 3), appFrame('parse', code, 'next()')];
     assert.equal(classify(stack, [lib, code])?.call, 'JSON.parse');
+  });
+
+  test('a late pause lands on a call that has not run yet: the call before it is the one that returned', () => {
+    // secure-json-parse (Fastify's body parser): JSON.parse, then option checks, then a scan with a regex.
+    const sjp = [
+      'function _parse (text, reviver, options) {',
+      '  const obj = JSON.parse(text, reviver)',
+      ...Array.from({ length: 12 }, (_, i) => `  if (opt${i} === 'ignore') { return obj }`),
+      '  if (suspectProtoRx.test(text) === false && suspectConstructorRx.test(text) === false) {',
+      '    return obj',
+      '  }',
+      '}',
+      'const suspectProtoRx = /"(?:_|\\\\u005[Ff])(?:_|\\\\u005[Ff])(?:p|\\\\u0070)/',
+      'const suspectConstructorRx = /"(?:c|\\\\u0063)(?:o|\\\\u006[Ff])/',
+    ].join('\n');
+    const lib = '/srv/app/node_modules/secure-json-parse/index.js';
+    const late = classify([frame('_parse', lib, ...at(sjp, 'test(text) === false &&'))], [sjp], false);
+    assert.deepEqual([late.kind, late.call], ['json', 'JSON.parse']);
+    const prompt = classify([frame('_parse', lib, ...at(sjp, 'test(text) === false &&'))], [sjp], true);
+    assert.deepEqual([prompt.kind, prompt.call], ['regex', 'RegExp.prototype.test'], 'the scan itself, caught running');
+  });
+
+  test("express.json(): body-parser's read() returns from the type's parser into next(), after a late pause only", () => {
+    const read = "    str = iconv.decode(body, encoding)\n    req.body = parse(str, encoding)\n  } catch (err) {\n    next(err)\n    return\n  }\n  next()\n";
+    const stack = [frame('next', '/srv/app/node_modules/router/index.js', 192, 5), appFrame('(anonymous)', read, 'next()\n', '/srv/app/node_modules/body-parser/lib/read.js')];
+    assert.equal(classify(stack, [undefined, read], false)?.call, 'JSON.parse');
+    assert.equal(classify(stack, [undefined, read], true)?.kind, 'cpu', 'a prompt pause there is JavaScript running (qs, a reviver)');
   });
 
   test('never above the first line of the paused function', () => {
@@ -208,5 +237,27 @@ describe('ScriptSources: the worker\'s cache of script text', () => {
       throw new Error('No script for id: 9');
     });
     assert.equal(await sources.get('9'), undefined);
+  });
+});
+
+describe('dominantAdvice: one segment, several pauses', () => {
+  const json = adviceFor('json', { call: 'JSON.parse', kind: 'json', instead: '' });
+  const regex = adviceFor('regex', { call: 'RegExp.prototype.test', kind: 'regex', instead: '' });
+  const cpu = adviceFor('cpu');
+
+  test('the advice with the most time behind it; pauses with none vouch for nothing', () => {
+    // Body decoding (unnamed, 120 ms), JSON.parse returning late (300 ms), then the prototype scan caught running (60 ms).
+    assert.equal(dominantAdvice([{ at: 120, advice: null }, { at: 420, advice: json }, { at: 480, advice: regex }], 0), json);
+    // A short native call first, then a long loop caught again and again.
+    const samples = [{ at: 80, advice: json }, ...[140, 200, 260, 320].map((at) => ({ at, advice: cpu }))];
+    assert.equal(dominantAdvice(samples, 0), cpu);
+    assert.equal(dominantAdvice([{ at: 50, advice: null }], 0), null);
+  });
+
+  test('on a tie the earlier advice; splitStall gives each segment its own', () => {
+    assert.equal(dominantAdvice([{ at: 100, advice: regex }, { at: 200, advice: json }], 0), regex);
+    const s = (at, asyncId, advice) => ({ window: 1, at, asyncId, request: { id: asyncId, method: 'GET', route: '/x' }, stack: [], advice });
+    const segments = splitStall(0, 600, [s(100, 1, json), s(160, 1, null), s(400, 2, cpu), s(460, 2, cpu)]);
+    assert.deepEqual(segments.map((g) => g.advice?.kind), ['json', 'cpu']);
   });
 });

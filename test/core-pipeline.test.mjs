@@ -61,7 +61,7 @@ test('pipeline: a stall with no capture coming is delivered at once as backgroun
   const { seen, pipeline, clock } = setup();
   pipeline.measured(stall(4, 1000, 180.04, 2), false);
   assert.equal(seen.delivered.length, 1);
-  assert.deepEqual(seen.delivered[0], { id: 1, startedAt: 1000, durationMs: 180, route: null, method: null, cause: 'background', stack: [], victims: 2 });
+  assert.deepEqual(seen.delivered[0], { id: 1, startedAt: 1000, durationMs: 180, route: null, method: null, cause: 'background', stack: [], victims: 2, advice: null, afterResponse: false });
   assert.equal(clock.pending, 0, 'no timer left behind');
 });
 
@@ -170,4 +170,30 @@ test('pipeline: after close() nothing is delivered and no timer is left', () => 
   pipeline.measured(stall(4, 2000, 300, 0), false);
   clock.advance(PENDING_ROUTE_TIMEOUT_MS * 2);
   assert.equal(seen.delivered.length, 0);
+});
+
+test('pipeline: work a finished request left behind is its route\'s, after the response, and it is no victim', () => {
+  const { seen, pipeline } = setup();
+  pipeline.measured(stall(9, 2000, 150, 3), true);
+  const leftBehind = { id: 77, method: 'POST', route: '/orders', afterResponse: true };
+  pipeline.samplesArrived(9, [sample(9, 2040, 21, leftBehind), sample(9, 2100, 21, leftBehind)]);
+  assert.equal(seen.delivered.length, 1);
+  const [report] = seen.delivered;
+  assert.deepEqual([report.route, report.method, report.cause, report.afterResponse], ['/orders', 'POST', 'request', true]);
+  assert.equal(report.victims, 3, 'the finished request was not in flight: every request in flight is a victim');
+  assert.deepEqual(seen.charged, [], 'nothing charged to a request that has finished');
+  assert.deepEqual(seen.culprits, [], 'its span has ended: no culprit hook');
+});
+
+test('pipeline: the advice for left-behind work says to move it off the request loop', () => {
+  const { seen, pipeline } = setup();
+  pipeline.measured(stall(10, 3000, 150, 0), true);
+  const leftBehind = { id: 78, method: 'POST', route: '/orders', afterResponse: true };
+  const advice = { call: 'crypto.pbkdf2Sync', kind: 'sync-crypto', fix: 'Use crypto.pbkdf2.', docs: 'x' };
+  pipeline.samplesArrived(10, [{ ...sample(10, 3040, 22, leftBehind), advice }, { ...sample(10, 3100, 22, leftBehind), advice }]);
+  const [report] = seen.delivered;
+  assert.equal(report.advice.call, 'crypto.pbkdf2Sync');
+  assert.equal(report.advice.kind, 'sync-crypto');
+  assert.match(report.advice.fix, /job queue or a worker pool/);
+  assert.match(report.advice.fix, /Use crypto\.pbkdf2\./);
 });

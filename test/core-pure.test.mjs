@@ -18,7 +18,7 @@ const sample = (at, asyncId, requestId = 0, route = null) => ({
 });
 
 test('splitStall: no samples is one unattributed segment', () => {
-  assert.deepEqual(splitStall(1000, 300, []), [{ startedAt: 1000, durationMs: 300, sample: null }]);
+  assert.deepEqual(splitStall(1000, 300, []), [{ startedAt: 1000, durationMs: 300, sample: null, advice: null }]);
 });
 
 test('splitStall: samples of one callback are one segment covering the whole stall', () => {
@@ -81,20 +81,19 @@ test('Histogram buckets are cumulative with +Inf last, and quantiles interpolate
   assert.equal(quantileFromBuckets(0.99, h.bounds, new Float64Array(4)), 0);
 });
 
-test('frames: CDP 0-based locations become 1-based, file URLs become paths, the app frame is the culprit', () => {
+test('frames: file URLs become paths, anonymous functions are named, the app frame is the culprit', () => {
   const frames = normaliseFrames(
     [
-      { functionName: 'pbkdf2Sync', url: 'node:internal/crypto/pbkdf2', location: { scriptId: '1', lineNumber: 77, columnNumber: 2 } },
-      { functionName: '', location: { scriptId: '42', lineNumber: 9, columnNumber: 0 } },
+      ['pbkdf2Sync', 'node:internal/crypto/pbkdf2', 78, 3],
+      ['', 'file:///srv/app/routes/login.js', 10, 1],
     ],
-    (id) => (id === '42' ? 'file:///srv/app/routes/login.js' : undefined),
     10,
   );
   assert.deepEqual(frames[0], { functionName: 'pbkdf2Sync', url: 'node:internal/crypto/pbkdf2', lineNumber: 78, columnNumber: 3 });
   assert.deepEqual(frames[1], { functionName: '(anonymous)', url: '/srv/app/routes/login.js', lineNumber: 10, columnNumber: 1 });
   assert.equal(culpritFrame(frames), frames[1]);
   assert.equal(formatFrame(frames[1], '/srv/app'), '(anonymous) (routes/login.js:10)');
-  assert.equal(normaliseFrames(frames.map(() => ({ functionName: 'f', location: { scriptId: '1', lineNumber: 0 } })), () => '', 1).length, 1);
+  assert.equal(normaliseFrames(frames.map(() => ['f', '', 1, 1]), 1).length, 1);
 });
 
 test('options: defaults, derived intervals, frozen', () => {
@@ -118,6 +117,8 @@ test('options: each bad value throws a TypeError naming the option', () => {
     [{ prometheus: { registry: {} } }, 'prometheus.registry'],
     [{ prometheus: [] }, 'prometheus'],
     [{ startupGraceMs: Infinity }, 'startupGraceMs'],
+    [{ blameAfterResponseMs: -1 }, 'blameAfterResponseMs'],
+    [{ blameAfterResponseMs: '10s' }, 'blameAfterResponseMs'],
     [{ thresholMs: 100 }, 'thresholMs'],
   ];
   for (const [input, name] of cases) {

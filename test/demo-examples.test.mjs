@@ -6,8 +6,11 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
+import { eventually } from './helpers/prometheus.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
+/** The examples keep loopguard's default startupGraceMs. */
+const STARTUP_GRACE_MS = 1000;
 
 /** Example file → the blocking request to make and what its stall line must say. */
 const EXAMPLES = [
@@ -49,26 +52,42 @@ function run(file) {
       listeners.add(check);
       check();
     });
-  return { child, exit, waitFor, output: () => output };
+  /** Resolves once the output holds at least `count` matches of a global pattern. */
+  const waitForCount = (pattern, count) =>
+    new Promise((resolve, reject) => {
+      const check = () => {
+        if ((output.match(pattern) ?? []).length >= count) {
+          listeners.delete(check);
+          resolve();
+        } else if (child.exitCode !== null || child.signalCode !== null) {
+          listeners.delete(check);
+          reject(new Error(`${file} exited before printing ${pattern} ${count} times:\n${output}`));
+        }
+      };
+      listeners.add(check);
+      check();
+    });
+  return { child, exit, waitFor, waitForCount, output: () => output };
 }
 
 for (const example of EXAMPLES) {
   test(`${example.file}: reports its blocking route and function, then exits on SIGTERM`, async () => {
     const app = run(example.file);
     const [, base] = await app.waitFor(/listening on (http:\/\/127\.0\.0\.1:\d+)/);
-    const stallLine = new RegExp(`stall [\\d.]+ ms by ${example.culprit} in ${example.fn} \\(examples/[\\w.]+:\\d+\\)`);
-    const reported = app.waitFor(stallLine);
-    // Stalls in loopguard's first second are warm-up and not reported: ask again until one is (bounded).
-    let seen = false;
-    reported.then(() => (seen = true), () => undefined);
-    for (let i = 0; i < 20 && !seen; i++) {
+    const stallLine = new RegExp(`stall [\\d.]+ ms by ${example.culprit} in ${example.fn} \\(examples/[\\w.]+:\\d+\\)`, 'g');
+    const listenedAt = performance.now();
+    // Wait out what stands before a named report: the watchdog thread starting
+    // (seen in the snapshot) and the default 1 s startup grace, which began
+    // before the server listened. After that, every blocking request must be named.
+    await eventually(async () => (await (await fetch(`${base}/loopguard/snapshot.json`)).json()).watchdogRunning === true);
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, STARTUP_GRACE_MS + 100 - (performance.now() - listenedAt))));
+    for (let i = 1; i <= 3; i++) {
       const res = await fetch(base + example.request.path, { method: example.request.method, headers: { 'content-type': 'application/json' }, body: example.request.method === 'POST' ? '{"password":"hunter2"}' : undefined });
       assert.equal(res.status, 200);
       await res.arrayBuffer();
-      await Promise.race([reported, new Promise((resolve) => setTimeout(resolve, 300))]).catch(() => undefined);
+      await app.waitForCount(stallLine, i);
     }
-    const [line] = await reported;
-    assert.match(line, stallLine);
+    assert.equal(app.output().match(stallLine).length, 3, `three requests, three stall lines:\n${app.output()}`);
 
     const metrics = await fetch(`${base}/metrics`);
     assert.equal(metrics.status, 200);

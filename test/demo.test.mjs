@@ -10,6 +10,7 @@ import { once } from 'node:events';
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { BLOCKING_ROUTES } from '../examples/demo/app.mjs';
+import { toolPath } from './helpers/system-tools.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const DEMO = 'examples/demo/index.mjs';
@@ -55,9 +56,13 @@ function startDemo(args) {
  */
 const RUN_TAG = `LOOPGUARD_DEMO_TEST_RUN=${randomUUID()}`;
 
-/** Processes of this file's demos still running the load generator (Linux /proc; empty elsewhere). */
+/**
+ * Processes of this file's demos running the load generator (Linux /proc).
+ * The first test checks that this finds the generator while a demo runs, so
+ * an empty answer after the demo stopped means something.
+ */
 function loadGenerators() {
-  if (!fs.existsSync('/proc/self/cmdline')) return [];
+  assert.ok(fs.existsSync('/proc/self/environ'), 'the load-generator check reads /proc (Linux)');
   const found = [];
   for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
     try {
@@ -99,29 +104,44 @@ test('npm run demo: names every blocking route and its function, serves /metrics
   assert.match(await page.text(), /<title>loopguard · live<\/title>/);
   const snapshot = await (await fetch(`${base}/loopguard/snapshot.json`)).json();
   assert.ok(snapshot.culprits.length >= BLOCKING_ROUTES.length);
+  // Positive control of the check below: while the demo runs, its generator is found.
+  assert.equal(loadGenerators().length, 1, 'the running demo has exactly one load generator, and the check finds it');
 
   demo.child.kill('SIGINT');
   const { code, signal, stdout, stderr } = await demo.exit;
   assert.equal(signal, null, stderr);
   assert.equal(code, 0, `exit code 0; stderr:\n${stderr}`);
-  assert.match(stdout, /^\[\s+\d+ s\] loop delay p99 [\d.]+ m?s  ·  ELU \d+ %  ·  stalls \d+/m, 'plain periodic lines when stdout is not a TTY');
+  assert.match(
+    stdout,
+    /^\[\s+\d+ s\] loop delay p99 [\d.]+ m?s  ·  pool delay p99 [\d.]+ m?s \(\d+ threads\)  ·  ELU \d+ %  ·  stalls \d+/m,
+    'plain periodic lines when stdout is not a TTY, the thread pool beside the loop',
+  );
   assert.doesNotMatch(stdout, /\x1b\[/, 'no terminal escape codes in a pipe');
 
   const summary = stdout.slice(stdout.indexOf('loopguard demo summary'));
   assert.match(summary, /loopguard demo summary \(interrupted\) · \d+ requests sent, 0 failed/);
-  for (const { method, route, fn } of BLOCKING_ROUTES) {
+  for (const { method, route, fn, advice } of BLOCKING_ROUTES) {
     const row = new RegExp(`^${escape(`${method} ${route}`)}\\s+(\\d+)\\s+([\\d.]+) s\\s+${fn} \\(examples/demo/handlers\\.mjs:\\d+\\)`, 'm');
     const m = row.exec(summary);
     assert.ok(m, `the summary names ${method} ${route} and ${fn}:\n${summary}`);
+    // …and, on the line under it, what to do: the blocking call (the kind for a CPU loop) and the fix.
+    const fix = summary.slice(m.index + m[0].length).split('\n')[1] ?? '';
+    assert.match(fix, new RegExp(`^  fix ${escape(advice)}: [A-Z]`), `the summary's advice for ${route}:\n${summary}`);
     assert.ok(Number(m[1]) >= 1 && Number(m[2]) >= 0.1, `${route}: ${m[1]} stalls, ${m[2]} s`);
   }
-  // Fast and I/O routes are victims. On an overloaded machine the OS can deschedule the whole
-  // process while one of them runs, which is a stall blamed on it; never more than a small share.
+  // Fast and I/O routes are victims. The attribution tests demand that none is ever blamed; this
+  // allows a small share because its exposure differs: those tests send a handful of victim
+  // requests around each scripted stall, while the demo runs ~15 s of continuous traffic
+  // (hundreds of victim requests) during the rest of the suite. When the OS deschedules the
+  // whole process for more than the threshold while a victim's own code is on the loop, the
+  // watchdog correctly finds that request running when it pauses the thread and blames it.
+  // Each such preemption costs ~0.1-0.2 s; 10 % of the culprits' blocked time allows a few.
   const culpritPart = summary.slice(0, summary.indexOf('VICTIMS'));
   const blockedOf = (pattern) => [...culpritPart.matchAll(pattern)].reduce((sum, m) => sum + Number(m[1]), 0);
   const victimsBlamed = blockedOf(/^GET \/(?:health|api\/products\S*|api\/orders\S*|api\/cart)\s+\d+\s+([\d.]+) s/gm);
   const culpritsBlamed = blockedOf(/^(?:POST|GET) \/api\/(?:login|feed|users\/check-email|reports\/monthly|invoices\/:id\/pdf)\s+\d+\s+([\d.]+) s/gm);
-  assert.ok(victimsBlamed <= 0.25 * culpritsBlamed, `victim routes blamed for ${victimsBlamed} s, blocking routes for ${culpritsBlamed} s:\n${culpritPart}`);
+  assert.ok(culpritsBlamed >= 0.5, `blocking routes blamed for ${culpritsBlamed} s`);
+  assert.ok(victimsBlamed <= 0.1 * culpritsBlamed, `victim routes blamed for ${victimsBlamed} s, blocking routes for ${culpritsBlamed} s:\n${culpritPart}`);
   assert.match(summary.slice(summary.indexOf('VICTIMS')), /^GET \/api\/orders\/:id\s+\d+\s+[\d.]+ m?s/m);
   assert.deepEqual(loadGenerators(), [], 'the load generator stopped with the demo');
 });
@@ -136,11 +156,13 @@ test('npm run demo --duration N: stops by itself, closing the server, the guard 
   assert.deepEqual(loadGenerators(), []);
 });
 
-const hasScript = fs.existsSync('/usr/bin/script');
-test('npm run demo on a terminal: redraws one screen in place, then prints the summary to the normal screen', { skip: !hasScript && 'needs script(1) for a pseudo-terminal' }, async () => {
-  // script(1) gives the demo a pseudo-terminal, as when a person runs it.
+test('npm run demo on a terminal: redraws one screen in place, then prints the summary to the normal screen', async () => {
+  // script(1) gives the demo a pseudo-terminal, as when a person runs it. npm test's setup step
+  // installs it with the other system programs; absent, this fails rather than skips.
+  const script = toolPath('script');
+  assert.ok(fs.existsSync(script), `script(1) not found at ${script}: run npm test (its setup step installs it) or set SCRIPT_BIN`);
   const [tagName, tagValue] = RUN_TAG.split('=');
-  const child = spawn('/usr/bin/script', ['-q', '-c', `stty cols 160 rows 50; ${JSON.stringify(process.execPath)} ${DEMO} --port 0 --duration 4`, '/dev/null'], { cwd: ROOT, env: { ...process.env, [tagName]: tagValue }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(script, ['-q', '-c', `stty cols 160 rows 50; ${JSON.stringify(process.execPath)} ${DEMO} --port 0 --duration 4`, '/dev/null'], { cwd: ROOT, env: { ...process.env, [tagName]: tagValue }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout.setEncoding('utf8').on('data', (chunk) => (out += chunk));
   const killer = setTimeout(() => child.kill('SIGKILL'), 60_000); // failure guard

@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import express from 'express';
-import { Registry } from 'prom-client';
+import { Registry } from './helpers/prom-lib.mjs';
 import { loopGuard } from 'loopguard';
 import { forkClient } from './helpers/client.mjs';
 import { listen, waitFor } from './helpers/server.mjs';

@@ -65,7 +65,13 @@ test('the translation rule reproduces the documented examples', () => {
 test('every catalogue instrument, as the SDK exports it, translates to its prom-client name', async () => {
   const reader = new CollectingReader();
   const provider = new MeterProvider({ readers: [reader] });
-  const middleware = loopGuard({ startupGraceMs: 0, precise: true, prometheus: false, otel: { meter: provider.getMeter('loopguard') } });
+  const middleware = loopGuard({
+    startupGraceMs: 0,
+    precise: true,
+    prometheus: false,
+    otel: { meter: provider.getMeter('loopguard') },
+    threadPoolProbe: { intervalMs: 10 },
+  });
   const guard = middleware.guard;
   const app = express();
   app.use(middleware);
@@ -81,6 +87,9 @@ test('every catalogue instrument, as the SDK exports it, translates to its prom-
     assert.equal((await fetch(`${server.url}/users/1`)).status, 200);
     // Load shedding's cumulative state, as its policy records a 503.
     guardInternals(guard).shedTotals.set('/users/:id\u0000test', { route: '/users/:id', reason: 'test', count: 1 });
+    // A watched worker pool, and the thread-pool probe's first sample (from the watchdog thread: no event to wait on).
+    guard.watchPool({ queueSize: 0, maxThreads: 2, histogram: { waitTime: { p50: 1, p99: 2 } } }, { name: 'test' });
+    while (guard.snapshot().threadPool.delay.samples === 0) await new Promise((resolve) => setTimeout(resolve, 10));
 
     const metrics = await reader.metrics();
     for (const def of CATALOGUE) {

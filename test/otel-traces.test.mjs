@@ -73,6 +73,11 @@ describe('stall events on request spans (real http + express instrumentation)', 
     assert.match(event.attributes['code.file.path'], /blocking\.mjs$/);
     assert.ok(event.attributes['code.line.number'] >= 1);
     assert.match(event.attributes['code.stacktrace'], /^burnCpu \(.*blocking\.mjs:\d+\)$/m);
+    // What to do about it, as the report says it (a CPU loop: cpu advice, or none after a late pause).
+    assert.equal(event.attributes['loopguard.stall.cause'], 'request');
+    assert.equal(event.attributes['loopguard.advice.kind'], report.advice?.kind);
+    assert.equal(event.attributes['loopguard.advice.fix'], report.advice?.fix);
+    assert.equal(event.attributes['loopguard.advice.call'], undefined, 'a CPU loop names no API');
     assert.ok(Math.abs(hrMs(event.time) - report.startedAt) < 1, 'the event sits where the stall began');
     // The span's end was held back until the report, not moved: it ended
     // when the response did, inside the stall, before the heartbeat could turn.

@@ -89,3 +89,53 @@ test('ProbeSchedule: a probe that could not be submitted leaves nothing queued',
   probe.done(1e12 + 5);
   assert.deepEqual(sink.recorded, []);
 });
+
+test('threadPoolSize reads UV_THREADPOOL_SIZE the way libuv does', async () => {
+  const { threadPoolSize } = await import('../dist/sampler/thread-pool.js');
+  assert.equal(threadPoolSize({}), 4);
+  assert.equal(threadPoolSize({ UV_THREADPOOL_SIZE: '16' }), 16);
+  assert.equal(threadPoolSize({ UV_THREADPOOL_SIZE: ' 8threads' }), 8);
+  assert.equal(threadPoolSize({ UV_THREADPOOL_SIZE: '0' }), 1);
+  assert.equal(threadPoolSize({ UV_THREADPOOL_SIZE: 'many' }), 1);
+  assert.equal(threadPoolSize({ UV_THREADPOOL_SIZE: '5000' }), 1024);
+});
+
+test('ThreadPoolStats: percentiles over a window that moves when read, not since start', async () => {
+  const { ThreadPoolStats } = await import('../dist/sampler/thread-pool.js');
+  const stats = new ThreadPoolStats(BOUNDS, 500, {}, 0);
+  assert.equal(stats.size, 4);
+  assert.deepEqual(stats.probeConfig(), { buffer: stats.histogram.buffer, bounds: BOUNDS, intervalMs: 500 });
+  for (let i = 0; i < 100; i++) stats.histogram.record(0.5); // a saturated minute, long ago
+  assert.ok(stats.delay(1000).p99Ms > 100);
+  for (let i = 0; i < 100; i++) stats.histogram.record(0.0005);
+  // Read at 12 s: the window restarts from the read at 1 s, which saw the 0.5 s samples.
+  const later = stats.delay(12_000);
+  assert.equal(later.samples, 100);
+  assert.ok(later.p99Ms <= 1, `p99 ${later.p99Ms}`);
+  assert.equal(later.lastMs, 0.5);
+  assert.equal(later.queuedForMs, 0);
+});
+
+test('WorkerPools: validates the pool and its name, caps the pool label, reads piscina 4 and 5 shapes', async () => {
+  const { WorkerPools, MAX_WATCHED_POOLS } = await import('../dist/sampler/worker-pools.js');
+  const pools = new WorkerPools();
+  assert.throws(() => pools.watch(null, { name: 'a' }), (e) => e instanceof TypeError && e.option === 'pool');
+  assert.throws(() => pools.watch({ queueSize: 1 }, { name: 'a' }), (e) => e instanceof TypeError && e.option === 'pool');
+  assert.throws(() => pools.watch({ queueSize: 0, maxThreads: 2 }, { name: 'has space' }), (e) => e.option === 'name');
+  assert.throws(() => pools.watch({ queueSize: 0, maxThreads: 2 }, {}), (e) => e.option === 'name');
+  const v5 = { queueSize: 3, maxThreads: 2, histogram: { waitTime: { p50: 12, p99: 40 } } };
+  const unwatch = pools.watch(v5, { name: 'images' });
+  assert.throws(() => pools.watch(v5, { name: 'images' }), (e) => e.code === 'LOOPGUARD_POOL_WATCHED');
+  pools.watch({ queueSize: 0, maxThreads: 1, waitTime: { p50: NaN, p99: 1 } }, { name: 'v4' });
+  const errors = [];
+  pools.watch({ get queueSize() { return 0; }, maxThreads: 1, get histogram() { throw new Error('gone'); } }, { name: 'broken' });
+  assert.deepEqual(pools.read((e) => errors.push(e)), [
+    { name: 'images', queueSize: 3, size: 2, waitP50Ms: 12, waitP99Ms: 40 },
+    { name: 'v4', queueSize: 0, size: 1, waitP50Ms: null, waitP99Ms: 1 },
+  ]);
+  assert.equal(errors[0].code, 'LOOPGUARD_EXPORT_FAILED');
+  for (let i = pools.size; i < MAX_WATCHED_POOLS; i++) pools.watch({ queueSize: 0, maxThreads: 1 }, { name: `p${i}` });
+  assert.throws(() => pools.watch({ queueSize: 0, maxThreads: 1 }, { name: 'one-more' }), (e) => e.code === 'LOOPGUARD_TOO_MANY_POOLS');
+  unwatch();
+  pools.watch({ queueSize: 0, maxThreads: 1 }, { name: 'one-more' });
+});

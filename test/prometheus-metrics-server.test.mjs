@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { once } from 'node:events';
 import express from 'express';
-import { Registry } from 'prom-client';
+import { Registry } from './helpers/prom-lib.mjs';
 import { createLoopGuard, InvalidOptionError, loopGuard } from 'loopguard';
 import { forkClient } from './helpers/client.mjs';
 import { listen, waitFor } from './helpers/server.mjs';

@@ -79,6 +79,7 @@ test('every documented variable is accepted with a sensible value', () => {
   for (const variable of ENV_VARIABLES) {
     const env = { [variable.name]: sample[variable.kind] };
     if (variable.name === 'LOOPGUARD_METRICS_HOST') env.LOOPGUARD_METRICS_PORT = '0';
+    if (variable.name === 'LOOPGUARD_BUDGET_WARMUP') env.LOOPGUARD_BUDGET_MS = '20';
     assert.doesNotThrow(() => optionsFromEnv(env), variable.name);
   }
 });

@@ -39,8 +39,11 @@ function buildApp(middleware, closed) {
   app.get('/never', (req, res) => announceClose(res));
   app.get('/stall-then-answer', (req, res) => {
     announceClose(res);
+    // The headers go out before the stall (flushHeaders writes at once), so the
+    // client can hang up while the loop is blocked, not on a timer.
+    res.flushHeaders();
     burnCpu(300);
-    res.send('after stall');
+    res.end('after stall');
   });
   return app;
 }
@@ -126,7 +129,9 @@ test('a client aborting during a stall: the culprit is still named, the response
     // Another process: it must be able to hang up while this loop is blocked.
     const child = spawn(process.execPath, [
       '-e',
-      `const s = require('net').connect(${port}, '127.0.0.1', () => { s.write('GET /stall-then-answer HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n'); setTimeout(() => { s.destroy(); process.stdout.write('aborted'); }, 120); });`,
+      // It hangs up on the first bytes (the headers, sent just before the stall), and checks the body
+      // sent after the stall had not come yet: the abort landed during the stall.
+      `const s = require('net').connect(${port}, '127.0.0.1', () => s.write('GET /stall-then-answer HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n')); s.once('data', (d) => { s.destroy(); process.stdout.write(String(d).includes('after stall') ? 'too late' : 'aborted'); });`,
     ]);
     let out = '';
     child.stdout.on('data', (d) => (out += d));

@@ -7,6 +7,7 @@ import { LoopHistory } from '../dist/view/history.js';
 import { toViewSnapshot } from '../dist/view/view-model.js';
 import { Histogram } from '../dist/core/histogram.js';
 import { DELAY_BUCKETS_SECONDS } from '../dist/catalogue.js';
+import { eventually } from './helpers/prometheus.mjs';
 
 test('displayPath: app files relative to the root, nothing else of the filesystem', () => {
   const root = '/srv/shop';
@@ -58,14 +59,22 @@ test('LoopHistory: each point is that second alone, from histogram deltas', () =
   assert.ok(Math.abs(window.meanMs - (1200 + 140 * 0.4) / 141) < 0.1, `window mean ${window.meanMs}`);
 });
 
-test('LoopHistory stops sampling once the guard is closed', async () => {
-  const source = fakeSource();
-  const history = new LoopHistory(source, 10);
-  source.isClosed = true;
-  history.start();
-  await new Promise((resolve) => setTimeout(resolve, 1500)); // past one sampling period: asserting that nothing happened
-  assert.equal(history.all().length, 0);
-  history.stop();
+test('LoopHistory samples once a second while the guard is open, and stops once it is closed', async () => {
+  // Side by side on the same period: once the open history has sampled twice, the
+  // closed one's timer has fired too (timers run in order of expiry).
+  const openSource = fakeSource();
+  const closedSource = fakeSource();
+  closedSource.isClosed = true;
+  const open = new LoopHistory(openSource, 10).start();
+  const closed = new LoopHistory(closedSource, 10).start();
+  try {
+    await eventually(() => open.all().length >= 2, { timeoutMs: 20_000, everyMs: 50 });
+    assert.equal(closed.all().length, 0, 'a closed guard is not sampled');
+    assert.ok(open.all()[1].t > open.all()[0].t, 'one point per period');
+  } finally {
+    open.stop();
+    closed.stop();
+  }
 });
 
 test('toViewSnapshot: newest stall first, frames with app-relative files, top frame formatted', () => {

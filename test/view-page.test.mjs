@@ -36,6 +36,7 @@ const hostile = {
 }[HOSTILE_FN];
 
 let guard, server, client, browser;
+import { hashPassword } from './fixtures/app-code.mjs';
 
 before(async () => {
   // Launched first: starting a browser is not something the guard should see.
@@ -52,6 +53,7 @@ before(async () => {
   });
   app.get('/invoices/:id', (req, res) => res.json({ id: req.params.id, total: renderInvoiceSync(250) }));
   app.get(HOSTILE_ROUTE, (req, res) => res.send(String(hostile(200))));
+  app.post('/login', (req, res) => res.json(hashPassword('correct horse battery staple')));
   server = await listen(app);
   client = await forkClient();
 });
@@ -86,23 +88,24 @@ test('the live page shows the blocking route, its function, victims and a chart 
   assert.equal(response.status(), 200);
   assert.match(response.headers()['content-security-policy'], /default-src 'none'/);
 
+  // With no startup grace, the one thing before a named report is the watchdog thread starting.
+  if (!guard.watchdogRunning) await waitFor(guard, 'watchdog:ready');
   await client.startVictims(`${server.url}/io`, 4);
-  // Two stalls blamed on the route; on a loaded machine a capture can miss, so ask a few more times if needed.
-  let blamed = 0;
-  for (let i = 0; i < 6 && blamed < 2; i++) {
-    const stalled = waitFor(guard, 'stall', () => true, 15_000);
-    const res = await client.request(`${server.url}/invoices/${i}`);
-    assert.equal(res.status, 200);
-    if ((await stalled).route === '/invoices/:id') blamed++;
+  // Every blocking request is blamed on its route. Stalls the OS adds on a loaded machine (short,
+  // background) are not these requests' and are let pass; a victim blamed would be a request stall.
+  const blamedFor = async (request) => {
+    const stalled = waitFor(guard, 'stall', (r) => r.cause === 'request' || r.durationMs >= 180, 15_000);
+    assert.equal(await request(), 200);
+    return (await stalled).route;
+  };
+  for (let i = 0; i < 2; i++) {
+    assert.equal(await blamedFor(async () => (await client.request(`${server.url}/invoices/${i}`)).status), '/invoices/:id', `stall ${i + 1} blamed on /invoices/:id`);
   }
-  assert.equal(blamed, 2, 'stalls were blamed on /invoices/:id');
-  let hostileBlamed = false;
-  for (let i = 0; i < 3 && !hostileBlamed; i++) {
-    const stalled = waitFor(guard, 'stall', () => true, 15_000);
-    assert.equal(await rawGet(HOSTILE_ROUTE), 200);
-    hostileBlamed = (await stalled).route === HOSTILE_ROUTE;
-  }
-  assert.ok(hostileBlamed, 'a stall was blamed on the hostile route');
+  assert.equal(await blamedFor(() => rawGet(HOSTILE_ROUTE)), HOSTILE_ROUTE, 'the stall is blamed on the hostile route');
+  const loginStall = waitFor(guard, 'stall', (r) => r.route === '/login', 15_000);
+  assert.equal((await client.request(`${server.url}/login`, { method: 'POST' })).status, 200);
+  const login = await loginStall;
+  assert.equal(login.advice?.call, 'crypto.pbkdf2Sync', `advice for the /login stall: ${JSON.stringify(login.advice)}`);
   await client.stopVictims();
 
   // The page polls once a second: wait for it to show at least what the guard knows now.
@@ -111,7 +114,8 @@ test('the live page shows the blocking route, its function, victims and a chart 
     (atLeast) => {
       const row = document.querySelector('#culprits tbody tr[data-route="/invoices/:id"]');
       const chart = document.getElementById('delay-chart');
-      return row !== null && row.textContent.includes('renderInvoiceSync') && Number(row.cells[1].textContent) >= atLeast &&
+      const login = document.querySelector('#culprits tbody tr[data-route="/login"] .advice');
+      return row !== null && row.textContent.includes('renderInvoiceSync') && Number(row.cells[1].textContent) >= atLeast && login !== null &&
         Number(chart.dataset.points) >= 3 && Number(chart.dataset.stalls) >= 1 &&
         Number(document.getElementById('elu-chart').dataset.points) >= 3;
     },
@@ -134,7 +138,19 @@ test('the live page shows the blocking route, its function, victims and a chart 
   assert.ok(counted >= 2);
   const countedNow = guard.snapshot().culprits.find((c) => c.route === '/invoices/:id').stalls;
   assert.ok(Number(culprit[1]) >= counted && Number(culprit[1]) <= countedNow, `the page counts what the guard counted (${counted}..${countedNow}): ${culprit}`);
-  assert.match(culprit[3], /^renderInvoiceSync \(test\/view-page\.test\.mjs:\d+\)$/, 'top frame relative to the app root');
+  const topFrame = await page.$eval('#culprits tbody tr[data-route="/invoices/:id"] .frame', (e) => e.textContent);
+  assert.match(topFrame, /^renderInvoiceSync \(test\/view-page\.test\.mjs:\d+\)$/, 'top frame relative to the app root');
+  assert.ok(culprit[3].startsWith(topFrame), culprit[3]);
+
+  // Each culprit route says what to do about it: the call, the fix, and a link to the README's before/after.
+  const advice = await page.$eval('#culprits tbody tr[data-route="/login"] .advice', (e) => ({
+    call: e.querySelector('.advice-call').textContent,
+    text: e.textContent,
+    href: e.querySelector('a').href,
+  }));
+  assert.equal(advice.call, 'crypto.pbkdf2Sync');
+  assert.match(advice.text, /crypto\.pbkdf2 with a callback/);
+  assert.match(advice.href, /#advice-sync-crypto$/);
 
   const victim = await page.$eval('#victims tbody tr[data-route="/io"]', (tr) => [...tr.cells].map((c) => c.textContent));
   const victimP99 = parseFloat(victim[2]) * (victim[2].endsWith(' s') ? 1000 : 1);
@@ -151,11 +167,17 @@ test('the live page shows the blocking route, its function, victims and a chart 
   assert.equal(hostileRow.elements, 0);
   assert.equal(await page.evaluate(() => window.__pwned), undefined);
 
-  // Stacks open to app-relative paths; the absolute layout of this machine never reaches the page.
-  await page.click('#stalls details summary');
+  // A stall's stack opens on a click, to app-relative paths; the absolute layout of this machine never reaches the page.
+  const invoiceStall = page.locator('#stalls details', { has: page.locator('summary .route', { hasText: /^\/invoices\/:id$/ }) }).first();
+  const appFrame = invoiceStall.locator('ol li.app', { hasText: 'renderInvoiceSync' }).first();
+  assert.equal(await appFrame.isVisible(), false, 'the stack is folded until clicked');
+  await invoiceStall.locator('summary').click();
+  // The page redraws every second and must keep the stall open.
+  await page.waitForFunction(() => document.querySelector('#stalls details[open] ol li.app') !== null, null, { timeout: 5000, polling: 100 });
+  assert.equal(await appFrame.isVisible(), true, 'the click opened the stack');
+  assert.match(await appFrame.innerText(), /^renderInvoiceSync test\/view-page\.test\.mjs:\d+:\d+$/);
   const pageText = await page.evaluate(() => document.body.innerText);
   assert.ok(!pageText.includes(process.cwd()), 'no absolute path of the app on the page');
-  assert.match(pageText, /renderInvoiceSync test\/view-page\.test\.mjs:\d+:\d+|view-page\.test\.mjs/);
   assert.equal(await page.getAttribute('body', 'data-state'), 'live');
   assert.equal(await page.isHidden('#shed'), true, 'no shedding pill when shedding is off');
   assert.deepEqual(cspErrors, [], 'the inline style and script are allowed by the page CSP');

@@ -101,7 +101,8 @@ export async function run(command, args) {
   let err = '';
   child.stdout.on('data', (d) => (out += d));
   child.stderr.on('data', (d) => (err += d));
-  const [code] = await once(child, 'exit');
+  // 'close', not 'exit': on a loaded machine a child can exit before its stdout has been read to the end.
+  const [code] = await once(child, 'close');
   if (code !== 0) throw new Error(`${command} ${args.join(' ')} exited ${code}: ${err.trim()}`);
   return out;
 }

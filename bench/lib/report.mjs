@@ -1,4 +1,5 @@
 /** Text and Markdown rendering of bench results. Pure: returns strings. */
+import { noiseFloor, verdict } from './verdict.mjs';
 
 const int = (n) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '—');
 const fix = (n, d = 3) => (Number.isFinite(n) ? n.toFixed(d) : '—');
@@ -17,48 +18,57 @@ export function markdownTable(header, rows) {
   return [`| ${header.map(esc).join(' | ')} |`, `|${header.map((_, i) => (i === 0 ? ' --- ' : ' ---: ')).join('|')}|`, ...rows.map((r) => `| ${r.map(esc).join(' | ')} |`)].join('\n');
 }
 
-/** Widest departure from 1 of the A/A control's kept pairs: what this run can resolve. */
-export function noiseFloor(results) {
-  const control = results.find((r) => r.variant.name === 'aa');
-  if (!control) return undefined;
-  const kept = control.summary.rows.filter((r) => r.kept || control.summary.fallback);
-  return Math.max(...kept.map((r) => Math.abs(r.ratio - 1)));
+/** The A/A control measured against the same baseline in the same run, if any. */
+export function controlOf(results, baseline) {
+  return results.find((r) => r.variant.control && r.variant.baseline === baseline)?.summary;
 }
 
-/** A floor wider than this makes a 3 % target unjudgeable: the verdict says so. */
-const NOISY_FLOOR = 0.03;
-
-function verdict(v, s, floor) {
-  if (v.target === undefined) return '';
-  const word = s.ratio >= v.target ? 'PASS' : 'FAIL';
-  return floor !== undefined && floor > NOISY_FLOOR ? `${word}?` : word;
+/** Each result with its verdict ({ word, reason }; empty for rows without a target). */
+export function judged(results) {
+  return results.map((r) => {
+    const { variant: v, summary: s } = r;
+    if (v.target === undefined) return { ...r, verdict: { word: s.invalid ? 'INVALID' : '', reason: s.invalid ? 'errors or non-2xx in a pair' : '' } };
+    return { ...r, verdict: verdict({ target: v.target, summary: s, floor: noiseFloor(controlOf(results, v.baseline)) }) };
+  });
 }
 
-export const SUMMARY_HEADER = ['variant', 'baseline', 'base req/s', 'variant req/s', 'ratio (median)', 'min–max', 'target', 'verdict', 'pairs kept', 'Δ CPU µs/req', 'CPU ratio'];
+export const SUMMARY_HEADER = ['variant', 'baseline', 'base req/s', 'variant req/s', 'ratio (median)', 'min–max', 'target', 'verdict', 'why', 'pairs kept', 'Δ CPU µs/req', 'CPU ratio'];
 
 export function summaryRows(results) {
-  const floor = noiseFloor(results);
-  return results.map(({ variant: v, baseline, summary: s }) => [
+  return judged(results).map(({ variant: v, baseline, summary: s, verdict: w }) => [
     v.label,
     baseline.label,
     int(s.baseRps),
     int(s.variantRps),
     fix(s.ratio),
     `${fix(s.ratioMin)}–${fix(s.ratioMax)}`,
-    v.target === undefined ? '' : `≥ ${v.target.toFixed(2)}`,
-    verdict(v, s, floor),
+    v.control ? 'control' : v.target === undefined ? '' : `≥ ${v.target.toFixed(2)}`,
+    w.word,
+    w.reason,
     s.fallback ? `0/${s.total} (all noisy)` : `${s.kept}/${s.total}`,
     signed(s.cpuDelta),
     fix(s.cpuRatio),
   ]);
 }
 
-/** One line under the summary: the A/A control's spread, and what a '?' verdict means. */
-export function noiseNote(results, concurrent = false) {
-  const floor = noiseFloor(results);
-  if (floor === undefined) return '';
-  const tail = floor > NOISY_FLOOR ? ` — wider than ${NOISY_FLOOR * 100} %, so verdicts carry a '?': this run cannot tell a 3 % difference from noise${concurrent ? '' : ' (try --concurrent)'}` : '';
-  return `A/A control (bare vs bare): pairs within ±${(floor * 100).toFixed(1)} %${tail}.`;
+/** Lines under the summary: each control's noise floor and what it means for the verdicts. */
+export function noiseNote(results) {
+  const baselines = [...new Set(results.map((r) => r.variant.baseline))];
+  return baselines
+    .map((b) => {
+      const label = results.find((r) => r.variant.baseline === b).baseline.label;
+      const floor = noiseFloor(controlOf(results, b));
+      if (floor.reason) return `${label}: ${floor.reason}; its verdicts are undecided.`;
+      const pp = (floor.noise * 100).toFixed(1);
+      return `${label}: A/A control pairs within ±${pp} %, so PASS needs ratio − ${floor.noise.toFixed(3)} ≥ target and FAIL ratio + ${floor.noise.toFixed(3)} < target; in between is undecided.`;
+    })
+    .join('\n');
+}
+
+/** The run as a whole: INVALID when any pair had errors or non-2xx answers. */
+export function runStatus(results) {
+  const bad = results.filter((r) => r.summary.invalid).map((r) => r.variant.label);
+  return bad.length ? { invalid: true, line: `INVALID run: errors or non-2xx responses in ${bad.join(', ')}; no ratio of this run can be trusted.` } : { invalid: false, line: '' };
 }
 
 export const PAIR_HEADER = ['pair', 'order', 'base req/s', 'variant req/s', 'ratio', 'base µs/req', 'variant µs/req', 'Δ µs/req', 'base p99 ms', 'variant p99 ms', 'core wait %', 'note'];
@@ -92,8 +102,16 @@ export function idleRows(idle, variants) {
       fix(idle.summary[v.arg].percent, 2),
       v.arg === variants[0].arg ? '' : `${signed(extra, 2)} pp`,
       v.budget === undefined ? '' : `< ${v.budget} pp`,
-      v.budget === undefined ? '' : extra < v.budget ? 'PASS' : 'FAIL',
+      v.budget === undefined ? '' : idleVerdict(idle.rounds.map((r) => r.byVariant[v.arg] - r.byVariant[variants[0].arg]), v.budget),
       idle.rounds.map((r) => fix(r.byVariant[v.arg], 2)).join(', '),
     ];
   });
+}
+
+/** Idle rounds disagree with each other on a busy machine: PASS only when every round is under budget, FAIL only when none is. */
+export function idleVerdict(extras, budget) {
+  if (extras.length === 0 || !extras.every(Number.isFinite)) return 'undecided';
+  if (extras.every((x) => x < budget)) return 'PASS';
+  if (extras.every((x) => x >= budget)) return 'FAIL';
+  return 'undecided';
 }

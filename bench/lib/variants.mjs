@@ -22,9 +22,12 @@ export const BASELINES = {
 };
 
 export const VARIANTS = [
-  // The control: bare against bare. Its spread is the noise floor of this run; a target is only met if it clears it.
-  { name: 'aa', baseline: 'express', arg: 'bare', label: 'Express bare again (A/A control)', group: 'main' },
+  // The controls: bare against bare, one per baseline. Their spread is the noise floor of this run; a target is only met if it clears it.
+  { name: 'aa', baseline: 'express', arg: 'bare', label: 'Express bare again (A/A control)', group: 'control', control: true },
+  { name: 'fastify-aa', baseline: 'fastify', arg: 'bare', label: 'Fastify bare again (A/A control)', group: 'control', control: true },
   { name: 'loopguard', baseline: 'express', arg: 'loopguard', label: 'loopguard (default)', target: 0.97, group: 'main' },
+  // Busy-time sampling off, beside the default (on): the difference is the sampling's cost.
+  { name: 'nobusy', baseline: 'express', arg: 'nobusy', label: 'loopguard busySampleHz: 0 (sampling off)', group: 'main' },
   { name: 'precise', baseline: 'express', arg: 'precise', label: 'loopguard precise: true', target: 0.9, group: 'main' },
   { name: 'prom-bundle', baseline: 'express', arg: 'prom-bundle', label: 'express-prom-bundle (method+path)', group: 'main' },
   { name: 'fastify-loopguard', baseline: 'fastify', arg: 'loopguard', label: 'loopguard/fastify (default)', target: 0.95, group: 'main', requires: dist('adapters/fastify.js') },
@@ -39,6 +42,7 @@ export const VARIANTS = [
   { name: 'guard-only', baseline: 'express', arg: 'guard-only', label: 'guard running, no middleware', group: 'diag' },
   { name: 'guard-nocapture', baseline: 'express', arg: 'guard-nocapture', label: 'guard, captureStacks: false, no middleware', group: 'diag' },
   { name: 'nocapture', baseline: 'express', arg: 'nocapture', label: 'loopguard captureStacks: false', group: 'diag' },
+  { name: 'noprobe', baseline: 'express', arg: 'noprobe', label: 'loopguard threadPoolProbe: false (vs default: the probe under load)', group: 'diag' },
   { name: 'proto-noals', baseline: 'express', arg: 'proto-noals', label: 'prototype: middleware without ALS', group: 'diag' },
   { name: 'proto-als', baseline: 'express', arg: 'proto-als', label: 'prototype: adapter shape with ALS', group: 'diag' },
   { name: 'proto-lean', baseline: 'express', arg: 'proto-lean', label: 'prototype: lean (nothing on res) with ALS', group: 'diag' },
@@ -52,18 +56,27 @@ export const IDLE_VARIANTS = [
   { server: 'express', arg: 'bare', label: 'Express bare' },
   { server: 'express', arg: 'loopguard', label: 'loopguard (default)', budget: 1 },
   { server: 'express', arg: 'precise', label: 'loopguard precise' },
+  // Against `loopguard` above: what the thread-pool probe costs an idle process.
+  { server: 'express', arg: 'noprobe', label: 'loopguard threadPoolProbe: false' },
 ];
 
-/** Variants to run: --only names (any group), else the main group, plus diagnostics with --diag. */
-export function selectVariants({ only, diag }) {
+/**
+ * Variants to run: --only names (any group), else the main group, plus
+ * diagnostics with --diag. The A/A control of every baseline that a runnable
+ * variant uses comes first, unless `noControl` (then no verdict can be
+ * decided: see lib/verdict.mjs).
+ */
+export function selectVariants({ only, diag, noControl = false }) {
   const picked = only ? VARIANTS.filter((v) => only.includes(v.name)) : VARIANTS.filter((v) => v.group === 'main' || (diag && v.group === 'diag'));
   const unknown = only?.filter((n) => !VARIANTS.some((v) => v.name === n)) ?? [];
   if (unknown.length) throw new Error(`unknown variant(s): ${unknown.join(', ')}; known: ${VARIANTS.map((v) => v.name).join(', ')}`);
   const runnable = [];
   const skipped = [];
   for (const v of picked) {
+    if (noControl && v.control) continue;
     if (v.requires && !existsSync(v.requires)) skipped.push({ ...v, reason: `${v.requires.replace(/.*\/dist\//, 'dist/')} not built (adapter not in the tree yet)` });
     else runnable.push(v);
   }
-  return { runnable, skipped };
+  const controls = noControl ? [] : VARIANTS.filter((c) => c.control && !runnable.includes(c) && runnable.some((v) => v.baseline === c.baseline));
+  return { runnable: [...controls, ...runnable], skipped };
 }

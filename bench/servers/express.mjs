@@ -13,6 +13,9 @@ const VARIANTS = {
   bare: () => null,
   loopguard: async () => (await import('loopguard')).loopGuard(),
   precise: async () => (await import('loopguard')).loopGuard({ precise: true }),
+  nobusy: async () => (await import('loopguard')).loopGuard({ busySampleHz: 0 }),
+  /** The default without the thread-pool probe: the difference to `loopguard` is the probe's cost. */
+  noprobe: async () => (await import('loopguard')).loopGuard({ threadPoolProbe: false }),
   'prom-bundle': async () => {
     const { default: promBundle } = await import('express-prom-bundle');
     // What a user wanting per-route numbers would write: method and path labels.

@@ -1,6 +1,7 @@
 // The demo's traffic, forked into its own process so that requests keep
 // arriving while the service's event loop is blocked. Bounded on purpose: a
-// few dozen requests a second, loopback only, and it stops by itself.
+// few dozen requests a second (and a periodic login rush of 16 in flight),
+// loopback only, and it stops by itself.
 import { setTimeout as sleep } from 'node:timers/promises';
 
 const FAST_CLIENTS = 4;
@@ -22,16 +23,25 @@ const BLOCKING = [
   { path: '/api/invoices/2024-0042/pdf' },
 ];
 
+/**
+ * A login rush on the fixed (async) login: 16 in flight for 12 s, every 30 s
+ * from 15 s on (once the blocking routes have been caught). The loop stays healthy; libuv's pool of 4 queues.
+ */
+const RUSH = { inFlight: 16, startMs: 15_000, everyMs: 30_000, lastsMs: 12_000 };
+/** A rush queues by design: its logins may wait seconds for a thread, which is the point, not a failure. */
+const RUSH_TIMEOUT_MS = 60_000;
+const RUSH_LOGIN = { method: 'POST', path: '/api/login/async', body: { email: 'grace@example.com', password: 'correct horse battery staple' } };
+
 const stats = { sent: 0, ok: 0, failed: 0 };
 let running = false;
 
-async function hit(base, { method = 'GET', path, body }) {
+async function hit(base, { method = 'GET', path, body }, timeoutMs = REQUEST_TIMEOUT_MS) {
   try {
     const res = await fetch(base + path, {
       method,
       headers: body ? { 'content-type': 'application/json' } : undefined,
       body: body ? JSON.stringify(body) : undefined,
-      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+      signal: AbortSignal.timeout(timeoutMs),
     });
     await res.arrayBuffer();
     stats[res.ok ? 'ok' : 'failed']++;
@@ -62,6 +72,18 @@ async function blockingClient(base, deadline) {
   }
 }
 
+async function rushClient(base, deadline) {
+  await sleep(RUSH.startMs);
+  while (running && Date.now() < deadline) {
+    const rushEnds = Math.min(deadline, Date.now() + RUSH.lastsMs);
+    const one = async () => {
+      while (running && Date.now() < rushEnds) await hit(base, RUSH_LOGIN, RUSH_TIMEOUT_MS);
+    };
+    await Promise.all(Array.from({ length: RUSH.inFlight }, one));
+    await sleep(RUSH.everyMs - RUSH.lastsMs);
+  }
+}
+
 function isLoopback(url) {
   const { hostname } = new URL(url);
   return hostname === 'localhost' || hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(hostname);
@@ -72,7 +94,7 @@ async function run({ base, durationMs }) {
   running = true;
   const deadline = Date.now() + Math.min(durationMs ?? MAX_RUN_MS, MAX_RUN_MS);
   const report = setInterval(() => process.send?.({ type: 'stats', ...stats }), 1000);
-  await Promise.all([...Array.from({ length: FAST_CLIENTS }, (_, i) => fastClient(base, i * 2, deadline)), blockingClient(base, deadline)]);
+  await Promise.all([...Array.from({ length: FAST_CLIENTS }, (_, i) => fastClient(base, i * 2, deadline)), blockingClient(base, deadline), rushClient(base, deadline)]);
   clearInterval(report);
   process.send?.({ type: 'stats', ...stats, done: true });
 }

@@ -16,17 +16,39 @@ function fit(text, width) {
   return s.length <= width ? s.padEnd(width) : `${s.slice(0, width - 1)}…`;
 }
 
+/** Words into lines of at most `width` columns; the last of `maxLines` ends in … if cut. */
+function wrap(text, width, maxLines) {
+  const lines = [''];
+  for (const word of text.split(' ')) {
+    const last = lines[lines.length - 1];
+    if (last === '' || last.length + 1 + word.length <= width) lines[lines.length - 1] = last === '' ? word : `${last} ${word}`;
+    else lines.push(word);
+  }
+  if (lines.length <= maxLines) return lines;
+  const kept = lines.slice(0, maxLines);
+  kept[maxLines - 1] = fit(`${kept[maxLines - 1]} ${lines[maxLines]}`, width).trimEnd();
+  return kept;
+}
+
 function paint(color) {
   return (style, text) => (color && style ? `${ANSI[style]}${text}${ANSI.reset}` : text);
 }
 
-/** One culprit as people read it: `POST /api/login  5 stalls  1.52 s  hashPassword (examples/demo/handlers.mjs:25)`. */
+/** What to do, in one line: the blocking call (or the kind) and the first sentence of the fix. */
+export function adviceText(advice) {
+  if (!advice) return null;
+  const [first] = advice.fix.split(/(?<=\.)\s+(?=[A-Z])/);
+  return `${advice.call ?? advice.kind}: ${first}`;
+}
+
+/** One culprit as people read it: `POST /api/login  5 stalls  1.52 s  hashPassword (examples/demo/handlers.mjs:25)`, and what to do about it. */
 export function culpritRows(snapshot, root) {
   return snapshot.culprits.map((c) => ({
     name: c.method ? `${c.method} ${c.route}` : c.route,
     stalls: c.stalls,
     blockedSeconds: c.blockedSeconds,
-    frame: c.topFrame ? formatFrame(c.topFrame, root) : '(no stack captured)',
+    frame: (c.topFrame ? formatFrame(c.topFrame, root) : '(no stack captured)') + (c.afterResponseStalls > 0 ? ' · after response' : ''),
+    advice: adviceText(c.advice),
   }));
 }
 
@@ -36,6 +58,28 @@ export function victimRows(snapshot) {
     .map((r) => ({ name: `${r.method} ${r.route}`, requests: r.requests, p99Ms: r.delayP99Ms, meanMs: r.delayMeanMs }));
 }
 
+/** Where the loop's time goes (sampled busy time): `GET /api/report  41 % ±5` of the busy time, largest first. */
+export function loopTimeRows(snapshot) {
+  return (snapshot.busy?.routes ?? []).map((r) => ({
+    name: r.method ? `${r.method} ${r.route}` : r.route,
+    percent: r.share * 100,
+    plusMinus: ((r.shareHigh - r.shareLow) / 2) * 100,
+  }));
+}
+
+function loopTimeTable(snapshot, width, c) {
+  const rows = loopTimeRows(snapshot).filter((r) => r.percent >= 1);
+  const busy = snapshot.busy;
+  const lines = [c('bold', 'LOOP TIME BY ROUTE') + c('dim', ` share of the loop's busy time, sampled (${busy ? `${busy.busySamples} samples` : 'off'})`)];
+  if (rows.length === 0) lines.push(c('dim', busy ? 'no samples yet' : 'busy sampling is off (busySampleHz: 0)'));
+  const barWidth = Math.max(10, Math.min(40, width - 34 - 16));
+  for (const r of rows.slice(0, 6)) {
+    const bar = '█'.repeat(Math.round((r.percent / 100) * barWidth));
+    lines.push(`${fit(r.name, 34)}${`${r.percent.toFixed(0)} %`.padStart(6)}${c('dim', ` ±${r.plusMinus.toFixed(0)}`.padEnd(5))} ${c('cyan', bar)}`);
+  }
+  return lines;
+}
+
 function culpritTable(snapshot, root, width, c) {
   const frameWidth = Math.max(20, width - 34 - 8 - 10 - 2);
   const lines = [c('bold', 'CULPRITS') + c('dim', ' routes whose own code held the loop'), c('dim', `${fit('route', 34)}${'stalls'.padStart(8)}${'blocked'.padStart(10)}  ${fit('top frame', frameWidth)}`)];
@@ -43,6 +87,7 @@ function culpritTable(snapshot, root, width, c) {
   if (rows.length === 0) lines.push(c('dim', 'no stall yet'));
   for (const r of rows.slice(0, 8)) {
     lines.push(`${fit(r.name, 34)}${String(r.stalls).padStart(8)}${c('red', `${r.blockedSeconds.toFixed(2)} s`.padStart(10))}  ${c('cyan', fit(r.frame, frameWidth))}`);
+    if (r.advice) for (const [i, line] of wrap(r.advice, width - 6, 2).entries()) lines.push(c('green', `${i === 0 ? '  fix ' : '      '}${line}`));
   }
   return lines;
 }
@@ -70,12 +115,22 @@ function sideBySide(left, right, leftWidth) {
   return out;
 }
 
-/** The loop's vital signs on one line. */
+/** Where the blocking goes once it is moved off the loop: libuv's pool, beside the loop's delay. */
+export function poolVitals(snapshot, c = paint(false)) {
+  const pool = snapshot.threadPool;
+  if (!pool?.delay) return [];
+  // A probe queued right now shows its wait as it grows, before it completes.
+  const p99 = Math.max(pool.delay.p99Ms, pool.delay.queuedForMs);
+  return [`pool delay p99 ${c(p99 >= 100 ? 'red' : p99 >= 10 ? 'yellow' : 'green', ms(p99))} (${pool.size} threads)`];
+}
+
+/** The loop's vital signs on one line, and the thread pool's beside them. */
 export function vitals(snapshot, c = paint(false)) {
   const p99 = snapshot.eventLoop.delay.p99Ms;
   const elu = snapshot.eventLoop.utilization;
   return [
     `loop delay p99 ${c(p99 >= snapshot.thresholdMs ? 'red' : 'green', ms(p99))}`,
+    ...poolVitals(snapshot, c),
     `ELU ${c(elu > 0.8 ? 'red' : '', `${Math.round(elu * 100)} %`)}`,
     `stalls ${snapshot.stallsTotal}`,
     `in flight ${snapshot.requestsInFlight}`,
@@ -85,7 +140,7 @@ export function vitals(snapshot, c = paint(false)) {
 /** The full screen (TTY) or the final summary: header, vitals, culprits and victims. */
 export function renderScreen(snapshot, { root, width = 120, color = false, header = [] }) {
   const c = paint(color);
-  const lines = [...header.map((h) => (h.startsWith('loopguard') ? c('bold', h) : h)), '', vitals(snapshot, c), ''];
+  const lines = [...header.map((h) => (h.startsWith('loopguard') ? c('bold', h) : h)), '', vitals(snapshot, c), '', ...loopTimeTable(snapshot, width, c), ''];
   if (width >= 150) {
     const leftWidth = Math.min(110, width - 62);
     lines.push(...sideBySide(culpritTable(snapshot, root, leftWidth, c), victimTable(snapshot, width - leftWidth - 4, c), leftWidth));
@@ -98,9 +153,14 @@ export function renderScreen(snapshot, { root, width = 120, color = false, heade
 /** Plain mode: one line a second, plus the culprit lines whenever a new stall was counted. */
 export function renderTick(snapshot, { root, elapsedSeconds, previousStalls }) {
   const lines = [`[${String(elapsedSeconds).padStart(4)} s] ${vitals(snapshot)}`];
+  if (elapsedSeconds % 10 === 0) {
+    const top = loopTimeRows(snapshot).slice(0, 4).map((r) => `${r.name} ${r.percent.toFixed(0)} %`);
+    if (top.length > 0) lines.push(`         loop time by route: ${top.join(', ')}`);
+  }
   if (snapshot.stallsTotal !== previousStalls) {
     for (const r of culpritRows(snapshot, root).slice(0, 8)) {
       lines.push(`         culprit ${r.name}: ${r.stalls} stalls, ${r.blockedSeconds.toFixed(2)} s blocked, in ${r.frame}`);
+      if (r.advice) lines.push(`             fix ${r.advice}`);
     }
   }
   return lines;

@@ -7,6 +7,9 @@ import type { AlertThreshold, GeneratorConfig } from './config';
 import { splitMatchers } from './config';
 import { metric, selector } from './promql';
 
+/** Stalls declared as expected (`cause="expected"`) are measured, never alerted on. */
+const NOT_EXPECTED = 'cause!="expected"';
+
 export interface AlertRule {
   alert: string;
   expr: string;
@@ -26,21 +29,41 @@ export interface RuleFile {
  */
 function topCulprit(c: GeneratorConfig, window: string): string {
   const seconds = metric(c.prefix, 'stallSeconds');
-  const promql = `topk(1, sum by (route) (increase(${seconds}{job=%q, instance=%q}[${window}]))) > 0`;
+  const promql = `topk(1, sum by (route) (increase(${seconds}{job=%q, instance=%q, cause!=%q}[${window}]))) > 0`;
   return (
-    `{{ with printf "${promql}" $labels.job $labels.instance | query }}{{ with first . }}` +
+    `{{ with printf "${promql}" $labels.job $labels.instance "expected" | query }}{{ with first . }}` +
     `The route with the most blocked time there over the last ${window} is {{ .Labels.route }} ({{ .Value | humanizeDuration }}).{{ end }}` +
     `{{ else }}No stall was attributed to a route there over the last ${window}.{{ end }}`
+  );
+}
+
+/**
+ * Names the route whose code took most of the loop's time on the alerting
+ * instance (sampled busy time): a saturated loop usually has no single long
+ * stall, only many routes each holding it a few milliseconds per request.
+ */
+function topBusyRoute(c: GeneratorConfig, window: string): string {
+  const busy = metric(c.prefix, 'busySeconds');
+  const promql = `topk(1, sum by (route) (rate(${busy}{job=%q, instance=%q, cause!=%q}[${window}]))) > 0`;
+  return (
+    `{{ with printf "${promql}" $labels.job $labels.instance "expected" | query }}{{ with first . }}` +
+    `The route taking most of the loop's time there over the last ${window} is {{ .Labels.route }} ({{ .Value | humanizePercentage }} of the loop, sampled). {{ end }}{{ end }}`
   );
 }
 
 /** The total blocked time behind a route-level alert, over the same labels and window. */
 function routeBlockedTime(c: GeneratorConfig, window: string): string {
   const labels = [...c.groupBy, 'route'];
-  const matchers = labels.map((l) => `${l}=%q`).join(', ');
+  const matchers = [...labels.map((l) => `${l}=%q`), 'cause!=%q'].join(', ');
   const promql = `sum(increase(${metric(c.prefix, 'stallSeconds')}{${matchers}}[${window}]))`;
-  const args = labels.map((l) => `$labels.${l}`).join(' ');
+  const args = [...labels.map((l) => `$labels.${l}`), '"expected"'].join(' ');
   return `{{ with printf "${promql}" ${args} | query }}{{ with first . }} They held it for {{ .Value | humanizeDuration }} in total.{{ end }}{{ end }}`;
+}
+
+/** The pool's size on the alerting instance, looked up at notification time. */
+function poolSize(c: GeneratorConfig): string {
+  const promql = `${metric(c.prefix, 'threadpoolSize')}{job=%q, instance=%q}`;
+  return `{{ with printf "${promql}" $labels.job $labels.instance | query }}{{ with first . }} of {{ .Value }} threads{{ end }}{{ end }}`;
 }
 
 function rule(c: GeneratorConfig, name: string, t: AlertThreshold, expr: string, summary: string, description: string): AlertRule {
@@ -57,7 +80,7 @@ export function buildAlerts(c: GeneratorConfig): RuleFile {
   const user = splitMatchers(c.selector);
   const sel = (...extra: string[]) => selector(...user, ...extra);
   const by = (...labels: string[]) => [...c.groupBy, ...labels].join(', ');
-  const { eventLoopBlocked, routeStalling, eventLoopDelayHigh, eventLoopSaturated, loadShedding } = c.alerts;
+  const { eventLoopBlocked, routeStalling, eventLoopDelayHigh, eventLoopSaturated, threadPoolSaturated, loadShedding } = c.alerts;
   const where = '{{ $labels.instance }} (job {{ $labels.job }})';
 
   const rules: AlertRule[] = [
@@ -74,7 +97,7 @@ export function buildAlerts(c: GeneratorConfig): RuleFile {
       c,
       'LoopGuardRouteStalling',
       routeStalling,
-      `sum by (${by('route')}) (increase(${metric(c.prefix, 'stalls')}${sel()}[${routeStalling.window}])) >= ${routeStalling.threshold}`,
+      `sum by (${by('route')}) (increase(${metric(c.prefix, 'stalls')}${sel(NOT_EXPECTED)}[${routeStalling.window}])) >= ${routeStalling.threshold}`,
       `Route {{ $labels.route }} stalled the event loop {{ $value | humanize }} times in ${routeStalling.window}.`,
       `{{ $labels.route }} held the event loop of {{ $labels.job }} past the stall threshold {{ $value | humanize }} times ` +
         `in the last ${routeStalling.window}, summed over instances (alert at ${routeStalling.threshold}).${routeBlockedTime(c, routeStalling.window)} ` +
@@ -96,7 +119,17 @@ export function buildAlerts(c: GeneratorConfig): RuleFile {
       `avg_over_time(${metric(c.prefix, 'eventloopUtilization')}${sel()}[${eventLoopSaturated.window}]) > ${eventLoopSaturated.threshold}`,
       `The event loop of ${where} is {{ $value | humanizePercentage }} busy.`,
       `The event loop of ${where} was busy {{ $value | humanizePercentage }} of the time over the last ${eventLoopSaturated.window} ` +
-        `(alert above ${eventLoopSaturated.threshold}): requests queue behind each other. ${topCulprit(c, eventLoopSaturated.window)}`,
+        `(alert above ${eventLoopSaturated.threshold}): requests queue behind each other. ${topBusyRoute(c, eventLoopSaturated.window)}${topCulprit(c, eventLoopSaturated.window)}`,
+    ),
+    rule(
+      c,
+      'LoopGuardThreadPoolSaturated',
+      threadPoolSaturated,
+      `histogram_quantile(0.99, rate(${metric(c.prefix, 'threadpoolDelay', '_bucket')}${sel()}[${threadPoolSaturated.window}])) > ${threadPoolSaturated.threshold}`,
+      `p99 thread-pool delay of ${where} is {{ $value | humanizeDuration }}.`,
+      `Over the last ${threadPoolSaturated.window}, 1 % of loopguard's trivial probe jobs on ${where} waited at least {{ $value | humanizeDuration }} ` +
+        `for a thread of libuv's pool${poolSize(c)} (alert above ${threadPoolSaturated.threshold}s): every fs call, dns.lookup (so every outgoing request to a hostname), ` +
+        'async crypto and zlib call there waits in the same queue, however healthy the event loop looks.',
     ),
     rule(
       c,

@@ -25,6 +25,8 @@ export interface AlertsConfig {
   eventLoopDelayHigh: AlertThreshold;
   /** An instance's mean event-loop utilization over `window` exceeds `threshold` (0..1). */
   eventLoopSaturated: AlertThreshold;
+  /** An instance's p99 thread-pool delay (the probe's wait for a libuv thread) over `window` exceeds `threshold` seconds. */
+  threadPoolSaturated: AlertThreshold;
   /** Load shedding answers more than `threshold` requests per second with 503 over `window`. */
   loadShedding: AlertThreshold;
 }
@@ -67,6 +69,8 @@ export const DEFAULT_CONFIG: Readonly<GeneratorConfig> = deepFreeze({
     eventLoopDelayHigh: { threshold: 0.2, window: '5m', for: '10m', severity: 'warning' },
     // Above ~90 % utilization queueing delay grows steeply for every request.
     eventLoopSaturated: { threshold: 0.9, window: '5m', for: '15m', severity: 'warning' },
+    // An idle pool answers the probe in well under a millisecond; 100 ms at p99 is a queue every fs, dns.lookup and crypto call waits in.
+    threadPoolSaturated: { threshold: 0.1, window: '5m', for: '10m', severity: 'warning' },
     // Any sustained shedding means clients are being refused.
     loadShedding: { threshold: 0, window: '5m', for: '5m', severity: 'warning' },
   },

@@ -32,6 +32,7 @@ const ROWS: Row[] = [
   {
     title: 'Culprits: who blocks the loop',
     panels: [
+      { width: 24, height: 9, panel: panels.loopTimeByRoute },
       { width: 12, height: 9, panel: panels.stallsPerMinute },
       { width: 12, height: 9, panel: panels.blockedByRoute },
       { width: 12, height: 8, panel: panels.stallDurations },
@@ -46,12 +47,21 @@ const ROWS: Row[] = [
       { width: 6, height: 8, panel: panels.shed },
     ],
   },
+  {
+    title: 'After the fix: thread pool and worker pools',
+    panels: [
+      { width: 12, height: 8, panel: panels.threadPoolDelay },
+      { width: 4, height: 8, panel: panels.threadPoolSize },
+      { width: 8, height: 8, panel: panels.workerPoolQueue },
+      { width: 12, height: 8, panel: panels.workerPoolWait },
+    ],
+  },
 ];
 
 function variables(c: GeneratorConfig): cog.Builder<dashboard.VariableModel>[] {
   const delayCount = metric(c.prefix, 'eventloopDelay', '_count');
   // Routes live on several metrics; a stall-only route such as (background) must be selectable too.
-  const routeSeries = [metric(c.prefix, 'stalls'), metric(c.prefix, 'requestDelay', '_count'), metric(c.prefix, 'requestsShed')].join('|');
+  const routeSeries = [metric(c.prefix, 'stalls'), metric(c.prefix, 'busySeconds'), metric(c.prefix, 'requestDelay', '_count'), metric(c.prefix, 'requestsShed')].join('|');
   const labelVariable = (name: string, label: string, query: string) =>
     new dashboard.QueryVariableBuilder(name)
       .label(label)

@@ -112,6 +112,20 @@ export function stallsPerMinute(c: GeneratorConfig): timeseries.PanelBuilder {
     .withTarget(query('A', `sum by (route) (rate(${stalls}${RATE})) * 60`, '{{route}}'));
 }
 
+export function loopTimeByRoute(c: GeneratorConfig): timeseries.PanelBuilder {
+  const busy = metric(c.prefix, 'busySeconds') + selector(...BY_ROUTE);
+  return series(
+    'Loop time by route (sampled busy time)',
+    "Where the event loop's time goes, by the route whose own code ran, summed over instances: rate of busy_seconds_total, " +
+      'estimated from low-rate samples and scaled to the measured utilization. 100 % is one event loop fully busy. ' +
+      'It shows the quiet overload no single stall does: many routes each holding the loop a few milliseconds per request.',
+  )
+    .unit('percentunit')
+    .fillOpacity(60)
+    .stacking(new common.StackingConfigBuilder().mode(common.StackingMode.Normal))
+    .withTarget(query('A', `sum by (route) (rate(${busy}${RATE}))`, '{{route}}'));
+}
+
 export function blockedByRoute(c: GeneratorConfig): table.PanelBuilder {
   const seconds = `sum by (route) (increase(${metric(c.prefix, 'stallSeconds')}${selector(...BY_ROUTE)}[$__range]))`;
   const count = `sum by (route) (increase(${metric(c.prefix, 'stalls')}${selector(...BY_ROUTE)}[$__range]))`;
@@ -186,4 +200,51 @@ export function shed(c: GeneratorConfig): timeseries.PanelBuilder {
   return series('Requests shed', 'Requests answered 503 by load shedding, by route and reason, summed over instances.')
     .unit('reqps')
     .withTarget(query('A', `sum by (route, reason) (rate(${shedTotal}${RATE}))`, '{{route}} ({{reason}})'));
+}
+
+export function threadPoolDelay(c: GeneratorConfig): timeseries.PanelBuilder {
+  const pool = metric(c.prefix, 'threadpoolDelay', '_bucket');
+  const loop = metric(c.prefix, 'eventloopDelay', '_bucket');
+  return series(
+    'Thread pool delay beside loop delay',
+    "How long a trivial job waited for a thread of libuv's pool (fs, dns.lookup, async crypto, zlib), probed from the watchdog thread, " +
+      'beside the event loop delay. A pool p99 far above the loop p99 is work moved off the loop queueing for too few threads.',
+  )
+    .unit('s')
+    .scaleDistribution(new common.ScaleDistributionConfigBuilder().type(common.ScaleDistribution.Log).log(10))
+    .withTarget(query('A', quantile(0.5, pool, BY_TARGET), 'pool p50'))
+    .withTarget(query('B', quantile(0.99, pool, BY_TARGET), 'pool p99'))
+    .withTarget(query('C', quantile(0.99, loop, BY_TARGET), 'loop p99'));
+}
+
+export function threadPoolSize(c: GeneratorConfig): stat.PanelBuilder {
+  const size = metric(c.prefix, 'threadpoolSize') + selector(...BY_TARGET);
+  return new stat.PanelBuilder()
+    .title('Thread pool threads')
+    .description("libuv's pool size (UV_THREADPOOL_SIZE at start, default 4): the most on any selected instance.")
+    .datasource(DATASOURCE)
+    .unit('short')
+    .decimals(0)
+    .reduceOptions(new common.ReduceDataOptionsBuilder().calcs(['lastNotNull']).values(false))
+    .withTarget(query('A', `max(${size})`, 'threads'));
+}
+
+export function workerPoolQueue(c: GeneratorConfig): timeseries.PanelBuilder {
+  const queue = metric(c.prefix, 'workerPoolQueueSize') + selector(...BY_TARGET);
+  const size = metric(c.prefix, 'workerPoolSize') + selector(...BY_TARGET);
+  return series('Worker pool queue', 'Tasks waiting for a thread in each watched worker pool (guard.watchPool), summed over instances, beside the threads the pool may run.')
+    .unit('short')
+    .withTarget(query('A', `sum by (pool) (${queue})`, '{{pool}} queued'))
+    .withTarget(query('B', `sum by (pool) (${size})`, '{{pool}} threads'));
+}
+
+export function workerPoolWait(c: GeneratorConfig): timeseries.PanelBuilder {
+  const wait = metric(c.prefix, 'workerPoolWait') + selector(...BY_TARGET, 'percentile="99"');
+  return series(
+    'Worker pool queue wait p99',
+    "Each watched pool's own p99 queue wait (piscina: since the pool started or its histogram was reset). " +
+      'Quantiles do not add up across instances: this is the worst instance.',
+  )
+    .unit('s')
+    .withTarget(query('A', `max by (pool) (${wait})`, '{{pool}}'));
 }

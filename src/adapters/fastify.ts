@@ -10,7 +10,8 @@
  * request: one record, one symbol write, one shared 'close' listener.
  */
 import type { FastifyInstance, FastifyPluginCallback, FastifyReply, FastifyRequest } from 'fastify';
-import { LoopGuardError } from '../errors';
+// A dependency of loopguard, not a peer: Fastify's convention is that a plugin brings its own.
+import fastifyPlugin from 'fastify-plugin';
 import { LoopGuard } from '../create-guard';
 import { preciseEnter } from '../core/precise';
 import { requestStore } from '../core/request-context';
@@ -69,17 +70,8 @@ function loopGuardPlugin(fastify: FastifyInstance, opts: FastifyLoopGuardOptions
   done();
 }
 
-function fastifyPlugin(): (fn: typeof loopGuardPlugin, meta: object) => typeof loopGuardPlugin {
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    return require('fastify-plugin');
-  } catch (err) {
-    throw new LoopGuardError('LOOPGUARD_MISSING_PEER', 'loopguard/fastify needs the peer dependency fastify-plugin (npm install fastify-plugin)', { cause: err });
-  }
-}
-
 /** The Fastify plugin. Register it before your routes: `app.register(loopGuard, options | guard)`. */
-export const loopGuard: FastifyPluginCallback<FastifyLoopGuardOptions> = fastifyPlugin()(loopGuardPlugin, {
+export const loopGuard: FastifyPluginCallback<FastifyLoopGuardOptions> = fastifyPlugin(loopGuardPlugin as never, {
   name: 'loopguard',
   fastify: '4.x || 5.x',
 }) as unknown as FastifyPluginCallback<FastifyLoopGuardOptions>;

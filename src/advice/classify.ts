@@ -16,7 +16,7 @@
  */
 import type { Advice } from './advice';
 import { adviceFor } from './fixes';
-import { BLOCKING_PACKAGES, nodeModuleOf, SYNC_FUNCTIONS, ZLIB_GENERIC, ZLIB_WRAPPERS, type KnownCall } from './known-calls';
+import { BLOCKING_PACKAGES, nodeModuleOf, RETURNS_FROM_PARSER, SYNC_FUNCTIONS, ZLIB_GENERIC, ZLIB_WRAPPERS, type KnownCall } from './known-calls';
 import { findCalls } from './source-scan';
 
 /** A stack frame as reports carry it: 1-based line and column. */
@@ -44,9 +44,15 @@ export interface PauseEvidence {
 
 /** Frames outside Node read after a late pause: the native call returned in one of them. */
 const FRAMES_READ_AFTER_LATE_PAUSE = 3;
-/** How far above the paused line a late pause looks for the call that just returned. */
-const LINES_BEFORE = 5;
-const CHARS_BEFORE = 600;
+/**
+ * How far above the paused line a late pause looks for the call that just
+ * returned. Every call into JavaScript checks for interrupts on entry, so
+ * the pause lands at the first one after the native call; plain conditions
+ * in between do not (secure-json-parse tests two options between its
+ * `JSON.parse` and its next call, 16 lines down).
+ */
+const LINES_BEFORE = 20;
+const CHARS_BEFORE = 1200;
 
 export const isNodeFrame = (frame: AdviceFrame): boolean => frame.url === '' || frame.url.startsWith('node:');
 
@@ -56,13 +62,14 @@ export function classifyPause(evidence: PauseEvidence): Advice | null {
   if (first < 0) return null;
   const fromNode = first > 0 ? nodeApi(stack[first - 1]!) : undefined;
   if (fromNode) {
-    const refined = fromNode.call === null ? callBefore(evidence, first, fromNode.kind) : undefined;
+    // The caller stood at the call into Node: that call itself counts.
+    const refined = fromNode.call === null ? callBefore(evidence, first, true, fromNode.kind) : undefined;
     return adviceFor(fromNode.kind, refined ?? fromNode);
   }
   const pkg = BLOCKING_PACKAGES.find((p) => p.pattern.test(stack[first]!.url));
   if (pkg) {
     const outside = stack.findIndex((f, i) => i > first && !isNodeFrame(f) && !pkg.pattern.test(f.url));
-    const refined = outside < 0 ? undefined : callBefore(evidence, outside, pkg.kind);
+    const refined = outside < 0 ? undefined : callBefore(evidence, outside, true, pkg.kind);
     return adviceFor(pkg.kind, refined ?? { call: null, kind: pkg.kind, instead: pkg.instead });
   }
   if (evidence.prompt) {
@@ -73,7 +80,8 @@ export function classifyPause(evidence: PauseEvidence): Advice | null {
   for (let i = first; i < stack.length && read < FRAMES_READ_AFTER_LATE_PAUSE; i++) {
     if (isNodeFrame(stack[i]!)) continue;
     read++;
-    const returned = callBefore(evidence, i);
+    // The call at the pause itself has not run yet (had it been running JavaScript, the pause would have been prompt).
+    const returned = callBefore(evidence, i, false) ?? RETURNS_FROM_PARSER.find((p) => p.pattern.test(stack[i]!.url))?.known;
     if (returned) return adviceFor(returned.kind, returned);
   }
   return null;
@@ -93,11 +101,13 @@ function nodeApi(frame: AdviceFrame): KnownCall | undefined {
   return known?.call === `${module}.${frame.functionName}` ? known : undefined;
 }
 
-/** The last known call written before where frame `index` stood (the one that just returned). */
-function callBefore(evidence: PauseEvidence, index: number, kind?: KnownCall['kind']): KnownCall | undefined {
+/** The last known call written before where frame `index` stood (the one that just returned); `atPause`: the call at the paused position counts. */
+function callBefore(evidence: PauseEvidence, index: number, atPause: boolean, kind?: KnownCall['kind']): KnownCall | undefined {
   const region = regionOf(evidence, index, LINES_BEFORE, CHARS_BEFORE, 80);
   if (!region) return undefined;
-  const calls = findCalls(region.text, region.script).filter((c) => c.at <= region.pausedAt && (kind === undefined || c.known.kind === kind));
+  const calls = findCalls(region.text, region.script).filter(
+    (c) => (atPause ? c.at <= region.pausedAt : c.at < region.pausedAt) && (kind === undefined || c.known.kind === kind),
+  );
   return calls[calls.length - 1]?.known;
 }
 

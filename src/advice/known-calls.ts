@@ -81,6 +81,16 @@ export function nodeModuleOf(url: string): 'fs' | 'zlib' | 'crypto' | 'child_pro
 export const ZLIB_WRAPPERS: ReadonlySet<string> = new Set(['syncBufferWrapper', 'zlibBufferSync', 'processChunkSync']);
 export const ZLIB_GENERIC: KnownCall = { call: null, kind: 'sync-zlib', instead: 'the asynchronous zlib function' };
 
+/**
+ * Library code that calls a native parser and returns straight into the
+ * frame named here: after a late pause, that frame means the parser ran.
+ * body-parser's `read` calls the type's `parse(str)` (for `express.json()`,
+ * `JSON.parse`) and then `next()`, where the pause lands.
+ */
+export const RETURNS_FROM_PARSER: readonly { pattern: RegExp; known: KnownCall }[] = [
+  { pattern: /[\\/]node_modules[\\/]body-parser[\\/]lib[\\/]read\.js$/, known: QUALIFIED_CALLS.get('JSON.parse')! },
+];
+
 /** Packages whose own frames on top of the stack mean a synchronous kind, whatever function is running in them. */
 export const BLOCKING_PACKAGES: readonly { pattern: RegExp; kind: AdviceKind; instead: string }[] = [
   { pattern: /[\\/]node_modules[\\/]bcryptjs[\\/]/, kind: 'sync-crypto', instead: 'bcrypt.hash (async, or the native bcrypt package)' },

@@ -1,4 +1,5 @@
 import type { Advice } from '../advice/advice';
+import { dominantAdvice } from '../advice/dominant';
 import type { StackFrame } from './stall-report';
 
 /** What the watchdog saw at one pause of the main thread. */
@@ -14,6 +15,10 @@ export interface CaptureSample {
   stack: StackFrame[];
   /** What the paused code was doing, read from its frames and source (see advice/classify). */
   advice?: Advice | null;
+  /** The paused code ran inside `guard.expectBlocking(fn)`. */
+  expected?: boolean;
+  /** How long the main thread stayed paused for this sample, ms (precise own time takes it off). */
+  pausedMs?: number;
 }
 
 export interface CapturedRequest {
@@ -21,6 +26,8 @@ export interface CapturedRequest {
   method: string;
   /** Null when routing had not happened yet (e.g. blocking inside body parsing). */
   route: string | null;
+  /** The request had been answered: this is work it left behind (a timer, the rest of an async handler). */
+  afterResponse: boolean;
 }
 
 /** A stretch of one measured stall held by one callback. */
@@ -28,6 +35,8 @@ export interface StallSegment {
   startedAt: number;
   durationMs: number;
   sample: CaptureSample | null;
+  /** What the segment's samples, together, say it was doing. */
+  advice: Advice | null;
 }
 
 /**
@@ -42,12 +51,14 @@ export interface StallSegment {
  * milliseconds after the stall, before the heartbeat could turn.
  */
 export function splitStall(startedAt: number, durationMs: number, samples: readonly CaptureSample[]): StallSegment[] {
-  if (samples.length === 0) return [{ startedAt, durationMs, sample: null }];
-  const groups: { sample: CaptureSample; firstAt: number; count: number }[] = [];
+  if (samples.length === 0) return [{ startedAt, durationMs, sample: null, advice: null }];
+  const groups: { sample: CaptureSample; firstAt: number; count: number; all: CaptureSample[] }[] = [];
   for (const sample of samples) {
     const last = groups[groups.length - 1];
-    if (last && sameCallback(last.sample, sample)) last.count++;
-    else groups.push({ sample, firstAt: sample.at, count: 1 });
+    if (last && sameCallback(last.sample, sample)) {
+      last.count++;
+      last.all.push(sample);
+    } else groups.push({ sample, firstAt: sample.at, count: 1, all: [sample] });
   }
   const kept = groups.filter((g, i) => i === 0 || g.count >= 2);
   const endsAt = startedAt + durationMs;
@@ -55,7 +66,7 @@ export function splitStall(startedAt: number, durationMs: number, samples: reado
     const from = i === 0 ? startedAt : clamp(group.firstAt, startedAt, endsAt);
     const next = kept[i + 1];
     const to = next ? clamp(next.firstAt, from, endsAt) : endsAt;
-    return { startedAt: from, durationMs: to - from, sample: group.sample };
+    return { startedAt: from, durationMs: to - from, sample: group.sample, advice: dominantAdvice(group.all, from) };
   });
 }
 

@@ -1,10 +1,13 @@
 import { EventEmitter } from 'node:events';
 import inspector from 'node:inspector';
-import { DELAY_BUCKETS_SECONDS, ROUTE_BACKGROUND, ROUTE_GC } from '../catalogue';
+import { DELAY_BUCKETS_SECONDS, ROUTE_BACKGROUND, ROUTE_GC, THREADPOOL_BUCKETS_SECONDS } from '../catalogue';
 import { LoopGuardError } from '../errors';
 import type { ResolvedOptions } from '../options';
 import { Heartbeat } from '../sampler/heartbeat';
 import { LoopStats } from '../sampler/loop-stats';
+import { ThreadPoolStats } from '../sampler/thread-pool';
+import { BusyTime } from '../busy/busy-time';
+import { WorkerPools, type WatchPoolOptions } from '../sampler/worker-pools';
 import { epochNow, SharedState } from '../watchdog/shared-state';
 import { Watchdog } from '../watchdog/watchdog';
 import type { WatchdogConfig } from '../watchdog/worker';
@@ -14,10 +17,11 @@ import { GuardObservers, RequestObservers } from './observers';
 import { enablePrecise } from './precise';
 import type { Collector, GuardContext, GuardReadModel, ShedCounter } from './read-model';
 import { callbackFailed, ErrorReporter } from './report-errors';
-import type { RequestRecord, RouteResolver } from './request-context';
+import { registerWindowReader, unregisterWindowReader, type RequestRecord, type RouteResolver } from './request-context';
 import { RequestTracker } from './request-tracker';
 import { RouteTable } from './routes';
 import { buildSnapshot, type LoopGuardSnapshot } from './snapshot';
+import { expectedRouteTest, runExpected } from './expected';
 import { StallPipeline } from './stall-pipeline';
 import type { StallReport } from './stall-report';
 import { StallStats } from './stall-stats';
@@ -39,6 +43,9 @@ export interface GuardInternals {
   readonly shared: SharedState;
   readonly shedTotals: Map<string, ShedCounter>;
   readonly delayHistogram: Histogram;
+  readonly threadPool: ThreadPoolStats;
+  readonly workerPools: WorkerPools;
+  readonly busy: BusyTime | undefined;
   /** The watchdog's main-thread side, once started (fault-injection tests stop its worker). */
   readonly watchdog: Watchdog | undefined;
   /** What the heartbeat calls each beat: late by `lateMs`, ending `endedWindow`, at epoch `nowEpochMs`. */
@@ -70,6 +77,14 @@ export class GuardCore extends EventEmitter<LoopGuardEvents> {
   readonly #shared = new SharedState();
   /** Requests answered 503 by load shedding, by route label and reason. */
   readonly #shedTotals = new Map<string, ShedCounter>();
+  /** libuv's pool size, and the probe's delay histogram when the probe is on. */
+  readonly #threadPool: ThreadPoolStats;
+  /** Worker pools watched with `watchPool()`. */
+  readonly #workerPools = new WorkerPools();
+  /** Sampled busy time by route; undefined when `busySampleHz` is 0. */
+  readonly #busy: BusyTime | undefined;
+  /** This guard's id for the capture probe, which reads its heartbeat window. */
+  readonly #probeId = registerWindowReader(() => this.#shared.window);
   readonly #heartbeat: Heartbeat;
   #watchdog: Watchdog | undefined;
   readonly #pipeline: StallPipeline;
@@ -95,6 +110,9 @@ export class GuardCore extends EventEmitter<LoopGuardEvents> {
       shared: guard.#shared,
       shedTotals: guard.#shedTotals,
       delayHistogram: guard.#delayHistogram,
+      threadPool: guard.#threadPool,
+      workerPools: guard.#workerPools,
+      busy: guard.#busy,
       watchdog: guard.#watchdog,
       onBeat: (lateMs, endedWindow, nowEpochMs) => guard.#onBeat(lateMs, endedWindow, nowEpochMs),
     });
@@ -113,10 +131,17 @@ export class GuardCore extends EventEmitter<LoopGuardEvents> {
       this.#pipeline.culpritFinished(record.id, route),
     );
     this.#tracker.victimThresholdMs = options.thresholdMs;
+    this.#tracker.blameAfterResponseMs = options.blameAfterResponseMs;
+    if (options.busySampleHz > 0) {
+      const busy = new BusyTime(this.#routes, this.#tracker, options.busySampleHz, expectedRouteTest(options.expectedBlockingRoutes));
+      this.#busy = busy;
+      this.#tracker.busyResolved = (stats, samples) => busy.resolved(stats, samples);
+    }
     this.#requestObservers = new RequestObservers((current) => (this.#tracker.observer = current));
     // Percentiles for snapshot() need far fewer samples than stall detection: a coarser monitor costs less idle CPU.
     this.#loop = new LoopStats(Math.min(100, options.heartbeatMs * 2));
-    this.#pipeline = new StallPipeline({ heartbeatMs: options.heartbeatMs }, {
+    this.#threadPool = new ThreadPoolStats(THREADPOOL_BUCKETS_SECONDS, options.threadPoolProbe && options.threadPoolProbe.intervalMs);
+    this.#pipeline = new StallPipeline({ heartbeatMs: options.heartbeatMs, expectedRoute: expectedRouteTest(options.expectedBlockingRoutes) }, {
       gcPauses: () => this.#loop.gcPausesSnapshot(),
       chargeStall: (requestId, ms) => this.#tracker.chargeStall(requestId, ms),
       culprit: (requestId, report) => this.#observers.culprit(requestId, report),
@@ -139,12 +164,13 @@ export class GuardCore extends EventEmitter<LoopGuardEvents> {
    * composition closes the guard. Attached to a closed guard, it is closed at once.
    * @internal
    */
-  attach<C extends Collector | undefined>(factory: (context: GuardContext) => C): C {
+  attach<C extends Collector>(factory: (context: GuardContext) => C): C;
+  attach<C extends Collector>(factory: (context: GuardContext) => C | undefined): C | undefined;
+  attach<C extends Collector>(factory: (context: GuardContext) => C | undefined): C | undefined {
     const collector = factory(this.#context);
-    if (collector !== undefined) {
-      if (this.#closed) this.#closeCollector(collector);
-      else this.#collectors.push(collector);
-    }
+    if (collector === undefined) return undefined;
+    if (this.#closed) this.#closeCollector(collector);
+    else this.#collectors.push(collector);
     return collector;
   }
 
@@ -153,8 +179,9 @@ export class GuardCore extends EventEmitter<LoopGuardEvents> {
     const options = this.options;
     if (options.precise) this.#releasePrecise = enablePrecise();
     this.#heartbeat.start();
-    // Without captures the worker still runs when it serves the metrics endpoint; it just never pauses.
-    if (options.captureStacks || wiring.metricsServer) {
+    // Without captures the worker still runs when it serves the metrics endpoint or probes the pool; it just never pauses.
+    const poolProbe = this.#threadPool.probeConfig();
+    if (options.captureStacks || wiring.metricsServer || poolProbe || this.#busy) {
       this.#watchdog = new Watchdog(
         this.#shared,
         {
@@ -162,8 +189,11 @@ export class GuardCore extends EventEmitter<LoopGuardEvents> {
           resampleMs: Math.max(10, Math.round(options.thresholdMs / 2)),
           maxSamplesPerStall: 16,
           maxStackFrames: options.maxStackFrames,
+          probeId: this.#probeId,
           captureStacks: options.captureStacks,
           ...(wiring.metricsServer && { metricsServer: wiring.metricsServer }),
+          ...(poolProbe && { poolProbe }),
+          ...(this.#busy && { busy: { sinkId: this.#busy.sinkId, sampleHz: this.#busy.sampleHz } }),
         },
         {
           onSamples: (window, samples) => this.#guarded(() => this.#pipeline.samplesArrived(window, samples)),
@@ -188,11 +218,32 @@ export class GuardCore extends EventEmitter<LoopGuardEvents> {
     return this.#tracker.begin(req, method, routeOf);
   }
 
+  /**
+   * Runs `fn` as code that is expected to block (a migration at start, a
+   * report built at night): its stalls, including those after its `await`s,
+   * are reported with `cause: 'expected'`, left out of the bundled alerts and
+   * never shed. Returns what `fn` returns (a promise stays a promise).
+   */
+  expectBlocking<T>(fn: () => T): T {
+    if (typeof fn !== 'function') throw new TypeError(`loopguard: expectBlocking(fn) needs a function, got ${fn === null ? 'null' : typeof fn}`);
+    return runExpected(fn);
+  }
+
   /** Recent stalls, per-route totals, delay percentiles and ELU: plain JSON. */
   snapshot(): LoopGuardSnapshot {
     const snapshot: Record<string, unknown> = { ...buildSnapshot(this.#context.model) };
     for (const [key, read] of this.#sections) snapshot[key] = read();
     return snapshot as unknown as LoopGuardSnapshot;
+  }
+
+  /**
+   * Reports a worker pool's queue and queue wait beside the loop's delay: a
+   * piscina instance, or any object with `queueSize`, `maxThreads` and
+   * optionally `histogram.waitTime` (`{ p50, p99 }` in ms). The `name` is the
+   * `pool` label (at most 10 pools). Returns the function that stops watching.
+   */
+  watchPool(pool: unknown, options: WatchPoolOptions): () => void {
+    return this.#workerPools.watch(pool, options);
   }
 
   /** @internal The read model collectors get, for the composition's handlers. */
@@ -225,6 +276,8 @@ export class GuardCore extends EventEmitter<LoopGuardEvents> {
     this.#heartbeat.stop();
     if (this.#graceTimer) clearTimeout(this.#graceTimer);
     this.#watchdog?.close();
+    unregisterWindowReader(this.#probeId);
+    this.#busy?.close();
     this.#loop.close();
     this.#releasePrecise?.();
     this.#pipeline.close();
@@ -284,6 +337,9 @@ export class GuardCore extends EventEmitter<LoopGuardEvents> {
       stalls: this.#stalls,
       loop: this.#loop,
       shedTotals: this.#shedTotals,
+      threadPool: this.#threadPool,
+      busy: this.#busy,
+      workerPools: () => this.#workerPools.read((err) => this.reportError(err)),
       get requestsInFlight() {
         return guard.#tracker.inFlight;
       },

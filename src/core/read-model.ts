@@ -6,6 +6,9 @@
  */
 import type { ResolvedOptions } from '../options';
 import type { DelayPercentiles } from '../sampler/loop-stats';
+import type { ThreadPoolStats } from '../sampler/thread-pool';
+import type { BusyTime } from '../busy/busy-time';
+import type { WorkerPoolFigures } from '../sampler/worker-pools';
 import type { LoopGuardEvents } from './events';
 import type { Histogram } from './histogram';
 import type { GuardObserver, RequestObserver } from './observers';
@@ -31,6 +34,12 @@ export interface GuardReadModel {
   readonly loop: { readonly utilization: number; percentiles(): DelayPercentiles };
   /** Written by load shedding, keyed `route\0reason`; read by the exporters. */
   readonly shedTotals: Map<string, ShedCounter>;
+  /** libuv's pool: its size, and the probe's delay histogram (in shared memory, written by the watchdog) when `probing`. */
+  readonly threadPool: Pick<ThreadPoolStats, 'size' | 'probing' | 'histogram' | 'delay'>;
+  /** Sampled busy time by route (totals for the counters, recent shares); undefined when `busySampleHz` is 0. */
+  readonly busy: Pick<BusyTime, 'totals' | 'shares' | 'sampleHz'> | undefined;
+  /** The figures of the worker pools watched with `watchPool()`, read from them now. */
+  workerPools(): WorkerPoolFigures[];
   readonly requestsInFlight: number;
   readonly watchdogRunning: boolean;
   readonly isClosed: boolean;

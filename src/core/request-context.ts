@@ -1,5 +1,7 @@
 import { AsyncLocalStorage, executionAsyncId } from 'node:async_hooks';
+import { callerFrames } from './call-sites';
 import { ARRIVED_DURING_STALL, PROBE_SYMBOL_NAME, type ProbeResult } from '../watchdog/probe';
+import { inExpectedCode } from './expected';
 
 /** Resolves a request's route template; null while routing has not happened yet. */
 export type RouteResolver = (req: any) => string | null;
@@ -17,7 +19,13 @@ export interface RequestRecord {
   capturedWindow: number;
   /** Own synchronous time on the loop (precise mode), ms. */
   blockingMs: number;
+  /** Busy-time samples taken before the route was known, counted under the final route at finish. */
+  busySamples: number;
   finished: boolean;
+  /** performance.now() when the response finished (0 while in flight). */
+  finishedAt: number;
+  /** The route template the request was counted under at finish; work it left behind is blamed on it. */
+  finalRoute: string | null;
   /** The request's OpenTelemetry span, kept only while tracing is active (stall events); else undefined. */
   span: unknown;
   /** Set by the owner of the record (a request tracker) to route finish() and captures back to it. */
@@ -25,6 +33,8 @@ export interface RequestRecord {
     finish(record: RequestRecord): void;
     captured?(record: RequestRecord): void;
     arrivedDuringStall(record: RequestRecord): boolean;
+    /** Work running in a finished request's context this long (ms) after its response is still its route's. */
+    readonly blameAfterResponseMs: number;
     readonly window: number;
   };
 }
@@ -42,20 +52,50 @@ export const requestStore: AsyncLocalStorage<RequestRecord> = ((globalThis as Re
 
 const PROBE_KEY = Symbol.for(PROBE_SYMBOL_NAME);
 
+/** Each guard's heartbeat window, by the id its watchdog passes to the probe; shared by every copy of loopguard. */
+const windows = ((globalThis as Record<symbol, unknown>)[Symbol.for('loopguard.windows')] ??= {
+  readers: new Map<number, () => number>(),
+  next: 1,
+}) as { readers: Map<number, () => number>; next: number };
+
+export function registerWindowReader(read: () => number): number {
+  const id = windows.next++;
+  windows.readers.set(id, read);
+  return id;
+}
+
+export function unregisterWindowReader(id: number): void {
+  windows.readers.delete(id);
+}
+
 /**
- * Called by the watchdog worker (Runtime.evaluate) while the main thread is
- * paused inside a stall: names the request whose code is running, and marks
- * it so its own stall is not counted as delay it suffered.
- * Returns [requestId, method, route, asyncId]; requestId 0 means no request.
+ * Called by the watchdog worker (Runtime.evaluate, run through an interrupt
+ * on top of the code holding the loop) inside a stall: names the request
+ * whose code is running and its stack, and marks it so its own stall is not
+ * counted as delay it suffered. Returns [requestId, method, route, asyncId,
+ * expected, afterResponse, at, frames, window]; requestId 0 means no request.
  */
-function probe(): ProbeResult | null {
+function probe(maxFrames: number, guardId: number): ProbeResult | null {
   try {
     const asyncId = executionAsyncId();
+    const at = performance.timeOrigin + performance.now();
+    // The asking guard's heartbeat window as the probe ran: its answer may reach
+    // the worker after the loop turned, so staleness is judged by this.
+    const window = windows.readers.get(guardId)?.() ?? -1;
+    const frames = callerFrames(probe, maxFrames);
+    const expected = inExpectedCode() ? 1 : 0;
     const record = requestStore.getStore();
-    if (record === undefined || record.finished) return [0, '', null, asyncId];
+    if (record === undefined) return [0, '', null, asyncId, expected, 0, at, frames, window];
+    if (record.finished) {
+      // Work the request left behind (a timer, the rest of an async handler)
+      // is still its route's doing, for a bounded time after the response:
+      // an interval started by a request runs in its context forever.
+      if (performance.now() - record.finishedAt > record.owner.blameAfterResponseMs) return [0, '', null, asyncId, expected, 0, at, frames, window];
+      return [record.id, record.method, record.finalRoute, asyncId, expected, 1, at, frames, window];
+    }
     // Accepted when the loop was already this late: the request arrived after the
-    // stall began (the pause landed just after the culprit, in the next callback).
-    if (record.owner.arrivedDuringStall(record)) return [ARRIVED_DURING_STALL, '', null, asyncId];
+    // stall began (the probe landed just after the culprit, in the next callback).
+    if (record.owner.arrivedDuringStall(record)) return [ARRIVED_DURING_STALL, '', null, asyncId, expected, 0, at, frames, window];
     // The loop has not turned since the stall began: the owner's window is the stall's.
     record.capturedWindow = record.owner.window;
     if (record.span !== undefined) record.owner.captured?.(record);
@@ -65,7 +105,7 @@ function probe(): ProbeResult | null {
     } catch {
       // A route that cannot be read yet is filled in when the request finishes.
     }
-    return [record.id, record.method, route, asyncId];
+    return [record.id, record.method, route, asyncId, expected, 0, at, frames, window];
   } catch {
     return null;
   }

@@ -1,7 +1,7 @@
 import { ROUTE_UNMATCHED } from '../catalogue';
 import type { RequestRecord, RouteResolver } from './request-context';
 import type { RequestObserver } from './observers';
-import { blockingHistogram, type RouteTable } from './routes';
+import { blockingHistogram, type RouteStats, type RouteTable } from './routes';
 
 /** The parts of the guard a tracker needs; kept narrow so the tracker stays testable. */
 export interface TrackerClock {
@@ -28,10 +28,14 @@ export class RequestTracker {
   inFlight = 0;
   /** A request that waited at least this long (ms) was a victim of a stall. */
   victimThresholdMs = Infinity;
+  /** Work left behind in a finished request's context is blamed on its route this long after the response (ms). */
+  blameAfterResponseMs = 0;
   /** Victims that finished since the last heartbeat: they no longer count as in flight when the stall is measured. */
   finishedVictims = 0;
   /** Every attached request observer as one (see observers.ts); undefined costs one check per request. */
   observer: RequestObserver | undefined = undefined;
+  /** Busy-time samples taken before routing, handed over under the final route (off the hot path: rare). */
+  busyResolved: ((stats: RouteStats, samples: number) => void) | undefined = undefined;
   private nextId = 1;
   /** Stall time (ms) already attributed to a request still in flight, by request id. */
   private readonly ownStallMs = new Map<number, number>();
@@ -55,7 +59,10 @@ export class RequestTracker {
       startDelayMs: this.clock.delayClockMs(),
       capturedWindow: 0,
       blockingMs: 0,
+      busySamples: 0,
       finished: false,
+      finishedAt: 0,
+      finalRoute: null,
       span: this.observer === undefined ? undefined : this.observer.begin(),
       owner: this,
     };
@@ -89,9 +96,12 @@ export class RequestTracker {
     if (waitedMs >= this.victimThresholdMs && record.capturedWindow === 0) this.finishedVictims++;
     stats.delay.record(waitedMs / 1000);
     if (this.precise) blockingHistogram(stats).record(record.blockingMs / 1000);
+    if (record.busySamples !== 0) this.busyResolved?.(stats, record.busySamples);
     if (this.observer !== undefined) this.observer.finished(record, stats, waitedMs);
     record.span = undefined;
     record.req = null;
+    record.finishedAt = performance.now();
+    record.finalRoute = template;
     if (record.capturedWindow !== 0) this.onCulpritFinished({ record, route: template });
   }
 

@@ -1,5 +1,10 @@
+import type { Advice } from '../advice/advice';
 import { DELAY_BUCKETS_SECONDS } from '../catalogue';
 import type { DelayPercentiles } from '../sampler/loop-stats';
+import type { ThreadPoolDelay } from '../sampler/thread-pool';
+import type { WorkerPoolFigures } from '../sampler/worker-pools';
+import { busySummary, type BusySummary } from '../busy/summary';
+import type { BusyTime } from '../busy/busy-time';
 import { quantileFromBuckets } from './quantile';
 import type { RouteTable } from './routes';
 import type { StackFrame, StallCause, StallReport } from './stall-report';
@@ -10,8 +15,12 @@ export interface CulpritSummary {
   method: string;
   cause: StallCause;
   stalls: number;
+  /** Of `stalls`, those in work the route left behind after answering (`afterResponse` reports). */
+  afterResponseStalls: number;
   blockedSeconds: number;
   topFrame: StackFrame | null;
+  /** The latest advice for this culprit's stalls, or null. */
+  advice: Advice | null;
   lastStallAt: number;
 }
 
@@ -49,6 +58,10 @@ export interface CoreSnapshot {
   routes: RouteSummary[];
   recentStalls: StallReport[];
   watchdogRunning: boolean;
+  /** Where work moved off the loop waits: libuv's pool (delay null when the probe is off) and the watched worker pools. */
+  threadPool: { size: number; delay: ThreadPoolDelay | null; workerPools: WorkerPoolFigures[] };
+  /** Each culprit's share of the loop's busy time (sampled), with 95 % intervals; null when `busySampleHz` is 0. */
+  busy: BusySummary | null;
 }
 
 export interface SnapshotSource {
@@ -58,6 +71,9 @@ export interface SnapshotSource {
   readonly requestsInFlight: number;
   readonly loop: { utilization: number; percentiles(): DelayPercentiles };
   readonly watchdogRunning: boolean;
+  readonly threadPool: { readonly size: number; readonly probing: boolean; delay(): ThreadPoolDelay };
+  readonly busy: Pick<BusyTime, 'totals' | 'shares' | 'sampleHz'> | undefined;
+  workerPools(): WorkerPoolFigures[];
   blockedForMs(): number;
 }
 
@@ -69,8 +85,10 @@ export function buildSnapshot(source: SnapshotSource): CoreSnapshot {
       method: c.method,
       cause: c.cause,
       stalls: c.count,
+      afterResponseStalls: c.afterResponse,
       blockedSeconds: round(c.seconds, 3),
       topFrame: c.topFrame ?? null,
+      advice: c.advice,
       lastStallAt: c.lastAt,
     });
   }
@@ -101,6 +119,12 @@ export function buildSnapshot(source: SnapshotSource): CoreSnapshot {
     routes,
     recentStalls: [...source.stalls.recent()],
     watchdogRunning: source.watchdogRunning,
+    busy: source.busy ? busySummary(source.busy) : null,
+    threadPool: {
+      size: source.threadPool.size,
+      delay: source.threadPool.probing ? source.threadPool.delay() : null,
+      workerPools: source.workerPools(),
+    },
   };
 }
 

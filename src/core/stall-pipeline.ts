@@ -11,6 +11,8 @@
  *   segment is a report, delivered at once or, when its culprit's route was
  *   not known yet (blocking in body parsing), when that request finishes.
  */
+import { gcAdvice } from '../advice/classify';
+import { leftBehindAdvice } from '../advice/left-behind';
 import { isGcStall, splitStall, type CaptureSample } from './attribution';
 import type { StallCause, StallReport } from './stall-report';
 
@@ -59,6 +61,8 @@ export interface PipelineHooks {
 export interface PipelineSettings {
   /** The heartbeat period: a stall's start is known to within it. */
   heartbeatMs: number;
+  /** Routes whose stalls are expected (`expectedBlockingRoutes`): their reports say `cause: 'expected'`. */
+  expectedRoute?: ((route: string) => boolean) | undefined;
 }
 
 /** How long a measured stall waits for the watchdog's samples before it is reported without them. */
@@ -115,7 +119,7 @@ export class StallPipeline {
     if (pending === undefined) return;
     this.scheduler.clearTimeout(pending.timer);
     this.awaitingRoute.delete(requestId);
-    for (const report of pending.reports) this.hooks.deliver({ ...report, route });
+    for (const report of pending.reports) this.deliver({ ...report, route });
   }
 
   /** Drops everything pending; nothing is delivered after this. */
@@ -148,14 +152,24 @@ export class StallPipeline {
     const codeWasSampled = samples.some((s) => s.request !== null);
     // The stall's start is known to within one heartbeat period.
     if (isGcStall(stall.startedAt, end, this.hooks.gcPauses(), this.settings.heartbeatMs * 1.5, codeWasSampled)) {
-      this.hooks.deliver(this.report(stall.startedAt, stall.durationMs, null, null, 'gc', [], stall.inFlight));
+      this.deliver(this.report(stall.startedAt, stall.durationMs, null, null, 'gc', [], stall.inFlight, gcAdvice()));
       return;
     }
     for (const segment of splitStall(stall.startedAt, stall.durationMs, samples)) {
       const request = segment.sample?.request ?? null;
       const stack = segment.sample?.stack ?? [];
       if (request === null) {
-        this.hooks.deliver(this.report(segment.startedAt, segment.durationMs, null, null, 'background', stack, stall.inFlight));
+        const cause = segment.sample?.expected ? 'expected' : 'background';
+        this.deliver(this.report(segment.startedAt, segment.durationMs, null, null, cause, stack, stall.inFlight, segment.advice));
+        continue;
+      }
+      if (request.afterResponse) {
+        // Work the request left behind: its route's doing, but the request is
+        // not in flight (not among the victims, nothing to charge) and its
+        // route is final. Its span has ended, so there is no culprit hook.
+        const cause = segment.sample?.expected ? 'expected' : 'request';
+        const advice = leftBehindAdvice(segment.advice);
+        this.deliver(this.report(segment.startedAt, segment.durationMs, request.route, request.method, cause, stack, stall.inFlight, advice, true));
         continue;
       }
       const finishedRoute = this.finishedCulprits.get(request.id);
@@ -163,10 +177,11 @@ export class StallPipeline {
       if (stillInFlight) this.hooks.chargeStall(request.id, segment.durationMs);
       const victims = Math.max(0, stall.inFlight - (stillInFlight ? 1 : 0));
       const route = request.route ?? finishedRoute ?? null;
-      const report = this.report(segment.startedAt, segment.durationMs, route, request.method, 'request', stack, victims);
+      const cause = segment.sample?.expected ? 'expected' : 'request';
+      const report = this.report(segment.startedAt, segment.durationMs, route, request.method, cause, stack, victims, segment.advice);
       this.hooks.culprit(request.id, report);
       if (route === null && stillInFlight) this.awaitRoute(request.id, report);
-      else this.hooks.deliver(report);
+      else this.deliver(report);
     }
   }
 
@@ -178,6 +193,8 @@ export class StallPipeline {
     cause: StallCause,
     stack: StallReport['stack'],
     victims: number,
+    advice: StallReport['advice'],
+    afterResponse = false,
   ): StallReport {
     return {
       id: this.nextReportId++,
@@ -188,7 +205,15 @@ export class StallPipeline {
       cause,
       stack,
       victims,
+      advice,
+      afterResponse,
     };
+  }
+
+  /** A request's stall on a route declared as expected is `expected`; decided here, once the route is final. */
+  private deliver(report: StallReport): void {
+    const expected = report.cause === 'request' && report.route !== null && this.settings.expectedRoute?.(report.route) === true;
+    this.hooks.deliver(expected ? { ...report, cause: 'expected' } : report);
   }
 
   /** Blocking before routing (body parsing): the route is known only when the request finishes. */
@@ -201,7 +226,7 @@ export class StallPipeline {
     const timer = this.scheduler.setTimeout(() => {
       const late = this.awaitingRoute.get(requestId);
       this.awaitingRoute.delete(requestId);
-      for (const r of late?.reports ?? []) this.hooks.deliver(r);
+      for (const r of late?.reports ?? []) this.deliver(r);
     }, PENDING_ROUTE_TIMEOUT_MS);
     this.awaitingRoute.set(requestId, { reports: [report], timer });
   }

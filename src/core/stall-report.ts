@@ -1,3 +1,6 @@
+import type { Advice } from '../advice/advice';
+import type { STALL_CAUSES } from '../catalogue';
+
 /** One frame of a blocking stack, top first; lines and columns are 1-based. */
 export interface StackFrame {
   functionName: string;
@@ -6,8 +9,12 @@ export interface StackFrame {
   columnNumber: number;
 }
 
-/** `request`: a request's code held the loop; `background`: no request context; `gc`: mostly a GC pause. */
-export type StallCause = 'request' | 'background' | 'gc';
+/**
+ * `request`: a request's code held the loop; `background`: no request context; `gc`: mostly a GC pause;
+ * `expected`: code declared as expected to block (`expectedBlockingRoutes`, `guard.expectBlocking(fn)`):
+ * measured and reported, never alerted on or shed.
+ */
+export type StallCause = (typeof STALL_CAUSES)[number];
 
 /** A stall and its culprit. JSON-serialisable; holds no raw URL, header or body. */
 export interface StallReport {
@@ -23,4 +30,12 @@ export interface StallReport {
   stack: StackFrame[];
   /** Requests in flight that waited through this stall (the culprit excluded). */
   victims: number;
+  /** The blocking call found and what to do instead; null when unsure (wrong advice is worse than none). */
+  advice: Advice | null;
+  /**
+   * The culprit had already been answered: the loop was held by work its
+   * route left behind (a timer, the rest of an async handler), still in its
+   * context. False for in-handler stalls and for stalls with no request.
+   */
+  afterResponse: boolean;
 }

@@ -1,3 +1,4 @@
+import type { Advice } from '../advice/advice';
 import { STALL_BUCKETS_SECONDS } from '../catalogue';
 import { culpritFrame } from '../watchdog/frames';
 import { Histogram } from './histogram';
@@ -12,7 +13,11 @@ export interface StallCounter {
   seconds: number;
   /** The frame a person wants to see for the latest stall here. */
   topFrame: StackFrame | undefined;
+  /** The latest advice given here: a culprit keeps its advice when one stall was not captured. */
+  advice: Advice | null;
   lastAt: number;
+  /** How many of `count` were work the route left behind after answering. */
+  afterResponse: number;
 }
 
 /**
@@ -25,6 +30,7 @@ export class StallStats {
     request: new Histogram(STALL_BUCKETS_SECONDS),
     background: new Histogram(STALL_BUCKETS_SECONDS),
     gc: new Histogram(STALL_BUCKETS_SECONDS),
+    expected: new Histogram(STALL_BUCKETS_SECONDS),
   };
   private readonly recentReports: StallReport[] = [];
   total = 0;
@@ -36,14 +42,16 @@ export class StallStats {
     const key = `${routeLabel}\u0000${method}\u0000${report.cause}`;
     let counter = this.counters.get(key);
     if (counter === undefined) {
-      counter = { route: routeLabel, method, cause: report.cause, count: 0, seconds: 0, topFrame: undefined, lastAt: 0 };
+      counter = { route: routeLabel, method, cause: report.cause, count: 0, seconds: 0, topFrame: undefined, advice: null, lastAt: 0, afterResponse: 0 };
       this.counters.set(key, counter);
     }
     const seconds = report.durationMs / 1000;
     counter.count++;
     counter.seconds += seconds;
     counter.lastAt = report.startedAt;
+    if (report.afterResponse) counter.afterResponse++;
     counter.topFrame = culpritFrame(report.stack) ?? counter.topFrame;
+    counter.advice = report.advice ?? counter.advice;
     this.durations[report.cause].record(seconds);
     this.total++;
     if (this.keepRecent > 0) {

@@ -3,7 +3,7 @@
  * (`port: 0` is fine): its watchdog thread serves the worker's registry and
  * tells the primary where. The primary's `clusterMetricsHandler()` fetches
  * every worker's registry as JSON from those threads and merges them with
- * prom-client's `AggregatorRegistry.aggregate` (counters and histograms sum,
+ * the Prometheus client's aggregate (prom-client or @prometheus-io/client: counters and histograms sum,
  * `eventloop_blocked_seconds` takes the max, as the catalogue says).
  *
  * Going through the watchdog threads rather than prom-client's IPC to the
@@ -15,6 +15,7 @@ import type { Worker as ClusterWorker } from 'node:cluster';
 import { LoopGuardError } from '../errors';
 import { finiteNumber, knownKeys, optionalFunction, plainObject } from '../validate';
 import type { MetricJson } from './exposition';
+import { defaultPromClient, INSTALL_PROM_CLIENT } from './prom-lib';
 
 const ANNOUNCE = 'loopguard:metrics-server';
 /** Response header: how many workers' metrics are in this exposition, of how many known. */
@@ -147,10 +148,7 @@ export function clusterMetricsHandler(options: ClusterMetricsOptions = {}): Clus
 }
 
 function loadAggregator(): Aggregator {
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    return (require('prom-client') as { AggregatorRegistry: Aggregator }).AggregatorRegistry;
-  } catch (err) {
-    throw new LoopGuardError('LOOPGUARD_MISSING_PEER', 'loopguard: clusterMetricsHandler() needs the peer dependency prom-client (npm install prom-client)', { cause: err });
-  }
+  const { client, error } = defaultPromClient();
+  if (client) return client;
+  throw new LoopGuardError('LOOPGUARD_MISSING_PEER', `loopguard: clusterMetricsHandler() needs a Prometheus client (${INSTALL_PROM_CLIENT})`, { cause: error });
 }

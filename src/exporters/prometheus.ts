@@ -5,6 +5,7 @@ import type { Collector, GuardContext, GuardReadModel } from '../core/read-model
 import { LoopGuardError } from '../errors';
 import type { PrometheusOptions } from '../options';
 import type { MetricJson } from './exposition';
+import { defaultPromClient, INSTALL_PROM_CLIENT } from './prom-lib';
 
 type Labels = Record<string, string | number>;
 interface Sample {
@@ -22,7 +23,7 @@ interface PromMetric {
   get(): { name: string; help: string; type: string; aggregator: string; values: Sample[] };
 }
 
-/** The parts of a prom-client `Registry` we use. */
+/** The parts of a `Registry` we use; prom-client's and @prometheus-io/client's have them all. */
 export interface PromRegistry {
   registerMetric(metric: PromMetric): void;
   removeSingleMetric(name: string): void;
@@ -112,18 +113,15 @@ export function metricsHandler(registry: PromRegistry, reportError: (err: unknow
 }
 
 function defaultRegistry(reportError: (err: unknown) => void): unknown {
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    return (require('prom-client') as { register: unknown }).register;
-  } catch (err) {
-    // Monitoring must not stop an app from starting: say so once and run without Prometheus.
-    reportError(
-      new LoopGuardError('LOOPGUARD_MISSING_PEER', 'loopguard: Prometheus export needs the peer dependency prom-client (npm install prom-client); pass `prometheus: false` to silence this', {
-        cause: err,
-      }),
-    );
-    return undefined;
-  }
+  const { client, error } = defaultPromClient();
+  if (client) return client.register;
+  // Monitoring must not stop an app from starting: say so once and run without Prometheus.
+  reportError(
+    new LoopGuardError('LOOPGUARD_MISSING_PEER', `loopguard: Prometheus export needs a Prometheus client (${INSTALL_PROM_CLIENT}); pass \`prometheus: false\` to silence this`, {
+      cause: error,
+    }),
+  );
+  return undefined;
 }
 
 function collector(context: GuardContext, def: MetricDefinition, name: string): PromMetric {
@@ -153,6 +151,7 @@ const READERS: Record<MetricKey, (guard: GuardReadModel, name: string) => Sample
   eventloopBlocked: (g) => [{ labels: {}, value: g.blockedForMs() / 1000 }],
   stalls: (g) => [...g.stalls.all()].map((c) => ({ labels: { route: c.route, method: c.method, cause: c.cause }, value: c.count })),
   stallSeconds: (g) => [...g.stalls.all()].map((c) => ({ labels: { route: c.route, method: c.method, cause: c.cause }, value: c.seconds })),
+  busySeconds: (g) => (g.busy?.totals() ?? []).map((t) => ({ labels: { route: t.key.route, method: t.key.method, cause: t.key.cause }, value: t.seconds })),
   stallDuration: (g, name) =>
     (Object.keys(g.stalls.durations) as (keyof typeof g.stalls.durations)[]).flatMap((cause) =>
       histogramSamples(name, { cause }, g.stalls.durations[cause]),
@@ -162,9 +161,18 @@ const READERS: Record<MetricKey, (guard: GuardReadModel, name: string) => Sample
     [...g.routes.all()].flatMap((r) => (r.blocking ? histogramSamples(name, { route: r.route, method: r.method }, r.blocking) : [])),
   requestsInFlight: (g) => [{ labels: {}, value: g.requestsInFlight }],
   requestsShed: (g) => [...g.shedTotals.values()].map((s) => ({ labels: { route: s.route, reason: s.reason }, value: s.count })),
+  threadpoolDelay: (g, name) => (g.threadPool.probing ? histogramSamples(name, {}, g.threadPool.histogram) : []),
+  threadpoolSize: (g) => [{ labels: {}, value: g.threadPool.size }],
+  workerPoolQueueSize: (g) => g.workerPools().map((p) => ({ labels: { pool: p.name }, value: p.queueSize })),
+  workerPoolSize: (g) => g.workerPools().map((p) => ({ labels: { pool: p.name }, value: p.size })),
+  workerPoolWait: (g) =>
+    g.workerPools().flatMap((p) => [
+      ...(p.waitP50Ms === null ? [] : [{ labels: { pool: p.name, percentile: '50' }, value: p.waitP50Ms / 1000 }]),
+      ...(p.waitP99Ms === null ? [] : [{ labels: { pool: p.name, percentile: '99' }, value: p.waitP99Ms / 1000 }]),
+    ]),
 };
 
-function histogramSamples(name: string, labels: Labels, h: Histogram): Sample[] {
+function histogramSamples(name: string, labels: Labels, h: Pick<Histogram, 'bounds' | 'sum' | 'count' | 'cumulative'>): Sample[] {
   const out: Sample[] = [];
   const cumulative = h.cumulative();
   for (let i = 0; i < cumulative.length; i++) {

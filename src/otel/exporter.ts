@@ -1,6 +1,6 @@
 import dc from 'node:diagnostics_channel';
 import type * as Api from '@opentelemetry/api';
-import type { LabelName } from '../catalogue';
+import { STALL_CAUSES, type LabelName } from '../catalogue';
 import type { CaptureSample } from '../core/attribution';
 import type { GuardObserver, RequestObserver } from '../core/observers';
 import type { Collector, GuardContext } from '../core/read-model';
@@ -11,6 +11,7 @@ import { SpanLinks, type SpanLike } from './span-events';
 import { LoopGuardError } from '../errors';
 import type { OtelOptions } from '../options';
 import { attributesOf, createInstruments, METER_NAME, type Instruments } from './instruments';
+import { PoolMetrics } from './pool-metrics';
 import { SampleQueue } from './sample-queue';
 
 type OtelApi = typeof Api;
@@ -19,7 +20,7 @@ type OtelApi = typeof Api;
 const RPC_METADATA_KEY = Symbol.for('OpenTelemetry SDK Context Key RPC_METADATA');
 /** Enough for 400 k requests/s between two heartbeats at the default 20 ms. */
 const QUEUE_CAPACITY = 8192;
-const CAUSES: readonly StallCause[] = ['request', 'background', 'gc'];
+const CAUSES: readonly StallCause[] = STALL_CAUSES;
 
 /**
  * Published when `loopguard/otel` has registered a global meter provider:
@@ -76,6 +77,8 @@ class OtelExporter implements Collector, RequestObserver, GuardObserver {
   private readonly refreshEveryBeats: number;
   /** Made on first bind to a real meter: most processes have the api but no SDK. */
   private queue: SampleQueue<RouteStats> | undefined;
+  /** libuv's pool and the watched worker pools, read at collect time. */
+  private pools: PoolMetrics | undefined;
   private readonly attributes = new WeakMap<object, Api.Attributes>();
   private readonly causeAttributes = new Map(CAUSES.map((cause) => [cause, attributesOf({ cause })]));
   private readonly spans: SpanLinks | undefined;
@@ -250,7 +253,9 @@ class OtelExporter implements Collector, RequestObserver, GuardObserver {
         result.observe(o.stalls, c.count, attributes);
         result.observe(o.stallSeconds, c.seconds, attributes);
       }
+      for (const t of guard.busy?.totals() ?? []) result.observe(o.busySeconds, t.seconds, this.attributesFor(t.key, stallLabels));
       for (const s of guard.shedTotals.values()) result.observe(o.requestsShed, s.count, this.attributesFor(s, shedLabels));
+      (this.pools ??= new PoolMetrics(guard)).observe(result, instruments);
     } catch (err) {
       this.fail('collecting OpenTelemetry metrics', err);
     }

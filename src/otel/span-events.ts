@@ -131,7 +131,14 @@ function stallAttributes(report: StallReport): Record<string, string | number> {
     'loopguard.stall.id': report.id,
     'loopguard.stall.duration_ms': report.durationMs,
     'loopguard.stall.victims': report.victims,
+    'loopguard.stall.cause': report.cause,
   };
+  if (report.advice !== null) {
+    attributes['loopguard.advice.kind'] = report.advice.kind;
+    if (report.advice.call !== null) attributes['loopguard.advice.call'] = report.advice.call;
+    attributes['loopguard.advice.fix'] = report.advice.fix;
+    attributes['loopguard.advice.docs'] = report.advice.docs;
+  }
   const frame = culpritFrame(report.stack);
   if (frame !== undefined) {
     // Semantic-convention code attributes, so trace UIs can link to the source.

@@ -77,7 +77,9 @@ export function startOtel(options: StartOtelOptions = {}): OtelHandle {
     views = prometheusViews();
   } else {
     const { OTLPMetricExporter } = peer<typeof import('@opentelemetry/exporter-metrics-otlp-http')>('@opentelemetry/exporter-metrics-otlp-http');
-    metricReader = new sdkNode.metrics.PeriodicExportingMetricReader({
+    // sdk-node 0.2xx re-exports sdk-metrics as `metrics`; the 0.30x line exports only NodeSDK.
+    const { PeriodicExportingMetricReader } = sdkNode.metrics ?? peer<typeof import('@opentelemetry/sdk-metrics')>('@opentelemetry/sdk-metrics');
+    metricReader = new PeriodicExportingMetricReader({
       exporter: new OTLPMetricExporter(),
       exportIntervalMillis: config.exportIntervalMs,
       exportTimeoutMillis: Math.min(30_000, config.exportIntervalMs),

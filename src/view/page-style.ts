@@ -42,6 +42,11 @@ td.routecell { white-space: nowrap; max-width: 360px; overflow: hidden; text-ove
 .share .bar { position: absolute; right: 0; bottom: 2px; height: 3px; background: var(--bad); border-radius: 2px; opacity: .8; }
 .share span { position: relative; }
 .cause { font-size: 11px; color: var(--muted); }
+.frame .after { font-family: var(--sans, inherit); color: #f0883e; font-size: 11px; }
+.advice { margin-top: 4px; font-size: 12px; color: var(--muted); max-width: 70ch; }
+.advice-call { font-family: var(--mono); color: #7ee787; margin-right: 2px; }
+.advice-docs { color: #58a6ff; white-space: nowrap; }
+details.stall > .advice { margin: 6px 0 0 12px; }
 .hot { color: var(--bad); } .warm { color: var(--warn); }
 .empty { color: var(--muted); font-style: italic; margin: 6px 0 0; }
 .stall { border-top: 1px solid #1f252e; padding: 6px 0; }

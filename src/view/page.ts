@@ -28,6 +28,7 @@ const HTML = `<!doctype html>
 <main>
 <section class="tiles">
   <div class="tile"><div class="label">Loop delay p99 <span id="t-window">(10 s)</span></div><div class="value" id="t-p99">–</div></div>
+  <div class="tile" id="t-pool-tile" title="How long a trivial job waits for one of libuv's threads (fs, dns.lookup, async crypto, zlib)"><div class="label">Thread pool delay p99 <span id="t-pool-size"></span></div><div class="value" id="t-pool">–</div></div>
   <div class="tile"><div class="label">Longest recent stall</div><div class="value" id="t-max">–</div></div>
   <div class="tile"><div class="label">Event-loop utilization</div><div class="value" id="t-elu">–</div></div>
   <div class="tile"><div class="label">Stalls since start</div><div class="value" id="t-stalls">–</div></div>
@@ -44,6 +45,11 @@ const HTML = `<!doctype html>
     <h2>Event-loop utilization<small>per second</small></h2>
     <canvas id="elu-chart" role="img" aria-label="Event-loop utilization over time"></canvas>
   </div>
+</section>
+<section class="card">
+  <h2>Loop time by route<small>share of the event loop's busy time, sampled · <span id="looptime-samples"></span></small></h2>
+  <table id="looptime"><thead><tr><th>Route</th><th class="num">Share</th><th class="num">95 % interval</th><th class="num">Busy since start</th></tr></thead><tbody></tbody></table>
+  <p class="empty" id="looptime-empty">No samples yet.</p>
 </section>
 <section class="grid2">
   <div class="card">

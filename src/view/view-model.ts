@@ -34,6 +34,10 @@ export interface ViewSnapshot {
   history: readonly HistoryPoint[];
   /** Load shedding state; null when the `shed` option is off. */
   shedding: LoopGuardSnapshot['shedding'];
+  /** libuv's pool (delay null when the probe is off) and the watched worker pools. */
+  threadPool: LoopGuardSnapshot['threadPool'];
+  /** Sampled share of the loop's busy time by route; null when sampling is off. */
+  busy: LoopGuardSnapshot['busy'];
 }
 
 export function toViewSnapshot(snapshot: LoopGuardSnapshot, history: readonly HistoryPoint[], delayWindow: WindowDelay, root: string): ViewSnapshot {
@@ -66,11 +70,15 @@ export function toViewSnapshot(snapshot: LoopGuardSnapshot, history: readonly Hi
         method: s.method,
         cause: s.cause,
         victims: s.victims,
+        advice: s.advice,
+        afterResponse: s.afterResponse,
         stack: s.stack.map(frame),
       }))
       .reverse(),
     history,
     shedding: snapshot.shedding ?? null,
+    threadPool: snapshot.threadPool,
+    busy: snapshot.busy ?? null,
   };
 }
 

@@ -1,30 +1,20 @@
+import type { RawFrame } from '../core/call-sites';
 import type { StackFrame } from '../core/stall-report';
 
-/** The parts of a CDP `Debugger.CallFrame` we read. */
-export interface ProtocolCallFrame {
-  functionName: string;
-  url?: string;
-  location: { scriptId: string; lineNumber: number; columnNumber?: number };
-}
-
 /**
- * CDP frames → report frames: 1-based lines and columns (the protocol's are
- * 0-based), anonymous functions named, and `file://` URLs turned into paths.
+ * The probe's call sites → report frames: anonymous functions named and
+ * `file://` URLs (ES modules) turned into paths. Lines and columns are
+ * already 1-based.
  */
-export function normaliseFrames(
-  frames: readonly ProtocolCallFrame[],
-  urlOf: (scriptId: string) => string | undefined,
-  max: number,
-): StackFrame[] {
+export function normaliseFrames(frames: readonly RawFrame[], max: number): StackFrame[] {
   const out: StackFrame[] = [];
-  for (const frame of frames) {
+  for (const [functionName, url, lineNumber, columnNumber] of frames) {
     if (out.length >= max) break;
-    const url = frame.url || urlOf(frame.location.scriptId) || '';
     out.push({
-      functionName: frame.functionName || '(anonymous)',
+      functionName: functionName || '(anonymous)',
       url: url.startsWith('file://') ? fileUrlToPath(url) : url,
-      lineNumber: frame.location.lineNumber + 1,
-      columnNumber: (frame.location.columnNumber ?? 0) + 1,
+      lineNumber,
+      columnNumber,
     });
   }
   return out;

@@ -1,16 +1,25 @@
 /**
- * The worker's side of advice: at a pause, read the source of the first
- * frames outside Node (`Debugger.getScriptSource`) and classify. Runs only
- * at stall time, in the worker; the request path never sees it. Scripts are
- * cached by id, bounded in count and size, since the same culprit stalls again.
+ * The worker's side of advice: at a capture, read the source of the first
+ * frames outside Node (their files: the watchdog runs without the Debugger
+ * domain) and classify. Runs only at stall time, in the worker; the request
+ * path never sees it. Scripts are cached by path, bounded in count and size,
+ * since the same culprit stalls again.
  */
 import { classifyPause, isNodeFrame, type FrameSource } from '../advice/classify';
 import type { Advice } from '../advice/advice';
 import type { StackFrame } from '../core/stall-report';
-import type { ProtocolCallFrame } from './frames';
+import type { RawFrame } from '../core/call-sites';
 
-/** A pause that lands later than this after being asked for waited for a native call to return. */
-export const PROMPT_PAUSE_MS = 25;
+/**
+ * A probe that lands later than this after being asked for waited for a
+ * native call to return. JavaScript is interrupted within a few ms. A native call
+ * long enough to be a stall by itself ends at least half a threshold after
+ * the probe is asked for (the watchdog asks at `captureAfterMs`, half the
+ * threshold), so half of `captureAfterMs` stays clear of both.
+ */
+export function promptPauseMs(captureAfterMs: number): number {
+  return Math.min(25, captureAfterMs / 2);
+}
 /** Frames outside Node whose source is read: the classifier looks at no more. */
 const FRAMES_WITH_SOURCE = 4;
 
@@ -58,27 +67,24 @@ export class ScriptSources {
   }
 }
 
-interface PausedFrame extends ProtocolCallFrame {
-  functionLocation?: { scriptId: string; lineNumber: number };
-}
-
-/** Advice for one pause: `frames` as the protocol gave them, `stack` as normalised from them (same order). */
+/** Advice for one capture: `frames` as the probe gave them, `stack` as normalised from them (same order). */
 export async function adviseOnPause(
-  frames: readonly PausedFrame[],
+  frames: readonly RawFrame[],
   stack: readonly StackFrame[],
   sources: ScriptSources,
   pauseLagMs: number,
+  captureAfterMs: number,
 ): Promise<Advice | null> {
   const frameSources: (FrameSource | undefined)[] = [];
   let read = 0;
   for (let i = 0; i < stack.length && read < FRAMES_WITH_SOURCE; i++) {
     if (isNodeFrame(stack[i]!)) continue;
     read++;
-    const frame = frames[i];
-    const text = frame ? await sources.get(frame.location.scriptId) : undefined;
+    const text = await sources.get(stack[i]!.url);
     if (text === undefined) continue;
-    const fnLine = frame?.functionLocation?.scriptId === frame?.location.scriptId ? frame?.functionLocation?.lineNumber : undefined;
-    frameSources[i] = { text, ...(fnLine !== undefined && { functionLine: fnLine + 1 }) };
+    // 1-based already (V8's call site); 0 when unknown.
+    const fnLine = frames[i]?.[4] ?? 0;
+    frameSources[i] = { text, ...(fnLine > 0 && { functionLine: fnLine }) };
   }
-  return classifyPause({ stack, sources: frameSources, prompt: pauseLagMs <= PROMPT_PAUSE_MS });
+  return classifyPause({ stack, sources: frameSources, prompt: pauseLagMs <= promptPauseMs(captureAfterMs) });
 }

@@ -3,10 +3,11 @@
  * on libuv's process-wide thread pool at a low rate, timed from submission
  * to completion. It runs on the watchdog worker thread: the pool is shared
  * by every thread of the process, and this thread's loop is not the one the
- * app blocks, so loop delay does not pollute the figure. The completion
- * callback runs on this thread's loop, so that loop must keep turning: a
- * synchronous `Atomics.wait` here while a probe is queued would add to the
- * measured wait.
+ * app blocks, so loop delay does not pollute the figure. The tick and the
+ * completion callback run on this thread's event loop, so a worker that
+ * sleeps synchronously (`Atomics.wait`) must not sleep past `nextTickAt`
+ * and must let its loop turn while `queued`: otherwise its own sleep is
+ * added to the measured wait.
  *
  * It never makes saturation worse: at most one probe is in the pool, and a
  * tick that finds the previous probe still queued sends nothing and records
@@ -63,17 +64,29 @@ export class ProbeSchedule {
   }
 }
 
-/** Starts probing; returns the function that stops it. */
-export function startPoolProbe(config: PoolProbeConfig): () => void {
+/** The running probe, as the worker's sleep loop sees it. */
+export interface PoolProbeHandle {
+  /** A probe is in the pool: the worker's event loop must turn promptly to time its completion. */
+  readonly queued: boolean;
+  /** Epoch ms of the next tick: the worker's event loop must turn by then. */
+  readonly nextTickAt: number;
+  stop(): void;
+}
+
+/** Starts probing. */
+export function startPoolProbe(config: PoolProbeConfig): PoolProbeHandle {
   const schedule = new ProbeSchedule(new SharedHistogram(config.bounds, config.buffer));
   const target = Buffer.alloc(1);
   let stopped = false;
+  let nextTickAt = epochNow() + config.intervalMs;
   const done = (): void => {
     if (!stopped) schedule.done(epochNow());
   };
   const timer = setTimeout(function tick() {
     if (stopped) return;
-    if (schedule.tick(epochNow())) {
+    const now = epochNow();
+    nextTickAt = now + config.intervalMs;
+    if (schedule.tick(now)) {
       try {
         randomFill(target, 0, 1, done);
       } catch {
@@ -84,8 +97,16 @@ export function startPoolProbe(config: PoolProbeConfig): () => void {
   }, config.intervalMs);
   // The worker stays alive through its message port; the probe alone must not hold it.
   timer.unref();
-  return () => {
-    stopped = true;
-    clearTimeout(timer);
+  return {
+    get queued() {
+      return schedule.queued;
+    },
+    get nextTickAt() {
+      return nextTickAt;
+    },
+    stop() {
+      stopped = true;
+      clearTimeout(timer);
+    },
   };
 }

@@ -1,21 +1,24 @@
 /**
  * The watchdog: a worker thread that notices a stale heartbeat while the
- * stall is still going, pauses the main thread through the inspector, reads
- * the stack and the culprit request, and resumes it. It never runs the
- * main thread's code except the probe expression, and discards a capture
- * whenever the loop turned before the pause landed.
+ * stall is still going and runs the probe on the main thread through the
+ * inspector (`Runtime.evaluate`: a V8 interrupt on top of the blocking code,
+ * no pause), which returns the stack and the culprit request. It never runs
+ * the main thread's code except the probe expressions, and discards a
+ * capture whenever the loop turned before the probe ran.
  */
 import { Session } from 'node:inspector';
 import { dirname, sep } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { CaptureSample } from '../core/attribution';
-import { ARRIVED_DURING_STALL, PROBE_EXPRESSION, type ProbeResult } from './probe';
-import { normaliseFrames, type ProtocolCallFrame } from './frames';
+import { readFile } from 'node:fs/promises';
+import { ARRIVED_DURING_STALL, probeExpression, type ProbeResult } from './probe';
+import { normaliseFrames } from './frames';
 import { adviseOnPause, ScriptSources } from './pause-advice';
+import { BusySampler, type BusySamplerConfig } from './busy-sampler';
 import { mostlyPreempted, readSchedstat } from './preemption';
 import { epochNow, SharedState } from './shared-state';
 import { startMetricsServer, type MetricsServer, type MetricsServerConfig } from './metrics-server';
-import { startPoolProbe, type PoolProbeConfig } from './pool-probe';
+import { startPoolProbe, type PoolProbeConfig, type PoolProbeHandle } from './pool-probe';
 
 export interface WatchdogConfig {
   buffer: SharedArrayBuffer;
@@ -24,11 +27,15 @@ export interface WatchdogConfig {
   resampleMs: number;
   maxSamplesPerStall: number;
   maxStackFrames: number;
+  /** The guard's id for the probe (its heartbeat window). */
+  probeId: number;
   /** False: never connect the inspector; the worker runs only for the metrics endpoint. @default true */
   captureStacks?: boolean;
   metricsServer?: MetricsServerConfig;
   /** The thread-pool probe, when on. */
   poolProbe?: PoolProbeConfig;
+  /** Busy-time sampling; absent: off. */
+  busy?: BusySamplerConfig;
 }
 
 export interface SamplesMessage {
@@ -42,14 +49,18 @@ const config = workerData as WatchdogConfig;
 const OWN_CODE = `${dirname(__dirname)}${sep}`;
 const shared = new SharedState(config.buffer);
 const session = new Session();
-const scriptUrls = new Map<string, string>();
-const scriptSources = new ScriptSources(async (scriptId) =>
-  (await post<{ scriptSource: string }>('Debugger.getScriptSource', { scriptId })).scriptSource);
-let onPaused: ((frames: ProtocolCallFrame[]) => void) | undefined;
+const captureExpression = probeExpression(config.maxStackFrames, config.probeId);
+// Without the Debugger domain the culprit's source is read from its file (absolute paths only).
+const scriptSources = new ScriptSources(async (path) => {
+  if (!path.startsWith('/') && !/^[A-Za-z]:[\\/]/.test(path)) throw new Error('not a file');
+  return readFile(path, 'utf8');
+});
 let closed = false;
 let timer: NodeJS.Timeout | undefined;
 let metricsServer: MetricsServer | undefined;
-let stopPoolProbe: (() => void) | undefined;
+/** Times its wait on this thread's event loop: a synchronous sleep must respect `queued` and `nextTickAt`. */
+let poolProbe: PoolProbeHandle | undefined;
+let busySampler: BusySampler | undefined;
 /** How long to watch the main thread's scheduler counters before judging preemption. */
 const PREEMPTION_PROBE_MS = 10;
 
@@ -64,40 +75,35 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 async function captureOnce(window: number): Promise<CaptureSample | null> {
   shared.capturing = window;
   if (shared.window !== window) return null;
-  const paused = new Promise<ProtocolCallFrame[]>((resolve) => (onPaused = resolve));
   const asked = epochNow();
-  await post('Debugger.pause');
-  const frames = await paused;
-  const at = epochNow();
-  try {
-    // The loop turned before the pause landed: these frames are not the stall's.
-    if (shared.window !== window) return null;
-    const probe = await post<{ result?: { value?: unknown } }>('Runtime.evaluate', {
-      expression: PROBE_EXPRESSION,
-      returnByValue: true,
-      silent: true,
-    });
-    const value = probe.result?.value;
-    const stack = normaliseFrames(frames, (id) => scriptUrls.get(id), config.maxStackFrames);
-    // Only Node's own frames (timers, ticks), or loopguard's own code on top (it never
-    // blocks): the pause landed after the stall, in whatever ran next.
-    if (stack.every((f) => f.url === '' || f.url.startsWith('node:'))) return null;
-    if (stack[0] !== undefined && stack[0].url.startsWith(OWN_CODE)) return null;
-    const [requestId, method, route, asyncId] = Array.isArray(value) ? (value as ProbeResult) : [0, '', null, 0];
-    if (requestId === ARRIVED_DURING_STALL) return null;
-    // Read while still paused: the frames' positions are exact and the sources cached.
-    const advice = await adviseOnPause(frames, stack, scriptSources, at - asked).catch(() => null);
-    return {
-      window,
-      at,
-      asyncId,
-      request: requestId ? { id: requestId, method, route } : null,
-      stack,
-      advice,
-    };
-  } finally {
-    await post('Debugger.resume').catch(() => undefined);
-  }
+  const probe = await post<{ result?: { value?: unknown } }>('Runtime.evaluate', {
+    expression: captureExpression,
+    returnByValue: true,
+    silent: true,
+  });
+  const value = probe.result?.value;
+  if (!Array.isArray(value)) return null;
+  const [requestId, method, route, asyncId, expected, afterResponse, at, frames, probedWindow] = value as ProbeResult;
+  // The loop turned before the probe ran: what it saw is not the stall's.
+  if (probedWindow !== window) return null;
+  const stack = normaliseFrames(frames, config.maxStackFrames);
+  // Only Node's own frames (timers, ticks), or loopguard's own code on top (it never
+  // blocks): the probe landed after the stall, in whatever ran next.
+  if (stack.every((f) => f.url === '' || f.url.startsWith('node:'))) return null;
+  if (stack[0] !== undefined && stack[0].url.startsWith(OWN_CODE)) return null;
+  if (requestId === ARRIVED_DURING_STALL) return null;
+  const advice = await adviseOnPause(frames, stack, scriptSources, at - asked, config.captureAfterMs).catch(() => null);
+  return {
+    window,
+    at,
+    asyncId,
+    request: requestId ? { id: requestId, method, route, afterResponse: afterResponse === 1 } : null,
+    stack,
+    advice,
+    expected: expected === 1,
+    // No pause: the probe runs in place and returns at once.
+    pausedMs: 0,
+  };
 }
 
 async function watchStall(window: number): Promise<void> {
@@ -145,7 +151,8 @@ function close(): void {
   closed = true;
   if (timer) clearTimeout(timer);
   metricsServer?.close();
-  stopPoolProbe?.();
+  poolProbe?.stop();
+  busySampler?.stop();
   try {
     session.disconnect();
   } catch {
@@ -161,24 +168,20 @@ async function main(): Promise<void> {
     if (message === 'close') close();
   });
   if (config.metricsServer && parentPort) metricsServer = startMetricsServer(config.metricsServer, shared, parentPort);
-  if (config.poolProbe) stopPoolProbe = startPoolProbe(config.poolProbe);
-  if (config.captureStacks === false) {
+  if (config.poolProbe) poolProbe = startPoolProbe(config.poolProbe);
+  if (config.captureStacks === false && config.busy === undefined) {
     parentPort?.postMessage({ type: 'ready' });
     return;
   }
+  // No Debugger domain: with it enabled every evaluated probe is kept as a
+  // script for the life of the process (native memory grows with each one).
   session.connectToMainThread();
-  session.on('Debugger.scriptParsed', (message: { params: { scriptId: string; url: string } }) => {
-    if (message.params.url) scriptUrls.set(message.params.scriptId, message.params.url);
-  });
-  session.on('Debugger.paused', (message: { params: { callFrames: ProtocolCallFrame[] } }) => {
-    const resolve = onPaused;
-    onPaused = undefined;
-    if (resolve) resolve(message.params.callFrames);
-    else post('Debugger.resume').catch(() => undefined); // not ours: never leave the app paused
-  });
-  await post('Debugger.enable');
   parentPort?.postMessage({ type: 'ready' });
-  schedule();
+  if (config.busy !== undefined) {
+    busySampler = new BusySampler(session, config.busy);
+    busySampler.start();
+  }
+  if (config.captureStacks !== false) schedule();
 }
 
 main().catch((err: unknown) => {

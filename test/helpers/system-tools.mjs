@@ -9,6 +9,7 @@ export const SYSTEM_TOOLS = [
   tool('prometheus', 'PROMETHEUS_BIN', '/usr/bin/prometheus', 'prometheus', 'a real Prometheus server scraping loopguard'),
   tool('promtool', 'PROMTOOL_BIN', '/usr/bin/promtool', 'prometheus', 'promtool check metrics / rules / unit tests'),
   tool('chromium', 'CHROMIUM_BIN', '/usr/bin/chromium', 'chromium', 'headless browser for the live page'),
+  tool('script', 'SCRIPT_BIN', '/usr/bin/script', 'bsdutils', "script(1): a pseudo-terminal for the demo's terminal test"),
 ];
 
 function tool(name, env, debianPath, debianPackage, usedFor) {

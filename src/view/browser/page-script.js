@@ -65,6 +65,15 @@
     setTile('t-stalls', String(s.stallsTotal), '');
     setTile('t-inflight', String(s.requestsInFlight), '');
     setTile('t-threshold', fmtMs(s.thresholdMs), '');
+    // Beside the loop's delay: where blocking goes once it is moved off the loop. A probe
+    // queued right now counts with the wait it has had so far.
+    var pool = s.threadPool;
+    $('t-pool-tile').hidden = !pool || !pool.delay;
+    if (pool && pool.delay) {
+      var poolMs = Math.max(pool.delay.p99Ms, pool.delay.queuedForMs);
+      setTile('t-pool', pool.delay.samples > 0 || pool.delay.queuedForMs > 0 ? fmtMs(poolMs) : '–', severity(poolMs, 100));
+      $('t-pool-size').textContent = '(' + pool.size + ' threads)';
+    }
     $('t-capture').textContent = s.watchdogRunning ? 'stack capture on' : 'stack capture off';
   }
   function setTile(id, text, cls) {
@@ -91,6 +100,27 @@
     }
   }
 
+  function renderLoopTime(s) {
+    var b = s.busy, rows = b ? b.routes.filter(function (r) { return r.share >= 0.005; }).slice(0, 12) : [];
+    replaceRows($('looptime'), rows.map(function (r) {
+      var tr = el('tr');
+      tr.dataset.route = r.route;
+      tr.appendChild(routeCell(r.method, r.route));
+      var share = el('td', 'num share');
+      var bar = el('div', 'bar');
+      bar.style.width = Math.round(r.share * 100) + '%';
+      share.appendChild(bar);
+      share.appendChild(el('span', '', (r.share * 100).toFixed(0) + ' %'));
+      tr.appendChild(share);
+      tr.appendChild(numCell((r.shareLow * 100).toFixed(0) + '–' + (r.shareHigh * 100).toFixed(0) + ' %'));
+      tr.appendChild(numCell(fmtSeconds(r.busySeconds)));
+      return tr;
+    }));
+    $('looptime-empty').textContent = b ? 'No samples yet.' : 'Busy sampling is off (busySampleHz: 0).';
+    $('looptime-empty').hidden = rows.length > 0;
+    $('looptime-samples').textContent = b ? b.busySamples + ' samples, last 1–2 min' : '';
+  }
+
   function renderCulprits(s) {
     var total = s.culprits.reduce(function (a, c) { return a + c.blockedSeconds; }, 0) || 1;
     replaceRows($('culprits'), s.culprits.map(function (c) {
@@ -104,12 +134,33 @@
       share.appendChild(el('span', '', fmtSeconds(c.blockedSeconds)));
       tr.appendChild(numCell(c.stalls));
       tr.appendChild(share);
-      tr.appendChild(el('td', 'frame', c.topFrame === null ? '(no stack captured)' : c.topFrame));
+      var where = el('td');
+      var frameCell = el('div', 'frame', c.topFrame === null ? '(no stack captured)' : c.topFrame);
+      // Work the route left behind after answering (a timer, the rest of an async handler).
+      if (c.afterResponseStalls > 0) frameCell.appendChild(el('span', 'after', ' · ' + (c.afterResponseStalls === c.stalls ? '' : c.afterResponseStalls + ' ') + 'after response'));
+      where.appendChild(frameCell);
+      if (c.advice) where.appendChild(adviceBlock(c.advice));
+      tr.appendChild(where);
       var lastCell = el('td', 'num cause', ago(c.lastStallAt, s.at));
       tr.appendChild(lastCell);
       return tr;
     }));
     $('culprits-empty').hidden = s.culprits.length > 0;
+  }
+
+  // What to do about a culprit: the blocking call (or the kind), the fix, and the README section.
+  function adviceBlock(a) {
+    var box = el('div', 'advice');
+    box.appendChild(el('span', 'advice-call', a.call || a.kind));
+    box.appendChild(document.createTextNode(' ' + a.fix + ' '));
+    if (/^https:\/\//.test(a.docs)) {
+      var link = el('a', 'advice-docs', 'before / after');
+      link.href = a.docs;
+      link.target = '_blank';
+      link.rel = 'noopener noreferrer';
+      box.appendChild(link);
+    }
+    return box;
   }
 
   function renderVictims(s) {
@@ -140,10 +191,11 @@
       if (r.method) who.appendChild(el('span', 'method', r.method));
       who.appendChild(el('span', 'route', r.route === null ? '(' + r.cause + ')' : r.route));
       sum.appendChild(who);
-      sum.appendChild(el('span', 'cause', r.cause + ' · ' + r.victims + (r.victims === 1 ? ' victim' : ' victims')));
+      sum.appendChild(el('span', 'cause', r.cause + (r.afterResponse ? ' after response' : '') + ' · ' + r.victims + (r.victims === 1 ? ' victim' : ' victims')));
       var top = r.stack.filter(function (f) { return f.app; })[0] || r.stack[0];
       if (top) sum.appendChild(el('span', 'frame', top.fn + (top.file ? ' (' + top.file + ':' + top.line + ')' : '')));
       d.appendChild(sum);
+      if (r.advice) d.appendChild(adviceBlock(r.advice));
       var ol = el('ol');
       if (r.stack.length === 0) ol.appendChild(el('li', '', 'no stack captured'));
       r.stack.forEach(function (f) {
@@ -258,6 +310,7 @@
     renderTiles(s);
     drawDelay(s);
     drawElu(s);
+    renderLoopTime(s);
     renderCulprits(s);
     renderVictims(s);
     renderStalls(s);

@@ -1,0 +1,78 @@
+/**
+ * The one budget host of a process: a guard in precise mode watching every
+ * http server, with its collector. The zero-code start provides it under
+ * LOOPGUARD_BUDGET_MS; otherwise the first withinLoopBudget creates one.
+ *
+ * Found through a diagnostics channel, not a global: Jest runs each test file
+ * in a realm of its own with its own copy of loopguard, but diagnostics
+ * channels (a core module's state) are the process's. For the same reason the
+ * watchdog's probe is also placed on the main realm's global, where the
+ * worker's `Runtime.evaluate` looks for it.
+ */
+import dc from 'node:diagnostics_channel';
+import { EventEmitter } from 'node:events';
+import { createLoopGuard, type LoopGuard } from '../create-guard';
+import { enablePrecise } from '../core/precise';
+import { PROBE_SYMBOL_NAME } from '../watchdog/probe';
+import { linkFastify } from '../routes/zero-code';
+import { watchHttpServers } from '../register/http-servers';
+import type { BudgetConfig } from './budget-config';
+import { BudgetCollector } from './collector';
+
+const RENDEZVOUS = 'loopguard.budget.host';
+const kRegistered = Symbol.for('loopguard.register');
+
+export interface BudgetHost {
+  readonly collector: BudgetCollector;
+}
+
+interface HostRequest {
+  host?: BudgetHost;
+}
+
+export function findHost(): BudgetHost | undefined {
+  const channel = dc.channel(RENDEZVOUS);
+  if (!channel.hasSubscribers) return undefined;
+  const request: HostRequest = {};
+  channel.publish(request);
+  return request.host;
+}
+
+/** Makes `collector` the process's budget host. */
+export function offerHost(collector: BudgetCollector): BudgetHost {
+  const host: BudgetHost = { collector };
+  dc.subscribe(RENDEZVOUS, (message: unknown) => {
+    (message as HostRequest).host ??= host;
+  });
+  return host;
+}
+
+/**
+ * A host for withinLoopBudget when no zero-code start offered one: the
+ * zero-code start's guard if it runs without a budget (it already tracks every
+ * request), else a guard of its own, silent (no metrics) and for the life of the process.
+ */
+export function createHost(budgetMs: number): BudgetHost {
+  const config: BudgetConfig = { budgetMs, warmupRequests: 0, startupGraceMs: 0 };
+  const zeroCode = (globalThis as { [kRegistered]?: LoopGuard | null })[kRegistered];
+  let guard: LoopGuard;
+  if (zeroCode !== undefined && zeroCode !== null && !zeroCode.isClosed) {
+    guard = zeroCode;
+    // Same realm, same request store: the precise hook times that guard's records too.
+    if (!guard.options.precise) enablePrecise();
+  } else {
+    guard = createLoopGuard({ precise: true, captureAtMs: budgetMs, startupGraceMs: 0, prometheus: false, otel: false });
+    watchHttpServers(guard);
+    linkFastify((err) => guard.reportError(err));
+  }
+  exposeProbeToMainRealm();
+  return offerHost(new BudgetCollector(guard, config));
+}
+
+function exposeProbeToMainRealm(): void {
+  const key = Symbol.for(PROBE_SYMBOL_NAME);
+  const own = (globalThis as Record<symbol, unknown>)[key];
+  // A core module's function belongs to the main realm; its Function constructor evaluates there.
+  const mainGlobal = (EventEmitter.constructor as FunctionConstructor)('return globalThis')() as Record<symbol, unknown>;
+  if (mainGlobal !== (globalThis as object) && own !== undefined) mainGlobal[key] ??= own;
+}

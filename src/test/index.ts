@@ -1,0 +1,2 @@
+export { withinLoopBudget, type WithinLoopBudgetOptions } from './within';
+export type { BudgetSummary, BudgetRow, BudgetAdvice, WarmupNote } from './ledger';

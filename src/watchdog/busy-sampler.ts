@@ -1,0 +1,81 @@
+/**
+ * Worker side of busy time: asks the main thread's busy probe for one
+ * sample at random moments (a Poisson process: exponential gaps, so no
+ * periodic work in the app can alias with the sampling), at `sampleHz` on
+ * average while the loop is busy. Each sample is one `Runtime.evaluate` that
+ * Node runs through a V8 interrupt on top of whatever JavaScript is running;
+ * the probe counts it on the main thread, so the answer only says busy or
+ * idle. Once three samples in a row find the loop idle the gaps double
+ * with each further idle one (up to 32×): an idle process is woken about
+ * once every three seconds, not ten times a second. The busy samples' shares stay unbiased: the gaps are far
+ * longer than the requests whose code they sample.
+ */
+import type { Session } from 'node:inspector';
+import { busyProbeExpression } from './probe';
+
+export interface BusySamplerConfig {
+  sinkId: number;
+  sampleHz: number;
+}
+
+/** Consecutive idle samples before backing off: at 50 % utilization three in a row happen 1 time in 8. */
+const IDLE_BEFORE_BACKOFF = 3;
+const MAX_BACKOFF_DOUBLINGS = 5;
+
+export class BusySampler {
+  private readonly expression: string;
+  private readonly meanGapMs: number;
+  private idleStreak = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  /** Samples asked for and answered, for diagnostics. */
+  asked = 0;
+  idle = 0;
+
+  constructor(
+    private readonly session: Session,
+    config: BusySamplerConfig,
+    private readonly random: () => number = Math.random,
+  ) {
+    this.expression = busyProbeExpression(config.sinkId);
+    this.meanGapMs = 1000 / config.sampleHz;
+  }
+
+  start(): void {
+    if (this.stopped || this.timer !== undefined) return;
+    this.timer = setTimeout(() => this.fire(), this.nextGapMs());
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  /** Exponential with the current mean; clamped so one draw cannot stop sampling for long. */
+  nextGapMs(): number {
+    const mean = this.meanGapMs * 2 ** Math.min(Math.max(0, this.idleStreak - IDLE_BEFORE_BACKOFF + 1), MAX_BACKOFF_DOUBLINGS);
+    const draw = -Math.log(1 - this.random()) * mean;
+    return Math.max(1, Math.min(draw, mean * 5));
+  }
+
+  private fire(): void {
+    this.timer = undefined;
+    if (this.stopped) return;
+    this.asked++;
+    try {
+      this.session.post('Runtime.evaluate', { expression: this.expression, returnByValue: true, silent: true }, (err, result) => {
+        const value = err ? -1 : (result as { result?: { value?: unknown } } | undefined)?.result?.value;
+        if (value === 1) {
+          this.idle++;
+          this.idleStreak++;
+        } else if (value === 0) {
+          this.idleStreak = 0;
+        }
+      });
+    } catch {
+      // Session closed under us: close() stops the sampler next.
+    }
+    this.start();
+  }
+}

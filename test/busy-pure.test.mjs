@@ -1,0 +1,106 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { BusyEstimator } from '../dist/busy/estimator.js';
+import { wilsonInterval } from '../dist/busy/confidence.js';
+import { BusySampler } from '../dist/watchdog/busy-sampler.js';
+import { resolveOptions } from '../dist/options.js';
+
+const sum = (it) => [...it].reduce((s, t) => s + t.seconds, 0);
+
+test('busy estimator: each interval\'s ELU busy time is shared by the samples, so the keys add up to it', () => {
+  const e = new BusyEstimator();
+  for (let i = 0; i < 30; i++) e.record('a');
+  for (let i = 0; i < 10; i++) e.record('b');
+  e.recordIdle();
+  e.fold(2, 1000);
+  const totals = Object.fromEntries([...e.totals()].map((t) => [t.key, t]));
+  assert.equal(totals.a.seconds, 1.5);
+  assert.equal(totals.b.seconds, 0.5);
+  assert.equal(totals.a.samples, 30);
+  e.record('b', 4);
+  e.fold(1, 2000);
+  assert.equal(Object.fromEntries([...e.totals()].map((t) => [t.key, t.seconds])).b, 1.5);
+  assert.ok(Math.abs(sum(e.totals()) - 3) < 1e-12);
+});
+
+test('busy estimator: a declared key is exported at 0 before its first sample', () => {
+  const e = new BusyEstimator();
+  e.declare('bg');
+  assert.deepEqual([...e.totals()].map((t) => [t.key, t.seconds]), [['bg', 0]]);
+});
+
+test('busy estimator: an interval with no busy sample is shared by the all-time counts; before any sample it is carried', () => {
+  const e = new BusyEstimator();
+  e.fold(0.3, 0); // no sample yet: carried
+  assert.equal(sum(e.totals()), 0);
+  e.record('a', 3);
+  e.record('b', 1);
+  e.fold(0.1, 1000); // 0.4 s shared 3:1
+  assert.ok(Math.abs(sum(e.totals()) - 0.4) < 1e-12);
+  e.fold(0.8, 2000); // sampler backed off: shared by the all-time counts
+  const totals = Object.fromEntries([...e.totals()].map((t) => [t.key, t.seconds]));
+  assert.ok(Math.abs(totals.a - 0.9) < 1e-12 && Math.abs(totals.b - 0.3) < 1e-12, JSON.stringify(totals));
+  e.fold(Number.NaN, 3000);
+  e.fold(-1, 4000);
+  assert.ok(Math.abs(sum(e.totals()) - 1.2) < 1e-12, 'NaN and negative intervals add nothing');
+});
+
+test('busy estimator: shares cover the last one to two windows, largest first, with intervals that hold the share', () => {
+  const e = new BusyEstimator(60_000);
+  e.fold(0, 0);
+  for (let i = 0; i < 80; i++) e.record('old');
+  e.fold(1, 30_000);
+  e.fold(1, 61_000); // rotates: old is now the previous window
+  for (let i = 0; i < 20; i++) e.record('new');
+  let { shares, busySamples } = e.shares();
+  assert.equal(busySamples, 100);
+  assert.deepEqual(shares.map((s) => s.key), ['old', 'new']);
+  assert.ok(shares[1].low < 0.2 && shares[1].high > 0.2);
+  e.fold(1, 122_000); // rotates again: old falls out
+  ({ shares } = e.shares());
+  assert.deepEqual(shares.map((s) => [s.key, s.share]), [['new', 1]]);
+  e.fold(1, 400_000); // a long gap leaves nothing recent
+  assert.equal(e.shares().busySamples, 0);
+});
+
+test('wilson interval: inside [0, 1], contains the estimate, narrows with n', () => {
+  const [lo0, hi0] = wilsonInterval(0, 50);
+  assert.equal(lo0, 0);
+  assert.ok(hi0 > 0 && hi0 < 0.1);
+  const [lo, hi] = wilsonInterval(30, 100);
+  assert.ok(lo < 0.3 && hi > 0.3 && lo > 0.2 && hi < 0.4);
+  const [lo2, hi2] = wilsonInterval(300, 1000);
+  assert.ok(hi2 - lo2 < (hi - lo) / 2.5);
+  assert.deepEqual(wilsonInterval(0, 0), [0, 1]);
+});
+
+test('busy sampler: exponential gaps with the configured mean, doubling while samples find the loop idle', () => {
+  let answer = 1;
+  const session = { post: (_m, _p, cb) => cb(null, { result: { value: answer } }) };
+  const s = new BusySampler(session, { sinkId: 1, sampleHz: 10 });
+  const mean = (n) => {
+    let total = 0;
+    for (let i = 0; i < n; i++) total += s.nextGapMs();
+    return total / n;
+  };
+  const m = mean(20_000);
+  assert.ok(m > 85 && m < 105, `mean gap ${m} ms at 10 Hz`); // clamped at 5× the mean: slightly under 100
+  s['fire']();
+  s['fire']();
+  assert.ok(mean(20_000) < 1.2 * m, 'two idle answers in a row: no back-off yet');
+  s['fire']();
+  s['fire']();
+  assert.ok(mean(20_000) > 3 * m, 'four idle answers in a row: the gaps grew');
+  answer = 0;
+  s['fire']();
+  s.stop();
+  assert.ok(mean(20_000) < 1.2 * m, 'a busy answer resets the back-off');
+});
+
+test('options: busySampleHz defaults to 10, 0 turns it off, bad values throw naming it', () => {
+  assert.equal(resolveOptions({}).busySampleHz, 10);
+  assert.equal(resolveOptions({ busySampleHz: 0 }).busySampleHz, 0);
+  for (const bad of [-1, 1001, Number.NaN, '10', true]) {
+    assert.throws(() => resolveOptions({ busySampleHz: bad }), (err) => err instanceof TypeError && /busySampleHz/.test(err.message));
+  }
+});

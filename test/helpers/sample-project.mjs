@@ -1,0 +1,239 @@
+// Small sample projects for the loop budget's tests: an Express app written
+// the way application code is (helpers in lib/, routes in app.js), test files
+// for node:test and Jest, and a real Jest installed from the registry once per
+// run (the npm cache makes later runs fast).
+import { execFile } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const run = promisify(execFile);
+
+/** Jest 30 supports Node 20 (engines ^18.14 || ^20 || ^22 || >=24). */
+export const JEST_SPEC = 'jest@30';
+
+export function tempDir(prefix) {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+/** Installs Jest into `dir` (once per test run); returns the path of its CLI. */
+export async function installJest(dir) {
+  fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ private: true }));
+  await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error', JEST_SPEC], {
+    cwd: dir,
+    timeout: 300_000,
+  });
+  return path.join(dir, 'node_modules', 'jest', 'bin', 'jest.js');
+}
+
+/**
+ * pbkdf2Sync iterations that take about `targetMs` of CPU here, measured in CPU
+ * time so that a loaded machine does not shrink the block.
+ */
+export function calibratePbkdf2(targetMs) {
+  const probe = 20_000;
+  crypto.pbkdf2Sync('x', 'salt', probe, 32, 'sha256');
+  const before = process.cpuUsage();
+  crypto.pbkdf2Sync('x', 'salt', probe, 32, 'sha256');
+  const { user, system } = process.cpuUsage(before);
+  const msPerIteration = (user + system) / 1000 / probe;
+  return Math.max(1000, Math.round(targetMs / msPerIteration));
+}
+
+/** The lines of the helpers that block, as the table must name them (1-based). */
+export const LINES = { hashPassword: 6, summarise: 6 };
+
+const AUTH_SYNC = `const crypto = require('node:crypto');
+
+const ITERATIONS = Number(process.env.SAMPLE_ITERATIONS);
+
+async function hashPassword(password) {
+  const hash = crypto.pbkdf2Sync(password, 'salt', ITERATIONS, 32, 'sha256');
+  return hash.toString('hex');
+}
+
+module.exports = { hashPassword };
+`;
+
+// The fix: the same hash on libuv's thread pool.
+const AUTH_ASYNC = `const crypto = require('node:crypto');
+const { promisify } = require('node:util');
+const ITERATIONS = Number(process.env.SAMPLE_ITERATIONS);
+const pbkdf2 = promisify(crypto.pbkdf2);
+async function hashPassword(password) {
+  const hash = await pbkdf2(password, 'salt', ITERATIONS, 32, 'sha256');
+  return hash.toString('hex');
+}
+
+module.exports = { hashPassword };
+`;
+
+// A CPU loop after an await (SAMPLE_CPU_MS of CPU, whatever the machine's load): the request is already in flight when it blocks.
+const REPORT_SYNC = `async function loadRows() {
+  await new Promise((resolve) => setImmediate(resolve));
+  return Array.from({ length: 100 }, (_, i) => i);
+}
+function summarise(rows) {
+  const start = process.cpuUsage(); let total = 0;
+  do for (const row of rows) total += Math.sqrt(row + total);
+  while (process.cpuUsage(start).user / 1000 < Number(process.env.SAMPLE_CPU_MS));
+  return total;
+}
+
+module.exports = { loadRows, summarise };
+`;
+
+const REPORT_ASYNC = `async function loadRows() {
+  await new Promise((resolve) => setImmediate(resolve));
+  return Array.from({ length: 100 }, (_, i) => i);
+}
+function summarise(rows) {
+  return rows.reduce((a, b) => a + b, 0);
+}
+
+module.exports = { loadRows, summarise };
+`;
+
+const APP = `const express = require('express');
+const { hashPassword } = require('./lib/auth');
+const { loadRows, summarise } = require('./lib/report');
+
+const app = express();
+app.use(express.json());
+app.post('/login', async (req, res) => {
+  res.json({ token: (await hashPassword(req.body.password)).slice(0, 8) });
+});
+app.get('/reports/:id', async (req, res) => {
+  const rows = await loadRows(req.params.id);
+  res.json({ total: summarise(rows) });
+});
+// Only waits: 200 ms on a timer, as for a slow database.
+app.get('/slow-io', async (req, res) => {
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  res.send('done');
+});
+app.get('/health', (req, res) => res.send('ok'));
+
+module.exports = app;
+`;
+
+/** The requests every sample test makes, same process as the server (fetch against listen(0)). */
+const CLIENT = `const http = require('node:http');
+
+async function start(app) {
+  const server = http.createServer(app).listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  const url = 'http://127.0.0.1:' + server.address().port;
+  return {
+    login: () => fetch(url + '/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"password":"hunter2"}' }).then((r) => r.text()),
+    report: () => fetch(url + '/reports/7').then((r) => r.text()),
+    slowIo: () => fetch(url + '/slow-io').then((r) => r.text()),
+    health: () => fetch(url + '/health').then((r) => r.text()),
+    close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(resolve); }),
+  };
+}
+
+module.exports = { start };
+`;
+
+// Each route twice: the first request of a route is warm-up.
+const NODE_TEST = `const { test } = require('node:test');
+const assert = require('node:assert');
+const app = require('../app');
+const { start } = require('../support/client');
+
+test('every route answers', async () => {
+  const api = await start(app);
+  for (let i = 0; i < 2; i++) {
+    assert.match(await api.login(), /token/);
+    assert.match(await api.report(), /total/);
+    assert.equal(await api.slowIo(), 'done');
+    assert.equal(await api.health(), 'ok');
+  }
+  await api.close();
+});
+`;
+
+const JEST_TEST = `const app = require('../app');
+const { start } = require('../support/client');
+
+test('every route answers', async () => {
+  const api = await start(app);
+  for (let i = 0; i < 2; i++) {
+    expect(await api.login()).toMatch(/token/);
+    expect(await api.report()).toMatch(/total/);
+    expect(await api.slowIo()).toBe('done');
+    expect(await api.health()).toBe('ok');
+  }
+  await api.close();
+});
+`;
+
+/**
+ * withinLoopBudget inside a test. The blocking project expects it to throw for
+ * /login and /reports/:id, the fixed one expects it to resolve; both expect the
+ * I/O-only route to pass. The sample's own assertions make its run pass or fail.
+ */
+function withinTest(flavour, blocking) {
+  const [header, check, rejects] =
+    flavour === 'jest'
+      ? ["const assert = require('node:assert');\n", 'test', (call, re) => `await expect(${call}).rejects.toThrow(${re});`]
+      : ["const { test } = require('node:test');\nconst assert = require('node:assert');\n", 'test', (call, re) => `await assert.rejects(${call}, (err) => err instanceof assert.AssertionError && ${re}.test(err.message));`];
+  const expectRoute = (name, re) =>
+    blocking ? rejects(`withinLoopBudget(20, () => api.${name}())`, re) : `await withinLoopBudget(20, () => api.${name}());`;
+  return `${header}const { withinLoopBudget } = require('loopguard/test');
+const app = require('../app');
+const { start } = require('../support/client');
+
+${check}('withinLoopBudget', async () => {
+  const api = await start(app);
+  try {
+    // Warm-up outside the assertion: a route's first request compiles its code.
+    await api.login(); await api.report(); await api.slowIo(); await api.health();
+    const health = await withinLoopBudget(20, () => api.health());
+    assert.strictEqual(health, 'ok');
+    await withinLoopBudget(20, () => api.slowIo());
+    ${expectRoute('login', String.raw`/POST \/login .*hashPassword \(lib\/auth\.js:${LINES.hashPassword}\)/s`)}
+    ${expectRoute('report', String.raw`/GET \/reports\/:id .*summarise \(lib\/report\.js:[678]\)/s`)}
+  } finally {
+    await api.close();
+  }
+});
+`;
+}
+
+/**
+ * Writes a sample project. `blocking`: the synchronous helpers, else their
+ * fixes. `runner`: 'node' (test/*.test.js for node:test) or 'jest'.
+ * `within`: the test file asserts with withinLoopBudget instead.
+ */
+export function writeProject(dir, { blocking, runner, within = false }) {
+  const write = (file, text) => {
+    fs.mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
+    fs.writeFileSync(path.join(dir, file), text);
+  };
+  write('package.json', JSON.stringify({ name: 'sample', private: true, jest: { testEnvironment: 'node', testMatch: ['**/test/**/*.test.js'], transform: {} } }));
+  write('app.js', APP);
+  write('lib/auth.js', blocking ? AUTH_SYNC : AUTH_ASYNC);
+  write('lib/report.js', blocking ? REPORT_SYNC : REPORT_ASYNC);
+  write('support/client.js', CLIENT);
+  const flavour = runner === 'jest' ? 'jest' : 'node';
+  write('test/routes.test.js', within ? withinTest(flavour, blocking) : flavour === 'jest' ? JEST_TEST : NODE_TEST);
+  // loopguard is this repository; express comes from its dev dependencies.
+  fs.mkdirSync(path.join(dir, 'node_modules'), { recursive: true });
+  fs.symlinkSync(ROOT, path.join(dir, 'node_modules', 'loopguard'), 'dir');
+  fs.symlinkSync(path.join(ROOT, 'node_modules', 'express'), path.join(dir, 'node_modules', 'express'), 'dir');
+  return dir;
+}
+
+/** The environment without LOOPGUARD_* and NODE_OPTIONS the outer runner may have set. */
+export function cleanEnv(extra) {
+  const env = Object.fromEntries(
+    Object.entries(process.env).filter(([name]) => !name.startsWith('LOOPGUARD_') && name !== 'NODE_OPTIONS' && name !== 'NODE_TEST_CONTEXT'),
+  );
+  return { ...env, ...extra };
+}
