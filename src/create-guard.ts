@@ -66,9 +66,9 @@ export class LoopGuard extends GuardCore {
 
   /** Load shedding, when the `shed` option is on. Adapters test `shedder.active` per request. */
   readonly shedder: Shedder | undefined;
-  private readonly prometheus: PrometheusExport | undefined;
-  private readonly metricsBridge: MetricsBridge | undefined;
-  private history: LoopHistory | undefined;
+  readonly #prometheus: PrometheusExport | undefined;
+  readonly #metricsBridge: MetricsBridge | undefined;
+  #history: LoopHistory | undefined;
 
   constructor(input?: LoopGuardOptions) {
     const options = resolveOptions(input);
@@ -77,7 +77,7 @@ export class LoopGuard extends GuardCore {
     try {
       this.shedder = this.attach((context) => attachShedding(context, options.shed));
       // Exporters register before anything starts: a clash (same registry, same prefix) throws here.
-      this.prometheus = prometheus === false ? undefined : this.attach((context) => registerPrometheus(context, prometheus));
+      this.#prometheus = prometheus === false ? undefined : this.attach((context) => registerPrometheus(context, prometheus));
       if (otel !== false) this.attach((context) => registerOtel(context, otel));
     } catch (err) {
       // A guard that fails to construct must not leave series, callbacks or monitors behind.
@@ -86,12 +86,12 @@ export class LoopGuard extends GuardCore {
     }
     const bridge = metricsServer
       ? new MetricsBridge({
-          registry: () => this.prometheus?.registry,
+          registry: () => this.#prometheus?.registry,
           onListening: (address) => this.emitSafely('metrics:listening', address),
           onError: (error) => this.reportError(error),
         })
       : undefined;
-    this.metricsBridge = bridge;
+    this.#metricsBridge = bridge;
     this.start({
       ...(metricsServer && prometheus && { metricsServer: { ...metricsServer, blockedGauge: blockedGaugeFamily(prometheus) } }),
       ...(bridge && { onWorkerMessage: (message, reply) => bridge.handle(message, reply) }),
@@ -110,22 +110,22 @@ export class LoopGuard extends GuardCore {
   /** The built-in live page as a handler to mount, e.g. `app.use('/loopguard', guard.dashboardHandler())`. */
   dashboardHandler(options?: DashboardOptions): DashboardHandler {
     // One history per guard, however many mounts: it starts now, so the chart has data before anyone opens it.
-    this.history ??= this.attach(attachHistory);
-    return createDashboardHandler(this, this.history, options);
+    this.#history ??= this.attach(attachHistory);
+    return createDashboardHandler(this, this.#history, options);
   }
 
   /** A `(req, res)` handler serving this guard's Prometheus registry, for apps that route `/metrics` themselves. */
   metricsHandler(): (req: IncomingMessage, res: ServerResponse) => void {
-    if (this.prometheus === undefined) {
+    if (this.#prometheus === undefined) {
       if (this.options.prometheus === false) throw new InvalidOptionError('prometheus', 'enabled (an object) to use metricsHandler()', false);
       throw new LoopGuardError('LOOPGUARD_MISSING_PEER', `loopguard: metricsHandler() needs a Prometheus client (${INSTALL_PROM_CLIENT})`);
     }
-    return metricsHandler(this.prometheus.registry, (err) => this.reportError(err));
+    return metricsHandler(this.#prometheus.registry, (err) => this.reportError(err));
   }
 
   /** Where the `metricsServer` endpoint listens, once it does (see the `'metrics:listening'` event). */
   get metricsServerAddress(): MetricsServerAddress | undefined {
-    return this.metricsBridge?.address;
+    return this.#metricsBridge?.address;
   }
 }
 
