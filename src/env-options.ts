@@ -15,7 +15,7 @@ export interface BudgetRunConfig extends BudgetConfig {
   readonly runDir: string | undefined;
 }
 
-type Kind = 'number' | 'boolean' | 'string' | 'onStall';
+type Kind = 'number' | 'boolean' | 'string' | 'onStall' | 'list';
 
 interface EnvVariable {
   readonly name: string;
@@ -36,11 +36,14 @@ export const ENV_VARIABLES: readonly EnvVariable[] = [
   { name: 'LOOPGUARD_BLAME_AFTER_RESPONSE_MS', kind: 'number', option: 'blameAfterResponseMs' },
   { name: 'LOOPGUARD_MAX_STACK_FRAMES', kind: 'number', option: 'maxStackFrames' },
   { name: 'LOOPGUARD_RECENT_STALLS', kind: 'number', option: 'recentStalls' },
+  { name: 'LOOPGUARD_EXPECTED_BLOCKING_ROUTES', kind: 'list', option: 'expectedBlockingRoutes' },
   { name: 'LOOPGUARD_PROMETHEUS', kind: 'boolean', option: 'prometheus' },
   { name: 'LOOPGUARD_PROMETHEUS_PREFIX', kind: 'string', option: 'prometheus.prefix' },
   { name: 'LOOPGUARD_METRICS_PORT', kind: 'number', option: 'metricsServer.port' },
   { name: 'LOOPGUARD_METRICS_HOST', kind: 'string', option: 'metricsServer.host' },
   { name: 'LOOPGUARD_OTEL', kind: 'boolean', option: 'otel' },
+  { name: 'LOOPGUARD_THREADPOOL_PROBE', kind: 'boolean', option: 'threadPoolProbe' },
+  { name: 'LOOPGUARD_THREADPOOL_PROBE_INTERVAL_MS', kind: 'number', option: 'threadPoolProbe.intervalMs' },
   { name: 'LOOPGUARD_BUDGET_MS', kind: 'number', option: '' },
   { name: 'LOOPGUARD_BUDGET_WARMUP', kind: 'number', option: '' },
   // Set by the first process of a budgeted test run for the processes it starts (src/test/run.ts).
@@ -49,7 +52,7 @@ export const ENV_VARIABLES: readonly EnvVariable[] = [
 
 const BY_NAME = new Map(ENV_VARIABLES.map((v) => [v.name, v]));
 /** Variables that switch something off rather than set an option value. */
-const SWITCHES = new Set(['', 'prometheus', 'otel']);
+const SWITCHES = new Set(['', 'prometheus', 'otel', 'threadPoolProbe']);
 
 export interface EnvOptions {
   /** False when LOOPGUARD_ENABLED=false: the zero-code start does nothing. */
@@ -99,6 +102,13 @@ export function optionsFromEnv(env: Record<string, string | undefined>): EnvOpti
   if (host !== undefined && port === undefined) throw envError('LOOPGUARD_METRICS_HOST', 'accompanied by LOOPGUARD_METRICS_PORT', env.LOOPGUARD_METRICS_HOST);
   if (port !== undefined) options.metricsServer = host === undefined ? { port } : { port, host };
   if (values.get('LOOPGUARD_OTEL') === false) options.otel = false;
+  const probeMs = values.get('LOOPGUARD_THREADPOOL_PROBE_INTERVAL_MS');
+  if (values.get('LOOPGUARD_THREADPOOL_PROBE') === false) {
+    if (probeMs !== undefined) throw envError('LOOPGUARD_THREADPOOL_PROBE_INTERVAL_MS', 'unset when LOOPGUARD_THREADPOOL_PROBE=false', env.LOOPGUARD_THREADPOOL_PROBE_INTERVAL_MS);
+    options.threadPoolProbe = false;
+  } else if (probeMs !== undefined) {
+    options.threadPoolProbe = { intervalMs: probeMs };
+  }
   const budget = budgetFromEnv(values, env, options);
   // The same checks as in code, reported under the variable's name.
   try {
@@ -143,6 +153,7 @@ function budgetFromEnv(values: Map<string, unknown>, env: Record<string, string 
 /** The variable behind an option path: itself, else its nearest relative (`metricsServer` → LOOPGUARD_METRICS_PORT). */
 function variableFor(option: string): EnvVariable | undefined {
   const set = ENV_VARIABLES.filter((v) => v.option !== '');
+  option = option.replace(/\[\d+\]$/, ''); // an item of a list option: the list's variable
   return (
     set.find((v) => v.option === option) ??
     set.find((v) => v.option.startsWith(`${option}.`)) ??
@@ -152,6 +163,9 @@ function variableFor(option: string): EnvVariable | undefined {
 
 function parse(variable: EnvVariable, raw: string): unknown {
   switch (variable.kind) {
+    case 'list':
+      // Comma-separated route templates (no RegExps from the environment); resolveOptions checks each.
+      return raw.split(',').map((item) => item.trim()).filter((item) => item !== '');
     case 'number': {
       const value = Number(raw);
       if (!Number.isFinite(value)) throw envError(variable.name, 'a number', raw);

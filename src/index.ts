@@ -1,10 +1,14 @@
 export { loopGuard, type LoopGuardMiddleware } from './adapters/express';
 export { createLoopGuard, isLoopGuard, LoopGuard, dashboardHandler } from './create-guard';
 export type { StallReport, StackFrame, StallCause } from './core/stall-report';
+export type { Advice, AdviceKind } from './advice/advice';
 export type { LoopGuardSnapshot, CulpritSummary, RouteSummary } from './core/snapshot';
 export type { LoopGuardEvents } from './core/events';
 export type { LoopGuardOptions, PrometheusOptions, MetricsServerOptions, OtelOptions } from './options';
 export { DEFAULTS } from './options';
+export type { ThreadPoolProbeOptions } from './options';
+export type { ThreadPoolDelay } from './sampler/thread-pool';
+export type { WatchablePool, WatchPoolOptions, WaitSummary, WorkerPoolFigures } from './sampler/worker-pools';
 export { LoopGuardError, InvalidOptionError } from './errors';
 export { CATALOGUE, DEFAULT_PREFIX, ROUTE_UNMATCHED, ROUTE_OVERFLOW, ROUTE_BACKGROUND, ROUTE_GC } from './catalogue';
 export type { MetricDefinition } from './catalogue';

@@ -109,9 +109,29 @@ describe('evidence from the source around a late pause', () => {
 
   test("express.json(): body-parser's read() returns from the type's parser into next(), after a late pause only", () => {
     const read = "    str = iconv.decode(body, encoding)\n    req.body = parse(str, encoding)\n  } catch (err) {\n    next(err)\n    return\n  }\n  next()\n";
-    const stack = [frame('next', '/srv/app/node_modules/router/index.js', 192, 5), appFrame('(anonymous)', read, 'next()\n', '/srv/app/node_modules/body-parser/lib/read.js')];
-    assert.equal(classify(stack, [undefined, read], false)?.call, 'JSON.parse');
-    assert.equal(classify(stack, [undefined, read], true)?.kind, 'cpu', 'a prompt pause there is JavaScript running (qs, a reviver)');
+    // Paused on entering the router's next(): nothing ran there yet.
+    const router = 'function next (err) {\n  // Remember the error even when its callback was not traced.\n  if (err) recordError(req, err)\n}\n';
+    const stack = [frame('next', '/srv/app/node_modules/router/index.js', 3, 3), appFrame('(anonymous)', read, 'next()\n', '/srv/app/node_modules/body-parser/lib/read.js')];
+    assert.equal(classify(stack, [router, read], false)?.call, 'JSON.parse');
+    assert.equal(classify(stack, [router, read], true)?.kind, 'cpu', 'a prompt pause there is JavaScript running (qs, a reviver)');
+    assert.equal(classify(stack, [undefined, read], false), null, "without the router's source, nothing vouches that it ran nothing");
+  });
+
+  test('another call, or an await, between a known call and the pause: nothing is named', () => {
+    const helper = [
+      'async function handler(req, res) {',
+      "  const name = req.params.name.replace(/-/g, ' ');",
+      '  const tpl = loadTemplate(name);',
+      '  res.send(render(tpl));',
+      '}',
+    ].join('\n');
+    // loadTemplate (ours, opaque) returned just before: the regex on the line above is not to blame.
+    assert.equal(classify([appFrame('handler', helper, 'render(')], [helper]), null);
+    const awaited = 'async function report() {\n  const cfg = JSON.parse(configText);\n  const rows = await db.query(cfg.sql);\n  return summarise(rows);\n}\n';
+    assert.equal(classify([appFrame('report', awaited, 'summarise(')], [awaited]), null, 'JSON.parse ran in an earlier turn');
+    // Builtins between are no obstacle; calls inside the known call's own arguments ran before it.
+    const fine = "function load(p) {\n  const text = fs.readFileSync(path.join(root, p), 'utf8');\n  const lines = text.split('\\n').slice(1);\n  return lines.map(parse);\n}\n";
+    assert.equal(classify([appFrame('load', fine, 'map(')], [fine])?.call, 'fs.readFileSync');
   });
 
   test('never above the first line of the paused function', () => {

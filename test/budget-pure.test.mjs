@@ -100,3 +100,16 @@ test('budget settings are checked at construction, naming the variable or the ar
   assert.equal(options.startupGraceMs, 0);
   assert.deepEqual(budget, { budgetMs: 20, warmupRequests: 1, startupGraceMs: 0, runDir: undefined });
 });
+
+test('under a budget the watchdog is asked to capture at the budget, not at half the stall threshold', async () => {
+  const { resolveOptions } = await import('../dist/options.js');
+  const production = resolveOptions({});
+  const budget = resolveOptions({ captureAtMs: 20 });
+  assert.equal(budget.thresholdMs, production.thresholdMs);
+  // The worker looks at the scheduler for 10 ms after captureAfterMs, then pauses: about the budget, well before 60 ms.
+  assert.ok(budget.captureAfterMs + 10 <= 20, `captureAfterMs ${budget.captureAfterMs}`);
+  assert.ok(production.captureAfterMs + 10 >= 60);
+  assert.ok(budget.heartbeatMs <= 5, `heartbeatMs ${budget.heartbeatMs}`);
+  assert.equal(resolveOptions({ captureAtMs: 500 }).captureAfterMs, production.captureAfterMs);
+  assert.throws(() => resolveOptions({ captureAtMs: -1 }), { name: 'InvalidOptionError', message: /captureAtMs/ });
+});

@@ -2,24 +2,28 @@
 // run small sample projects that the test writes. Requests come from the same
 // process as the server (fetch against listen(0)), as supertest does it.
 // The blocking helpers hold the loop for about 80 ms of CPU: four times the
-// 20 ms budget, yet under the 100 ms production threshold.
+// 20 ms budget (a clear margin on a loaded machine), yet under the 100 ms
+// production threshold. That captures are asked for at the budget rather than
+// at half the threshold is pinned in budget-pure.test.mjs.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { calibratePbkdf2, cleanEnv, installJest, LINES, tempDir, writeProject } from './helpers/sample-project.mjs';
+import { calibrateImport, calibratePbkdf2, cleanEnv, installJest, LINES, tempDir, writeProject } from './helpers/sample-project.mjs';
 
 const BLOCK_MS = 80;
 let root;
 let jest;
 let sampleEnv;
+let importItems;
 
 before(async () => {
   root = tempDir('lgbudget-');
   const runners = path.join(root, 'runners');
   fs.mkdirSync(runners);
   jest = await installJest(runners);
+  importItems = calibrateImport(BLOCK_MS);
   sampleEnv = { SAMPLE_ITERATIONS: String(calibratePbkdf2(BLOCK_MS)), SAMPLE_CPU_MS: String(BLOCK_MS) };
 });
 
@@ -29,7 +33,7 @@ after(() => {
 
 let projects = 0;
 function project(options) {
-  return writeProject(path.join(root, `p${++projects}`), options);
+  return writeProject(path.join(root, `p${++projects}`), { importItems, ...options });
 }
 
 /** Runs a command in `cwd`; resolves with its exit code and both streams (never rejects on a failing exit). */
@@ -50,7 +54,7 @@ function row(text, route) {
 }
 
 function assertBlockingTable(text, r) {
-  assert.match(text, /loop budget of 20\.0 ms exceeded by 2 routes/, show(r));
+  assert.match(text, /loop budget of 20\.0 ms exceeded by 3 routes/, show(r));
   assert.match(row(text, 'POST /login'), new RegExp(String.raw`hashPassword \(lib/auth\.js:${LINES.hashPassword}\)`), show(r));
   assert.match(row(text, 'POST /login'), /1 of 1/, show(r));
   // A CPU loop after an await: the pause lands in the loop itself.
@@ -59,6 +63,8 @@ function assertBlockingTable(text, r) {
   const worst = Number(/POST \/login\s+([\d.]+) ms/.exec(text)?.[1]);
   assert.ok(worst >= BLOCK_MS * 0.8, `worst ${worst} ms for a ${BLOCK_MS} ms block\n${show(r)}`);
   assert.doesNotMatch(text, /slow-io|\/health/, show(r));
+  // Parsing the body happens before routing: it counts for the route it was routed to.
+  assert.match(row(text, 'POST /import'), /1 of 1/, show(r));
 }
 
 describe('zero-code: LOOPGUARD_BUDGET_MS=20 with node --import loopguard/register --test', () => {
@@ -76,7 +82,7 @@ describe('zero-code: LOOPGUARD_BUDGET_MS=20 with node --import loopguard/registe
   test('the async fix passes: one line says the budget held, the exit code stays 0', async () => {
     const r = await runIn(project({ blocking: false, runner: 'node' }), ['--import', 'loopguard/register', '--test'], { LOOPGUARD_BUDGET_MS: '20' });
     assert.equal(r.code, 0, show(r));
-    assert.match(r.stdout, /# loopguard: loop budget of 20\.0 ms held \(4 requests judged, 4 warm-up\)/, show(r));
+    assert.match(r.stdout, /# loopguard: loop budget of 20\.0 ms held \(5 requests judged, 5 warm-up\)/, show(r));
     assert.doesNotMatch(r.stdout + r.stderr, /exceeded/, show(r));
   });
 
@@ -107,7 +113,7 @@ describe('zero-code: Jest with NODE_OPTIONS="--import loopguard/register"', () =
     });
     assert.equal(r.code, 0, show(r));
     assert.equal(r.stdout, '', show(r));
-    assert.match(r.stderr, /loopguard: loop budget of 20\.0 ms held \(4 requests judged, 4 warm-up\)/, show(r));
+    assert.match(r.stderr, /loopguard: loop budget of 20\.0 ms held \(5 requests judged, 5 warm-up\)/, show(r));
   });
 });
 

@@ -104,3 +104,47 @@ test('options: busySampleHz defaults to 10, 0 turns it off, bad values throw nam
     assert.throws(() => resolveOptions({ busySampleHz: bad }), (err) => err instanceof TypeError && /busySampleHz/.test(err.message));
   }
 });
+
+test('shedding: with rankByBusyTime a saturated loop with no stall sheds the routes taking most of its time; off by default', async () => {
+  const { Shedder } = await import('../dist/shed/shedder.js');
+  const { resolveShedOptions } = await import('../dist/shed/options.js');
+  const routes = [
+    { route: '/report/:id', method: 'GET', requests: 0 },
+    { route: '/search', method: 'GET', requests: 0 },
+    { route: '/items/:id', method: 'GET', requests: 0 },
+  ];
+  const busy = {
+    shares: () => ({
+      shares: [
+        { key: { route: '/report/:id', method: 'GET', cause: 'request' }, share: 0.55 },
+        { key: { route: '/search', method: 'GET', cause: 'request' }, share: 0.3 },
+        { key: { route: '(background)', method: '', cause: 'background' }, share: 0.1 },
+        { key: { route: '/items/:id', method: 'GET', cause: 'request' }, share: 0.05 },
+      ],
+    }),
+  };
+  const run = (rankByBusyTime) => {
+    const host = { loop: { utilization: 0.97 }, routes: { all: () => routes }, shedTotals: new Map(), reportError: (e) => { throw e; }, shedChanged: () => {}, busy };
+    const shedder = new Shedder(resolveShedOptions({ maxEventLoopUtilization: 0.9, rankByBusyTime, escalateAfterMs: 60_000 }, 100), host);
+    // 8 and 4 ms a request on the two heavy routes, 0.2 ms on the cheap one, over the window.
+    let t = 0;
+    for (; t <= 6000; t += 250) {
+      routes[0].requests += 17; routes[1].requests += 19; routes[2].requests += 62;
+      shedder.onBeat(2, t);
+    }
+    return shedder;
+  };
+  const ranked = run(true);
+  assert.equal(ranked.state, 'culprits');
+  assert.deepEqual(ranked.status().culprits, [{ route: '/report/:id', method: 'GET' }, { route: '/search', method: 'GET' }]);
+  assert.ok(ranked.check('GET', '/report/7') !== null && ranked.check('GET', '/items/1') === null);
+  const plain = run(false);
+  assert.equal(plain.state, 'pressure', 'without the option no culprit is known: nothing is shed yet');
+  assert.equal(plain.active, false);
+});
+
+test('shed options: rankByBusyTime is a boolean, off by default', async () => {
+  const { resolveShedOptions } = await import('../dist/shed/options.js');
+  assert.equal(resolveShedOptions(true, 100).rankByBusyTime, false);
+  assert.throws(() => resolveShedOptions({ rankByBusyTime: 'yes' }, 100), (err) => err instanceof TypeError && /shed\.rankByBusyTime/.test(err.message));
+});

@@ -51,6 +51,8 @@ before(async () => {
     shed: { mode: 'culprits', windowMs: 2000, cooldownMs: 500, escalateAfterMs: 3_600_000 },
   });
   guard = middleware.guard;
+  // So that the worker-pool panels have data: a hand-made pool reporting piscina's figures.
+  guard.watchPool({ queueSize: 2, maxThreads: 2, histogram: { waitTime: { p50: 5, p99: 40 } } }, { name: 'e2e' });
   const listening = waitFor(guard, 'metrics:listening');
   service = await listen(buildApp(express, middleware));
   const metrics = await listening;

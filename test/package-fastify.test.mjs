@@ -62,17 +62,21 @@ test('the tarball and fastify are all it takes: fastify-plugin comes with loopgu
   }
 });
 
-test('loopguard/fastify registers in a user project and names the blocking route and function', async () => {
+test('loopguard/fastify registers in a user project and names the blocking route and function', { timeout: 120_000 }, async () => {
   const file = project.write('app.mjs', APP);
   const child = spawn(process.execPath, [file], { cwd: project.dir, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
   let stderr = '';
   child.stderr.on('data', (d) => (stderr += d));
   const lines = readline.createInterface({ input: child.stdout });
   const messages = [];
-  const next = (predicate) =>
+  const next = (predicate, timeoutMs = 30_000) =>
     new Promise((resolve, reject) => {
       const found = messages.find(predicate);
       if (found) return resolve(found);
+      const timer = setTimeout(() => {
+        lines.off('line', onLine);
+        resolve(undefined);
+      }, timeoutMs);
       const onLine = (line) => {
         let message;
         try {
@@ -82,6 +86,7 @@ test('loopguard/fastify registers in a user project and names the blocking route
         }
         messages.push(message);
         if (predicate(message)) {
+          clearTimeout(timer);
           lines.off('line', onLine);
           resolve(message);
         }
@@ -90,11 +95,19 @@ test('loopguard/fastify registers in a user project and names the blocking route
       child.once('exit', (code) => reject(new Error(`app exited (${code}) before the expected line: ${stderr}`)));
     });
   try {
-    const { port } = await next((m) => m.port !== undefined);
-    const res = await fetch(`http://127.0.0.1:${port}/invoices/7`);
-    assert.equal(res.status, 200);
-    assert.equal((await res.json()).id, '7');
-    const { stall } = await next((m) => m.stall?.route === '/invoices/:id');
+    const ready = await next((m) => m.port !== undefined);
+    assert.ok(ready, `the app started: ${stderr}`);
+    // A busy machine can make a stall mostly GC (then it is not the route's): ask again, bounded.
+    let found;
+    for (let i = 0; i < 3 && !found; i++) {
+      const res = await fetch(`http://127.0.0.1:${ready.port}/invoices/${7 + i}`);
+      assert.equal(res.status, 200);
+      assert.equal((await res.json()).id, String(7 + i));
+      found = await next((m) => m.stall?.route === '/invoices/:id', 10_000);
+    }
+    if (found && messages.filter((m) => m.stall).length > 1) console.log(`FLAKY: loopguard/fastify from the tarball: the route's stall needed another request (saw ${JSON.stringify(messages.map((m) => m.stall && [m.stall.route, m.stall.cause]).filter(Boolean))})`);
+    assert.ok(found, `a stall blamed on /invoices/:id; saw ${JSON.stringify(messages.map((m) => m.stall && [m.stall.route, m.stall.cause]))}`);
+    const { stall } = found;
     assert.equal(stall.method, 'GET');
     assert.equal(stall.cause, 'request');
     assert.ok(stall.durationMs >= 100, `${stall.durationMs} ms`);

@@ -69,7 +69,8 @@ test('OpenTelemetry: the same probe samples as Prometheus, each once, and the po
 
 test('threadPoolProbe: false exports the pool size but no probe histogram, and starts no worker for it', async () => {
   const registry = new Registry();
-  const guard = createLoopGuard({ prometheus: { registry }, otel: false, captureStacks: false, threadPoolProbe: false });
+  // Nothing else that needs the worker either (stack capture, busy-time sampling).
+  const guard = createLoopGuard({ prometheus: { registry }, otel: false, captureStacks: false, busySampleHz: 0, threadPoolProbe: false });
   try {
     const { samples, types } = parseExposition(await registry.metrics());
     assert.equal(types.get('loopguard_threadpool_delay_seconds'), 'histogram');

@@ -139,3 +139,13 @@ test('WorkerPools: validates the pool and its name, caps the pool label, reads p
   unwatch();
   pools.watch({ queueSize: 0, maxThreads: 1 }, { name: 'one-more' });
 });
+
+test('zero-code start: LOOPGUARD_THREADPOOL_PROBE and LOOPGUARD_THREADPOOL_PROBE_INTERVAL_MS', async () => {
+  const { optionsFromEnv } = await import('../dist/env-options.js');
+  assert.deepEqual(optionsFromEnv({ LOOPGUARD_THREADPOOL_PROBE: 'off' }).options, { threadPoolProbe: false });
+  assert.deepEqual(optionsFromEnv({ LOOPGUARD_THREADPOOL_PROBE: 'on' }).options, {});
+  assert.deepEqual(optionsFromEnv({ LOOPGUARD_THREADPOOL_PROBE_INTERVAL_MS: '250' }).options, { threadPoolProbe: { intervalMs: 250 } });
+  const named = (variable) => (e) => e instanceof TypeError && e.option === variable;
+  assert.throws(() => optionsFromEnv({ LOOPGUARD_THREADPOOL_PROBE: 'false', LOOPGUARD_THREADPOOL_PROBE_INTERVAL_MS: '250' }), named('LOOPGUARD_THREADPOOL_PROBE_INTERVAL_MS'));
+  assert.throws(() => optionsFromEnv({ LOOPGUARD_THREADPOOL_PROBE_INTERVAL_MS: '5' }), named('LOOPGUARD_THREADPOOL_PROBE_INTERVAL_MS'));
+});

@@ -79,7 +79,17 @@ test('every documented variable is accepted with a sensible value', () => {
   for (const variable of ENV_VARIABLES) {
     const env = { [variable.name]: sample[variable.kind] };
     if (variable.name === 'LOOPGUARD_METRICS_HOST') env.LOOPGUARD_METRICS_PORT = '0';
+    if (variable.name === 'LOOPGUARD_THREADPOOL_PROBE_INTERVAL_MS') env[variable.name] = '1000';
     if (variable.name === 'LOOPGUARD_BUDGET_WARMUP') env.LOOPGUARD_BUDGET_MS = '20';
     assert.doesNotThrow(() => optionsFromEnv(env), variable.name);
   }
+});
+
+test('LOOPGUARD_EXPECTED_BLOCKING_ROUTES: comma-separated route templates; a bad one is named by the variable', () => {
+  const { options } = optionsFromEnv({ LOOPGUARD_EXPECTED_BLOCKING_ROUTES: ' /admin/export , /reports/:month,' });
+  assert.deepEqual(options.expectedBlockingRoutes, ['/admin/export', '/reports/:month']);
+  assert.throws(
+    () => optionsFromEnv({ LOOPGUARD_EXPECTED_BLOCKING_ROUTES: '/admin/export,admin/import' }),
+    (err) => err instanceof InvalidOptionError && /LOOPGUARD_EXPECTED_BLOCKING_ROUTES/.test(err.message) && /admin\/import/.test(err.message),
+  );
 });

@@ -24,7 +24,7 @@ export async function startServer(file, variant, { core, nodeArgs = [] } = {}) {
   }
   if (first.type !== 'ready') throw new Error(`server ${variant} exited before listening (${first.code ?? first.signal})`);
   // One question of each type at a time: answers come back in order.
-  const pending = { usage: [], profile: [] };
+  const pending = { usage: [], profile: [], alloc: [], heap: [] };
   child.on('message', (msg) => pending[msg?.type]?.shift()?.(msg));
   const ask = (type, msg) =>
     new Promise((resolve) => {
@@ -38,6 +38,10 @@ export async function startServer(file, variant, { core, nodeArgs = [] } = {}) {
     url: `http://127.0.0.1:${first.port}`,
     /** process.cpuUsage()/memoryUsage() (+ the server's info()) from inside the child; gc: collect first. */
     usage: (gc = false) => ask('usage', { gc }),
+    /** Starts / stops counting the bytes the main thread's heap allocates (stop answers { bytes, gcs }). */
+    alloc: (action) => ask('alloc', { action }),
+    /** Starts / stops (writing `file`) sampling the main thread's allocations, collected ones included. */
+    heap: (action, file) => ask('heap', { action, file }),
     /** Starts / stops (writing `file`) a CPU profile of the server's main thread. */
     profile: (action, file) => ask('profile', { action, file }),
     /** utime + stime of every thread of the process so far, seconds (read from outside: wakes nothing). */

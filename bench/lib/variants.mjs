@@ -39,6 +39,11 @@ export const VARIANTS = [
   { name: 'gc-observer', baseline: 'express', arg: 'gc-observer', label: "PerformanceObserver('gc') only", group: 'diag' },
   { name: 'eld', baseline: 'express', arg: 'eld', label: 'monitorEventLoopDelay(20 ms) only', group: 'diag' },
   { name: 'timer-20ms', baseline: 'express', arg: 'timer-20ms', label: 'a 20 ms timer only', group: 'diag' },
+  { name: 'eld-spi', baseline: 'express', arg: 'eld-spi', label: 'monitorEventLoopDelay per iteration only', group: 'diag' },
+  { name: 'bg-heartbeat', baseline: 'express', arg: 'bg-heartbeat', label: 'heartbeat only (timer, drift, shared memory)', group: 'diag' },
+  { name: 'bg-elu', baseline: 'express', arg: 'bg-elu', label: 'heartbeat + an ELU read every beat', group: 'diag' },
+  { name: 'bg-watchdog', baseline: 'express', arg: 'bg-watchdog', label: 'heartbeat + watchdog worker', group: 'diag' },
+  { name: 'bg-debugger', baseline: 'express', arg: 'bg-debugger', label: 'inspector session, Debugger enabled only', group: 'diag' },
   { name: 'guard-only', baseline: 'express', arg: 'guard-only', label: 'guard running, no middleware', group: 'diag' },
   { name: 'guard-nocapture', baseline: 'express', arg: 'guard-nocapture', label: 'guard, captureStacks: false, no middleware', group: 'diag' },
   { name: 'nocapture', baseline: 'express', arg: 'nocapture', label: 'loopguard captureStacks: false', group: 'diag' },
@@ -58,6 +63,8 @@ export const IDLE_VARIANTS = [
   { server: 'express', arg: 'precise', label: 'loopguard precise' },
   // Against `loopguard` above: what the thread-pool probe costs an idle process.
   { server: 'express', arg: 'noprobe', label: 'loopguard threadPoolProbe: false' },
+  // Against `loopguard` above: what busy-time sampling costs an idle process (it backs off to ~1 sample / 3 s).
+  { server: 'express', arg: 'nobusy', label: 'loopguard busySampleHz: 0' },
 ];
 
 /**

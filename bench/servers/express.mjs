@@ -93,6 +93,54 @@ const VARIANTS = {
     t.unref();
     return null;
   },
+  /** monitorEventLoopDelay sampling once per loop iteration (Node >= 24.19 / 26.5; older lines ignore the option). */
+  'eld-spi': async () => {
+    const { monitorEventLoopDelay } = await import('node:perf_hooks');
+    monitorEventLoopDelay({ samplePerIteration: true }).enable();
+    return null;
+  },
+  /** Only the heartbeat (timer, drift, delay clock, shared-memory writes), with a listener that does nothing. */
+  'bg-heartbeat': async () => {
+    const { Heartbeat } = await import('../../dist/sampler/heartbeat.js');
+    const { SharedState } = await import('../../dist/watchdog/shared-state.js');
+    new Heartbeat(25, new SharedState(), { onBeat() {} }).start();
+    return null;
+  },
+  /** The heartbeat plus an ELU delta read on every beat (the guard reads it once a second: an upper bound). */
+  'bg-elu': async () => {
+    const { Heartbeat } = await import('../../dist/sampler/heartbeat.js');
+    const { SharedState } = await import('../../dist/watchdog/shared-state.js');
+    const { performance } = await import('node:perf_hooks');
+    let mark = performance.eventLoopUtilization();
+    let u = 0;
+    new Heartbeat(25, new SharedState(), {
+      onBeat() {
+        const next = performance.eventLoopUtilization();
+        u = performance.eventLoopUtilization(next, mark).utilization;
+        mark = next;
+      },
+    }).start();
+    return null;
+  },
+  /** The heartbeat plus the watchdog worker (inspector session, Debugger enabled, its polling), nothing else. */
+  'bg-watchdog': async () => {
+    const { Heartbeat } = await import('../../dist/sampler/heartbeat.js');
+    const { SharedState } = await import('../../dist/watchdog/shared-state.js');
+    const { Watchdog } = await import('../../dist/watchdog/watchdog.js');
+    const shared = new SharedState();
+    new Heartbeat(25, shared, { onBeat() {} }).start();
+    shared.captureAllowed = true;
+    new Watchdog(shared, { captureAfterMs: 50, resampleMs: 50, maxSamplesPerStall: 16, maxStackFrames: 32 }, { onSamples() {}, onError() {} }).start();
+    return null;
+  },
+  /** An inspector session on the main thread with the Debugger domain enabled, nothing else (V8's debug state alone). */
+  'bg-debugger': async () => {
+    const { Session } = await import('node:inspector');
+    const session = new Session();
+    session.connect();
+    session.post('Debugger.enable', () => {});
+    return null;
+  },
   /** A guard running (heartbeat, watchdog worker, ELU, GC observer) with no middleware. */
   'guard-only': async () => {
     (await import('loopguard')).createLoopGuard();

@@ -25,6 +25,10 @@ export function serve(listener, { onStop, info } = {}) {
       process.send({ type: 'usage', cpu: process.cpuUsage(), memory: process.memoryUsage(), info: info?.() });
     } else if (msg?.type === 'profile') {
       profile(msg);
+    } else if (msg?.type === 'alloc') {
+      allocation(msg);
+    } else if (msg?.type === 'heap') {
+      heapSampling(msg);
     } else if (msg?.type === 'stop') {
       try {
         onStop?.();
@@ -41,6 +45,49 @@ export function serve(listener, { onStop, info } = {}) {
 }
 
 let session;
+let gcProfiler;
+let heapAtStart = 0;
+
+/**
+ * Sampled allocations (collected ones included) between 'start' and 'stop',
+ * written to msg.file as a .heapprofile (bench/alloc.mjs --where).
+ */
+async function heapSampling(msg) {
+  const reply = (extra) => process.send({ type: 'heap', ...extra });
+  if (msg.action === 'start') {
+    const { Session } = await import('node:inspector');
+    session = new Session();
+    session.connect();
+    session.post('HeapProfiler.startSampling', { samplingInterval: msg.intervalBytes ?? 1024, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true }, (err) => reply({ error: err?.message }));
+  } else {
+    session.post('HeapProfiler.stopSampling', (err, result) => {
+      if (!err) writeFileSync(msg.file, JSON.stringify(result.profile));
+      session.disconnect();
+      reply({ error: err?.message });
+    });
+  }
+}
+
+/**
+ * Bytes the main thread's heap allocated between 'start' and 'stop'
+ * (bench/alloc.mjs): the heap's growth plus what every GC in between freed,
+ * from v8.GCProfiler (exact heap sizes before and after each collection).
+ */
+async function allocation(msg) {
+  const v8 = await import('node:v8');
+  if (msg.action === 'start') {
+    gcProfiler = new v8.GCProfiler();
+    heapAtStart = v8.getHeapStatistics().used_heap_size;
+    gcProfiler.start();
+    process.send({ type: 'alloc', started: true });
+  } else {
+    const heapAtStop = v8.getHeapStatistics().used_heap_size;
+    const { statistics } = gcProfiler.stop();
+    let freed = 0;
+    for (const gc of statistics) freed += gc.beforeGC.heapStatistics.usedHeapSize - gc.afterGC.heapStatistics.usedHeapSize;
+    process.send({ type: 'alloc', bytes: heapAtStop - heapAtStart + freed, gcs: statistics.length });
+  }
+}
 
 /** CPU profile of the main thread between 'start' and 'stop' (bench/profile.mjs), written to msg.file. */
 async function profile(msg) {

@@ -75,7 +75,7 @@ async function main() {
   writeInvoiceTemplate(path.join(tmp, 'invoice-template.html'));
 
   // The defaults, as a newcomer would start (100 ms threshold, stacks captured,
-  // prom-client's default registry), plus a second /metrics served by the
+  // the installed Prometheus client's default registry), plus a second /metrics served by the
   // watchdog thread, which answers even while the main thread is blocked.
   const guard = createLoopGuard({ thresholdMs: 100, metricsServer: { port: 0 } });
   const workerMetrics = waitForEvent(guard, 'metrics:listening', 5000);

@@ -11,11 +11,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { InvalidOptionError } from '../errors';
 import { isLoopGuard, LoopGuard } from '../create-guard';
-import { requestStore } from '../core/request-context';
 import type { LoopGuardOptions } from '../options';
-import { resolveGuard } from './resolve-guard';
-import { kRecord, trackResponse, type TrackedResponse } from './shared';
-import { performance } from 'node:perf_hooks';
+import { entryOf, resolveGuard, type TrackedResponse } from './shared';
 
 export interface HttpLoopGuardOptions extends LoopGuardOptions {
   /**
@@ -44,32 +41,23 @@ export function withLoopGuard<Req extends IncomingMessage = IncomingMessage, Res
   const route = isLoopGuard(options) ? undefined : options.route;
   if (route !== undefined && typeof route !== 'function') throw new InvalidOptionError('route', 'a function (req) => route template', route);
   const { guard } = resolveGuard(options, ['route']);
-  const precise = guard.options.precise;
+  const entry = entryOf(guard);
   const routeOf = route === undefined ? noRoute : templateFrom(route);
   const handle = listener;
   const shedder = guard.shedder;
+  // Keeps the server as `this`, as Node calls request listeners.
+  const callListener = (self: unknown, req: Req, res: Res): void => handle.call(self, req, res);
 
   function loopGuardListener(this: unknown, req: Req, res: Res): void {
-    // Calm: one boolean. Under pressure the URL is matched against culprit
-    // templates, so shedding by route needs `route(req)` to return path-style templates.
-    if (shedder?.active === true && (res as TrackedResponse)[kRecord] === undefined && shedder.shed(req, res, req.method ?? '', req.url ?? '/')) return;
-    const record = trackResponse(guard, res, req, req.method ?? '', routeOf);
+    // Under pressure the URL is matched against culprit templates, so shedding
+    // by route needs `route(req)` to return path-style templates.
+    if (shedder?.active === true && entry.shed(res as TrackedResponse, () => shedder.shed(req, res, req.method ?? '', req.url ?? '/'))) return;
+    const record = entry.open(req, res, req.method ?? '', routeOf, req);
     if (record === undefined) return handle.call(this, req, res);
-    const startedAt = precise ? performance.now() : 0;
-    try {
-      requestStore.run(record, callListener, handle, this, req, res);
-    } finally {
-      // Precise mode: the listener's synchronous part began before async_hooks could see the context.
-      if (precise) record.blockingMs += performance.now() - startedAt;
-    }
+    entry.run(record, callListener, this, req, res);
   }
 
   return Object.defineProperty(loopGuardListener, 'guard', { value: guard, enumerable: true }) as LoopGuardListener<Req, Res>;
-}
-
-/** Keeps the server as `this`, as Node calls request listeners. */
-function callListener<Req, Res>(handle: (this: unknown, req: Req, res: Res) => void, self: unknown, req: Req, res: Res): void {
-  handle.call(self, req, res);
 }
 
 function noRoute(): null {

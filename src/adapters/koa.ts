@@ -4,15 +4,15 @@
  * `AsyncLocalStorage.run()` like Express.
  */
 import { LoopGuard } from '../create-guard';
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { koaRoute, type KoaContextLike } from '../routes/koa';
 import { writeKoa } from '../shed/respond';
-import { resolveGuard, type GuardInput } from './resolve-guard';
-import { kRecord, runInRequest, trackResponse, type TrackedResponse } from './shared';
+import { entryOf, resolveGuard, type GuardInput, type TrackedResponse } from './shared';
 
 /** The parts of a Koa context the middleware reads. */
 interface KoaContext extends KoaContextLike {
   method: string;
+  req: IncomingMessage;
   res: ServerResponse;
   originalUrl: string;
   status: number;
@@ -32,17 +32,17 @@ export interface KoaLoopGuardMiddleware {
  */
 export function loopGuard(optionsOrGuard?: GuardInput): KoaLoopGuardMiddleware {
   const { guard } = resolveGuard(optionsOrGuard);
-  const precise = guard.options.precise;
+  const entry = entryOf(guard);
   const shedder = guard.shedder;
+  const routeOf = koaRoute as (ctx: unknown) => string | null;
 
   function loopGuardMiddleware(ctx: KoaContext, next: () => Promise<unknown>): Promise<unknown> {
-    // Calm: one boolean. A shed request is answered through ctx (not calling next()), and never tracked.
-    if (shedder?.active === true && (ctx.res as TrackedResponse)[kRecord] === undefined && shedder.shed(ctx, ctx.res, ctx.method, ctx.originalUrl, ctx, writeKoa)) {
-      return Promise.resolve();
-    }
-    const record = trackResponse(guard, ctx.res, ctx, ctx.method, koaRoute as (ctx: unknown) => string | null);
+    const res = ctx.res as TrackedResponse;
+    // A shed request is answered through ctx (not calling next()).
+    if (shedder?.active === true && entry.shed(res, () => shedder.shed(ctx, res, ctx.method, ctx.originalUrl, ctx, writeKoa))) return Promise.resolve();
+    const record = entry.open(ctx, res, ctx.method, routeOf, ctx.req);
     if (record === undefined) return next();
-    return runInRequest(record, precise, next, undefined, undefined);
+    return entry.run(record, next, undefined, undefined, undefined);
   }
 
   return Object.defineProperty(loopGuardMiddleware, 'guard', { value: guard, enumerable: true }) as KoaLoopGuardMiddleware;

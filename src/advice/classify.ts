@@ -17,7 +17,7 @@
 import type { Advice } from './advice';
 import { adviceFor } from './fixes';
 import { BLOCKING_PACKAGES, nodeModuleOf, RETURNS_FROM_PARSER, SYNC_FUNCTIONS, ZLIB_GENERIC, ZLIB_WRAPPERS, type KnownCall } from './known-calls';
-import { findCalls } from './source-scan';
+import { findCalls, returnedCall } from './source-scan';
 
 /** A stack frame as reports carry it: 1-based line and column. */
 export interface AdviceFrame {
@@ -63,26 +63,33 @@ export function classifyPause(evidence: PauseEvidence): Advice | null {
   const fromNode = first > 0 ? nodeApi(stack[first - 1]!) : undefined;
   if (fromNode) {
     // The caller stood at the call into Node: that call itself counts.
-    const refined = fromNode.call === null ? callBefore(evidence, first, true, fromNode.kind) : undefined;
+    const refined = fromNode.call === null ? callBefore(evidence, first, fromNode.kind) : undefined;
     return adviceFor(fromNode.kind, refined ?? fromNode);
   }
   const pkg = BLOCKING_PACKAGES.find((p) => p.pattern.test(stack[first]!.url));
   if (pkg) {
     const outside = stack.findIndex((f, i) => i > first && !isNodeFrame(f) && !pkg.pattern.test(f.url));
-    const refined = outside < 0 ? undefined : callBefore(evidence, outside, true, pkg.kind);
+    const refined = outside < 0 ? undefined : callBefore(evidence, outside, pkg.kind);
     return adviceFor(pkg.kind, refined ?? { call: null, kind: pkg.kind, instead: pkg.instead });
   }
   if (evidence.prompt) {
     const running = callAtPause(evidence, first);
     return running ? adviceFor(running.kind, running) : adviceFor('cpu');
   }
+  // Down the stack while a frame's code before its pause calls nothing: the
+  // call that returned is the nearest one before a pause, or it is unknown.
   let read = 0;
   for (let i = first; i < stack.length && read < FRAMES_READ_AFTER_LATE_PAUSE; i++) {
     if (isNodeFrame(stack[i]!)) continue;
     read++;
+    const parser = RETURNS_FROM_PARSER.find((p) => p.pattern.test(stack[i]!.url));
+    if (parser) return adviceFor(parser.known.kind, parser.known);
+    const region = regionOf(evidence, i, LINES_BEFORE, CHARS_BEFORE, 80);
+    if (!region) return null;
     // The call at the pause itself has not run yet (had it been running JavaScript, the pause would have been prompt).
-    const returned = callBefore(evidence, i, false) ?? RETURNS_FROM_PARSER.find((p) => p.pattern.test(stack[i]!.url))?.known;
-    if (returned) return adviceFor(returned.kind, returned);
+    const returned = returnedCall(region.text, region.pausedAt, region.script, () => true);
+    if (returned === 'opaque') return null;
+    if (returned) return adviceFor(returned.known.kind, returned.known);
   }
   return null;
 }
@@ -101,13 +108,11 @@ function nodeApi(frame: AdviceFrame): KnownCall | undefined {
   return known?.call === `${module}.${frame.functionName}` ? known : undefined;
 }
 
-/** The last known call written before where frame `index` stood (the one that just returned); `atPause`: the call at the paused position counts. */
-function callBefore(evidence: PauseEvidence, index: number, atPause: boolean, kind?: KnownCall['kind']): KnownCall | undefined {
+/** The last call of `kind` written at or before where frame `index` stood: it called into Node (or a package) from there. */
+function callBefore(evidence: PauseEvidence, index: number, kind: KnownCall['kind']): KnownCall | undefined {
   const region = regionOf(evidence, index, LINES_BEFORE, CHARS_BEFORE, 80);
   if (!region) return undefined;
-  const calls = findCalls(region.text, region.script).filter(
-    (c) => (atPause ? c.at <= region.pausedAt : c.at < region.pausedAt) && (kind === undefined || c.known.kind === kind),
-  );
+  const calls = findCalls(region.text, region.script).filter((c) => c.at <= region.pausedAt && c.known.kind === kind);
   return calls[calls.length - 1]?.known;
 }
 

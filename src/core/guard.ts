@@ -138,8 +138,8 @@ export class GuardCore extends EventEmitter<LoopGuardEvents> {
       this.#tracker.busyResolved = (stats, samples) => busy.resolved(stats, samples);
     }
     this.#requestObservers = new RequestObservers((current) => (this.#tracker.observer = current));
-    // Percentiles for snapshot() need far fewer samples than stall detection: a coarser monitor costs less idle CPU.
-    this.#loop = new LoopStats(Math.min(100, options.heartbeatMs * 2));
+    // Delay percentiles from the heartbeat itself: no timer of their own (src/sampler/loop-stats.ts).
+    this.#loop = new LoopStats();
     this.#threadPool = new ThreadPoolStats(THREADPOOL_BUCKETS_SECONDS, options.threadPoolProbe && options.threadPoolProbe.intervalMs);
     this.#pipeline = new StallPipeline({ heartbeatMs: options.heartbeatMs, expectedRoute: expectedRouteTest(options.expectedBlockingRoutes) }, {
       gcPauses: () => this.#loop.gcPausesSnapshot(),
@@ -211,6 +211,20 @@ export class GuardCore extends EventEmitter<LoopGuardEvents> {
       this.#graceTimer = setTimeout(() => this.#updateCaptureAllowed(), options.startupGraceMs + 1);
       this.#graceTimer.unref();
     }
+  }
+
+  /**
+   * The owner of this guard's request records (`record.owner`), read once by
+   * adapters so that telling their own records apart costs one comparison per request.
+   * @internal
+   */
+  get recordOwner(): object {
+    return this.#tracker;
+  }
+
+  /** Drops a record opened for a request that was then shed: it is not counted anywhere. @internal */
+  discardRequest(record: RequestRecord): void {
+    this.#tracker.discard(record);
   }
 
   /** Called by adapters when a request is accepted. Never throws. */
@@ -293,7 +307,7 @@ export class GuardCore extends EventEmitter<LoopGuardEvents> {
   #onBeat(lateMs: number, endedWindow: number, nowEpochMs: number): void {
     try {
       this.#delayHistogram.record(lateMs / 1000);
-      this.#loop.update();
+      this.#loop.update(lateMs);
       // Once a second: startup grace ending, a debugger attaching or leaving.
       if (++this.#beats % Math.max(1, Math.round(1000 / this.options.heartbeatMs)) === 0) this.#updateCaptureAllowed();
       this.#observers.beat(lateMs);

@@ -105,6 +105,15 @@ export class RequestTracker {
     if (record.capturedWindow !== 0) this.onCulpritFinished({ record, route: template });
   }
 
+  /** A request answered by load shedding before its framework saw it: gone, never counted. */
+  discard(record: RequestRecord): void {
+    if (record.finished) return;
+    record.finished = true;
+    this.inFlight--;
+    record.span = undefined;
+    record.req = null;
+  }
+
   /** Called by the probe while the main thread is paused: never throw back into it. */
   captured(record: RequestRecord): void {
     try {

@@ -1,10 +1,10 @@
 import {
-  monitorEventLoopDelay,
+  createHistogram,
   performance,
   PerformanceObserver,
   type EventLoopUtilization,
-  type IntervalHistogram,
   type PerformanceEntry,
+  type RecordableHistogram,
 } from 'node:perf_hooks';
 
 export interface DelayPercentiles {
@@ -22,7 +22,7 @@ const GC_PAUSES_KEPT = 64;
 
 /**
  * The loop's vital signs beside the heartbeat: interval ELU (deltas, never
- * cumulative), monitorEventLoopDelay percentiles over a rolling window, and
+ * cumulative), loop-delay percentiles over a rolling window, and
  * the recent GC pauses used to tell a GC stall from a code stall.
  */
 export class LoopStats {
@@ -30,24 +30,28 @@ export class LoopStats {
   utilization = 0;
   private eluMark: EventLoopUtilization = performance.eventLoopUtilization();
   private eluAt = performance.now();
-  private readonly delay: IntervalHistogram;
-  private readonly resolutionMs: number;
+  /**
+   * The heartbeat's own lateness samples: a monitorEventLoopDelay timer
+   * would add ~20 wake-ups a second. Not `samplePerIteration` (Node >= 24.19 /
+   * 26.5) either: it times the loop outside its poll phase, and the poll
+   * phase is where request handlers run (bench/diag/per-iteration-delay.mjs:
+   * a 60 ms block in an I/O callback reads as ~1 ms on 24.21 and 26.10).
+   */
+  private readonly delay: RecordableHistogram = createHistogram();
   private previous: DelayPercentiles | undefined;
   private windowStartedAt = performance.now();
   private readonly gcPauses: { start: number; end: number }[] = [];
   private gcNext = 0;
   private readonly gcObserver: PerformanceObserver;
 
-  constructor(resolutionMs: number) {
-    this.resolutionMs = Math.max(1, Math.min(resolutionMs, 100));
-    this.delay = monitorEventLoopDelay({ resolution: this.resolutionMs });
-    this.delay.enable();
+  constructor() {
     this.gcObserver = new PerformanceObserver((list) => this.addGcPauses(list.getEntries()));
     this.gcObserver.observe({ entryTypes: ['gc'] });
   }
 
-  /** Called from the heartbeat; does real work about once a second. */
-  update(now = performance.now()): void {
+  /** Called from the heartbeat with its lateness; does real work about once a second. */
+  update(lateMs: number, now = performance.now()): void {
+    this.delay.record(Math.max(1, Math.round(lateMs * 1e6)));
     if (now - this.eluAt >= ELU_INTERVAL_MS) {
       const mark = performance.eventLoopUtilization();
       const delta = performance.eventLoopUtilization(mark, this.eluMark);
@@ -86,16 +90,14 @@ export class LoopStats {
   }
 
   close(): void {
-    this.delay.disable();
     this.gcObserver.disconnect();
   }
 
   private readDelay(): DelayPercentiles {
     const h = this.delay;
     if (h.count === 0) return { minMs: 0, meanMs: 0, p50Ms: 0, p90Ms: 0, p99Ms: 0, maxMs: 0 };
-    // The histogram records the whole interval between its timer's turns, so
-    // an idle loop reads as the resolution itself: the delay is what lies beyond it.
-    const ms = (ns: number): number => (Number.isFinite(ns) ? Math.max(0, ns / 1e6 - this.resolutionMs) : 0);
+    // Lateness is delay already: nothing to subtract (a timer-based monitor would need its resolution taken off).
+    const ms = (ns: number): number => (Number.isFinite(ns) ? Math.max(0, ns / 1e6) : 0);
     return {
       minMs: ms(h.min),
       meanMs: ms(h.mean),

@@ -1,5 +1,5 @@
 import { InvalidOptionError } from '../errors';
-import { finiteNumber, integer, knownKeys, optionalFunction, plainObject } from '../validate';
+import { boolean, finiteNumber, integer, knownKeys, optionalFunction, plainObject } from '../validate';
 import type { ShedDecision } from './decision';
 import { templateSource } from './route-match';
 
@@ -54,6 +54,15 @@ export interface ShedOptions {
   exempt?: readonly (string | RegExp)[];
   /** Custom response for a shed request. @default a 503 JSON body with `Retry-After` */
   onShed?: OnShed;
+  /**
+   * Experimental. Under pressure with no stall in the window to blame (a loop
+   * saturated by many short callbacks), rank culprits by their sampled share
+   * of the loop's busy time instead, counting routes whose requests cost at
+   * least a tenth of the usual minimum (`thresholdMs / 100` each). Needs
+   * `busySampleHz` above 0.
+   * @default false
+   */
+  rankByBusyTime?: boolean;
 }
 
 export interface ResolvedShedOptions {
@@ -68,6 +77,7 @@ export interface ResolvedShedOptions {
   readonly retryAfterSeconds: number;
   readonly exempt: readonly (string | RegExp)[];
   readonly onShed: OnShed | undefined;
+  readonly rankByBusyTime: boolean;
   /**
    * Derived, not an option: a route is a culprit only if its recent requests
    * blocked the loop this long each on average (a tenth of a stall).
@@ -89,7 +99,7 @@ export const SHED_DEFAULTS = Object.freeze({
 
 const KNOWN = [
   'mode', 'maxEventLoopDelayMs', 'maxEventLoopUtilization', 'maxHeapUsedBytes', 'windowMs', 'cooldownMs',
-  'escalateAfterMs', 'maxCulprits', 'retryAfterSeconds', 'exempt', 'onShed',
+  'escalateAfterMs', 'maxCulprits', 'retryAfterSeconds', 'exempt', 'onShed', 'rankByBusyTime',
 ];
 
 /** Validates the `shed` option; `true` means every default. Throws InvalidOptionError naming `shed.<option>`. */
@@ -112,6 +122,7 @@ export function resolveShedOptions(input: unknown, thresholdMs: number): Resolve
     retryAfterSeconds: integer('shed.retryAfterSeconds', o.retryAfterSeconds ?? SHED_DEFAULTS.retryAfterSeconds, 0, 86_400),
     exempt: exemptList(o.exempt ?? SHED_DEFAULTS.exempt),
     onShed: optionalFunction<OnShed>('shed.onShed', o.onShed),
+    rankByBusyTime: boolean('shed.rankByBusyTime', o.rankByBusyTime ?? false),
     minCulpritCostMs: thresholdMs / 10,
   };
   if (resolved.maxEventLoopDelayMs === 0 && resolved.maxEventLoopUtilization === 0 && resolved.maxHeapUsedBytes === 0) {

@@ -36,6 +36,7 @@ export function attachShedding(context: GuardContext, options: ResolvedShedOptio
     shedTotals: model.shedTotals,
     reportError: context.reportError,
     shedChanged: (change) => context.emit('shed', change),
+    busy: model.busy,
   });
   context.observe({
     // Startup (module loading, warm-up) is slow by nature: never shed for it.

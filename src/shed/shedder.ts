@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { ROUTE_UNMATCHED } from '../catalogue';
 import type { ShedCounter } from '../core/read-model';
 import { LoopGuardError } from '../errors';
+import { busyBlame, type BusyShareLike } from './busy-blame';
 import { RecentBlame, selectCulprits, type Blame } from './culprits';
 import { decision, type PressureReason, type ShedChange, type ShedDecision, type ShedState } from './decision';
 import type { ResolvedShedOptions } from './options';
@@ -21,6 +22,8 @@ export interface ShedHost {
   reportError(err: unknown): void;
   /** Publishes a change of state or culprits (the guard's `'shed'` event). */
   shedChanged(change: ShedChange): void;
+  /** Sampled busy time's recent shares, for `rankByBusyTime`; absent when sampling is off. */
+  readonly busy?: { shares(): { shares: readonly BusyShareLike[] } } | undefined;
 }
 
 export type { ShedCounter };
@@ -222,12 +225,17 @@ export class Shedder {
    * window would let it straight back in under pressure.
    */
   private refreshCulprits(now: number): boolean {
-    if (this.blame.version === this.blameSeen) return false;
+    const busyRanked = this.options.rankByBusyTime && this.host.busy !== undefined && this.blame.totals(now, this.options.windowMs).length === 0;
+    // Busy shares change without a new stall: re-ranked at every reading while they are what counts.
+    if (this.blame.version === this.blameSeen && !busyRanked) return false;
     this.blameSeen = this.blame.version;
     const max = this.options.maxCulprits;
     let rules = this.rules;
-    const totals = this.blame.totals(now, this.options.windowMs);
-    for (const pick of selectCulprits(totals, max, this.options.minCulpritCostMs, this.served.reader())) {
+    const totals = busyRanked
+      ? busyBlame(this.host.busy!.shares().shares, this.host.loop.utilization * this.options.windowMs)
+      : this.blame.totals(now, this.options.windowMs);
+    const minCostMs = busyRanked ? this.options.minCulpritCostMs / 10 : this.options.minCulpritCostMs;
+    for (const pick of selectCulprits(totals, max, minCostMs, this.served.reader())) {
       if (rules.length >= max) break;
       if (rules.some((r) => r.route === pick.route && r.method === pick.method)) continue;
       // A new array: check() holds no reference to a list being changed.

@@ -5,7 +5,16 @@
  */
 import type { Advice } from '../advice/advice';
 import type { StackFrame } from '../core/stall-report';
-import { culpritFrame } from '../watchdog/frames';
+import { dirname, sep } from 'node:path';
+import { isAppFrame } from '../watchdog/frames';
+
+/** loopguard's own code (this file lives in dist/test): never the function to blame, wherever it is installed. */
+const OWN_CODE = `${dirname(__dirname)}${sep}`;
+
+/** The frame a person reads first: the app's own code, else the top frame. */
+function blamedFrame(stack: readonly StackFrame[]): StackFrame | null {
+  return stack.find((f) => isAppFrame(f) && !f.url.startsWith(OWN_CODE)) ?? stack[0] ?? null;
+}
 
 /** What to do about the blocking (src/advice), as a stall report carries it. */
 export type BudgetAdvice = Advice;
@@ -204,7 +213,7 @@ function rowOf(tally: RouteTally): BudgetRow {
     overBudget: tally.overBudget,
     worstMs: round(worst?.ownMs ?? 0),
     totalMs: round(tally.totalMs),
-    frame: worstCaught?.stack ? culpritFrame(worstCaught.stack) ?? null : null,
+    frame: worstCaught?.stack ? blamedFrame(worstCaught.stack) : null,
     advice: worstCaught?.advice ?? null,
   };
 }

@@ -41,9 +41,14 @@ export class BusySampler {
     this.meanGapMs = 1000 / config.sampleHz;
   }
 
+  /** When the next sample is due (performance.now() ms): the watchdog's synchronous sleep ends by then. */
+  nextAt = Infinity;
+
   start(): void {
     if (this.stopped || this.timer !== undefined) return;
-    this.timer = setTimeout(() => this.fire(), this.nextGapMs());
+    const gap = this.nextGapMs();
+    this.nextAt = performance.now() + gap;
+    this.timer = setTimeout(() => this.fire(), gap);
   }
 
   stop(): void {

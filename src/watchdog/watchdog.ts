@@ -45,6 +45,7 @@ export class Watchdog {
   private readonly onProcessExit = (): void => {
     const worker = this.worker;
     if (worker === undefined) return;
+    this.shared.requestClose();
     worker.postMessage('close');
     this.shared.awaitDisconnect(EXIT_DISCONNECT_MS);
   };
@@ -116,6 +117,7 @@ export class Watchdog {
     if (worker) {
       // Let the worker disconnect its inspector session first: a session
       // still connected at exit makes Node wait for the debugger.
+      this.shared.requestClose();
       worker.postMessage('close');
       // Wait (bounded) for the session to close: an app that calls process.exit()
       // right after close() would otherwise make Node wait for the debugger.

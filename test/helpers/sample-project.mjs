@@ -44,6 +44,18 @@ export function calibratePbkdf2(targetMs) {
   return Math.max(1000, Math.round(targetMs / msPerIteration));
 }
 
+/** Items in an import body whose JSON.parse takes about `targetMs` of CPU here. */
+export function calibrateImport(targetMs) {
+  const body = (n) => JSON.stringify({ items: Array.from({ length: n }, (_, i) => ({ id: i, name: 'item ' + i, tags: ['a', 'b'] })) });
+  const probe = 20_000;
+  const text = body(probe);
+  JSON.parse(text);
+  const before = process.cpuUsage();
+  JSON.parse(text);
+  const { user, system } = process.cpuUsage(before);
+  return Math.max(probe, Math.round((targetMs * probe) / ((user + system) / 1000)));
+}
+
 /** The lines of the helpers that block, as the table must name them (1-based). */
 export const LINES = { hashPassword: 6, summarise: 6 };
 
@@ -103,7 +115,9 @@ const { hashPassword } = require('./lib/auth');
 const { loadRows, summarise } = require('./lib/report');
 
 const app = express();
-app.use(express.json());
+app.use(express.json({ limit: '200mb' }));
+// Blocks before routing, in the body parser (JSON.parse of a big body): counts for this route.
+app.post('/import', (req, res) => res.json({ imported: req.body.items.length }));
 app.post('/login', async (req, res) => {
   res.json({ token: (await hashPassword(req.body.password)).slice(0, 8) });
 });
@@ -122,7 +136,10 @@ module.exports = app;
 `;
 
 /** The requests every sample test makes, same process as the server (fetch against listen(0)). */
-const CLIENT = `const http = require('node:http');
+const client = (importItems) => `const http = require('node:http');
+
+// Built here, in the test's own code: no request is running.
+const IMPORT_BODY = JSON.stringify({ items: Array.from({ length: ${importItems} }, (_, i) => ({ id: i, name: 'item ' + i, tags: ['a', 'b'] })) });
 
 async function start(app) {
   const server = http.createServer(app).listen(0, '127.0.0.1');
@@ -133,18 +150,25 @@ async function start(app) {
     report: () => fetch(url + '/reports/7').then((r) => r.text()),
     slowIo: () => fetch(url + '/slow-io').then((r) => r.text()),
     health: () => fetch(url + '/health').then((r) => r.text()),
+    importItems: () => fetch(url + '/import', { method: 'POST', headers: { 'content-type': 'application/json' }, body: IMPORT_BODY }).then((r) => r.text()),
     close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(resolve); }),
   };
 }
 
-module.exports = { start };
+/** The test runner's own work between requests: 100 ms of CPU in no request. */
+function busyTestCode() {
+  const start = process.cpuUsage();
+  while (process.cpuUsage(start).user < 100_000);
+}
+
+module.exports = { start, busyTestCode };
 `;
 
 // Each route twice: the first request of a route is warm-up.
 const NODE_TEST = `const { test } = require('node:test');
 const assert = require('node:assert');
 const app = require('../app');
-const { start } = require('../support/client');
+const { start, busyTestCode } = require('../support/client');
 
 test('every route answers', async () => {
   const api = await start(app);
@@ -153,13 +177,15 @@ test('every route answers', async () => {
     assert.match(await api.report(), /total/);
     assert.equal(await api.slowIo(), 'done');
     assert.equal(await api.health(), 'ok');
+    assert.match(await api.importItems(), /imported/);
+    busyTestCode();
   }
   await api.close();
 });
 `;
 
 const JEST_TEST = `const app = require('../app');
-const { start } = require('../support/client');
+const { start, busyTestCode } = require('../support/client');
 
 test('every route answers', async () => {
   const api = await start(app);
@@ -168,6 +194,8 @@ test('every route answers', async () => {
     expect(await api.report()).toMatch(/total/);
     expect(await api.slowIo()).toBe('done');
     expect(await api.health()).toBe('ok');
+    expect(await api.importItems()).toMatch(/imported/);
+    busyTestCode();
   }
   await api.close();
 });
@@ -211,7 +239,7 @@ ${check}('withinLoopBudget', async () => {
  * fixes. `runner`: 'node' (test/*.test.js for node:test) or 'jest'.
  * `within`: the test file asserts with withinLoopBudget instead.
  */
-export function writeProject(dir, { blocking, runner, within = false }) {
+export function writeProject(dir, { blocking, runner, within = false, importItems = 10 }) {
   const write = (file, text) => {
     fs.mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
     fs.writeFileSync(path.join(dir, file), text);
@@ -220,7 +248,7 @@ export function writeProject(dir, { blocking, runner, within = false }) {
   write('app.js', APP);
   write('lib/auth.js', blocking ? AUTH_SYNC : AUTH_ASYNC);
   write('lib/report.js', blocking ? REPORT_SYNC : REPORT_ASYNC);
-  write('support/client.js', CLIENT);
+  write('support/client.js', client(blocking ? importItems : 10));
   const flavour = runner === 'jest' ? 'jest' : 'node';
   write('test/routes.test.js', within ? withinTest(flavour, blocking) : flavour === 'jest' ? JEST_TEST : NODE_TEST);
   // loopguard is this repository; express comes from its dev dependencies.

@@ -1,0 +1,169 @@
+/**
+ * The one per-request entry point that every adapter and the zero-code start
+ * call: the shed check, opening the record, entering its context, finishing.
+ *
+ * The per-request budget is about 1 µs (DESIGN.md), so this path touches
+ * only the record it allocates and a few symbol slots:
+ * - the record is kept on the response under a registry symbol, so that a
+ *   second adapter, the zero-code start and an explicit adapter, or two
+ *   copies of loopguard count a request once;
+ * - finishing comes from node:http's 'http.server.response.finish' channel
+ *   (one subscriber for the process, src/adapters/http-channels.ts), not a
+ *   listener per response; an aborted request is finished by one 'close'
+ *   listener per socket (keep-alive sockets serve many requests);
+ * - a request with a body gets its record on a symbol that the one
+ *   process-wide emit hook reads (src/adapters/body-context.ts).
+ * Responses that no node:http/https server made (the http2 compatibility
+ * API, Fastify's inject) publish no channel and keep a 'close' listener.
+ */
+import { ServerResponse, type IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import type { LoopGuard } from '../create-guard';
+import { preciseEnter } from '../core/precise';
+import { requestStore, type RequestRecord, type RouteResolver } from '../core/request-context';
+import { markBody } from './body-context';
+import { finishRecord, kRecord, type TrackedResponse } from './finish';
+import { subscribeFinish, type RequestStarter } from './http-channels';
+
+export { kRecord, type TrackedResponse };
+
+/** The last record opened on a socket: what its 'close' listener finishes if the client went away. */
+const kSocketRecord = Symbol('loopguard.socketRecord');
+type TrackedSocket = Socket & { [kSocketRecord]?: RequestRecord };
+
+function finishOnClose(this: TrackedResponse): void {
+  finishRecord(this[kRecord]);
+}
+
+function finishOnSocketClose(this: TrackedSocket): void {
+  finishRecord(this[kSocketRecord]);
+}
+
+
+/**
+ * One per guard (`entryOf`): what an adapter calls per request. Methods
+ * never throw: a failure is reported once and the request goes on untracked.
+ */
+export class RequestEntry {
+  readonly precise: boolean;
+
+  constructor(readonly guard: LoopGuard) {
+    this.precise = guard.options.precise;
+  }
+
+  /**
+   * Load shedding, calm: one boolean. Under pressure the URL is matched before
+   * routing (the route is not known yet). A shed request is answered by
+   * `respond` and its record, if the channel already opened one, is dropped
+   * uncounted. True when the request was answered.
+   */
+  shed(res: TrackedResponse, respond: () => boolean): boolean {
+    const shedder = this.guard.shedder;
+    if (shedder === undefined || !shedder.active) return false;
+    if (!respond()) return false;
+    const record = res[kRecord];
+    if (record !== undefined && record.owner === this.guard.recordOwner) this.guard.discardRequest(record);
+    return true;
+  }
+
+  /**
+   * Opens the record of a request, or returns undefined when its response is
+   * tracked already or the guard is closed. `body` is the raw request when the
+   * framework's own request object is a wrapper; `socket` when the caller has
+   * it at hand (the channel message), else the response's.
+   */
+  open(req: unknown, res: TrackedResponse, method: string, routeOf: RouteResolver, body: IncomingMessage, socket?: Socket | null): RequestRecord | undefined {
+    if (res[kRecord] !== undefined || this.guard.isClosed) return undefined;
+    try {
+      const record = this.guard.beginRequest(req, method, routeOf);
+      res[kRecord] = record;
+      this.watchEnd(res, record, socket === undefined ? res.socket : socket);
+      markBody(body, record);
+      return record;
+    } catch (err) {
+      this.guard.reportError(err);
+      return undefined;
+    }
+  }
+
+  /** Makes the record the current store for the rest of this callback (where no `next` can be wrapped). */
+  enter(record: RequestRecord): void {
+    requestStore.enterWith(record);
+    if (this.precise) preciseEnter(record);
+  }
+
+  /**
+   * Runs `fn(a, b, c)` inside the request's context. In precise mode the
+   * synchronous part is timed here: async_hooks only time callbacks, and this
+   * one began before the context existed.
+   */
+  run<A, B, C, R>(record: RequestRecord, fn: (a: A, b: B, c: C) => R, a: A, b: B, c: C): R {
+    if (!this.precise) return requestStore.run(record, fn, a, b, c);
+    const startedAt = performance.now();
+    try {
+      return requestStore.run(record, fn, a, b, c);
+    } finally {
+      record.blockingMs += performance.now() - startedAt;
+    }
+  }
+
+  /**
+   * How the record learns that its request ended without a 'finish' (the
+   * client went away). node:http responses: one 'close' listener per socket,
+   * added with the socket's first request; a second request still in flight
+   * on the same socket (pipelining) gets a listener of its own. Responses no
+   * node:http server made (http2 compatibility, Fastify's inject, mocks)
+   * publish no finish channel: a listener of their own.
+   */
+  private watchEnd(res: TrackedResponse, record: RequestRecord, socket: TrackedSocket | null): void {
+    if (socket === null || !(res instanceof ServerResponse) || (socket as { server?: unknown }).server == null) {
+      res.prependListener('close', finishOnClose);
+      return;
+    }
+    subscribeFinish();
+    const previous = socket[kSocketRecord];
+    if (previous === undefined) socket.on('close', finishOnSocketClose);
+    else if (!previous.finished) {
+      // The socket's listener stays with the earlier request.
+      res.prependListener('close', finishOnClose);
+      return;
+    }
+    socket[kSocketRecord] = record;
+  }
+}
+
+/**
+ * Opens and enters the requests node:http's start channel hands it: before
+ * the framework runs, so no router layer does per-request work, and the
+ * record is written on `res` before Express swaps its prototype (on Node 20
+ * a symbol written after the swap builds a new hidden class per response:
+ * bench/results/hot-path.md).
+ */
+export class ChannelStarter implements RequestStarter {
+  constructor(
+    private readonly entry: RequestEntry,
+    private readonly routeOf: RouteResolver,
+  ) {}
+
+  get closed(): boolean {
+    return this.entry.guard.isClosed;
+  }
+
+  start(req: IncomingMessage, res: ServerResponse, socket: Socket): void {
+    const record = this.entry.open(req, res, req.method ?? '', this.routeOf, req, socket);
+    if (record !== undefined) this.entry.enter(record);
+  }
+}
+
+const entries = new WeakMap<LoopGuard, RequestEntry>();
+
+/** The entry of a guard, made on first use: adapters of one guard share it. */
+export function entryOf(guard: LoopGuard): RequestEntry {
+  let entry = entries.get(guard);
+  if (entry === undefined) {
+    entry = new RequestEntry(guard);
+    entries.set(guard, entry);
+  }
+  return entry;
+}
