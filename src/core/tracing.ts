@@ -45,7 +45,8 @@ export class SpanLinks {
   private readonly held = new Map<number, Held>();
 
   constructor(
-    private readonly delayedEventMs: number,
+    /** A victim that waited at least this long (ms) gets the `loopguard.delayed` event. */
+    readonly delayedEventMs: number,
     private readonly onError: (err: unknown) => void,
   ) {}
 
