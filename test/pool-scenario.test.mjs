@@ -125,8 +125,9 @@ test('16 pbkdf2 in flight on the default pool of 4: the pool waits ≥ 100 ms at
       assert.equal(loaded.stalls, 0, 'no stall: the loop is not what is slow');
     } else {
       t.diagnostic('machine too loaded for the absolute loop figures (see the control): judged against the control');
-      assert.ok(loaded.loopP99Ms < Math.max(100, 2 * idle.loopP99Ms), `loop p99 ${loaded.loopP99Ms} ms vs ${idle.loopP99Ms} ms in the control`);
-      assert.ok(loaded.poolP99Ms > 2 * loaded.loopP99Ms, 'the pool, not the loop, is what waits');
+      // A busy loop on a starved CPU waits more than an idle one: a generous margin over the control.
+      assert.ok(loaded.loopP99Ms < Math.max(100, 3 * idle.loopP99Ms), `loop p99 ${loaded.loopP99Ms} ms vs ${idle.loopP99Ms} ms in the control`);
+      assert.ok(loaded.poolP99Ms > 4 * loaded.loopP99Ms, `the pool (p99 ${loaded.poolP99Ms} ms), not the loop (${loaded.loopP99Ms} ms), is what waits`);
     }
     saturatedP50Ms = loaded.poolP50Ms;
   } finally {
