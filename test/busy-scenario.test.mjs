@@ -37,7 +37,7 @@ const BURNS = [
   { route: '/burn/8ms', path: '/burn/8ms', ms: 8, rps: 10 },
 ];
 const FAST = [
-  { route: '/fast/:id', path: '/fast/42', rps: 25 },
+  { route: '/fast/:id', path: '/fast/42', rps: 20 },
   { route: '/health', path: '/health', rps: 15 },
 ];
 

@@ -166,6 +166,14 @@ test('the live page shows the blocking route, its function, victims and a chart 
   const victimP99 = parseFloat(victim[2]) * (victim[2].endsWith(' s') ? 1000 : 1);
   assert.ok(victimP99 >= 100, `victims of /io waited through the stalls: ${victim}`);
 
+  // Loop time by route: the busy-time shares from snapshot.json, with their sample count.
+  await page.waitForFunction(() => /\d+ samples/.test(document.getElementById('looptime-samples').textContent), null, { timeout: 10_000, polling: 250 });
+  const loopTime = await page.$$eval('#looptime tbody tr', (rows) => rows.map((tr) => [...tr.cells].map((c) => c.textContent)));
+  for (const [route, share, interval] of loopTime) {
+    assert.match(share, /^\d+ %$/, `share of ${route}`);
+    assert.match(interval, /^\d+–\d+ %$/, `interval of ${route}`);
+  }
+
   // Markup in route templates and function names is shown as text and never runs.
   const hostileRow = await page.$eval(`#culprits tbody tr[data-route="${HOSTILE_ROUTE}"]`, (tr) => ({
     route: tr.cells[0].textContent,

@@ -93,7 +93,9 @@ function probe(maxFrames: number, guardId: number): ProbeResult | null {
     if (record.owner.arrivedDuringStall(record)) return [ARRIVED_DURING_STALL, '', null, asyncId, expected, 0, at, frames, window];
     // The loop has not turned since the stall began: the owner's window is the stall's.
     record.capturedWindow = record.owner.window;
-    if (record.span !== undefined) record.owner.captured?.(record);
+    // Also without a span: a record opened at node:http's start channel has none
+    // yet (tracing made the server span later); an observer may take it here.
+    record.owner.captured?.(record);
     let route: string | null = null;
     try {
       route = record.routeOf(record.req);
