@@ -9,6 +9,7 @@ import { loopGuard } from 'loopguard';
 import { CollectingReader, pointWith } from './fixtures/otel-helpers.mjs';
 import { forkClient } from './helpers/client.mjs';
 import { listen } from './helpers/server.mjs';
+import { guardInternals } from '../dist/internal.js';
 
 function spin(ms) {
   const end = performance.now() + ms;
@@ -34,7 +35,7 @@ test('busy_seconds_total: Prometheus and OpenTelemetry carry the route, method a
     await client.startVictims(`${server.url}/spin/7`, 2);
     // Until the estimate holds a few seconds' worth (an event-free wait would need a hook into the sampler).
     const deadline = Date.now() + 20_000;
-    while (Date.now() < deadline && (guard.busy.totals().find((t) => t.key.route === '/spin/:id')?.seconds ?? 0) < 1.5) {
+    while (Date.now() < deadline && (guardInternals(guard).busy.totals().find((t) => t.key.route === '/spin/:id')?.seconds ?? 0) < 1.5) {
       await new Promise((r) => setTimeout(r, 200));
     }
     await client.stopVictims();
@@ -82,7 +83,7 @@ test('busy time follows the after-response rule: work a route leaves behind is i
     const client = await forkClient();
     try {
       await client.startLoad([{ name: 'orders', url: `${server.url}/orders`, concurrency: 2 }]);
-      const busyOf = (route) => guard.busy.totals().filter((t) => t.key.route === route).reduce((s, t) => s + t.seconds, 0);
+      const busyOf = (route) => guardInternals(guard).busy.totals().filter((t) => t.key.route === route).reduce((s, t) => s + t.seconds, 0);
       const deadline = Date.now() + 20_000;
       while (Date.now() < deadline && busyOf('/orders') + busyOf('(background)') < 1.5) await new Promise((r) => setTimeout(r, 200));
       await client.stopLoad();

@@ -71,7 +71,7 @@ export class BudgetCollector {
    */
   private readonly onResponseFinish = (message: unknown): void => {
     const record = (message as { response?: TrackedResponse }).response?.[kRecord];
-    if (record !== undefined && record.owner === this.guard.tracker) return;
+    if (record !== undefined && record.owner === this.guard.recordOwner) return;
     for (const counts of this.scopes.values()) counts.unseen++;
   };
 

@@ -10,7 +10,7 @@
 import dc from 'node:diagnostics_channel';
 import { createLoopGuard, type LoopGuard } from '../create-guard';
 import { enablePrecise } from '../core/precise';
-import { linkFastify } from '../register/frameworks';
+import { linkFastify } from '../routes/zero-code';
 import { watchHttpServers } from '../register/http-servers';
 import type { BudgetConfig } from './budget-config';
 import { BudgetCollector } from './collector';

@@ -1,6 +1,6 @@
 import { culpritFrame, formatFrame } from '../watchdog/frames';
-import type { RequestRecord } from './request-context';
-import type { StallReport } from './stall-report';
+import type { RequestRecord } from '../core/request-context';
+import type { StallReport } from '../core/stall-report';
 
 /** The parts of an `@opentelemetry/api` Span that loopguard touches. */
 export interface SpanLike {

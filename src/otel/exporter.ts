@@ -7,12 +7,12 @@ import type { Collector, GuardContext } from '../core/read-model';
 import type { RequestRecord } from '../core/request-context';
 import type { RouteStats } from '../core/routes';
 import type { StallCause, StallReport } from '../core/stall-report';
-import { SpanLinks, type SpanLike } from '../core/tracing';
+import { SpanLinks, type SpanLike } from './span-events';
 import { LoopGuardError } from '../errors';
 import type { OtelOptions } from '../options';
-import { attributesOf, createInstruments, METER_NAME, type Instruments } from '../otel/instruments';
-import { PoolMetrics } from '../otel/pool-metrics';
-import { SampleQueue } from '../otel/sample-queue';
+import { attributesOf, createInstruments, METER_NAME, type Instruments } from './instruments';
+import { PoolMetrics } from './pool-metrics';
+import { SampleQueue } from './sample-queue';
 
 type OtelApi = typeof Api;
 
