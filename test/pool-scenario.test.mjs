@@ -32,7 +32,15 @@ after(async () => {
 async function startApp(env = {}) {
   const { UV_THREADPOOL_SIZE, ...inherited } = process.env;
   const child = fork(APP, [], { env: { ...inherited, ...env }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const [msg] = await once(child, 'message');
+  // An app that dies at start (a missing dependency) fails here, not as a wait the emptied loop cancels.
+  const msg = await new Promise((resolve, reject) => {
+    const onExit = (code, signal) => reject(new Error(`the pool app exited before listening (code ${code}, signal ${signal})`));
+    child.once('exit', onExit);
+    child.once('message', (m) => {
+      child.off('exit', onExit);
+      resolve(m);
+    });
+  });
   assert.equal(msg.type, 'listening');
   return {
     url: `http://127.0.0.1:${msg.port}`,
