@@ -1,0 +1,132 @@
+// Runs the test suite once, as `node --test --test-concurrency=1`, over every
+// test file (`--lines`: less the line-independent ones, for CI's further Node
+// lines; see LINE_INDEPENDENT).
+//
+// The scenario files below measure real stalls of a real event loop on two
+// shared cores: a machine busy with something else can cost one of their
+// tests its capture. When the run fails only in such files, each of them (at
+// most MAX_RETRIED_FILES) is run once more, alone, and a pass is printed as
+// `FLAKY: <file>: <the tests that failed first>`, so the first failure stays
+// in the log. A failure anywhere else, a second failure, or more failing
+// files than that, fails the run: a real regression fails every time.
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
+
+/** File → why its verdict is the same on every Node line (it ran once, in `npm test`). */
+export const LINE_INDEPENDENT = {
+  'architecture.test.mjs': 'reads the TypeScript import graph',
+  'ci-run.test.mjs': 'reads .ci/run',
+  'test-setup.test.mjs': "checks the test setup's system programs",
+  'grafana-generated.test.mjs': 'compares generated JSON and YAML',
+  'grafana-promtool.test.mjs': "promtool's checks of the rules and queries",
+  'grafana-prometheus.test.mjs': "a real Prometheus evaluating the dashboard's queries",
+  'package-types.test.mjs': "TypeScript's resolution of the packed tarball",
+  'package-prom-clients.test.mjs': 'npm installs of the tarball: which client is chosen',
+  'package-fastify.test.mjs': 'npm install of the tarball with fastify only',
+  'otel-newest-line.test.mjs': 'runs on Node 24 from the registry whatever Node starts it',
+};
+
+/** Scenario files whose tests wait for real stalls on a real loop (timing on shared cores). */
+export const TIMING_SCENARIOS = new Set([
+  'express-attribution.test.mjs',
+  'adapters-attribution.test.mjs',
+  'register-zero-code.test.mjs',
+  'after-response.test.mjs',
+  'advice-scenarios.test.mjs',
+  'expected-express.test.mjs',
+  'busy-scenario.test.mjs',
+  'pool-scenario.test.mjs',
+  'budget-runners.test.mjs',
+  'otel-traces.test.mjs',
+  'otel-helper-otlp.test.mjs',
+  'reliability-watchdog.test.mjs',
+  'reliability-faults.test.mjs',
+  'shed-express.test.mjs',
+  'shed-adapters.test.mjs',
+  'demo.test.mjs',
+  'demo-examples.test.mjs',
+  'prometheus-cluster.test.mjs',
+  'prometheus-cluster.prometheus-io.test.mjs',
+  'prometheus-server.test.mjs',
+  'prometheus-server.prometheus-io.test.mjs',
+]);
+
+/** More failing files than this is not bad luck. */
+export const MAX_RETRIED_FILES = 3;
+
+/**
+ * The test files that a TAP report says failed: the file of every `not ok`
+ * test, from its `location:` line (a file that crashed outside any test
+ * reports itself as the test's name).
+ */
+export function failedFiles(tap) {
+  const files = new Map();
+  const lines = tap.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const failed = /^(\s*)not ok \d+ - (.*)$/.exec(lines[i]);
+    if (!failed) continue;
+    const name = failed[2].replace(/ # (SKIP|TODO).*$/, '');
+    let file = name.endsWith('.test.mjs') ? name : undefined;
+    for (let j = i + 1; j < lines.length && file === undefined; j++) {
+      if (/^\s*(not )?ok \d+ - /.test(lines[j])) break;
+      const location = /^\s*location: '(.*?\.test\.mjs):\d+:\d+'/.exec(lines[j]);
+      if (location) file = location[1];
+    }
+    if (file === undefined) continue;
+    const names = files.get(file) ?? [];
+    if (!name.endsWith('.test.mjs')) names.push(name);
+    files.set(file, names);
+  }
+  return files;
+}
+
+function runTests(files, tapFile) {
+  const args = ['--test', '--test-concurrency=1', '--test-reporter=tap', '--test-reporter-destination=stdout'];
+  if (tapFile) args.push('--test-reporter=tap', `--test-reporter-destination=${tapFile}`);
+  return spawnSync(process.execPath, [...args, ...files], { cwd: root, stdio: 'inherit' }).status ?? 1;
+}
+
+function main() {
+  const lines = process.argv.includes('--lines');
+  let files = fs.readdirSync(path.join(root, 'test')).filter((f) => f.endsWith('.test.mjs'));
+  if (lines) {
+    files = files.filter((f) => !(f in LINE_INDEPENDENT));
+    process.stderr.write(
+      `suite on Node ${process.version}: ${files.length} test files; ran once in npm test, not again here:\n` +
+        Object.entries(LINE_INDEPENDENT)
+          .map(([f, why]) => `  test/${f} (${why})\n`)
+          .join('') +
+        '  bench/test/ (the benchmark statistics: pure arithmetic)\n',
+    );
+  }
+  const paths = files.sort().map((f) => path.join('test', f));
+  if (!lines) paths.push(...fs.readdirSync(path.join(root, 'bench/test')).filter((f) => f.endsWith('.test.mjs')).map((f) => path.join('bench/test', f)));
+  const tapFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'loopguard-suite-')), 'report.tap');
+  if (runTests(paths, tapFile) === 0) return 0;
+  const failed = failedFiles(fs.existsSync(tapFile) ? fs.readFileSync(tapFile, 'utf8') : '');
+  const names = [...failed.keys()].map((f) => path.basename(f));
+  const others = names.filter((f) => !TIMING_SCENARIOS.has(f));
+  if (failed.size === 0 || others.length > 0 || failed.size > MAX_RETRIED_FILES) {
+    process.stderr.write(`suite: FAILED (${names.length ? names.join(', ') : 'no test file named'}${others.length ? `; not timing scenarios: ${others.join(', ')}` : ''})\n`);
+    return 1;
+  }
+  let status = 0;
+  for (const [file, tests] of failed) {
+    const relative = path.relative(root, file);
+    process.stderr.write(`suite: ${relative} failed (${tests.join('; ') || 'the file'}); running it once more, alone\n`);
+    if (runTests([relative]) === 0) {
+      process.stdout.write(`FLAKY: ${relative}: ${tests.join('; ') || 'the file'} failed, then passed alone\n`);
+    } else {
+      process.stderr.write(`suite: ${relative} failed again: FAILED\n`);
+      status = 1;
+    }
+  }
+  return status;
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) process.exitCode = main();
