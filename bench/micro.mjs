@@ -114,7 +114,7 @@ async function runChild(mode) {
 
 function syncPieces() {
   const { createLoopGuard } = require('loopguard');
-  const { expressRoute } = require('../dist/adapters/express-route.js');
+  const { expressRoute } = require('../dist/internal.js');
   const { RouteTable } = require('../dist/core/routes.js');
   const { Histogram } = require('../dist/core/histogram.js');
   const { DELAY_BUCKETS_SECONDS } = require('../dist/catalogue.js');

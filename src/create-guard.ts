@@ -28,7 +28,7 @@ import { GuardCore } from './core/guard';
 import { InvalidOptionError, LoopGuardError } from './errors';
 import { MetricsBridge, type MetricsServerAddress } from './exporters/metrics-bridge';
 import { INSTALL_PROM_CLIENT } from './exporters/prom-lib';
-import { registerOtel } from './exporters/otel';
+import { registerOtel } from './otel/exporter';
 import { blockedGaugeFamily, metricsHandler, registerPrometheus, type PrometheusExport } from './exporters/prometheus';
 import { resolveOptions, type LoopGuardOptions } from './options';
 import { createHealthHandler } from './shed/health';
@@ -38,15 +38,37 @@ import type { LoopHistory } from './view/history';
 import { attachHistory, createDashboardHandler, type DashboardHandler, type DashboardOptions } from './view/handler';
 
 /**
+ * The brand of a guard, a registry symbol: a guard made by another copy of
+ * loopguard in the same process (two versions in node_modules) carries the
+ * same one, where `instanceof` against one copy's class would say no.
+ */
+const kLoopGuard: unique symbol = Symbol.for('loopguard.guard') as never;
+
+/** Whether `value` is a guard, from this copy of loopguard or another one. */
+export function isLoopGuard(value: unknown): value is LoopGuard {
+  return typeof value === 'object' && value !== null && (value as { [kLoopGuard]?: unknown })[kLoopGuard] === true;
+}
+
+/**
  * A guard: the core plus what the options plug into it. Construct with
  * `createLoopGuard(options)`, or let an adapter make one.
  */
 export class LoopGuard extends GuardCore {
+  /** `x instanceof LoopGuard` checks the brand, so it holds for a guard from another copy too. */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return isLoopGuard(value);
+  }
+
+  /** @internal */
+  get [kLoopGuard](): true {
+    return true;
+  }
+
   /** Load shedding, when the `shed` option is on. Adapters test `shedder.active` per request. */
   readonly shedder: Shedder | undefined;
-  private readonly prometheus: PrometheusExport | undefined;
-  private readonly metricsBridge: MetricsBridge | undefined;
-  private history: LoopHistory | undefined;
+  readonly #prometheus: PrometheusExport | undefined;
+  readonly #metricsBridge: MetricsBridge | undefined;
+  #history: LoopHistory | undefined;
 
   constructor(input?: LoopGuardOptions) {
     const options = resolveOptions(input);
@@ -55,7 +77,7 @@ export class LoopGuard extends GuardCore {
     try {
       this.shedder = this.attach((context) => attachShedding(context, options.shed));
       // Exporters register before anything starts: a clash (same registry, same prefix) throws here.
-      this.prometheus = prometheus === false ? undefined : this.attach((context) => registerPrometheus(context, prometheus));
+      this.#prometheus = prometheus === false ? undefined : this.attach((context) => registerPrometheus(context, prometheus));
       if (otel !== false) this.attach((context) => registerOtel(context, otel));
     } catch (err) {
       // A guard that fails to construct must not leave series, callbacks or monitors behind.
@@ -64,12 +86,12 @@ export class LoopGuard extends GuardCore {
     }
     const bridge = metricsServer
       ? new MetricsBridge({
-          registry: () => this.prometheus?.registry,
+          registry: () => this.#prometheus?.registry,
           onListening: (address) => this.emitSafely('metrics:listening', address),
           onError: (error) => this.reportError(error),
         })
       : undefined;
-    this.metricsBridge = bridge;
+    this.#metricsBridge = bridge;
     this.start({
       ...(metricsServer && prometheus && { metricsServer: { ...metricsServer, blockedGauge: blockedGaugeFamily(prometheus) } }),
       ...(bridge && { onWorkerMessage: (message, reply) => bridge.handle(message, reply) }),
@@ -88,22 +110,22 @@ export class LoopGuard extends GuardCore {
   /** The built-in live page as a handler to mount, e.g. `app.use('/loopguard', guard.dashboardHandler())`. */
   dashboardHandler(options?: DashboardOptions): DashboardHandler {
     // One history per guard, however many mounts: it starts now, so the chart has data before anyone opens it.
-    this.history ??= this.attach(attachHistory);
-    return createDashboardHandler(this, this.history, options);
+    this.#history ??= this.attach(attachHistory);
+    return createDashboardHandler(this, this.#history, options);
   }
 
   /** A `(req, res)` handler serving this guard's Prometheus registry, for apps that route `/metrics` themselves. */
   metricsHandler(): (req: IncomingMessage, res: ServerResponse) => void {
-    if (this.prometheus === undefined) {
+    if (this.#prometheus === undefined) {
       if (this.options.prometheus === false) throw new InvalidOptionError('prometheus', 'enabled (an object) to use metricsHandler()', false);
       throw new LoopGuardError('LOOPGUARD_MISSING_PEER', `loopguard: metricsHandler() needs a Prometheus client (${INSTALL_PROM_CLIENT})`);
     }
-    return metricsHandler(this.prometheus.registry, (err) => this.reportError(err));
+    return metricsHandler(this.#prometheus.registry, (err) => this.reportError(err));
   }
 
   /** Where the `metricsServer` endpoint listens, once it does (see the `'metrics:listening'` event). */
   get metricsServerAddress(): MetricsServerAddress | undefined {
-    return this.metricsBridge?.address;
+    return this.#metricsBridge?.address;
   }
 }
 

@@ -15,7 +15,7 @@ export interface BudgetRunConfig extends BudgetConfig {
   readonly runDir: string | undefined;
 }
 
-type Kind = 'number' | 'boolean' | 'string' | 'onStall';
+type Kind = 'number' | 'boolean' | 'string' | 'onStall' | 'list';
 
 interface EnvVariable {
   readonly name: string;
@@ -36,6 +36,7 @@ export const ENV_VARIABLES: readonly EnvVariable[] = [
   { name: 'LOOPGUARD_BLAME_AFTER_RESPONSE_MS', kind: 'number', option: 'blameAfterResponseMs' },
   { name: 'LOOPGUARD_MAX_STACK_FRAMES', kind: 'number', option: 'maxStackFrames' },
   { name: 'LOOPGUARD_RECENT_STALLS', kind: 'number', option: 'recentStalls' },
+  { name: 'LOOPGUARD_EXPECTED_BLOCKING_ROUTES', kind: 'list', option: 'expectedBlockingRoutes' },
   { name: 'LOOPGUARD_PROMETHEUS', kind: 'boolean', option: 'prometheus' },
   { name: 'LOOPGUARD_PROMETHEUS_PREFIX', kind: 'string', option: 'prometheus.prefix' },
   { name: 'LOOPGUARD_METRICS_PORT', kind: 'number', option: 'metricsServer.port' },
@@ -152,6 +153,7 @@ function budgetFromEnv(values: Map<string, unknown>, env: Record<string, string 
 /** The variable behind an option path: itself, else its nearest relative (`metricsServer` → LOOPGUARD_METRICS_PORT). */
 function variableFor(option: string): EnvVariable | undefined {
   const set = ENV_VARIABLES.filter((v) => v.option !== '');
+  option = option.replace(/\[\d+\]$/, ''); // an item of a list option: the list's variable
   return (
     set.find((v) => v.option === option) ??
     set.find((v) => v.option.startsWith(`${option}.`)) ??
@@ -161,6 +163,9 @@ function variableFor(option: string): EnvVariable | undefined {
 
 function parse(variable: EnvVariable, raw: string): unknown {
   switch (variable.kind) {
+    case 'list':
+      // Comma-separated route templates (no RegExps from the environment); resolveOptions checks each.
+      return raw.split(',').map((item) => item.trim()).filter((item) => item !== '');
     case 'number': {
       const value = Number(raw);
       if (!Number.isFinite(value)) throw envError(variable.name, 'a number', raw);

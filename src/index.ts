@@ -1,5 +1,5 @@
 export { loopGuard, type LoopGuardMiddleware } from './adapters/express';
-export { createLoopGuard, LoopGuard, dashboardHandler } from './create-guard';
+export { createLoopGuard, isLoopGuard, LoopGuard, dashboardHandler } from './create-guard';
 export type { StallReport, StackFrame, StallCause } from './core/stall-report';
 export type { Advice, AdviceKind } from './advice/advice';
 export type { LoopGuardSnapshot, CulpritSummary, RouteSummary } from './core/snapshot';

@@ -1,4 +1,5 @@
 import { InvalidOptionError } from './errors';
+import { boolean, finiteNumber, integer, knownKeys, objectOrFalse, optionalFunction, plainObject } from './validate';
 import type { StallReport } from './core/stall-report';
 import { resolveShedOptions, type ResolvedShedOptions, type ShedOptions } from './shed/options';
 
@@ -192,18 +193,14 @@ export const DEFAULTS = Object.freeze({
   threadPoolProbeIntervalMs: 1000,
 });
 
-const KNOWN = new Set([
+const KNOWN: readonly string[] = [
   'thresholdMs', 'onStall', 'captureStacks', 'prometheus', 'metricsServer', 'otel', 'maxRoutes', 'startupGraceMs', 'blameAfterResponseMs',
   'precise', 'shed', 'threadPoolProbe', 'busySampleHz', 'recentStalls', 'maxStackFrames', 'onError', 'expectedBlockingRoutes', 'captureAtMs',
-]);
+];
 
 export function resolveOptions(input: LoopGuardOptions | undefined = {}): ResolvedOptions {
-  if (input === null || typeof input !== 'object' || Array.isArray(input)) {
-    throw new InvalidOptionError('options', 'an object', input);
-  }
-  for (const key of Object.keys(input)) {
-    if (!KNOWN.has(key)) throw new InvalidOptionError(key, `one of the known options (${[...KNOWN].join(', ')})`, 'an unknown option');
-  }
+  plainObject('options', input);
+  knownKeys('', input, KNOWN);
   const thresholdMs = finiteNumber('thresholdMs', input.thresholdMs ?? DEFAULTS.thresholdMs, 1, 600_000);
   // The heartbeat must tick several times per threshold to measure stalls to a
   // few percent, yet rarely enough that an idle process pays well under 1 % of a core.
@@ -252,6 +249,7 @@ function expectedRoutes(value: unknown): readonly (string | RegExp)[] {
 }
 
 function validatePrometheus(value: PrometheusOptions): PrometheusOptions {
+  knownKeys('prometheus', value, ['registry', 'prefix']);
   if (value.prefix !== undefined && (typeof value.prefix !== 'string' || !/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(value.prefix))) {
     throw new InvalidOptionError('prometheus.prefix', 'a valid Prometheus metric name prefix ([a-zA-Z_:][a-zA-Z0-9_:]*)', value.prefix);
   }
@@ -263,14 +261,9 @@ function validatePrometheus(value: PrometheusOptions): PrometheusOptions {
 
 function metricsServer(value: unknown, prometheus: boolean): Readonly<Required<MetricsServerOptions>> | false {
   if (value === undefined || value === false) return false;
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw new InvalidOptionError('metricsServer', 'an object such as { port: 9464 }, or false', value);
-  }
+  const input = plainObject<MetricsServerOptions>('metricsServer', value, 'an object such as { port: 9464 }, or false');
   if (!prometheus) throw new InvalidOptionError('metricsServer', 'false when `prometheus: false` (it serves the Prometheus registry)', value);
-  const input = value as MetricsServerOptions;
-  for (const key of Object.keys(input)) {
-    if (!['port', 'host', 'path', 'mainThreadTimeoutMs'].includes(key)) throw new InvalidOptionError(`metricsServer.${key}`, 'one of port, host, path, mainThreadTimeoutMs', 'an unknown option');
-  }
+  knownKeys('metricsServer', input, ['port', 'host', 'path', 'mainThreadTimeoutMs']);
   const host = input.host ?? '127.0.0.1';
   if (typeof host !== 'string' || host.length === 0) throw new InvalidOptionError('metricsServer.host', 'a non-empty string', host);
   const path = input.path ?? '/metrics';
@@ -285,9 +278,7 @@ function metricsServer(value: unknown, prometheus: boolean): Readonly<Required<M
 
 function threadPoolProbe(value: unknown): Readonly<Required<ThreadPoolProbeOptions>> | false {
   const probe = objectOrFalse<ThreadPoolProbeOptions>('threadPoolProbe', value === true ? {} : value, (v) => {
-    for (const key of Object.keys(v)) {
-      if (key !== 'intervalMs') throw new InvalidOptionError(`threadPoolProbe.${key}`, 'one of the known options (intervalMs)', 'an unknown option');
-    }
+    knownKeys('threadPoolProbe', v, ['intervalMs']);
     return v;
   });
   if (probe === false) return false;
@@ -295,47 +286,11 @@ function threadPoolProbe(value: unknown): Readonly<Required<ThreadPoolProbeOptio
 }
 
 function validateOtel(value: OtelOptions): OtelOptions {
-  for (const key of Object.keys(value)) {
-    if (key !== 'meter' && key !== 'traces') throw new InvalidOptionError(`otel.${key}`, 'one of the known options (meter, traces)', 'an unknown option');
-  }
+  knownKeys('otel', value, ['meter', 'traces']);
   const meter = value.meter as Record<string, unknown> | null | undefined;
   if (meter !== undefined && (meter === null || typeof meter.createHistogram !== 'function' || typeof meter.addBatchObservableCallback !== 'function')) {
     throw new InvalidOptionError('otel.meter', 'an @opentelemetry/api Meter', value.meter);
   }
   if (value.traces !== undefined) boolean('otel.traces', value.traces);
   return value;
-}
-
-function finiteNumber(name: string, value: unknown, min: number, max: number): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
-    throw new InvalidOptionError(name, `a number from ${min} to ${max}`, value);
-  }
-  return value;
-}
-
-function integer(name: string, value: unknown, min: number, max: number): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new InvalidOptionError(name, `an integer from ${min} to ${max}`, value);
-  }
-  return value;
-}
-
-function boolean(name: string, value: unknown): boolean {
-  if (typeof value !== 'boolean') throw new InvalidOptionError(name, 'a boolean', value);
-  return value;
-}
-
-function optionalFunction<F>(name: string, value: unknown): F | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== 'function') throw new InvalidOptionError(name, 'a function', value);
-  return value as F;
-}
-
-function objectOrFalse<T extends object>(name: string, value: unknown, validate: (value: T) => T): Readonly<T> | false {
-  if (value === false) return false;
-  if (value === undefined) return Object.freeze({} as T);
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw new InvalidOptionError(name, 'an object or false', value);
-  }
-  return Object.freeze(validate({ ...(value as T) }));
 }

@@ -5,7 +5,7 @@
  *
  * Every node:http / https server request is tracked from a diagnostics
  * channel (src/register/http-servers.ts); no module hooks are needed for
- * that; routes are resolved per framework (src/register/frameworks.ts).
+ * that; routes are resolved per framework (src/routes/zero-code.ts).
  * With LOOPGUARD_BUDGET_MS the run is also a test run with a loop budget
  * (src/test/run.ts).
  *
@@ -15,7 +15,7 @@
 import { isMainThread } from 'node:worker_threads';
 import { createLoopGuard, type LoopGuard } from './create-guard';
 import { logLine, optionsFromEnv } from './env-options';
-import { linkFastify, linkKoa } from './register/frameworks';
+import { linkFastify, linkKoa } from './routes/zero-code';
 import { watchHttpServers } from './register/http-servers';
 import { isTestRunnerProcess, startBudgetRun } from './test/run';
 

@@ -15,12 +15,12 @@ import { createLoopGuard, InvalidOptionError, LoopGuard } from 'loopguard';
 import { loopGuard as fastifyLoopGuard, fastifyRoute } from 'loopguard/fastify';
 import { loopGuard as koaLoopGuard, koaRoute } from 'loopguard/koa';
 import { withLoopGuard } from 'loopguard/http';
-import { requestStore } from '../dist/core/request-context.js';
+import { guardInternals, requestStore } from '../dist/internal.js';
 import { listen } from './helpers/server.mjs';
 import { burnCpu } from './fixtures/blocking.mjs';
 
 const quiet = { prometheus: false, startupGraceMs: 0 };
-const routeStats = (guard, route) => [...guard.routes.all()].find((s) => s.route === route);
+const routeStats = (guard, route) => [...guardInternals(guard).routes.all()].find((s) => s.route === route);
 
 test('every subpath export loads from require and import, with its type declarations', async () => {
   const require = createRequire(import.meta.url);
@@ -83,14 +83,14 @@ test('Fastify: prefixed routes, (unmatched) 404s, aborted requests leave nothing
     const arrived = once(app.server, 'request');
     const hanging = fetch(`${url}/v2/hang`, { signal: aborted.signal }).catch(() => 'aborted');
     const [, res] = await arrived;
-    assert.equal(app.loopGuard.tracker.inFlight, 1);
+    assert.equal(app.loopGuard.snapshot().requestsInFlight, 1);
     // loopguard's 'close' listener was added while Fastify handled 'request', before this one.
     const closed = once(res, 'close');
     aborted.abort();
     assert.equal(await hanging, 'aborted');
     await closed;
-    assert.equal(app.loopGuard.tracker.inFlight, 0, 'the aborted request finished');
-    assert.deepEqual([...app.loopGuard.routes.all()].map((s) => s.route).sort(), ['(unmatched)', '/v2/hang', '/v2/items/:id']);
+    assert.equal(app.loopGuard.snapshot().requestsInFlight, 0, 'the aborted request finished');
+    assert.deepEqual([...guardInternals(app.loopGuard).routes.all()].map((s) => s.route).sort(), ['(unmatched)', '/v2/hang', '/v2/items/:id']);
   } finally {
     await app.close();
   }
@@ -135,7 +135,7 @@ test('Koa: router prefixes and nested routers give templates; koa-mount prefixes
   const server = await listen(app.callback());
   try {
     for (const path of ['/api/v2/orders/5', '/api/ping', '/missing']) await fetch(server.url + path).then((r) => r.text());
-    const routes = Object.fromEntries([...middleware.guard.routes.all()].map((s) => [s.route, s.requests]));
+    const routes = Object.fromEntries([...guardInternals(middleware.guard).routes.all()].map((s) => [s.route, s.requests]));
     assert.deepEqual(routes, { '/api/v2/orders/:id': 1, '/api/ping': 1, '(unmatched)': 1 });
   } finally {
     await server.close();
@@ -180,7 +180,7 @@ test('node:http: options are validated; route() gives templates, anything else i
   try {
     for (const path of ['/users/1', '/users/2', '/number', '/boom', '/other']) assert.equal(await fetch(server.url + path).then((r) => r.text()), 'ok');
     assert.equal(self, server.server);
-    const routes = Object.fromEntries([...shared.routes.all()].map((s) => [s.route, s.requests]));
+    const routes = Object.fromEntries([...guardInternals(shared).routes.all()].map((s) => [s.route, s.requests]));
     assert.deepEqual(routes, { '/users/:id': 2, '(unmatched)': 3 });
   } finally {
     await server.close();

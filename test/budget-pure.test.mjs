@@ -86,7 +86,7 @@ test('the table: one row per route, paths relative to the root, advice under its
   assert.match(lines[1], /^ {2}route {7,}worst +total +over budget +blocking function$/);
   assert.match(lines[2], /^ {2}POST \/login +81\.2 ms +240 ms +3 of 3 +hashPassword \(lib\/auth\.js:6\)$/);
   assert.match(lines[3], /^ +advice: crypto\.pbkdf2Sync: Use crypto\.pbkdf2\. \(https:\/\/x#advice-sync-crypto\)$/);
-  assert.match(lines[4], /^ {2}GET \/r\/:id +31\.0 ms +40\.0 ms +1 of 4 +\(not captured/);
+  assert.match(lines[4], /^ {2}GET \/r\/:id +31\.0 ms +40\.0 ms +1 of 4 +\(function not captured\)$/);
 });
 
 test('budget settings are checked at construction, naming the variable or the argument', () => {

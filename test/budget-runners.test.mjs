@@ -56,20 +56,21 @@ function row(text, route) {
 function assertBlockingTable(text, r) {
   assert.match(text, /loop budget of 20\.0 ms exceeded by 3 routes/, show(r));
   assert.match(row(text, 'POST /login'), new RegExp(String.raw`hashPassword \(lib/auth\.js:${LINES.hashPassword}\)`), show(r));
-  assert.match(row(text, 'POST /login'), /1 of 1/, show(r));
-  // A CPU loop after an await: the pause lands in the loop itself.
-  assert.match(row(text, 'GET /reports/:id'), /summarise \(lib\/report\.js:[678]\)/, show(r));
+  assert.match(row(text, 'POST /login'), /2 of 2/, show(r));
+  // A CPU loop after an await: the probe lands in the loop itself, or (its
+  // worker late on a loaded machine) just after, at the handler's line that called it.
+  assert.match(row(text, 'GET /reports/:id'), /summarise \(lib\/report\.js:[678]\)|\(anonymous\) \(app\.js:1[45]\)/, show(r));
   // The worst own time is at least the block; a request that only waited on I/O is no offender.
   const worst = Number(/POST \/login\s+([\d.]+) ms/.exec(text)?.[1]);
   assert.ok(worst >= BLOCK_MS * 0.8, `worst ${worst} ms for a ${BLOCK_MS} ms block\n${show(r)}`);
   assert.doesNotMatch(text, /slow-io|\/health/, show(r));
   // Parsing the body happens before routing: it counts for the route it was routed to.
-  assert.match(row(text, 'POST /import'), /1 of 1/, show(r));
+  assert.match(row(text, 'POST /import'), /2 of 2/, show(r));
 }
 
 describe('zero-code: LOOPGUARD_BUDGET_MS=20 with node --import loopguard/register --test', () => {
   test('a route blocking under the production threshold fails the run, named with its helper and line', async () => {
-    const r = await runIn(project({ blocking: true, runner: 'node' }), ['--import', 'loopguard/register', '--test'], { LOOPGUARD_BUDGET_MS: '20' });
+    const r = await runIn(project({ blocking: true, runner: 'node' }), ['--import', 'loopguard/register', '--test', '--test-reporter=tap'], { LOOPGUARD_BUDGET_MS: '20' });
     assert.notEqual(r.code, 0, show(r));
     // node:test runs each file in a process of its own, which judges itself; the
     // runner reports that process's stderr as TAP comments. Nothing else of ours is on stdout.
@@ -80,17 +81,31 @@ describe('zero-code: LOOPGUARD_BUDGET_MS=20 with node --import loopguard/registe
   });
 
   test('the async fix passes: one line says the budget held, the exit code stays 0', async () => {
-    const r = await runIn(project({ blocking: false, runner: 'node' }), ['--import', 'loopguard/register', '--test'], { LOOPGUARD_BUDGET_MS: '20' });
+    const r = await runIn(project({ blocking: false, runner: 'node' }), ['--import', 'loopguard/register', '--test', '--test-reporter=tap'], { LOOPGUARD_BUDGET_MS: '20' });
     assert.equal(r.code, 0, show(r));
-    assert.match(r.stdout, /# loopguard: loop budget of 20\.0 ms held \(5 requests judged, 5 warm-up\)/, show(r));
+    assert.match(r.stdout, /# loopguard: loop budget of 20\.0 ms held \(10 requests judged, 5 warm-up\)/, show(r));
     assert.doesNotMatch(r.stdout + r.stderr, /exceeded/, show(r));
   });
 
   test('--require: one verdict for the whole run on the runner\'s stderr, stdout untouched', async () => {
-    const r = await runIn(project({ blocking: true, runner: 'node' }), ['--require', 'loopguard/register', '--test'], { LOOPGUARD_BUDGET_MS: '20' });
+    const r = await runIn(project({ blocking: true, runner: 'node' }), ['--require', 'loopguard/register', '--test', '--test-reporter=tap'], { LOOPGUARD_BUDGET_MS: '20' });
     assert.equal(r.code, 1, show(r));
     assert.doesNotMatch(r.stdout, /loopguard/, show(r));
     assertBlockingTable(r.stderr, r);
+  });
+});
+
+describe('an app that mounts loopguard itself', () => {
+  test('zero-code: the run opens its requests first and judges them', async () => {
+    const r = await runIn(project({ blocking: true, runner: 'node', adapter: true }), ['--require', 'loopguard/register', '--test', '--test-reporter=tap'], { LOOPGUARD_BUDGET_MS: '20' });
+    assert.equal(r.code, 1, show(r));
+    assertBlockingTable(r.stderr, r);
+  });
+
+  test('withinLoopBudget alone cannot time them, and says so instead of passing', async () => {
+    const r = await runIn(project({ blocking: true, runner: 'node', within: true, adapter: true }), ['--test', '--test-reporter=tap'], {});
+    assert.equal(r.code, 1, show(r));
+    assert.match(r.stdout, /withinLoopBudget: \d+ responses? w(as|ere) served while fn ran by a loopguard guard of the app's own/, show(r));
   });
 });
 
@@ -113,13 +128,13 @@ describe('zero-code: Jest with NODE_OPTIONS="--import loopguard/register"', () =
     });
     assert.equal(r.code, 0, show(r));
     assert.equal(r.stdout, '', show(r));
-    assert.match(r.stderr, /loopguard: loop budget of 20\.0 ms held \(5 requests judged, 5 warm-up\)/, show(r));
+    assert.match(r.stderr, /loopguard: loop budget of 20\.0 ms held \(10 requests judged, 5 warm-up\)/, show(r));
   });
 });
 
 describe('withinLoopBudget, no zero-code start', () => {
   for (const runner of ['node', 'jest']) {
-    const args = runner === 'jest' ? () => [jest, '--ci'] : () => ['--test'];
+    const args = runner === 'jest' ? () => [jest, '--ci'] : () => ['--test', '--test-reporter=tap'];
     test(`${runner}: throws an AssertionError naming route, helper and line for blocking routes`, async () => {
       const r = await runIn(project({ blocking: true, runner, within: true }), args(), {});
       assert.equal(r.code, 0, show(r));

@@ -9,6 +9,7 @@ import { loopGuard } from 'loopguard';
 import { CollectingReader, pointWith } from './fixtures/otel-helpers.mjs';
 import { forkClient } from './helpers/client.mjs';
 import { listen } from './helpers/server.mjs';
+import { guardInternals } from '../dist/internal.js';
 
 function spin(ms) {
   const end = performance.now() + ms;
@@ -34,7 +35,7 @@ test('busy_seconds_total: Prometheus and OpenTelemetry carry the route, method a
     await client.startVictims(`${server.url}/spin/7`, 2);
     // Until the estimate holds a few seconds' worth (an event-free wait would need a hook into the sampler).
     const deadline = Date.now() + 20_000;
-    while (Date.now() < deadline && (guard.busy.totals().find((t) => t.key.route === '/spin/:id')?.seconds ?? 0) < 1.5) {
+    while (Date.now() < deadline && (guardInternals(guard).busy.totals().find((t) => t.key.route === '/spin/:id')?.seconds ?? 0) < 1.5) {
       await new Promise((r) => setTimeout(r, 200));
     }
     await client.stopVictims();
@@ -66,4 +67,35 @@ test('busy_seconds_total: Prometheus and OpenTelemetry carry the route, method a
     guard.close();
     await provider.shutdown();
   }
+});
+
+test('busy time follows the after-response rule: work a route leaves behind is its route\'s, until blameAfterResponseMs', async () => {
+  const shareOf = async (blameAfterResponseMs) => {
+    const middleware = loopGuard({ busySampleHz: 200, blameAfterResponseMs, startupGraceMs: 0, prometheus: false, otel: false });
+    const guard = middleware.guard;
+    const app = express();
+    app.use(middleware);
+    app.get('/orders', (req, res) => {
+      res.status(202).json({ accepted: true });
+      setTimeout(() => spin(15), 0); // after the response, in the request's context
+    });
+    const server = await listen(app);
+    const client = await forkClient();
+    try {
+      await client.startLoad([{ name: 'orders', url: `${server.url}/orders`, concurrency: 2 }]);
+      const busyOf = (route) => guardInternals(guard).busy.totals().filter((t) => t.key.route === route).reduce((s, t) => s + t.seconds, 0);
+      const deadline = Date.now() + 20_000;
+      while (Date.now() < deadline && busyOf('/orders') + busyOf('(background)') < 1.5) await new Promise((r) => setTimeout(r, 200));
+      await client.stopLoad();
+      return busyOf('/orders') / (busyOf('/orders') + busyOf('(background)'));
+    } finally {
+      await client.close();
+      await server.close();
+      guard.close();
+    }
+  };
+  const blamed = await shareOf(10_000);
+  assert.ok(blamed > 0.7, `/orders holds ${(blamed * 100).toFixed(0)} % of the busy time with the default rule`);
+  const never = await shareOf(0);
+  assert.ok(never < 0.3, `/orders holds ${(never * 100).toFixed(0)} % with blameAfterResponseMs: 0 (its left-behind work is background)`);
 });

@@ -28,6 +28,7 @@ import express from 'express';
 import { Registry } from 'prom-client';
 import { loopGuard } from 'loopguard';
 import { listen } from './helpers/server.mjs';
+import { guardInternals } from '../dist/internal.js';
 
 const RUN_MS = 30_000;
 const SAMPLE_HZ = 100;
@@ -37,7 +38,7 @@ const BURNS = [
   { route: '/burn/8ms', path: '/burn/8ms', ms: 8, rps: 10 },
 ];
 const FAST = [
-  { route: '/fast/:id', path: '/fast/42', rps: 25 },
+  { route: '/fast/:id', path: '/fast/42', rps: 20 },
   { route: '/health', path: '/health', rps: 15 },
 ];
 
@@ -112,12 +113,12 @@ function runQueueWaitMs() {
 
 const busyByRoute = (guard) => {
   const out = {};
-  for (const t of guard.busy.totals()) out[t.key.route] = (out[t.key.route] ?? 0) + t.seconds;
+  for (const t of guardInternals(guard).busy.totals()) out[t.key.route] = (out[t.key.route] ?? 0) + t.seconds;
   return out;
 };
 const preciseByRoute = (guard) => {
   const out = {};
-  for (const s of guard.routes.all()) out[s.route] = (out[s.route] ?? 0) + (s.blocking?.sum ?? 0);
+  for (const s of guardInternals(guard).routes.all()) out[s.route] = (out[s.route] ?? 0) + (s.blocking?.sum ?? 0);
   return out;
 };
 
@@ -141,13 +142,13 @@ async function run(precise, perMs) {
   const truth0 = { ...truthMs };
   const elu0 = performance.eventLoopUtilization();
   const wait0 = runQueueWaitMs();
-  const samples0 = guard.busy.shares();
+  const samples0 = guardInternals(guard).busy.shares();
   await new Promise((r) => setTimeout(r, RUN_MS));
   const busy1 = busyByRoute(guard);
   const precise1 = preciseByRoute(guard);
   const elu = performance.eventLoopUtilization(elu0);
   const waitedMs = wait0 === null ? null : runQueueWaitMs() - wait0;
-  const shares = guard.busy.shares();
+  const shares = guardInternals(guard).busy.shares();
   const sent = await client.stop();
   await client.close();
   await server.close();

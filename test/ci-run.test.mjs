@@ -11,13 +11,13 @@ const script = fs.readFileSync(fileURLToPath(new URL('../.ci/run', import.meta.u
 const commands = script.split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
 
 test('.ci/run runs each suite once: no re-run on failure', () => {
-  const suiteRuns = commands.filter((l) => /\bnpm (test|run test:suite)\b|node --test\b/.test(l));
+  const suiteRuns = commands.filter((l) => /\bnpm (test|run test:(suite|lines))\b|node --test\b/.test(l));
   assert.ok(suiteRuns.length >= 2, `the suite on the machine's Node and on the production lines: ${suiteRuns.join(' | ')}`);
   for (const line of suiteRuns) {
     // A failure may be recorded (`|| failed+=...`), never answered with the suite again.
     const onFailure = line.split('||').slice(1).join('||');
     assert.doesNotMatch(onFailure, /npm (test|run)|node --test|\.ci\/run/, `a re-run on failure: ${line}`);
-    assert.equal((line.match(/\bnpm (test|run test:suite)\b|node --test\b/g) ?? []).length, 1, `one suite per command: ${line}`);
+    assert.equal((line.match(/\bnpm (test|run test:(suite|lines))\b|node --test\b/g) ?? []).length, 1, `one suite per command: ${line}`);
   }
   // No loop that runs a suite until it passes.
   for (const line of commands) assert.doesNotMatch(line, /^until\b|\bretry\b|re-?run/i, `a retry: ${line}`);

@@ -59,7 +59,7 @@ after(async () => {
 async function stallOf(path, method, route) {
   const stalled = waitFor(guard, 'stall', (r) => r.route === route, 15_000);
   const res = await client.request(server.url + path, { method });
-  assert.equal(res.status, 200, res.text);
+  assert.equal(res.status, 200, `${path}: ${res.status} ${res.text} (shedding: ${JSON.stringify(guard.snapshot().shedding)})`);
   return stalled;
 }
 
@@ -74,10 +74,11 @@ test("a route in expectedBlockingRoutes (exact or RegExp) reports cause 'expecte
 });
 
 test('guard.expectBlocking(fn) makes the code it runs expected, across its await; the same code outside it is a culprit', async () => {
+  const describe = (r) => JSON.stringify({ cause: r.cause, ms: r.durationMs, stack: r.stack.slice(0, 5).map((f) => `${f.functionName}:${f.lineNumber}`) });
   const expected = await stallOf('/import', 'POST', '/import');
-  assert.equal(expected.cause, 'expected');
+  assert.equal(expected.cause, 'expected', describe(expected));
   const real = await stallOf('/login', 'POST', '/login');
-  assert.equal(real.cause, 'request');
+  assert.equal(real.cause, 'request', describe(real));
 });
 
 test('outside any request: a background job wrapped in expectBlocking is expected, not background', async () => {

@@ -16,6 +16,7 @@ import { forkClient } from './helpers/client.mjs';
 import { listen, waitFor } from './helpers/server.mjs';
 import { startPrometheus, eventually } from './helpers/prometheus.mjs';
 import { buildApp } from './fixtures/express-app.mjs';
+import { burnCpu } from './fixtures/blocking.mjs';
 import { generate, substitute, ALERTS_FILE, DASHBOARD_FILE } from '../dist-grafana/grafana/src/index.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -65,6 +66,13 @@ before(async () => {
   variables = { __rate_interval: '30s', __range: '5m', job: 'loopguard', instance: target, route: '.+' };
 
   client = await forkClient();
+  // Blocking declared as expected (a job run through guard.expectBlocking), so the expected series have data.
+  if (!guard.watchdogReady) await waitFor(guard, 'watchdog:ready');
+  for (let i = 0; i < 3; i++) {
+    const stalled = waitFor(guard, 'stall', (r) => r.cause === 'expected');
+    setTimeout(() => guard.expectBlocking(() => burnCpu(250)), 10);
+    await stalled;
+  }
   await client.startVictims(`${service.url}/io`, 2);
   // The culprit: each call holds the loop ~300 ms unless it is shed (503).
   // Paced by its own responses plus a gap, so the loop still turns between stalls.
@@ -135,6 +143,8 @@ test('every dashboard query returns data from Prometheus', async () => {
   // is ever blamed is the attribution tests' job: on a starved CPU, preemption
   // during any callback can look like a short stall, so not asserted here.)
   const stalls = results.get('Stalls per minute by culprit route A');
+  // Expected blocking is kept apart: only in the "(expected)" series.
+  assert.ok(results.get('Stalls per minute by culprit route B').some((s) => s.metric.route === '(background)'), JSON.stringify(results.get('Stalls per minute by culprit route B')));
   assert.ok(stalls.some((s) => s.metric.route === CULPRIT && value(s) > 0), JSON.stringify(stalls));
   const top = results.get(`Blocked seconds by culprit route (top 10) A`);
   const culprit = top.find((s) => s.metric.route === CULPRIT);

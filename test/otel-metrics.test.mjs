@@ -74,7 +74,7 @@ describe('a real stall, seen through a MeterProvider', () => {
       assert.equal(p.value.count, promCount(p.attributes['http.route']), `request count of ${p.attributes['http.route']}`);
     }
     const inFlight = m.get('loopguard.requests.in_flight').dataPoints[0].value;
-    assert.equal(inFlight, guard.tracker.inFlight);
+    assert.equal(inFlight, guard.snapshot().requestsInFlight);
   });
 });
 

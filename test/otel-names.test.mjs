@@ -7,6 +7,7 @@ import { instrumentName } from 'loopguard/otel';
 import { burnCpu } from './fixtures/blocking.mjs';
 import { CollectingReader, collectorType } from './fixtures/otel-helpers.mjs';
 import { listen, waitFor } from './helpers/server.mjs';
+import { guardInternals } from '../dist/internal.js';
 
 // The OpenTelemetry Collector's OTLP → Prometheus name translation with
 // suffixes on (the default of its prometheus and prometheusremotewrite
@@ -85,7 +86,7 @@ test('every catalogue instrument, as the SDK exports it, translates to its prom-
     await stalled;
     assert.equal((await fetch(`${server.url}/users/1`)).status, 200);
     // Load shedding's cumulative state, as its policy records a 503.
-    guard.shedTotals.set('/users/:id\u0000test', { route: '/users/:id', reason: 'test', count: 1 });
+    guardInternals(guard).shedTotals.set('/users/:id\u0000test', { route: '/users/:id', reason: 'test', count: 1 });
     // A watched worker pool, and the thread-pool probe's first sample (from the watchdog thread: no event to wait on).
     guard.watchPool({ queueSize: 0, maxThreads: 2, histogram: { waitTime: { p50: 1, p99: 2 } } }, { name: 'test' });
     while (guard.snapshot().threadPool.delay.samples === 0) await new Promise((resolve) => setTimeout(resolve, 10));

@@ -27,7 +27,6 @@ const supported = major > 22 || (major === 22 && minor >= 15);
 // One exporter per run: startOtel is once per process.
 const APP = `
 import fs from 'node:fs';
-import { once } from 'node:events';
 import { createLoopGuard } from 'loopguard';
 import { startOtel } from 'loopguard/otel';
 // From the file: the newest packages do not export ./package.json.
@@ -40,14 +39,22 @@ const guard = createLoopGuard({ thresholdMs: 100, startupGraceMs: 0, prometheus:
 // on a busy machine: block again (bounded) until one is a background stall.
 let report;
 for (let i = 0; i < 5 && report === undefined; i++) {
-  const stalled = once(guard, 'stall');
+  // Bounded, and ref'd: loopguard's own timers are unref'd, so without it the
+  // process could exit while the stall's report is still on its way.
+  const stalled = new Promise((resolve) => {
+    const bound = setTimeout(() => resolve(undefined), 10_000);
+    guard.once('stall', (r) => {
+      clearTimeout(bound);
+      resolve(r);
+    });
+  });
   setTimeout(function nightlyJob() {
     const end = performance.now() + 200;
     while (performance.now() < end);
   }, 20);
-  const [r] = await stalled;
-  if (r.cause === 'background') report = r;
-  else console.error('FLAKY: newest OTel line: a ' + r.cause + ' stall first, blocking again');
+  const r = await stalled;
+  if (r?.cause === 'background') report = r;
+  else console.error('FLAKY: newest OTel line: ' + (r ? 'a ' + r.cause + ' stall' : 'no stall report') + ' first, blocking again');
 }
 const text = metricsUrl ? await (await fetch(metricsUrl)).text() : undefined;
 guard.close();

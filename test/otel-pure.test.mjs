@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { INVALID_SPAN_CONTEXT, trace } from '@opentelemetry/api';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { SampleQueue } from '../dist/otel/sample-queue.js';
-import { HOLD_MAX_MS, SpanLinks, hrTimeOf, STALL_EVENT, DELAYED_EVENT } from '../dist/core/tracing.js';
+import { HOLD_MAX_MS, SpanLinks, hrTimeOf, STALL_EVENT, DELAYED_EVENT } from '../dist/otel/span-events.js';
 import { attributesOf, instrumentKind, prometheusViews } from '../dist/otel/instruments.js';
 import { CATALOGUE, DEFAULT_PREFIX } from 'loopguard';
 

@@ -3,6 +3,7 @@
 import { ended, express, provider, spans } from './fixtures/otel-tracing.mjs';
 import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { SpanKind } from '@opentelemetry/api';
 import { loopGuard } from 'loopguard';
 import { DELAYED_EVENT, STALL_EVENT } from 'loopguard/otel';
@@ -51,7 +52,9 @@ describe('stall events on request spans (real http + express instrumentation)', 
   before(async () => {
     const middleware = loopGuard({ thresholdMs: 100, startupGraceMs: 0, prometheus: false });
     guard = middleware.guard;
+    const watching = once(guard, 'watchdog:ready');
     server = await listen(buildVictimApp(express, middleware));
+    await watching;
   });
   after(async () => {
     await server.close();
@@ -107,7 +110,9 @@ describe('stall events on request spans (real http + express instrumentation)', 
 
 test('otel: { traces: false } leaves spans alone', async () => {
   const middleware = loopGuard({ thresholdMs: 100, startupGraceMs: 0, prometheus: false, otel: { traces: false } });
+  const watching = once(middleware.guard, 'watchdog:ready');
   const server = await listen(buildVictimApp(express, middleware, { victimsBeforeBlock: 0 }));
+  await watching;
   try {
     const seen = [];
     middleware.guard.on('stall', (r) => seen.push([r.route, r.cause, r.durationMs]));

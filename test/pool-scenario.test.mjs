@@ -32,7 +32,15 @@ after(async () => {
 async function startApp(env = {}) {
   const { UV_THREADPOOL_SIZE, ...inherited } = process.env;
   const child = fork(APP, [], { env: { ...inherited, ...env }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const [msg] = await once(child, 'message');
+  // An app that dies at start (a missing dependency) fails here, not as a wait the emptied loop cancels.
+  const msg = await new Promise((resolve, reject) => {
+    const onExit = (code, signal) => reject(new Error(`the pool app exited before listening (code ${code}, signal ${signal})`));
+    child.once('exit', onExit);
+    child.once('message', (m) => {
+      child.off('exit', onExit);
+      resolve(m);
+    });
+  });
   assert.equal(msg.type, 'listening');
   return {
     url: `http://127.0.0.1:${msg.port}`,
@@ -125,8 +133,9 @@ test('16 pbkdf2 in flight on the default pool of 4: the pool waits ≥ 100 ms at
       assert.equal(loaded.stalls, 0, 'no stall: the loop is not what is slow');
     } else {
       t.diagnostic('machine too loaded for the absolute loop figures (see the control): judged against the control');
-      assert.ok(loaded.loopP99Ms < Math.max(100, 2 * idle.loopP99Ms), `loop p99 ${loaded.loopP99Ms} ms vs ${idle.loopP99Ms} ms in the control`);
-      assert.ok(loaded.poolP99Ms > 2 * loaded.loopP99Ms, 'the pool, not the loop, is what waits');
+      // A busy loop on a starved CPU waits more than an idle one: a generous margin over the control.
+      assert.ok(loaded.loopP99Ms < Math.max(100, 3 * idle.loopP99Ms), `loop p99 ${loaded.loopP99Ms} ms vs ${idle.loopP99Ms} ms in the control`);
+      assert.ok(loaded.poolP99Ms > 4 * loaded.loopP99Ms, `the pool (p99 ${loaded.poolP99Ms} ms), not the loop (${loaded.loopP99Ms} ms), is what waits`);
     }
     saturatedP50Ms = loaded.poolP50Ms;
   } finally {

@@ -129,7 +129,7 @@ describe('the worker-served endpoint', () => {
   });
 
   test('two concurrent scrapers (worker endpoint and app handler) see counters that never go down, and both see every stall', async () => {
-    const before = app.guard.stalls.total;
+    const before = app.guard.snapshot().stallsTotal;
     const urls = [`${app.metricsUrl}?scraper=a`, `${app.metricsUrl}?scraper=b`, `${app.server.url}/metrics?scraper=c`];
     await scraper.start(urls, { pauseMs: 10 });
     await client.startVictims(`${app.server.url}/fast`, 2);
@@ -141,7 +141,7 @@ describe('the worker-served endpoint', () => {
     }
     await client.stopVictims();
     const scrapes = await scraper.stop();
-    assert.equal(app.guard.stalls.total - before >= 4, true);
+    assert.equal(app.guard.snapshot().stallsTotal - before >= 4, true);
     for (const url of urls) {
       const seq = scrapes.filter((s) => s.url === url);
       // Enough scrapes to see a sequence; the app handler cannot answer during stalls, so fewer there on a loaded machine.
@@ -164,10 +164,10 @@ describe('the worker-served endpoint', () => {
     // Nothing is consumed by a scrape: after all that scraping, each scraper reads the full total
     // (bracketed, because on a busy machine a background stall may be counted meanwhile).
     for (const url of urls) {
-      const atLeast = app.guard.stalls.total;
+      const atLeast = app.guard.snapshot().stallsTotal;
       const text = await (await fetch(url)).text();
       const seen = sumOf(parseExposition(text).samples, 'loopguard_stalls_total');
-      assert.ok(seen >= atLeast && seen <= app.guard.stalls.total, `${url}: ${seen} stalls, guard counted ${atLeast}..${app.guard.stalls.total}`);
+      assert.ok(seen >= atLeast && seen <= app.guard.snapshot().stallsTotal, `${url}: ${seen} stalls, guard counted ${atLeast}..${app.guard.snapshot().stallsTotal}`);
     }
   });
 

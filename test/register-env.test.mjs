@@ -84,3 +84,12 @@ test('every documented variable is accepted with a sensible value', () => {
     assert.doesNotThrow(() => optionsFromEnv(env), variable.name);
   }
 });
+
+test('LOOPGUARD_EXPECTED_BLOCKING_ROUTES: comma-separated route templates; a bad one is named by the variable', () => {
+  const { options } = optionsFromEnv({ LOOPGUARD_EXPECTED_BLOCKING_ROUTES: ' /admin/export , /reports/:month,' });
+  assert.deepEqual(options.expectedBlockingRoutes, ['/admin/export', '/reports/:month']);
+  assert.throws(
+    () => optionsFromEnv({ LOOPGUARD_EXPECTED_BLOCKING_ROUTES: '/admin/export,admin/import' }),
+    (err) => err instanceof InvalidOptionError && /LOOPGUARD_EXPECTED_BLOCKING_ROUTES/.test(err.message) && /admin\/import/.test(err.message),
+  );
+});

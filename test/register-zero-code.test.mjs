@@ -181,7 +181,7 @@ for (const c of CASES) {
           assert.ok(r.stack.some(isCulprit), `a victim was blamed: ${r.method} ${r.route} in ${r.stack.map((f) => f.functionName).join(' < ')}`);
         }
         if (scenario.route !== '(unmatched)') {
-          for (const r of app.reports) assert.ok(r.route !== '/fast' && r.route !== '/io' && r.route !== '(unmatched)', `a victim was blamed: ${r.route}`);
+          for (const r of app.reports.slice(seen)) assert.ok(r.route !== '/fast' && r.route !== '/io' && r.route !== '(unmatched)', `a victim was blamed: ${r.route}`);
         }
       });
     }

@@ -93,7 +93,7 @@ test('every response is byte for byte what the app sends without loopguard, and 
       assert.ok(expected.length > 0, `${name}: the bare app answered`);
       assert.equal(actual, expected, name);
     }
-    assert.equal(guarded.guard.tracker.inFlight, 0);
+    assert.equal(guarded.guard.snapshot().requestsInFlight, 0);
   } finally {
     await bare.close();
     await guarded.close();
@@ -112,7 +112,7 @@ test('clients that abort mid-request, and requests that never finish, release th
       controller.abort();
       await pending;
       await closed;
-      assert.equal(app.guard.tracker.inFlight, 0, `${path}: in flight after abort`);
+      assert.equal(app.guard.snapshot().requestsInFlight, 0, `${path}: in flight after abort`);
     }
   } finally {
     await app.close();
@@ -140,7 +140,7 @@ test('a client aborting during a stall: the culprit is still named, the response
     const report = await stalled;
     await closed;
     assert.equal(report.cause, 'request');
-    assert.equal(app.guard.tracker.inFlight, 0);
+    assert.equal(app.guard.snapshot().requestsInFlight, 0);
   } finally {
     await app.close();
     app.guard.close();

@@ -6,6 +6,7 @@ import express from 'express';
 import { loopGuard } from 'loopguard';
 import { Watchdog } from '../dist/watchdog/watchdog.js';
 import { SharedState } from '../dist/watchdog/shared-state.js';
+import { guardInternals } from '../dist/internal.js';
 import { forkClient } from './helpers/client.mjs';
 import { listen, waitFor } from './helpers/server.mjs';
 import { burnCpu } from './fixtures/blocking.mjs';
@@ -51,7 +52,7 @@ test('when the worker dies, the app keeps serving, the problem is reported once,
   try {
     if (!guard.watchdogRunning) await once(guard, 'watchdog:ready');
     const restarted = once(guard, 'watchdog:ready');
-    await guard.watchdog.worker.terminate(); // fault injection: the worker is gone
+    await guardInternals(guard).watchdog.worker.terminate(); // fault injection: the worker is gone
     assert.equal((await client.request(`${server.url}/ok`)).status, 200);
     await restarted;
     assert.equal(errors.length, 1, errors.map((e) => e.message).join('; '));

@@ -9,6 +9,7 @@ import { loopGuard } from 'loopguard';
 import { forkClient } from './helpers/client.mjs';
 import { listen, waitFor } from './helpers/server.mjs';
 import { burnCpu } from './fixtures/blocking.mjs';
+import { guardInternals } from '../dist/internal.js';
 
 const BLOCK_MS = 200;
 
@@ -139,7 +140,7 @@ test('culprit-aware shedding: the blocking route gets 503 + Retry-After, fast ro
   const routes = on.guard.snapshot().routes;
   const served = routes.filter((r) => r.route === '/reports/:id').reduce((n, r) => n + r.requests, 0);
   assert.equal(served, total.reports.statuses['200'] + 1);
-  assert.equal(on.guard.tracker.inFlight, 0);
+  assert.equal(on.guard.snapshot().requestsInFlight, 0);
   assert.ok(changes.every((c, i) => i === 0 || c.at >= changes[i - 1].at));
   t.diagnostic(`shed transitions: ${changes.map((c) => c.state).join(' → ')}`);
 });
@@ -223,7 +224,7 @@ test('onShed answers shed requests, can let one through, and a throwing onShed f
   assert.equal(JSON.parse(fallback.text).reason, 'delay');
   assert.ok(errors.some((e) => e.code === 'LOOPGUARD_CALLBACK_FAILED' && /onShed/.test(e.message)));
   // The request let through is served and counted on its route; the two shed ones only as shed.
-  assert.equal(svc.guard.shedTotals.get('(unmatched)\u0000delay').count, 2);
+  assert.equal(guardInternals(svc.guard).shedTotals.get('(unmatched)\u0000delay').count, 2);
   const itemRoute = svc.guard.snapshot().routes.find((r) => r.route === '/items/:id');
   assert.equal(itemRoute.requests, 1);
   // close() ends shedding at once.

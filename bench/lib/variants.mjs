@@ -63,6 +63,8 @@ export const IDLE_VARIANTS = [
   { server: 'express', arg: 'precise', label: 'loopguard precise' },
   // Against `loopguard` above: what the thread-pool probe costs an idle process.
   { server: 'express', arg: 'noprobe', label: 'loopguard threadPoolProbe: false' },
+  // Against `loopguard` above: what busy-time sampling costs an idle process (it backs off to ~1 sample / 3 s).
+  { server: 'express', arg: 'nobusy', label: 'loopguard busySampleHz: 0' },
 ];
 
 /**

@@ -21,8 +21,7 @@ import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
 const { createLoopGuard } = require('loopguard');
-const { requestStore } = require('../../dist/core/request-context.js');
-const { expressRoute } = require('../../dist/adapters/express-route.js');
+const { requestStore, expressRoute } = require('../../dist/internal.js');
 
 const kRecord = Symbol.for('loopguard.bench.record');
 

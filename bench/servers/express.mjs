@@ -7,6 +7,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import express from 'express';
 import { serve, unavailable } from './harness.mjs';
+import { guardInternals } from '../../dist/internal.js';
 
 const VARIANTS = {
   bare: () => null,
@@ -33,7 +34,7 @@ const VARIANTS = {
    */
   'http-wrap': async () => {
     const { withLoopGuard } = await import('loopguard/http');
-    const { expressRoute } = await import('../../dist/adapters/express-route.js');
+    const { expressRoute } = await import('../../dist/internal.js');
     return { wrap: (app) => withLoopGuard(app, { route: expressRoute }) };
   },
   /** An AsyncLocalStorage run() per request and nothing else (the spike's "ALS alone"). */
@@ -187,7 +188,7 @@ if (!make) {
     guard?.on('stall', () => stalls++);
     // Heartbeats late enough for the watchdog to consider a capture (captureAfterMs, 50 ms by default).
     const lateBeats = () => {
-      const h = guard?.delayHistogram;
+      const h = guard && guardInternals(guard).delayHistogram;
       if (!h) return 0;
       let n = 0;
       h.bounds.forEach((b, i) => (n += b >= 0.05 ? h.counts[i + 1] : 0));

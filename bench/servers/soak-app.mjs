@@ -14,6 +14,7 @@ import express from 'express';
 import client from 'prom-client';
 import { loopGuard } from 'loopguard';
 import { serve } from './harness.mjs';
+import { guardInternals } from '../../dist/internal.js';
 
 export const MAX_ROUTES = 200;
 const TEMPLATES = 300;
@@ -58,12 +59,13 @@ app.get('/metrics', async (req, res) => {
 serve(app, {
   onStop: () => guard.close(),
   info: () => {
-    const routes = [...guard.routes.all()];
+    const { routes: table } = guardInternals(guard);
+    const routes = [...table.all()];
     return {
       served,
       stalls,
-      inFlight: guard.tracker.inFlight,
-      templates: guard.routes.size,
+      inFlight: guard.snapshot().requestsInFlight,
+      templates: table.size,
       routeSeries: routes.length,
       routeLabels: new Set(routes.map((r) => r.route)).size,
       maxRoutes: MAX_ROUTES,

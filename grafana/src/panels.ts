@@ -99,17 +99,19 @@ export function blockedNow(c: GeneratorConfig): stat.PanelBuilder {
 }
 
 export function stallsPerMinute(c: GeneratorConfig): timeseries.PanelBuilder {
-  const stalls = metric(c.prefix, 'stalls') + selector(...BY_ROUTE);
+  const stalls = (cause: string) => metric(c.prefix, 'stalls') + selector(...BY_ROUTE, cause);
   return series(
     'Stalls per minute by culprit route',
     'Stalls of the event loop, named by the route whose request held it (summed over instances). ' +
-      '(background) and (gc) are stalls outside any request.',
+      '(background) and (gc) are stalls outside any request; "(expected)" series are blocking declared as expected ' +
+      '(expectedBlockingRoutes, guard.expectBlocking), which the alerts leave out.',
   )
     .unit('short')
     .drawStyle(common.GraphDrawStyle.Bars)
     .fillOpacity(60)
     .stacking(new common.StackingConfigBuilder().mode(common.StackingMode.Normal))
-    .withTarget(query('A', `sum by (route) (rate(${stalls}${RATE})) * 60`, '{{route}}'));
+    .withTarget(query('A', `sum by (route) (rate(${stalls('cause!="expected"')}${RATE})) * 60`, '{{route}}'))
+    .withTarget(query('B', `sum by (route) (rate(${stalls('cause="expected"')}${RATE})) * 60`, '{{route}} (expected)'));
 }
 
 export function loopTimeByRoute(c: GeneratorConfig): timeseries.PanelBuilder {

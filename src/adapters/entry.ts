@@ -63,7 +63,7 @@ export class RequestEntry {
     if (shedder === undefined || !shedder.active) return false;
     if (!respond()) return false;
     const record = res[kRecord];
-    if (record !== undefined && record.owner === this.guard.tracker) this.guard.tracker.discard(record);
+    if (record !== undefined && record.owner === this.guard.recordOwner) this.guard.discardRequest(record);
     return true;
   }
 

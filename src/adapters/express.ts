@@ -1,9 +1,8 @@
-import { createLoopGuard, LoopGuard } from '../create-guard';
-import type { LoopGuardOptions } from '../options';
-import { expressRoute } from './express-route';
+import { createLoopGuard, isLoopGuard, LoopGuard } from '../create-guard';
+import { expressRoute } from '../routes/express';
 import { ChannelStarter } from './entry';
 import { startForApp } from './http-channels';
-import { entryOf, guardFrom, kRecord, type TrackedResponse } from './shared';
+import { entryOf, kRecord, resolveGuard, type GuardInput, type TrackedResponse } from './shared';
 
 type Next = (err?: unknown) => void;
 
@@ -23,12 +22,12 @@ export interface LoopGuardMiddleware {
  * the way (retireLayer). With load shedding on it stays, to answer shed
  * requests before routing.
  */
-export function loopGuard(optionsOrGuard?: LoopGuardOptions | LoopGuard): LoopGuardMiddleware {
-  const guard = guardFrom(optionsOrGuard);
+export function loopGuard(optionsOrGuard?: GuardInput): LoopGuardMiddleware {
+  const { guard } = resolveGuard(optionsOrGuard);
   const entry = entryOf(guard);
   const starter = new ChannelStarter(entry, expressRoute);
   const shedder = guard.shedder;
-  const tracker = guard.tracker;
+  const tracker = guard.recordOwner;
   const retired = new WeakSet<object>();
 
   function loopGuardMiddleware(req: any, res: TrackedResponse, next: Next): void {
@@ -84,4 +83,5 @@ function neverMatches(): false {
   return false;
 }
 
-export { createLoopGuard, guardFrom, LoopGuard };
+export { createLoopGuard, isLoopGuard, LoopGuard };
+export type { GuardInput };

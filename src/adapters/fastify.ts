@@ -14,12 +14,12 @@
  * abort listener per request; bench/alloc.mjs --where). Budget ≈ 1 µs.
  */
 import type { FastifyInstance, FastifyPluginCallback, FastifyReply, FastifyRequest } from 'fastify';
-import { LoopGuardError } from '../errors';
+// A dependency of loopguard, not a peer: Fastify's convention is that a plugin brings its own.
+import fastifyPlugin from 'fastify-plugin';
 import { LoopGuard } from '../create-guard';
-import type { LoopGuardOptions } from '../options';
-import { fastifyRoute } from './framework-routes';
+import { fastifyRoute } from '../routes/fastify';
 import { writeFastify } from '../shed/respond';
-import { entryOf, guardFrom, type TrackedResponse } from './shared';
+import { entryOf, resolveGuard, type GuardInput, type TrackedResponse } from './shared';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -28,8 +28,8 @@ declare module 'fastify' {
   }
 }
 
-/** Options for a guard the plugin creates, or an existing guard. */
-export type FastifyLoopGuardOptions = LoopGuardOptions | LoopGuard;
+/** Options for a guard the plugin creates, `{ guard }`, or an existing guard. */
+export type FastifyLoopGuardOptions = GuardInput;
 
 /** Keys Fastify's `register()` itself reads; they are not loopguard options. */
 const REGISTER_KEYS = ['prefix', 'logLevel', 'logSerializers'];
@@ -37,10 +37,10 @@ const REGISTER_KEYS = ['prefix', 'logLevel', 'logSerializers'];
 function loopGuardPlugin(fastify: FastifyInstance, opts: FastifyLoopGuardOptions, done: (err?: Error) => void): void {
   // Registered twice (here or in a parent context): the first one counts every request already.
   if (fastify.hasDecorator('loopGuard')) return done();
-  const owned = !(opts instanceof LoopGuard);
   let guard: LoopGuard;
+  let owned: boolean;
   try {
-    guard = guardFrom(owned ? withoutRegisterKeys(opts) : opts);
+    ({ guard, owned } = resolveGuard(opts, REGISTER_KEYS));
   } catch (err) {
     return done(err as Error);
   }
@@ -69,28 +69,12 @@ function loopGuardPlugin(fastify: FastifyInstance, opts: FastifyLoopGuardOptions
   done();
 }
 
-function withoutRegisterKeys(opts: LoopGuardOptions | undefined): LoopGuardOptions | undefined {
-  if (opts === null || typeof opts !== 'object') return opts;
-  const copy: Record<string, unknown> = { ...opts };
-  for (const key of REGISTER_KEYS) delete copy[key];
-  return copy as LoopGuardOptions;
-}
-
-function fastifyPlugin(): (fn: typeof loopGuardPlugin, meta: object) => typeof loopGuardPlugin {
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    return require('fastify-plugin');
-  } catch (err) {
-    throw new LoopGuardError('LOOPGUARD_MISSING_PEER', 'loopguard/fastify needs the peer dependency fastify-plugin (npm install fastify-plugin)', { cause: err });
-  }
-}
-
 /** The Fastify plugin. Register it before your routes: `app.register(loopGuard, options | guard)`. */
-export const loopGuard: FastifyPluginCallback<FastifyLoopGuardOptions> = fastifyPlugin()(loopGuardPlugin, {
+export const loopGuard: FastifyPluginCallback<FastifyLoopGuardOptions> = fastifyPlugin(loopGuardPlugin as never, {
   name: 'loopguard',
   fastify: '4.x || 5.x',
 }) as unknown as FastifyPluginCallback<FastifyLoopGuardOptions>;
 
-export { createLoopGuard } from '../create-guard';
+export { createLoopGuard, isLoopGuard } from '../create-guard';
 export { fastifyRoute };
 export { LoopGuard };

@@ -10,9 +10,9 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { InvalidOptionError } from '../errors';
-import { LoopGuard } from '../create-guard';
+import { isLoopGuard, LoopGuard } from '../create-guard';
 import type { LoopGuardOptions } from '../options';
-import { entryOf, guardFrom, type TrackedResponse } from './shared';
+import { entryOf, resolveGuard, type TrackedResponse } from './shared';
 
 export interface HttpLoopGuardOptions extends LoopGuardOptions {
   /**
@@ -34,18 +34,13 @@ export interface LoopGuardListener<Req extends IncomingMessage = IncomingMessage
 /** Wraps a request listener so each request it serves is tracked by a guard. */
 export function withLoopGuard<Req extends IncomingMessage = IncomingMessage, Res extends ServerResponse = ServerResponse>(
   listener: (this: unknown, req: Req, res: Res) => void,
-  options: HttpLoopGuardOptions = {},
+  options: HttpLoopGuardOptions | LoopGuard = {},
 ): LoopGuardListener<Req, Res> {
   if (typeof listener !== 'function') throw new InvalidOptionError('listener', 'a (req, res) request listener function', listener);
   if (options === null || typeof options !== 'object') throw new InvalidOptionError('options', 'an object', options);
-  const { route, guard: existing, ...guardOptions } = options;
+  const route = isLoopGuard(options) ? undefined : options.route;
   if (route !== undefined && typeof route !== 'function') throw new InvalidOptionError('route', 'a function (req) => route template', route);
-  if (existing !== undefined) {
-    if (!(existing instanceof LoopGuard)) throw new InvalidOptionError('guard', 'a LoopGuard (from createLoopGuard())', existing);
-    const extra = Object.keys(guardOptions);
-    if (extra.length > 0) throw new InvalidOptionError(extra[0]!, 'absent when an existing guard is passed (configure that guard instead)', 'an option');
-  }
-  const guard = existing ?? guardFrom(guardOptions);
+  const { guard } = resolveGuard(options, ['route']);
   const entry = entryOf(guard);
   const routeOf = route === undefined ? noRoute : templateFrom(route);
   const handle = listener;
@@ -77,5 +72,5 @@ function templateFrom(route: (req: IncomingMessage) => unknown): (req: IncomingM
   };
 }
 
-export { createLoopGuard } from '../create-guard';
+export { createLoopGuard, isLoopGuard } from '../create-guard';
 export { LoopGuard };

@@ -4,11 +4,10 @@
  * `AsyncLocalStorage.run()` like Express.
  */
 import { LoopGuard } from '../create-guard';
-import type { LoopGuardOptions } from '../options';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { koaRoute, type KoaContextLike } from './framework-routes';
+import { koaRoute, type KoaContextLike } from '../routes/koa';
 import { writeKoa } from '../shed/respond';
-import { entryOf, guardFrom, type TrackedResponse } from './shared';
+import { entryOf, resolveGuard, type GuardInput, type TrackedResponse } from './shared';
 
 /** The parts of a Koa context the middleware reads. */
 interface KoaContext extends KoaContextLike {
@@ -31,8 +30,8 @@ export interface KoaLoopGuardMiddleware {
  * Koa middleware. Mount it first, before routers.
  * Mounting loopguard twice on a request counts it once.
  */
-export function loopGuard(optionsOrGuard?: LoopGuardOptions | LoopGuard): KoaLoopGuardMiddleware {
-  const guard = guardFrom(optionsOrGuard);
+export function loopGuard(optionsOrGuard?: GuardInput): KoaLoopGuardMiddleware {
+  const { guard } = resolveGuard(optionsOrGuard);
   const entry = entryOf(guard);
   const shedder = guard.shedder;
   const routeOf = koaRoute as (ctx: unknown) => string | null;
@@ -49,6 +48,6 @@ export function loopGuard(optionsOrGuard?: LoopGuardOptions | LoopGuard): KoaLoo
   return Object.defineProperty(loopGuardMiddleware, 'guard', { value: guard, enumerable: true }) as KoaLoopGuardMiddleware;
 }
 
-export { createLoopGuard } from '../create-guard';
+export { createLoopGuard, isLoopGuard } from '../create-guard';
 export { koaRoute };
 export { LoopGuard };

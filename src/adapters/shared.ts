@@ -1,13 +1,6 @@
 /**
- * What adapters share besides the per-request entry point (./entry.ts):
- * resolving an options object or an existing guard to a guard.
+ * What adapters share: the per-request entry point (./entry.ts) and the one
+ * way every adapter takes a guard (./resolve-guard.ts).
  */
-import { createLoopGuard, LoopGuard } from '../create-guard';
-import type { LoopGuardOptions } from '../options';
-
 export { entryOf, kRecord, type RequestEntry, type TrackedResponse } from './entry';
-
-/** Resolves an options object or an existing guard to a guard. */
-export function guardFrom(optionsOrGuard?: LoopGuardOptions | LoopGuard): LoopGuard {
-  return optionsOrGuard instanceof LoopGuard ? optionsOrGuard : createLoopGuard(optionsOrGuard);
-}
+export { resolveGuard, type AdapterGuard, type GuardInput } from './resolve-guard';

@@ -7,7 +7,8 @@
  * frames, which name the API, otherwise in the caller, a few tokens past the
  * call. So the evidence is read in that order: Node's frames on top of the
  * stack, then the source just before where each of the first frames outside
- * Node stood. JavaScript that is still running (a loop, a backtracking
+ * Node stood — a known call there counts only if no other call (which might
+ * be what blocked) or `await` stands between it and the pause. JavaScript that is still running (a loop, a backtracking
  * regex, `Atomics.wait`, `JSON.stringify`) is paused within milliseconds,
  * right at the work: then only the paused line itself is read, and if it
  * names nothing the advice is `cpu`.
@@ -87,7 +88,7 @@ export function classifyPause(evidence: PauseEvidence): Advice | null {
     const region = regionOf(evidence, i, LINES_BEFORE, CHARS_BEFORE, 80);
     if (!region) return null;
     // The call at the pause itself has not run yet (had it been running JavaScript, the pause would have been prompt).
-    const returned = returnedCall(region.text, region.pausedAt, region.script, () => true);
+    const returned = returnedCall(region.text, region.pausedAt, region.script);
     if (returned === 'opaque') return null;
     if (returned) return adviceFor(returned.known.kind, returned.known);
   }

@@ -86,8 +86,8 @@ export type Returned = FoundCall | 'opaque' | undefined;
  * `'opaque'` when some other call (or an `await`: the code above it ran in
  * an earlier turn) is closer to the pause, undefined when there is no call at all.
  */
-export function returnedCall(text: string, pausedAt: number, script: string, filter: (c: FoundCall) => boolean): Returned {
-  const known = findCalls(text, script).filter((c) => c.at < pausedAt && filter(c));
+export function returnedCall(text: string, pausedAt: number, script: string): Returned {
+  const known = findCalls(text, script).filter((c) => c.at < pausedAt);
   const last = known[known.length - 1];
   const gapFrom = last === undefined ? 0 : endOfArguments(text, last.at);
   const gap = text.slice(gapFrom, pausedAt);

@@ -3,7 +3,7 @@ import inspector from 'node:inspector';
 import { DELAY_BUCKETS_SECONDS, ROUTE_BACKGROUND, ROUTE_GC, THREADPOOL_BUCKETS_SECONDS } from '../catalogue';
 import { LoopGuardError } from '../errors';
 import type { ResolvedOptions } from '../options';
-import { Heartbeat, type BeatListener } from '../sampler/heartbeat';
+import { Heartbeat } from '../sampler/heartbeat';
 import { LoopStats } from '../sampler/loop-stats';
 import { ThreadPoolStats } from '../sampler/thread-pool';
 import { BusyTime } from '../busy/busy-time';
@@ -34,6 +34,31 @@ export interface StartWiring {
   onWorkerMessage?(message: { type: string }, reply: (message: unknown) => void): void;
 }
 
+/** A guard's private state, for tests and benchmarks only (src/internal.ts). */
+export interface GuardInternals {
+  readonly routes: RouteTable;
+  readonly stalls: StallStats;
+  readonly tracker: RequestTracker;
+  readonly loop: LoopStats;
+  readonly shared: SharedState;
+  readonly shedTotals: Map<string, ShedCounter>;
+  readonly delayHistogram: Histogram;
+  readonly threadPool: ThreadPoolStats;
+  readonly workerPools: WorkerPools;
+  readonly busy: BusyTime | undefined;
+  /** The watchdog's main-thread side, once started (fault-injection tests stop its worker). */
+  readonly watchdog: Watchdog | undefined;
+  /** What the heartbeat calls each beat: late by `lateMs`, ending `endedWindow`, at epoch `nowEpochMs`. */
+  onBeat(lateMs: number, endedWindow: number, nowEpochMs: number): void;
+}
+
+let readInternals: (guard: GuardCore) => GuardInternals;
+
+/** The private state of a guard: reached only through src/internal.ts, which the package does not export. */
+export function guardInternals(guard: GuardCore): GuardInternals {
+  return readInternals(guard);
+}
+
 /**
  * The framework-neutral guard: owns the heartbeat, the watchdog, the request
  * tracker, the stall pipeline and the cumulative state collectors read.
@@ -41,80 +66,93 @@ export interface StartWiring {
  * It knows no exporter, view or shedder: those are collectors attached by the
  * composition (src/create-guard.ts) through `attach()`, before `start()`.
  */
-export class GuardCore extends EventEmitter<LoopGuardEvents> implements BeatListener {
+export class GuardCore extends EventEmitter<LoopGuardEvents> {
   readonly options: ResolvedOptions;
-  /** @internal Heartbeat delay samples, seconds. */
-  readonly delayHistogram = new Histogram(DELAY_BUCKETS_SECONDS);
-  /** @internal */
-  readonly routes: RouteTable;
-  /** @internal */
-  readonly stalls: StallStats;
-  /** @internal */
-  readonly tracker: RequestTracker;
-  /** @internal */
-  readonly loop: LoopStats;
-  /** @internal */
-  readonly shared = new SharedState();
-  /** @internal Requests answered 503 by load shedding, by route label and reason. */
-  readonly shedTotals = new Map<string, ShedCounter>();
-  /** @internal libuv's pool size, and the probe's delay histogram when the probe is on. */
-  readonly threadPool: ThreadPoolStats;
-  /** @internal Worker pools watched with `watchPool()`. */
-  readonly workerPools = new WorkerPools();
-  /** @internal Sampled busy time by route; undefined when `busySampleHz` is 0. */
-  readonly busy: BusyTime | undefined;
+  /** Heartbeat delay samples, seconds. */
+  readonly #delayHistogram = new Histogram(DELAY_BUCKETS_SECONDS);
+  readonly #routes: RouteTable;
+  readonly #stalls: StallStats;
+  readonly #tracker: RequestTracker;
+  readonly #loop: LoopStats;
+  readonly #shared = new SharedState();
+  /** Requests answered 503 by load shedding, by route label and reason. */
+  readonly #shedTotals = new Map<string, ShedCounter>();
+  /** libuv's pool size, and the probe's delay histogram when the probe is on. */
+  readonly #threadPool: ThreadPoolStats;
+  /** Worker pools watched with `watchPool()`. */
+  readonly #workerPools = new WorkerPools();
+  /** Sampled busy time by route; undefined when `busySampleHz` is 0. */
+  readonly #busy: BusyTime | undefined;
   /** This guard's id for the capture probe, which reads its heartbeat window. */
-  private readonly probeId = registerWindowReader(() => this.shared.window);
-  private readonly heartbeat: Heartbeat;
-  private watchdog: Watchdog | undefined;
-  private readonly pipeline: StallPipeline;
-  private readonly errors: ErrorReporter;
-  private readonly observers: GuardObservers;
-  private readonly requestObservers: RequestObservers;
-  private readonly collectors: Collector[] = [];
-  private readonly sections = new Map<string, () => unknown>();
-  private readonly context: GuardContext;
-  private readonly createdAt = performance.now();
-  private releasePrecise: (() => void) | undefined;
-  private beats = 0;
-  private graceTimer: NodeJS.Timeout | undefined;
-  private closed = false;
+  readonly #probeId = registerWindowReader(() => this.#shared.window);
+  readonly #heartbeat: Heartbeat;
+  #watchdog: Watchdog | undefined;
+  readonly #pipeline: StallPipeline;
+  readonly #errors: ErrorReporter;
+  readonly #observers: GuardObservers;
+  readonly #requestObservers: RequestObservers;
+  readonly #collectors: Collector[] = [];
+  readonly #sections = new Map<string, () => unknown>();
+  readonly #context: GuardContext;
+  readonly #createdAt = performance.now();
+  #releasePrecise: (() => void) | undefined;
+  #beats = 0;
+  #graceTimer: NodeJS.Timeout | undefined;
+  #closed = false;
+
+  static {
+    // The one door to the private state, for src/internal.ts (tests, benchmarks); not part of the package's exports.
+    readInternals = (guard) => ({
+      routes: guard.#routes,
+      stalls: guard.#stalls,
+      tracker: guard.#tracker,
+      loop: guard.#loop,
+      shared: guard.#shared,
+      shedTotals: guard.#shedTotals,
+      delayHistogram: guard.#delayHistogram,
+      threadPool: guard.#threadPool,
+      workerPools: guard.#workerPools,
+      busy: guard.#busy,
+      watchdog: guard.#watchdog,
+      onBeat: (lateMs, endedWindow, nowEpochMs) => guard.#onBeat(lateMs, endedWindow, nowEpochMs),
+    });
+  }
 
   constructor(options: ResolvedOptions) {
     super();
     this.options = options;
-    this.errors = new ErrorReporter(options.onError);
-    const reportError = (err: unknown): void => this.errors.report(err);
-    this.observers = new GuardObservers(reportError);
-    this.routes = new RouteTable(options.maxRoutes);
-    this.stalls = new StallStats(options.recentStalls);
-    this.heartbeat = new Heartbeat(options.heartbeatMs, this.shared, this);
-    this.tracker = new RequestTracker(this.routes, this.heartbeat, options.precise, ({ record, route }) =>
-      this.pipeline.culpritFinished(record.id, route),
+    this.#errors = new ErrorReporter(options.onError);
+    const reportError = (err: unknown): void => this.#errors.report(err);
+    this.#observers = new GuardObservers(reportError);
+    this.#routes = new RouteTable(options.maxRoutes);
+    this.#stalls = new StallStats(options.recentStalls);
+    this.#heartbeat = new Heartbeat(options.heartbeatMs, this.#shared, { onBeat: (lateMs, window, now) => this.#onBeat(lateMs, window, now) });
+    this.#tracker = new RequestTracker(this.#routes, this.#heartbeat, options.precise, ({ record, route }) =>
+      this.#pipeline.culpritFinished(record.id, route),
     );
-    this.tracker.victimThresholdMs = options.thresholdMs;
-    this.tracker.blameAfterResponseMs = options.blameAfterResponseMs;
+    this.#tracker.victimThresholdMs = options.thresholdMs;
+    this.#tracker.blameAfterResponseMs = options.blameAfterResponseMs;
     if (options.busySampleHz > 0) {
-      const busy = new BusyTime(this.routes, this.tracker, options.busySampleHz, expectedRouteTest(options.expectedBlockingRoutes));
-      this.busy = busy;
-      this.tracker.busyResolved = (stats, samples) => busy.resolved(stats, samples);
+      const busy = new BusyTime(this.#routes, this.#tracker, options.busySampleHz, expectedRouteTest(options.expectedBlockingRoutes));
+      this.#busy = busy;
+      this.#tracker.busyResolved = (stats, samples) => busy.resolved(stats, samples);
     }
-    this.requestObservers = new RequestObservers((current) => (this.tracker.observer = current));
+    this.#requestObservers = new RequestObservers((current) => (this.#tracker.observer = current));
     // Delay percentiles from the heartbeat itself: no timer of their own (src/sampler/loop-stats.ts).
-    this.loop = new LoopStats();
-    this.threadPool = new ThreadPoolStats(THREADPOOL_BUCKETS_SECONDS, options.threadPoolProbe && options.threadPoolProbe.intervalMs);
-    this.pipeline = new StallPipeline({ heartbeatMs: options.heartbeatMs, expectedRoute: expectedRouteTest(options.expectedBlockingRoutes) }, {
-      gcPauses: () => this.loop.gcPausesSnapshot(),
-      chargeStall: (requestId, ms) => this.tracker.chargeStall(requestId, ms),
-      culprit: (requestId, report) => this.observers.culprit(requestId, report),
-      deliver: (report) => this.deliver(report),
-      samplesUsed: (samples) => this.observers.samplesUsed(samples),
+    this.#loop = new LoopStats();
+    this.#threadPool = new ThreadPoolStats(THREADPOOL_BUCKETS_SECONDS, options.threadPoolProbe && options.threadPoolProbe.intervalMs);
+    this.#pipeline = new StallPipeline({ heartbeatMs: options.heartbeatMs, expectedRoute: expectedRouteTest(options.expectedBlockingRoutes) }, {
+      gcPauses: () => this.#loop.gcPausesSnapshot(),
+      chargeStall: (requestId, ms) => this.#tracker.chargeStall(requestId, ms),
+      culprit: (requestId, report) => this.#observers.culprit(requestId, report),
+      deliver: (report) => this.#deliver(report),
+      samplesUsed: (samples) => this.#observers.samplesUsed(samples),
     });
-    this.context = {
-      model: this.readModel(),
-      observe: (observer) => this.observers.add(observer),
-      observeRequests: (observer) => this.requestObservers.add(observer),
-      snapshotSection: (key, read) => void this.sections.set(key, read),
+    this.#context = {
+      model: this.#readModel(),
+      observe: (observer) => this.#observers.add(observer),
+      observeRequests: (observer) => this.#requestObservers.add(observer),
+      snapshotSection: (key, read) => void this.#sections.set(key, read),
       emit: (event, ...args) => this.emitSafely(event, ...args),
       reportError,
     };
@@ -129,55 +167,69 @@ export class GuardCore extends EventEmitter<LoopGuardEvents> implements BeatList
   attach<C extends Collector>(factory: (context: GuardContext) => C): C;
   attach<C extends Collector>(factory: (context: GuardContext) => C | undefined): C | undefined;
   attach<C extends Collector>(factory: (context: GuardContext) => C | undefined): C | undefined {
-    const collector = factory(this.context);
+    const collector = factory(this.#context);
     if (collector === undefined) return undefined;
-    if (this.closed) this.closeCollector(collector);
-    else this.collectors.push(collector);
+    if (this.#closed) this.#closeCollector(collector);
+    else this.#collectors.push(collector);
     return collector;
   }
 
   /** Starts the heartbeat and the watchdog; the composition calls it once its collectors are attached. @internal */
   start(wiring: StartWiring = {}): void {
     const options = this.options;
-    if (options.precise) this.releasePrecise = enablePrecise();
-    this.heartbeat.start();
+    if (options.precise) this.#releasePrecise = enablePrecise();
+    this.#heartbeat.start();
     // Without captures the worker still runs when it serves the metrics endpoint or probes the pool; it just never pauses.
-    const poolProbe = this.threadPool.probeConfig();
-    if (options.captureStacks || wiring.metricsServer || poolProbe || this.busy) {
-      this.watchdog = new Watchdog(
-        this.shared,
+    const poolProbe = this.#threadPool.probeConfig();
+    if (options.captureStacks || wiring.metricsServer || poolProbe || this.#busy) {
+      this.#watchdog = new Watchdog(
+        this.#shared,
         {
           captureAfterMs: options.captureAfterMs,
           resampleMs: Math.max(10, Math.round(options.thresholdMs / 2)),
           maxSamplesPerStall: 16,
           maxStackFrames: options.maxStackFrames,
-          probeId: this.probeId,
+          probeId: this.#probeId,
           captureStacks: options.captureStacks,
           ...(wiring.metricsServer && { metricsServer: wiring.metricsServer }),
           ...(poolProbe && { poolProbe }),
-          ...(this.busy && { busy: { sinkId: this.busy.sinkId, sampleHz: this.busy.sampleHz } }),
+          ...(this.#busy && { busy: { sinkId: this.#busy.sinkId, sampleHz: this.#busy.sampleHz } }),
         },
         {
-          onSamples: (window, samples) => this.guarded(() => this.pipeline.samplesArrived(window, samples)),
+          onSamples: (window, samples) => this.#guarded(() => this.#pipeline.samplesArrived(window, samples)),
           onError: (error) => this.reportError(new LoopGuardError('LOOPGUARD_WATCHDOG_FAILED', error.message, { cause: error })),
           onReady: () => this.emitSafely('watchdog:ready'),
           ...(wiring.onWorkerMessage && { onMessage: wiring.onWorkerMessage }),
         },
       );
-      this.watchdog.start();
+      this.#watchdog.start();
     }
-    this.updateCaptureAllowed();
+    this.#updateCaptureAllowed();
     if (options.startupGraceMs > 0) {
       // Allow captures the moment grace ends, not up to a second later: a stall
       // straddling that moment would otherwise be reported without its stack.
-      this.graceTimer = setTimeout(() => this.updateCaptureAllowed(), options.startupGraceMs + 1);
-      this.graceTimer.unref();
+      this.#graceTimer = setTimeout(() => this.#updateCaptureAllowed(), options.startupGraceMs + 1);
+      this.#graceTimer.unref();
     }
+  }
+
+  /**
+   * The owner of this guard's request records (`record.owner`), read once by
+   * adapters so that telling their own records apart costs one comparison per request.
+   * @internal
+   */
+  get recordOwner(): object {
+    return this.#tracker;
+  }
+
+  /** Drops a record opened for a request that was then shed: it is not counted anywhere. @internal */
+  discardRequest(record: RequestRecord): void {
+    this.#tracker.discard(record);
   }
 
   /** Called by adapters when a request is accepted. Never throws. */
   beginRequest(req: unknown, method: string, routeOf: RouteResolver): RequestRecord {
-    return this.tracker.begin(req, method, routeOf);
+    return this.#tracker.begin(req, method, routeOf);
   }
 
   /**
@@ -193,8 +245,8 @@ export class GuardCore extends EventEmitter<LoopGuardEvents> implements BeatList
 
   /** Recent stalls, per-route totals, delay percentiles and ELU: plain JSON. */
   snapshot(): LoopGuardSnapshot {
-    const snapshot: Record<string, unknown> = { ...buildSnapshot(this.context.model) };
-    for (const [key, read] of this.sections) snapshot[key] = read();
+    const snapshot: Record<string, unknown> = { ...buildSnapshot(this.#context.model) };
+    for (const [key, read] of this.#sections) snapshot[key] = read();
     return snapshot as unknown as LoopGuardSnapshot;
   }
 
@@ -205,67 +257,67 @@ export class GuardCore extends EventEmitter<LoopGuardEvents> implements BeatList
    * `pool` label (at most 10 pools). Returns the function that stops watching.
    */
   watchPool(pool: unknown, options: WatchPoolOptions): () => void {
-    return this.workerPools.watch(pool, options);
+    return this.#workerPools.watch(pool, options);
   }
 
   /** @internal The read model collectors get, for the composition's handlers. */
   protected get model(): GuardReadModel {
-    return this.context.model;
+    return this.#context.model;
   }
 
   /** How long the loop has been blocked right now, ms. */
   blockedForMs(): number {
-    return this.shared.blockedForMs(epochNow());
+    return this.#shared.blockedForMs(epochNow());
   }
 
   /** The watchdog is connected and can capture stacks (see the 'watchdog:ready' event). */
   get watchdogReady(): boolean {
-    return this.watchdog?.ready ?? false;
+    return this.#watchdog?.ready ?? false;
   }
 
   get watchdogRunning(): boolean {
-    return this.watchdog?.running ?? false;
+    return this.#watchdog?.running ?? false;
   }
 
   get isClosed(): boolean {
-    return this.closed;
+    return this.#closed;
   }
 
   /** Stops timers, the worker and observers, and unregisters metrics: the process can exit. */
   close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.heartbeat.stop();
-    if (this.graceTimer) clearTimeout(this.graceTimer);
-    this.watchdog?.close();
-    unregisterWindowReader(this.probeId);
-    this.busy?.close();
-    this.loop.close();
-    this.releasePrecise?.();
-    this.pipeline.close();
-    for (const collector of this.collectors.splice(0)) this.closeCollector(collector);
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#heartbeat.stop();
+    if (this.#graceTimer) clearTimeout(this.#graceTimer);
+    this.#watchdog?.close();
+    unregisterWindowReader(this.#probeId);
+    this.#busy?.close();
+    this.#loop.close();
+    this.#releasePrecise?.();
+    this.#pipeline.close();
+    for (const collector of this.#collectors.splice(0)) this.#closeCollector(collector);
   }
 
   /** Reports a runtime problem once per distinct message; never throws. */
   reportError(err: unknown): void {
-    this.errors.report(err);
+    this.#errors.report(err);
   }
 
-  /** @internal The heartbeat's listener. */
-  onBeat(lateMs: number, endedWindow: number, nowEpochMs: number): void {
+  /** The heartbeat's listener. */
+  #onBeat(lateMs: number, endedWindow: number, nowEpochMs: number): void {
     try {
-      this.delayHistogram.record(lateMs / 1000);
-      this.loop.update(lateMs);
+      this.#delayHistogram.record(lateMs / 1000);
+      this.#loop.update(lateMs);
       // Once a second: startup grace ending, a debugger attaching or leaving.
-      if (++this.beats % Math.max(1, Math.round(1000 / this.options.heartbeatMs)) === 0) this.updateCaptureAllowed();
-      this.observers.beat(lateMs);
+      if (++this.#beats % Math.max(1, Math.round(1000 / this.options.heartbeatMs)) === 0) this.#updateCaptureAllowed();
+      this.#observers.beat(lateMs);
       // Victims whose own timers expired during the stall finish in this same
       // timers phase, before the heartbeat runs: they are counted as they finish.
-      const inFlight = this.tracker.inFlight + this.tracker.finishedVictims;
-      this.tracker.finishedVictims = 0;
-      if (lateMs < this.options.thresholdMs || this.inGrace()) return;
-      const samplesComing = this.watchdog?.running === true && this.shared.capturing === endedWindow;
-      this.pipeline.measured({ window: endedWindow, startedAt: nowEpochMs - lateMs, durationMs: lateMs, inFlight }, samplesComing);
+      const inFlight = this.#tracker.inFlight + this.#tracker.finishedVictims;
+      this.#tracker.finishedVictims = 0;
+      if (lateMs < this.options.thresholdMs || this.#inGrace()) return;
+      const samplesComing = this.#watchdog?.running === true && this.#shared.capturing === endedWindow;
+      this.#pipeline.measured({ window: endedWindow, startedAt: nowEpochMs - lateMs, durationMs: lateMs, inFlight }, samplesComing);
     } catch (err) {
       this.reportError(err);
     }
@@ -280,43 +332,43 @@ export class GuardCore extends EventEmitter<LoopGuardEvents> implements BeatList
     }
   }
 
-  private inGrace(): boolean {
-    return performance.now() - this.createdAt < this.options.startupGraceMs;
+  #inGrace(): boolean {
+    return performance.now() - this.#createdAt < this.options.startupGraceMs;
   }
 
-  private updateCaptureAllowed(): void {
+  #updateCaptureAllowed(): void {
     // A debugger client attached (inspector.url() set) owns pausing; we must not pause under it.
-    this.shared.captureAllowed = this.options.captureStacks && !this.inGrace() && inspector.url() === undefined;
+    this.#shared.captureAllowed = this.options.captureStacks && !this.#inGrace() && inspector.url() === undefined;
   }
 
   /** The guard's state as collectors see it: live views, no copies. */
-  private readModel(): GuardReadModel {
+  #readModel(): GuardReadModel {
     const guard = this;
     return {
       options: this.options,
-      delayHistogram: this.delayHistogram,
-      routes: this.routes,
-      stalls: this.stalls,
-      loop: this.loop,
-      shedTotals: this.shedTotals,
-      threadPool: this.threadPool,
-      busy: this.busy,
-      workerPools: () => this.workerPools.read((err) => this.reportError(err)),
+      delayHistogram: this.#delayHistogram,
+      routes: this.#routes,
+      stalls: this.#stalls,
+      loop: this.#loop,
+      shedTotals: this.#shedTotals,
+      threadPool: this.#threadPool,
+      busy: this.#busy,
+      workerPools: () => this.#workerPools.read((err) => this.reportError(err)),
       get requestsInFlight() {
-        return guard.tracker.inFlight;
+        return guard.#tracker.inFlight;
       },
       get watchdogRunning() {
         return guard.watchdogRunning;
       },
       get isClosed() {
-        return guard.closed;
+        return guard.#closed;
       },
       blockedForMs: () => this.blockedForMs(),
-      inStartupGrace: () => this.inGrace(),
+      inStartupGrace: () => this.#inGrace(),
     };
   }
 
-  private guarded(fn: () => void): void {
+  #guarded(fn: () => void): void {
     try {
       fn();
     } catch (err) {
@@ -324,7 +376,7 @@ export class GuardCore extends EventEmitter<LoopGuardEvents> implements BeatList
     }
   }
 
-  private closeCollector(collector: Collector): void {
+  #closeCollector(collector: Collector): void {
     try {
       collector.close();
     } catch (err) {
@@ -332,12 +384,12 @@ export class GuardCore extends EventEmitter<LoopGuardEvents> implements BeatList
     }
   }
 
-  private deliver(report: StallReport): void {
-    if (this.closed) return;
+  #deliver(report: StallReport): void {
+    if (this.#closed) return;
     const label =
-      report.cause === 'gc' ? ROUTE_GC : report.route === null ? ROUTE_BACKGROUND : this.routes.labelFor(report.route);
-    this.stalls.record(report, label);
-    this.observers.stall(report, label);
+      report.cause === 'gc' ? ROUTE_GC : report.route === null ? ROUTE_BACKGROUND : this.#routes.labelFor(report.route);
+    this.#stalls.record(report, label);
+    this.#observers.stall(report, label);
     if (this.options.onStall) {
       try {
         this.options.onStall(report);

@@ -30,9 +30,17 @@ export interface GuardObserver {
  * request's span). Called on the request path: implementations stay O(1) and never throw.
  */
 export interface RequestObserver {
-  /** At begin: what to keep on the record as its span (undefined when not tracing). */
+  /**
+   * At begin: what to keep on the record as its span (undefined when not
+   * tracing, or when the record opens before its span exists: at node:http's
+   * start channel, before the tracing instrumentation runs).
+   */
   begin(): unknown;
-  /** The watchdog caught this request holding the loop; runs while the main thread is paused. */
+  /**
+   * The watchdog caught this request holding the loop; runs while the main
+   * thread is paused, in the request's own execution context (its span, if
+   * the record has none yet, can be read there).
+   */
   captured(record: RequestRecord): void;
   /** At finish: the request's route stats and the loop delay it waited through, ms. */
   finished(record: RequestRecord, stats: RouteStats, waitedMs: number): void;

@@ -39,11 +39,16 @@ export interface RequestRecord {
   };
 }
 
+const STORE_KEY = Symbol.for('loopguard.requestStore');
+
 /**
- * One store for every guard in the process: the watchdog reads it through
- * the global probe below, which must not depend on which guard is asking.
+ * One store for every guard in the process, and for every copy of loopguard
+ * in it (two versions in node_modules): the watchdog reads it through the
+ * global probe below, which only the first copy installs, so a second copy's
+ * requests must live in the same store or they would go invisible.
  */
-export const requestStore = new AsyncLocalStorage<RequestRecord>();
+export const requestStore: AsyncLocalStorage<RequestRecord> = ((globalThis as Record<symbol, unknown>)[STORE_KEY] ??=
+  new AsyncLocalStorage<RequestRecord>()) as AsyncLocalStorage<RequestRecord>;
 
 const PROBE_KEY = Symbol.for(PROBE_SYMBOL_NAME);
 
@@ -93,7 +98,9 @@ function probe(maxFrames: number, guardId: number): ProbeResult | null {
     if (record.owner.arrivedDuringStall(record)) return [ARRIVED_DURING_STALL, '', null, asyncId, expected, 0, at, frames, window];
     // The loop has not turned since the stall began: the owner's window is the stall's.
     record.capturedWindow = record.owner.window;
-    if (record.span !== undefined) record.owner.captured?.(record);
+    // Also without a span: a record opened at node:http's start channel has none
+    // yet (tracing made the server span later); an observer may take it here.
+    record.owner.captured?.(record);
     let route: string | null = null;
     try {
       route = record.routeOf(record.req);

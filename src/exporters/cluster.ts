@@ -12,7 +12,8 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Worker as ClusterWorker } from 'node:cluster';
-import { InvalidOptionError, LoopGuardError } from '../errors';
+import { LoopGuardError } from '../errors';
+import { finiteNumber, knownKeys, optionalFunction, plainObject } from '../validate';
 import type { MetricJson } from './exposition';
 import { defaultPromClient, INSTALL_PROM_CLIENT } from './prom-lib';
 
@@ -68,12 +69,10 @@ interface Aggregator {
  * announce their metrics servers once, when those start listening.
  */
 export function clusterMetricsHandler(options: ClusterMetricsOptions = {}): ClusterMetricsHandler {
-  if (options === null || typeof options !== 'object') throw new InvalidOptionError('options', 'an object', options);
-  const timeoutMs = options.timeoutMs ?? 1000;
-  if (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs < 1 || timeoutMs > 60_000) {
-    throw new InvalidOptionError('timeoutMs', 'a number from 1 to 60000', timeoutMs);
-  }
-  if (options.onError !== undefined && typeof options.onError !== 'function') throw new InvalidOptionError('onError', 'a function', options.onError);
+  plainObject('options', options);
+  knownKeys('', options, ['timeoutMs', 'onError']);
+  const timeoutMs = finiteNumber('timeoutMs', options.timeoutMs ?? 1000, 1, 60_000);
+  optionalFunction('onError', options.onError);
   const cluster = loadCluster();
   if (!cluster.isPrimary) {
     throw new LoopGuardError('LOOPGUARD_INVALID_OPTION', 'loopguard: clusterMetricsHandler() belongs in the cluster primary; workers run loopguard with `metricsServer: { port: 0 }`');

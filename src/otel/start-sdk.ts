@@ -7,7 +7,8 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { InvalidOptionError, LoopGuardError } from '../errors';
-import { refreshGlobalMeters } from '../exporters/otel';
+import { boolean, integer, knownKeys, plainObject } from '../validate';
+import { refreshGlobalMeters } from './exporter';
 import { prometheusViews } from './instruments';
 
 export interface StartOtelOptions {
@@ -152,18 +153,20 @@ interface Resolved {
 }
 
 function resolve(options: StartOtelOptions): Resolved {
-  if (options === null || typeof options !== 'object') throw new InvalidOptionError('options', 'an object', options);
+  plainObject('options', options);
+  knownKeys('', options, ['exporter', 'prometheus', 'exportIntervalMs', 'traces', 'serviceName', 'instrumentations']);
+  if (options.prometheus !== undefined) knownKeys('prometheus', plainObject('prometheus', options.prometheus), ['port', 'host']);
   const exporter = options.exporter ?? 'otlp';
   if (exporter !== 'otlp' && exporter !== 'prometheus') throw new InvalidOptionError('exporter', "'otlp' or 'prometheus'", exporter);
   const env = process.env;
   const port = options.prometheus?.port ?? (env.OTEL_EXPORTER_PROMETHEUS_PORT ? Number(env.OTEL_EXPORTER_PROMETHEUS_PORT) : 9464);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InvalidOptionError('prometheus.port', 'an integer from 0 to 65535', port);
+  integer('prometheus.port', port, 0, 65_535);
   const host = options.prometheus?.host ?? env.OTEL_EXPORTER_PROMETHEUS_HOST ?? '127.0.0.1';
   if (typeof host !== 'string' || host === '') throw new InvalidOptionError('prometheus.host', 'a host name or address', host);
   const exportIntervalMs = options.exportIntervalMs ?? (env.OTEL_METRIC_EXPORT_INTERVAL ? Number(env.OTEL_METRIC_EXPORT_INTERVAL) : 60_000);
   if (!Number.isFinite(exportIntervalMs) || exportIntervalMs < 100) throw new InvalidOptionError('exportIntervalMs', 'a number of milliseconds ≥ 100', exportIntervalMs);
   const traces = options.traces ?? exporter === 'otlp';
-  if (typeof traces !== 'boolean') throw new InvalidOptionError('traces', 'a boolean', traces);
+  boolean('traces', traces);
   if (options.serviceName !== undefined && typeof options.serviceName !== 'string') throw new InvalidOptionError('serviceName', 'a string', options.serviceName);
   const instrumentations = options.instrumentations ?? [];
   if (!Array.isArray(instrumentations)) throw new InvalidOptionError('instrumentations', 'an array of OpenTelemetry instrumentations', instrumentations);

@@ -11,7 +11,7 @@
 import { ChannelStarter, entryOf } from '../adapters/entry';
 import { startEveryServer } from '../adapters/http-channels';
 import type { LoopGuard } from '../create-guard';
-import { zeroCodeRoute } from './frameworks';
+import { zeroCodeRoute } from '../routes/zero-code';
 
 /** Tracks every server request in `guard`, for the life of the process. */
 export function watchHttpServers(guard: LoopGuard): void {

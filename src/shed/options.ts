@@ -1,4 +1,5 @@
 import { InvalidOptionError } from '../errors';
+import { boolean, finiteNumber, integer, knownKeys, optionalFunction, plainObject } from '../validate';
 import type { ShedDecision } from './decision';
 import { templateSource } from './route-match';
 
@@ -105,28 +106,23 @@ const KNOWN = [
 export function resolveShedOptions(input: unknown, thresholdMs: number): ResolvedShedOptions | false {
   if (input === undefined || input === false) return false;
   const value = input === true ? {} : input;
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw new InvalidOptionError('shed', 'an object, true or false', input);
-  }
-  const o = value as ShedOptions;
-  for (const key of Object.keys(o)) {
-    if (!KNOWN.includes(key)) throw new InvalidOptionError(`shed.${key}`, `one of the known shed options (${KNOWN.join(', ')})`, 'an unknown option');
-  }
+  const o = plainObject<ShedOptions>('shed', value, 'an object, true or false');
+  knownKeys('shed', o, KNOWN);
   const mode = o.mode ?? SHED_DEFAULTS.mode;
   if (mode !== 'culprits' && mode !== 'all') throw new InvalidOptionError('shed.mode', "'culprits' or 'all'", mode);
   const resolved: ResolvedShedOptions = {
     mode,
-    maxEventLoopDelayMs: number('maxEventLoopDelayMs', o.maxEventLoopDelayMs ?? thresholdMs, 0, 600_000),
-    maxEventLoopUtilization: number('maxEventLoopUtilization', o.maxEventLoopUtilization ?? SHED_DEFAULTS.maxEventLoopUtilization, 0, 1),
-    maxHeapUsedBytes: number('maxHeapUsedBytes', o.maxHeapUsedBytes ?? SHED_DEFAULTS.maxHeapUsedBytes, 0, Number.MAX_SAFE_INTEGER),
-    windowMs: number('windowMs', o.windowMs ?? SHED_DEFAULTS.windowMs, 1000, 3_600_000),
-    cooldownMs: number('cooldownMs', o.cooldownMs ?? SHED_DEFAULTS.cooldownMs, 0, 3_600_000),
-    escalateAfterMs: number('escalateAfterMs', o.escalateAfterMs ?? SHED_DEFAULTS.escalateAfterMs, 0, 3_600_000),
-    maxCulprits: integer('maxCulprits', o.maxCulprits ?? SHED_DEFAULTS.maxCulprits, 1, 50),
-    retryAfterSeconds: integer('retryAfterSeconds', o.retryAfterSeconds ?? SHED_DEFAULTS.retryAfterSeconds, 0, 86_400),
+    maxEventLoopDelayMs: finiteNumber('shed.maxEventLoopDelayMs', o.maxEventLoopDelayMs ?? thresholdMs, 0, 600_000),
+    maxEventLoopUtilization: finiteNumber('shed.maxEventLoopUtilization', o.maxEventLoopUtilization ?? SHED_DEFAULTS.maxEventLoopUtilization, 0, 1),
+    maxHeapUsedBytes: finiteNumber('shed.maxHeapUsedBytes', o.maxHeapUsedBytes ?? SHED_DEFAULTS.maxHeapUsedBytes, 0, Number.MAX_SAFE_INTEGER),
+    windowMs: finiteNumber('shed.windowMs', o.windowMs ?? SHED_DEFAULTS.windowMs, 1000, 3_600_000),
+    cooldownMs: finiteNumber('shed.cooldownMs', o.cooldownMs ?? SHED_DEFAULTS.cooldownMs, 0, 3_600_000),
+    escalateAfterMs: finiteNumber('shed.escalateAfterMs', o.escalateAfterMs ?? SHED_DEFAULTS.escalateAfterMs, 0, 3_600_000),
+    maxCulprits: integer('shed.maxCulprits', o.maxCulprits ?? SHED_DEFAULTS.maxCulprits, 1, 50),
+    retryAfterSeconds: integer('shed.retryAfterSeconds', o.retryAfterSeconds ?? SHED_DEFAULTS.retryAfterSeconds, 0, 86_400),
     exempt: exemptList(o.exempt ?? SHED_DEFAULTS.exempt),
-    onShed: optionalFunction(o.onShed),
-    rankByBusyTime: booleanOption('rankByBusyTime', o.rankByBusyTime ?? false),
+    onShed: optionalFunction<OnShed>('shed.onShed', o.onShed),
+    rankByBusyTime: boolean('shed.rankByBusyTime', o.rankByBusyTime ?? false),
     minCulpritCostMs: thresholdMs / 10,
   };
   if (resolved.maxEventLoopDelayMs === 0 && resolved.maxEventLoopUtilization === 0 && resolved.maxHeapUsedBytes === 0) {
@@ -139,33 +135,8 @@ export function resolveShedOptions(input: unknown, thresholdMs: number): Resolve
   return Object.freeze(resolved);
 }
 
-function number(name: string, value: unknown, min: number, max: number): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
-    throw new InvalidOptionError(`shed.${name}`, `a number from ${min} to ${max}`, value);
-  }
-  return value;
-}
-
-function integer(name: string, value: unknown, min: number, max: number): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new InvalidOptionError(`shed.${name}`, `an integer from ${min} to ${max}`, value);
-  }
-  return value;
-}
-
 function exemptList(value: unknown): readonly (string | RegExp)[] {
   const valid = Array.isArray(value) && value.every((e) => (typeof e === 'string' && templateSource(e) !== null) || e instanceof RegExp);
   if (!valid) throw new InvalidOptionError('shed.exempt', 'an array of path templates starting with "/" (like "/health" or "/status/:check") or RegExps', value);
   return Object.freeze([...(value as (string | RegExp)[])]);
-}
-
-function booleanOption(name: string, value: unknown): boolean {
-  if (typeof value !== 'boolean') throw new InvalidOptionError(`shed.${name}`, 'a boolean', value);
-  return value;
-}
-
-function optionalFunction(value: unknown): OnShed | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== 'function') throw new InvalidOptionError('shed.onShed', 'a function', value);
-  return value as OnShed;
 }

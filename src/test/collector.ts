@@ -3,7 +3,9 @@
  * (precise mode) and the watchdog's captures of requests holding the loop.
  * It plugs in from outside as one more observer; the guard knows nothing of it.
  */
+import dc from 'node:diagnostics_channel';
 import { performance } from 'node:perf_hooks';
+import { kRecord, type TrackedResponse } from '../adapters/finish';
 import type { CaptureSample } from '../core/attribution';
 import { expectedRouteTest } from '../core/expected';
 import type { LoopGuard } from '../create-guard';
@@ -14,13 +16,16 @@ import type { BudgetConfig } from './budget-config';
 import { BudgetLedger } from './ledger';
 import { runQueueWaitClock } from './run-queue';
 
+const RESPONSE_FINISH = 'http.server.response.finish';
+
 /** How long a verdict waits for the capture of a request that was caught holding the loop. */
 const CAPTURE_WAIT_MS = 1500;
 
 export class BudgetCollector {
   /** The whole run's ledger (the zero-code start's table). */
   readonly ledger: BudgetLedger;
-  private readonly scopes = new Set<BudgetLedger>();
+  /** Open scopes, with the responses they saw that another guard had opened (see onResponseFinish). */
+  private readonly scopes = new Map<BudgetLedger, { unseen: number }>();
   /** Requests caught by the watchdog whose capture has not arrived yet, with their window. */
   private readonly awaiting = new Map<number, number>();
   private readonly settleWaiters = new Set<() => void>();
@@ -46,13 +51,29 @@ export class BudgetCollector {
   /** A ledger that sees the requests finishing from now until `closeScope`. */
   openScope(budgetMs: number, warmupRequests: number): BudgetLedger {
     const scope = new BudgetLedger(budgetMs, warmupRequests);
-    this.scopes.add(scope);
+    if (this.scopes.size === 0) dc.subscribe(RESPONSE_FINISH, this.onResponseFinish);
+    this.scopes.set(scope, { unseen: 0 });
     return scope;
   }
 
-  closeScope(scope: BudgetLedger): void {
+  /** Closes a scope; returns how many responses it saw that it could not judge. */
+  closeScope(scope: BudgetLedger): number {
+    const unseen = this.scopes.get(scope)?.unseen ?? 0;
     this.scopes.delete(scope);
+    if (this.scopes.size === 0) dc.unsubscribe(RESPONSE_FINISH, this.onResponseFinish);
+    return unseen;
   }
+
+  /**
+   * An app that mounts loopguard's own middleware keeps its requests in its
+   * own guard, created before this one: they cannot be judged here, and a
+   * scope must not pass for want of seeing them.
+   */
+  private readonly onResponseFinish = (message: unknown): void => {
+    const record = (message as { response?: TrackedResponse }).response?.[kRecord];
+    if (record !== undefined && record.owner === this.guard.recordOwner) return;
+    for (const counts of this.scopes.values()) counts.unseen++;
+  };
 
   /** Resolves once the captures of requests already finished have arrived (bounded wait). */
   settled(): Promise<void> {
@@ -84,7 +105,7 @@ export class BudgetCollector {
     if (record.capturedWindow !== 0) this.awaiting.set(record.id, record.capturedWindow);
     this.ledger.finished(request);
     // A scope is asked for explicitly, inside the run: startup grace is the run's, not its.
-    for (const scope of this.scopes) scope.finished({ ...request, warmup: false });
+    for (const scope of this.scopes.keys()) scope.finished({ ...request, warmup: false });
     this.onChange?.();
   }
 
@@ -122,7 +143,7 @@ export class BudgetCollector {
         expected: sample.expected === true,
       };
       this.ledger.captured(capture);
-      for (const scope of this.scopes) scope.captured(capture);
+      for (const scope of this.scopes.keys()) scope.captured(capture);
     }
     // Samples come in window order: every capture up to this window is in. An empty
     // batch names no window (and may be another window's): it ends no wait.

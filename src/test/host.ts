@@ -3,18 +3,14 @@
  * http server, with its collector. The zero-code start provides it under
  * LOOPGUARD_BUDGET_MS; otherwise the first withinLoopBudget creates one.
  *
- * Found through a diagnostics channel, not a global: Jest runs each test file
- * in a realm of its own with its own copy of loopguard, but diagnostics
- * channels (a core module's state) are the process's. For the same reason the
- * watchdog's probe is also placed on the main realm's global, where the
- * worker's `Runtime.evaluate` looks for it.
+ * Found through a diagnostics channel, not a global: realms with copies of
+ * loopguard of their own (Jest's test files) share the process's
+ * diagnostics channels (a core module's state).
  */
 import dc from 'node:diagnostics_channel';
-import { EventEmitter } from 'node:events';
 import { createLoopGuard, type LoopGuard } from '../create-guard';
 import { enablePrecise } from '../core/precise';
-import { PROBE_SYMBOL_NAME } from '../watchdog/probe';
-import { linkFastify } from '../register/frameworks';
+import { linkFastify } from '../routes/zero-code';
 import { watchHttpServers } from '../register/http-servers';
 import type { BudgetConfig } from './budget-config';
 import { BudgetCollector } from './collector';
@@ -65,14 +61,5 @@ export function createHost(budgetMs: number): BudgetHost {
     watchHttpServers(guard);
     linkFastify((err) => guard.reportError(err));
   }
-  exposeProbeToMainRealm();
   return offerHost(new BudgetCollector(guard, config));
-}
-
-function exposeProbeToMainRealm(): void {
-  const key = Symbol.for(PROBE_SYMBOL_NAME);
-  const own = (globalThis as Record<symbol, unknown>)[key];
-  // A core module's function belongs to the main realm; its Function constructor evaluates there.
-  const mainGlobal = (EventEmitter.constructor as FunctionConstructor)('return globalThis')() as Record<symbol, unknown>;
-  if (mainGlobal !== (globalThis as object) && own !== undefined) mainGlobal[key] ??= own;
 }

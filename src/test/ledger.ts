@@ -11,9 +11,22 @@ import { isAppFrame } from '../watchdog/frames';
 /** loopguard's own code (this file lives in dist/test): never the function to blame, wherever it is installed. */
 const OWN_CODE = `${dirname(__dirname)}${sep}`;
 
+function isOwnAppFrame(frame: StackFrame): boolean {
+  return isAppFrame(frame) && !frame.url.startsWith(OWN_CODE);
+}
+
 /** The frame a person reads first: the app's own code, else the top frame. */
 function blamedFrame(stack: readonly StackFrame[]): StackFrame | null {
-  return stack.find((f) => isAppFrame(f) && !f.url.startsWith(OWN_CODE)) ?? stack[0] ?? null;
+  return stack.find(isOwnAppFrame) ?? stack[0] ?? null;
+}
+
+/**
+ * A capture can land at a moment of the request other than its blocking (the
+ * loop was already late from whatever ran before it): one inside the app's
+ * own code is the better witness.
+ */
+function witness<T extends { stack: readonly StackFrame[] | null }>(candidates: readonly T[]): T | undefined {
+  return candidates.find((c) => c.stack !== null && c.stack.some(isOwnAppFrame)) ?? candidates.find((c) => c.stack !== null && c.stack.length > 0);
 }
 
 /** What to do about the blocking (src/advice), as a stall report carries it. */
@@ -132,8 +145,8 @@ export class BudgetLedger {
     tally.totalMs += ownMs;
     if (ownMs <= this.budgetMs) return;
     tally.overBudget++;
-    const last = captures?.[captures.length - 1];
-    this.keepOffender(tally, request.id, { ownMs, stack: last?.stack ?? null, advice: last?.advice ?? null });
+    const best = witness([...(captures ?? [])].reverse());
+    this.keepOffender(tally, request.id, { ownMs, stack: best?.stack ?? null, advice: best?.advice ?? null });
   }
 
   /** A capture caught request `requestId` holding the loop; it may finish before or after this. */
@@ -144,7 +157,7 @@ export class BudgetLedger {
       // Finished already, judged without this capture: judge again with the pause's time taken off.
       offender.ownMs -= capture.pausedMs;
       tally.totalMs -= capture.pausedMs;
-      if (offender.stack === null) {
+      if (witness([offender, capture]) === capture) {
         offender.stack = capture.stack;
         offender.advice = capture.advice ?? null;
       }
@@ -198,14 +211,9 @@ export class BudgetLedger {
 }
 
 function rowOf(tally: RouteTally): BudgetRow {
-  let worst: Offender | undefined;
-  let worstCaught: Offender | undefined;
-  for (const offender of tally.offenders.values()) {
-    if (worst === undefined || offender.ownMs > worst.ownMs) worst = offender;
-    if (offender.stack !== null && offender.stack.length > 0 && (worstCaught === undefined || offender.ownMs > worstCaught.ownMs)) {
-      worstCaught = offender;
-    }
-  }
+  const byWorst = [...tally.offenders.values()].sort((a, b) => b.ownMs - a.ownMs);
+  const worst = byWorst[0];
+  const worstCaught = witness(byWorst);
   return {
     method: tally.method,
     route: tally.route,
@@ -216,6 +224,13 @@ function rowOf(tally: RouteTally): BudgetRow {
     frame: worstCaught?.stack ? blamedFrame(worstCaught.stack) : null,
     advice: worstCaught?.advice ?? null,
   };
+}
+
+/** The app's own code beats a dependency's frame; between equals, the worse request's. */
+function betterFrame(frame: StackFrame, worstMs: number, than: StackFrame, thanWorstMs: number): boolean {
+  const own = isOwnAppFrame(frame);
+  const otherOwn = isOwnAppFrame(than);
+  return own !== otherOwn ? own : worstMs > thanWorstMs;
 }
 
 function pausedTotal(captures: readonly RequestCapture[] | undefined): number {
@@ -248,7 +263,7 @@ export function mergeSummaries(budgetMs: number, summaries: readonly BudgetSumma
       seen.overBudget += row.overBudget;
       seen.totalMs = round(seen.totalMs + row.totalMs);
       // The function comes with the worst request that has one.
-      if ((row.frame !== null && (seen.frame === null || row.worstMs > seen.worstMs))) {
+      if (row.frame !== null && (seen.frame === null || betterFrame(row.frame, row.worstMs, seen.frame, seen.worstMs))) {
         seen.frame = row.frame;
         seen.advice = row.advice;
       }

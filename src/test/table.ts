@@ -19,7 +19,8 @@ function cells(row: BudgetRow, root: string | undefined): string[] {
     formatMs(row.worstMs),
     formatMs(row.totalMs),
     `${row.overBudget} of ${row.requests}`,
-    row.frame === null ? '(not captured: spread over several callbacks, or the watchdog was not ready)' : formatFrame(row.frame, root),
+    // Missed when the time was spread over many short callbacks, or the watchdog was late or not started yet.
+    row.frame === null ? '(function not captured)' : formatFrame(row.frame, root),
   ];
 }
 

@@ -3,6 +3,7 @@ import { isAbsolute } from 'node:path';
 import type { GuardContext } from '../core/read-model';
 import type { LoopGuardSnapshot } from '../core/snapshot';
 import { InvalidOptionError, LoopGuardError } from '../errors';
+import { knownKeys, optionalFunction, plainObject } from '../validate';
 import { LoopHistory } from './history';
 import { PAGE_CSP, PAGE_ETAG, PAGE_HTML } from './page';
 import { toViewSnapshot } from './view-model';
@@ -109,15 +110,9 @@ export function createDashboardHandler(guard: DashboardSource, points: LoopHisto
 }
 
 function resolveDashboardOptions(options: DashboardOptions): { authorize: DashboardOptions['authorize']; root: string } {
-  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
-    throw new InvalidOptionError('dashboard options', 'an object', options);
-  }
-  for (const key of Object.keys(options)) {
-    if (key !== 'authorize' && key !== 'root') throw new InvalidOptionError(`dashboard.${key}`, 'one of the known options (authorize, root)', 'an unknown option');
-  }
-  if (options.authorize !== undefined && typeof options.authorize !== 'function') {
-    throw new InvalidOptionError('dashboard.authorize', 'a function (req) => boolean', options.authorize);
-  }
+  plainObject('dashboard options', options);
+  knownKeys('dashboard', options, ['authorize', 'root']);
+  optionalFunction('dashboard.authorize', options.authorize, 'a function (req) => boolean');
   const root = options.root ?? process.cwd();
   if (typeof root !== 'string' || !isAbsolute(root)) throw new InvalidOptionError('dashboard.root', 'an absolute directory path', root);
   return { authorize: options.authorize, root: root.replace(/[\\/]+$/, '') || root };

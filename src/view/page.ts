@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { PAGE_SCRIPT } from './page-script';
+import { PAGE_SCRIPT } from './page-script.generated';
 import { PAGE_STYLE } from './page-style';
 
 /**

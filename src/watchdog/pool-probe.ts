@@ -66,7 +66,12 @@ export class ProbeSchedule {
 
 /** The running probe, as the worker's sleep loop sees it. */
 export interface PoolProbeHandle {
-  /** A probe is in the pool: the worker's event loop must turn promptly to time its completion. */
+  /**
+   * A probe is in the pool: the worker must wait in its event loop (not in
+   * `Atomics.wait`), so the completion wakes it and is timed right. Wait
+   * with a timer, never a `setImmediate` loop: a probe can stay queued for
+   * seconds in a saturated pool, and spinning then would burn a core.
+   */
   readonly queued: boolean;
   /** Epoch ms of the next tick: the worker's event loop must turn by then. */
   readonly nextTickAt: number;
@@ -107,6 +112,8 @@ export function startPoolProbe(config: PoolProbeConfig): PoolProbeHandle {
     stop() {
       stopped = true;
       clearTimeout(timer);
+      // Readers must not see a probe waiting forever once nobody times it.
+      schedule.forget();
     },
   };
 }

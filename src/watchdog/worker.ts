@@ -149,7 +149,10 @@ function watch(): void {
     // The busy sampler's and the pool probe's timers need this thread's event loop by their time.
     const loopDue = Math.min(yieldAt, loopNeededAt(now));
     if (loopDue <= now + 1) {
-      setImmediate(watch);
+      // A queued pool probe's completion wakes this loop by itself: wait for it there, on a
+      // timer that keeps the heartbeat checks going. Never spin: a saturated pool can hold it for seconds.
+      if (poolProbe?.queued) timer = setTimeout(watch, Math.max(1, Math.min(config.captureAfterMs - late, yieldAt - now)));
+      else setImmediate(watch);
       return;
     }
     shared.sleep(Math.max(1, Math.min(config.captureAfterMs - late, loopDue - now)));
@@ -222,6 +225,7 @@ async function main(): Promise<void> {
   session.connectToMainThread();
   parentPort?.postMessage({ type: 'ready' });
   if (config.busy !== undefined) {
+    // Its timer needs this thread's event loop: watch() ends its sleep by busySampler.nextAt.
     busySampler = new BusySampler(session, config.busy);
     busySampler.start();
   }

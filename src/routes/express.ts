@@ -7,6 +7,7 @@
  * (route, raw prefix) by walking the app's router tree along the raw prefix,
  * then cached on the route object, so a finished request costs one Map get.
  */
+import { joinPaths } from './join';
 
 const kTemplates = Symbol('loopguard.templates');
 /** Raw prefixes cached per route; past this, prefixes carry parameters and are recomputed. */
@@ -112,12 +113,6 @@ function pathString(path: unknown): string {
   if (typeof path === 'string') return path;
   if (Array.isArray(path)) return path.map(pathString).join('|');
   return String(path);
-}
-
-function joinPaths(a: string, b: string): string {
-  if (a === '' || a === '/') return b === '' ? a : b;
-  if (b === '' || b === '/') return a;
-  return a.endsWith('/') ? a + b.replace(/^\//, '') : a + (b.startsWith('/') ? b : `/${b}`);
 }
 
 function safeDecode(s: string): string {

@@ -1,6 +1,6 @@
 import { culpritFrame, formatFrame } from '../watchdog/frames';
-import type { RequestRecord } from './request-context';
-import type { StallReport } from './stall-report';
+import type { RequestRecord } from '../core/request-context';
+import type { StallReport } from '../core/stall-report';
 
 /** The parts of an `@opentelemetry/api` Span that loopguard touches. */
 export interface SpanLike {
@@ -45,7 +45,8 @@ export class SpanLinks {
   private readonly held = new Map<number, Held>();
 
   constructor(
-    private readonly delayedEventMs: number,
+    /** A victim that waited at least this long (ms) gets the `loopguard.delayed` event. */
+    readonly delayedEventMs: number,
     private readonly onError: (err: unknown) => void,
   ) {}
 
@@ -133,7 +134,7 @@ function stallAttributes(report: StallReport): Record<string, string | number> {
     'loopguard.stall.victims': report.victims,
     'loopguard.stall.cause': report.cause,
   };
-  if (report.advice !== null) {
+  if (report.advice) {
     attributes['loopguard.advice.kind'] = report.advice.kind;
     if (report.advice.call !== null) attributes['loopguard.advice.call'] = report.advice.call;
     attributes['loopguard.advice.fix'] = report.advice.fix;

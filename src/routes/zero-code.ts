@@ -18,8 +18,9 @@
  */
 import dc from 'node:diagnostics_channel';
 import Module from 'node:module';
-import { expressRoute } from '../adapters/express-route';
-import { fastifyRoute, koaRoute, type FastifyRequestLike, type KoaContextLike } from '../adapters/framework-routes';
+import { expressRoute } from './express';
+import { fastifyRoute, type FastifyRequestLike } from './fastify';
+import { koaRoute, type KoaContextLike } from './koa';
 
 const kFastifyRequest = Symbol('loopguard.fastifyRequest');
 const kKoaContext = Symbol('loopguard.koaContext');

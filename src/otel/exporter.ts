@@ -7,12 +7,12 @@ import type { Collector, GuardContext } from '../core/read-model';
 import type { RequestRecord } from '../core/request-context';
 import type { RouteStats } from '../core/routes';
 import type { StallCause, StallReport } from '../core/stall-report';
-import { SpanLinks, type SpanLike } from '../core/tracing';
+import { SpanLinks, type SpanLike } from './span-events';
 import { LoopGuardError } from '../errors';
 import type { OtelOptions } from '../options';
-import { attributesOf, createInstruments, METER_NAME, type Instruments } from '../otel/instruments';
-import { PoolMetrics } from '../otel/pool-metrics';
-import { SampleQueue } from '../otel/sample-queue';
+import { attributesOf, createInstruments, METER_NAME, type Instruments } from './instruments';
+import { PoolMetrics } from './pool-metrics';
+import { SampleQueue } from './sample-queue';
 
 type OtelApi = typeof Api;
 
@@ -132,20 +132,19 @@ class OtelExporter implements Collector, RequestObserver, GuardObserver {
   // ── RequestObserver: the request path ────────────────────────────────────
 
   begin(): unknown {
-    if (!this.tracing) return undefined;
-    try {
-      const context = this.api!.context.active();
-      // The server span (from instrumentation-http), not whichever middleware span is active here.
-      const rpc = context.getValue(RPC_METADATA_KEY) as { span?: SpanLike } | undefined;
-      const span = rpc?.span ?? (this.api!.trace.getSpan(context) as SpanLike | undefined);
-      return span !== undefined && span.isRecording() ? span : undefined;
-    } catch {
-      return undefined;
-    }
+    return this.tracing ? this.activeSpan() : undefined;
   }
 
+  /**
+   * Runs in the culprit's own context while the main thread is paused. A
+   * record opened at node:http's start channel has no span yet (the http
+   * instrumentation makes it later, in its patched `emit('request')`): the
+   * server span is read here, once per capture, off the request path.
+   */
   captured(record: RequestRecord): void {
-    this.spans?.hold(record);
+    if (this.spans === undefined) return;
+    if (record.span === undefined && this.tracing) record.span = this.activeSpan();
+    this.spans.hold(record);
   }
 
   finished(record: RequestRecord, stats: RouteStats, waitedMs: number): void {
@@ -157,7 +156,27 @@ class OtelExporter implements Collector, RequestObserver, GuardObserver {
         queue.push(stats, waitedMs / 1000, blockingSeconds);
       }
     }
-    if (record.span !== undefined) this.spans?.finished(record, waitedMs);
+    const spans = this.spans;
+    if (spans !== undefined && waitedMs >= spans.delayedEventMs) {
+      // Only victims get here. Without a span from begin (opened at the start
+      // channel), the span is read now: the finish channel runs in the
+      // request's context, and the server span ends later, at 'close'.
+      if (record.span === undefined && this.tracing) record.span = this.activeSpan();
+      if (record.span !== undefined) spans.finished(record, waitedMs);
+    }
+  }
+
+  /** The recording server span of the request whose context is active (instrumentation-http's), else the active span. */
+  private activeSpan(): SpanLike | undefined {
+    try {
+      const context = this.api!.context.active();
+      // The server span (from instrumentation-http), not whichever middleware span is active here.
+      const rpc = context.getValue(RPC_METADATA_KEY) as { span?: SpanLike } | undefined;
+      const span = rpc?.span ?? (this.api!.trace.getSpan(context) as SpanLike | undefined);
+      return span !== undefined && span.isRecording() ? span : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   // ── GuardObserver: heartbeat and stalls ──────────────────────────────────

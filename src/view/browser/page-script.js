@@ -1,10 +1,13 @@
+// @ts-check
 /**
  * The live page's own script, inline so the page works offline and behind
  * any proxy. It polls `snapshot.json` beside the page once a second and
  * builds every piece of text with textContent: route templates and stack
  * frames are data, never markup.
+ *
+ * A browser script, type-checked against the DOM (tsconfig.json beside it)
+ * and inlined into the page at build time by scripts/build-page-script.mjs.
  */
-export const PAGE_SCRIPT = String.raw`
 (function () {
   'use strict';
   var SNAPSHOT = location.pathname.replace(/\/+$/, '') + '/snapshot.json';
@@ -332,4 +335,3 @@ export const PAGE_SCRIPT = String.raw`
   window.addEventListener('resize', function () { if (last) { drawDelay(last); drawElu(last); } });
   poll();
 })();
-`;

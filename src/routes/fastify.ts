@@ -1,8 +1,8 @@
 /**
- * Route templates for Fastify and Koa, read from what each framework's router
- * leaves on its request object. Kept apart from the adapters so the zero-code
- * start can resolve routes without loading either adapter (or fastify-plugin).
- * Both run when a request finishes, or while the watchdog reads a stall.
+ * Route templates for Fastify, read from what its router leaves on the
+ * request. Kept apart from the adapter so the zero-code start can resolve
+ * routes without loading it (or fastify-plugin). Runs when a request
+ * finishes, or while the watchdog reads a stall.
  */
 
 /** The parts of a Fastify request we read. */
@@ -40,27 +40,4 @@ function routeContextOf(request: FastifyRequestLike): FastifyRouteContext | unde
   if (kRouteContext === undefined) return undefined;
   const context = (request as Record<symbol, unknown>)[kRouteContext];
   return context !== null && typeof context === 'object' ? (context as FastifyRouteContext) : undefined;
-}
-
-/** The parts of a Koa context we read. */
-export interface KoaContextLike {
-  /** Set by @koa/router: the matched route's path template, router prefixes included. */
-  _matchedRoute?: unknown;
-  /** Set by koa-mount: the innermost mount's prefix, a plain path without parameters. */
-  mountPath?: unknown;
-}
-
-/**
- * A Koa request's route template: the @koa/router route that matched, behind
- * the koa-mount prefix if any; null when no route matched. With nested
- * koa-mounts only the innermost prefix is known (koa-mount overwrites it).
- */
-export function koaRoute(ctx: KoaContextLike): string | null {
-  const matched = ctx._matchedRoute;
-  if (matched === undefined || matched === null) return null;
-  const route = typeof matched === 'string' ? matched : String(matched);
-  const mount = ctx.mountPath;
-  if (typeof mount !== 'string' || mount === '' || mount === '/') return route;
-  if (route === '' || route === '/') return mount;
-  return mount.endsWith('/') ? mount + route.replace(/^\//, '') : mount + (route.startsWith('/') ? route : `/${route}`);
 }
