@@ -1,7 +1,8 @@
 /**
  * Bytes allocated per request on the main thread's heap, per variant, under
  * the same wrk load as run.mjs: the heap's growth plus what every GC freed
- * (v8.GCProfiler), over a measured window after a warm-up. loopguard's own
+ * (v8.GCProfiler), over a measured window after a warm-up that starts and
+ * ends with a full collection (--expose-gc). loopguard's own
  * allocation is the difference to the bare server of the same framework.
  *
  *   node bench/alloc.mjs                          # express bare, loopguard, precise; fastify bare, loopguard
@@ -38,7 +39,7 @@ const bareBytes = {};
 const bareWhere = {};
 console.log(`bench/alloc — Node ${process.version}, ${opts.seconds} s measured per variant after ${opts.warmup} s warm-up, load average ${os.loadavg()[0].toFixed(2)}`);
 for (const [server, arg] of plan) {
-  const s = await startServer(SERVERS[server].file, arg, { core: 0 });
+  const s = await startServer(SERVERS[server].file, arg, { core: 0, nodeArgs: ['--expose-gc'] });
   if (s.unavailable) {
     console.log(`skip ${server} ${arg}: ${s.unavailable}`);
     continue;
