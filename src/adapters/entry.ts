@@ -156,14 +156,11 @@ export class ChannelStarter implements RequestStarter {
   }
 }
 
-const entries = new WeakMap<LoopGuard, RequestEntry>();
+/** Where a guard keeps its entry: on the guard itself, not in a table of ours keyed by guard. */
+const kEntry = Symbol('loopguard.requestEntry');
 
 /** The entry of a guard, made on first use: adapters of one guard share it. */
 export function entryOf(guard: LoopGuard): RequestEntry {
-  let entry = entries.get(guard);
-  if (entry === undefined) {
-    entry = new RequestEntry(guard);
-    entries.set(guard, entry);
-  }
-  return entry;
+  const slot = guard as LoopGuard & { [kEntry]?: RequestEntry };
+  return (slot[kEntry] ??= new RequestEntry(guard));
 }
