@@ -36,7 +36,7 @@ const ADAPTERS = [
     },
     extra: [
       {
-        name: 'JSON body parsing before the handler', path: '/api/v1/ingest/acme', method: 'POST', jsonBytes: 24 * 1024 * 1024,
+        name: 'JSON body parsing before the handler', path: '/api/v1/ingest/acme', method: 'POST', jsonBytes: 48 * 1024 * 1024,
         route: '/api/v1/ingest/:tenant',
         // JSON.parse is native: the pause lands as it returns, inside Fastify's body parser.
         frame: (f) => /\/(fastify|secure-json-parse)\//.test(f.url),

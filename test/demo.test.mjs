@@ -126,7 +126,12 @@ test('npm run demo: names every blocking route and its function, serves /metrics
     assert.ok(m, `the summary names ${method} ${route} and ${fn}:\n${summary}`);
     // …and, on the line under it, what to do: the blocking call (the kind for a CPU loop) and the fix.
     const fix = summary.slice(m.index + m[0].length).split('\n')[1] ?? '';
-    assert.match(fix, new RegExp(`^  fix ${escape(advice)}: [A-Z]`), `the summary's advice for ${route}:\n${summary}`);
+    // The feed and invoice routes do CPU work after their blocking call (a
+    // filter over the parsed feed, a split of the 500 000-line template), so
+    // the capture can land in that work on a fast machine (seen on Node 24),
+    // and 'cpu' is then the right advice for what was caught.
+    const accepted = fn === 'loadInvoiceTemplate' || fn === 'readFeed' ? [advice, 'cpu'] : [advice];
+    assert.match(fix, new RegExp(`^  fix (${accepted.map(escape).join('|')}): [A-Z]`), `the summary's advice for ${route}:\n${summary}`);
     assert.ok(Number(m[1]) >= 1 && Number(m[2]) >= 0.1, `${route}: ${m[1]} stalls, ${m[2]} s`);
   }
   // Fast and I/O routes are victims. The attribution tests demand that none is ever blamed; this

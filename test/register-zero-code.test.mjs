@@ -98,7 +98,7 @@ const CASES = [
       cpu,
       { name: 'crypto.pbkdf2Sync in a POST', path: '/login', method: 'POST', route: '/login', fn: 'hashPasswordSync', advice: 'crypto.pbkdf2Sync' },
       {
-        name: 'JSON body parsing in a mounted router', path: '/api/v1/ingest/acme', method: 'POST', jsonBytes: 24 * 1024 * 1024,
+        name: 'JSON body parsing in a mounted router', path: '/api/v1/ingest/acme', method: 'POST', jsonBytes: 48 * 1024 * 1024,
         route: '/api/v1/ingest/:tenant', frame: (f) => f.url.includes('/body-parser/'), advice: 'JSON.parse',
       },
     ],
@@ -113,7 +113,7 @@ const CASES = [
       { name: 'CPU loop after an await', path: '/report', route: '/report', fn: 'burnCpu' },
       { name: 'catastrophic regex behind a prefix', path: '/api/v1/search/aaa', route: '/api/v1/search/:term', fn: 'backtrackingRegex', advice: 'RegExp.prototype.test' },
       {
-        name: 'JSON body parsing before the handler', path: '/api/v1/ingest/acme', method: 'POST', jsonBytes: 24 * 1024 * 1024,
+        name: 'JSON body parsing before the handler', path: '/api/v1/ingest/acme', method: 'POST', jsonBytes: 48 * 1024 * 1024,
         route: '/api/v1/ingest/:tenant', frame: (f) => /\/(fastify|secure-json-parse)\//.test(f.url), advice: 'JSON.parse',
       },
     ],
