@@ -51,15 +51,20 @@ function quantile(q: number, bucket: string, filters: readonly string[], by: str
   return `histogram_quantile(${q}, sum by (${[...by, 'le'].join(', ')}) (rate(${bucket}${selector(...filters)}${RATE})))`;
 }
 
+/** Delays span 0.1 ms to seconds: a log scale keeps the healthy p50 and a stall's p99 readable on one panel. */
+function delaySeries(title: string, description: string): timeseries.PanelBuilder {
+  return series(title, description)
+    .unit('s')
+    .scaleDistribution(new common.ScaleDistributionConfigBuilder().type(common.ScaleDistribution.Log).log(10));
+}
+
 export function loopDelay(c: GeneratorConfig): timeseries.PanelBuilder {
   const bucket = metric(c.prefix, 'eventloopDelay', '_bucket');
-  return series(
+  return delaySeries(
     'Event loop delay',
     'How late the event loop ran the heartbeat timer, from the delay histogram summed over the selected instances. ' +
       '"max" is the upper bound of the highest bucket that received a sample.',
   )
-    .unit('s')
-    .scaleDistribution(new common.ScaleDistributionConfigBuilder().type(common.ScaleDistribution.Log).log(10))
     .withTarget(query('A', quantile(0.5, bucket, BY_TARGET), 'p50'))
     .withTarget(query('B', quantile(0.99, bucket, BY_TARGET), 'p99'))
     .withTarget(query('C', quantile(1, bucket, BY_TARGET), 'max'));
@@ -207,13 +212,11 @@ export function shed(c: GeneratorConfig): timeseries.PanelBuilder {
 export function threadPoolDelay(c: GeneratorConfig): timeseries.PanelBuilder {
   const pool = metric(c.prefix, 'threadpoolDelay', '_bucket');
   const loop = metric(c.prefix, 'eventloopDelay', '_bucket');
-  return series(
+  return delaySeries(
     'Thread pool delay beside loop delay',
     "How long a trivial job waited for a thread of libuv's pool (fs, dns.lookup, async crypto, zlib), probed from the watchdog thread, " +
       'beside the event loop delay. A pool p99 far above the loop p99 is work moved off the loop queueing for too few threads.',
   )
-    .unit('s')
-    .scaleDistribution(new common.ScaleDistributionConfigBuilder().type(common.ScaleDistribution.Log).log(10))
     .withTarget(query('A', quantile(0.5, pool, BY_TARGET), 'pool p50'))
     .withTarget(query('B', quantile(0.99, pool, BY_TARGET), 'pool p99'))
     .withTarget(query('C', quantile(0.99, loop, BY_TARGET), 'loop p99'));
