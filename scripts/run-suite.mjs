@@ -31,6 +31,15 @@ export const LINE_INDEPENDENT = {
   'otel-newest-line.test.mjs': 'runs on Node 24 from the registry whatever Node starts it',
 };
 
+/**
+ * File → why it runs only once, in `npm test`, although its figures depend on
+ * the Node line: its one test is a todo whose verdict counts nowhere, and it
+ * takes a minute a line.
+ */
+export const ONCE_ONLY = {
+  'busy-scenario.test.mjs': 'the busy-time accuracy table: a todo until its low-utilization bias is fixed (issue 15)',
+};
+
 /** Scenario files whose tests wait for real stalls on a real loop (timing on shared cores). */
 export const TIMING_SCENARIOS = new Set([
   'express-attribution.test.mjs',
@@ -85,20 +94,31 @@ export function failedFiles(tap) {
   return files;
 }
 
-function runTests(files, tapFile) {
+const SUMMARY_REPORTER = path.join(root, 'scripts', 'suite-summary-reporter.mjs');
+
+/** Runs the files; the TAP goes to stdout (and `tapFile`), the summary (suite-summary-reporter.mjs) to `summaryFile`. */
+function runTests(files, tapFile, summaryFile) {
   const args = ['--test', '--test-concurrency=1', '--test-reporter=tap', '--test-reporter-destination=stdout'];
   if (tapFile) args.push('--test-reporter=tap', `--test-reporter-destination=${tapFile}`);
+  if (summaryFile) args.push(`--test-reporter=${SUMMARY_REPORTER}`, `--test-reporter-destination=${summaryFile}`);
   return spawnSync(process.execPath, [...args, ...files], { cwd: root, stdio: 'inherit' }).status ?? 1;
+}
+
+/** Prints a run's summary: last in the log, after any retry, so a truncated log still shows it. */
+function printSummary(label, summaryFile) {
+  if (!fs.existsSync(summaryFile)) return;
+  process.stdout.write(`\n${label}\n${fs.readFileSync(summaryFile, 'utf8')}`);
 }
 
 function main() {
   const lines = process.argv.includes('--lines');
   let files = fs.readdirSync(path.join(root, 'test')).filter((f) => f.endsWith('.test.mjs'));
   if (lines) {
-    files = files.filter((f) => !(f in LINE_INDEPENDENT));
+    const once = { ...LINE_INDEPENDENT, ...ONCE_ONLY };
+    files = files.filter((f) => !(f in once));
     process.stderr.write(
       `suite on Node ${process.version}: ${files.length} test files; ran once in npm test, not again here:\n` +
-        Object.entries(LINE_INDEPENDENT)
+        Object.entries(once)
           .map(([f, why]) => `  test/${f} (${why})\n`)
           .join('') +
         '  bench/test/ (the benchmark statistics: pure arithmetic)\n',
@@ -106,8 +126,17 @@ function main() {
   }
   const paths = files.sort().map((f) => path.join('test', f));
   if (!lines) paths.push(...fs.readdirSync(path.join(root, 'bench/test')).filter((f) => f.endsWith('.test.mjs')).map((f) => path.join('bench/test', f)));
-  const tapFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'loopguard-suite-')), 'report.tap');
-  if (runTests(paths, tapFile) === 0) return 0;
+  const reports = fs.mkdtempSync(path.join(os.tmpdir(), 'loopguard-suite-'));
+  const tapFile = path.join(reports, 'report.tap');
+  const summaryFile = path.join(reports, 'summary.txt');
+  const status = retryTimingFailures(runTests(paths, tapFile, summaryFile), tapFile, reports);
+  printSummary(`suite on Node ${process.version}, first run:`, summaryFile);
+  return status;
+}
+
+/** After a failed run: a bounded second chance for timing scenarios (see the header); the run's final status. */
+function retryTimingFailures(firstStatus, tapFile, reports) {
+  if (firstStatus === 0) return 0;
   const failed = failedFiles(fs.existsSync(tapFile) ? fs.readFileSync(tapFile, 'utf8') : '');
   const names = [...failed.keys()].map((f) => path.basename(f));
   const others = names.filter((f) => !TIMING_SCENARIOS.has(f));
@@ -119,10 +148,12 @@ function main() {
   for (const [file, tests] of failed) {
     const relative = path.relative(root, file);
     process.stderr.write(`suite: ${relative} failed (${tests.join('; ') || 'the file'}); running it once more, alone\n`);
-    if (runTests([relative]) === 0) {
+    const retrySummary = path.join(reports, `retry-${path.basename(file)}.txt`);
+    if (runTests([relative], undefined, retrySummary) === 0) {
       process.stdout.write(`FLAKY: ${relative}: ${tests.join('; ') || 'the file'} failed, then passed alone\n`);
     } else {
       process.stderr.write(`suite: ${relative} failed again: FAILED\n`);
+      printSummary(`suite: ${relative} run again alone:`, retrySummary);
       status = 1;
     }
   }

@@ -8,7 +8,7 @@
 import type { StallReport } from './core/stall-report';
 import { InvalidOptionError } from './errors';
 import { resolveOptions, type LoopGuardOptions } from './options';
-import { resolveBudget, type BudgetConfig } from './test/budget-config';
+import { resolveBudget, TEST_RUN_QUIET, type BudgetConfig } from './test/budget-config';
 
 /** The loop budget of a test run, and the directory its processes report to (unset in the first one). */
 export interface BudgetRunConfig extends BudgetConfig {
@@ -108,6 +108,8 @@ export function optionsFromEnv(env: Record<string, string | undefined>): EnvOpti
     options.threadPoolProbe = false;
   } else if (probeMs !== undefined) {
     options.threadPoolProbe = { intervalMs: probeMs };
+  } else if (values.get('LOOPGUARD_THREADPOOL_PROBE') === true) {
+    options.threadPoolProbe = true;
   }
   const budget = budgetFromEnv(values, env, options);
   // The same checks as in code, reported under the variable's name.
@@ -146,6 +148,8 @@ function budgetFromEnv(values: Map<string, unknown>, env: Record<string, string 
   }
   options.precise = true;
   options.captureAtMs = config.budgetMs;
+  options.busySampleHz ??= TEST_RUN_QUIET.busySampleHz;
+  options.threadPoolProbe ??= TEST_RUN_QUIET.threadPoolProbe;
   const runDir = values.get('LOOPGUARD_BUDGET_RUN') as string | undefined;
   return { ...config, runDir };
 }

@@ -99,6 +99,11 @@ test('budget settings are checked at construction, naming the variable or the ar
   assert.equal(options.captureAtMs, 20);
   assert.equal(options.startupGraceMs, 0);
   assert.deepEqual(budget, { budgetMs: 20, warmupRequests: 1, startupGraceMs: 0, runDir: undefined });
+  // No busy sampling or pool probe in a test run, unless asked for.
+  assert.equal(options.busySampleHz, 0);
+  assert.equal(options.threadPoolProbe, false);
+  const asked = optionsFromEnv({ LOOPGUARD_BUDGET_MS: '20', LOOPGUARD_THREADPOOL_PROBE: 'true' }).options;
+  assert.equal(asked.threadPoolProbe, true);
 });
 
 test('under a budget the watchdog is asked to capture at the budget, not at half the stall threshold', async () => {

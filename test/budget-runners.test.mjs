@@ -37,12 +37,32 @@ function project(options) {
 }
 
 /** Runs a command in `cwd`; resolves with its exit code and both streams (never rejects on a failing exit). */
-function runIn(cwd, args, env) {
+function runOnce(cwd, args, env) {
   return new Promise((resolve) => {
     execFile(process.execPath, args, { cwd, env: cleanEnv({ ...sampleEnv, ...env }), timeout: 180_000 }, (err, stdout, stderr) => {
       resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr });
     });
   });
+}
+
+/**
+ * Node 20 only: a node:test file process whose tests all passed, killed by
+ * SIGABRT as it exits with loopguard's watchdog thread still running. Seen
+ * twice in CI and once in ~25 local runs of this file (2026-12-01), never on
+ * Node 22-26, with nothing printed; not reproduced outside these runs. It is
+ * run once more and printed, so that it stays visible without failing CI.
+ */
+function abortedAtExitAfterPassing(r) {
+  if (process.versions.node.split('.')[0] !== '20') return false;
+  const failed = [...r.stdout.matchAll(/^\s*not ok \d+ - (.*)$/gm)].map((m) => m[1]);
+  return failed.length > 0 && failed.every((name) => name.endsWith('.test.js')) && /^\s*signal: 'SIGABRT'/m.test(r.stdout);
+}
+
+async function runIn(cwd, args, env) {
+  const r = await runOnce(cwd, args, env);
+  if (!abortedAtExitAfterPassing(r)) return r;
+  console.log(`FLAKY: ${path.relative(root, cwd)}: the sample's tests passed, then its process aborted at exit (Node 20); once more`);
+  return runOnce(cwd, args, env);
 }
 
 const show = (r) => `exit ${r.code}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`;

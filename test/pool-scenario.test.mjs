@@ -148,9 +148,12 @@ test('the same service at 1 request in flight: pool p99 under 5 ms', async (t) =
   try {
     // More samples: p99 of 200 lets two probes meet a descheduled thread on a shared machine.
     const { idle, loaded } = await scenario(t, app, '/hash', 1, { samples: 200 });
-    if (quietEnough(idle)) assert.ok(loaded.poolP99Ms < 5, `pool p99 ${loaded.poolP99Ms} ms`);
+    // The 5 ms target means something only where the control's own tail, with no traffic at all,
+    // is well under it (CI once read 4.3 ms in the control and 6.7 ms under load).
+    if (quietEnough(idle) && idle.poolP99Ms < 2.5) assert.ok(loaded.poolP99Ms < 5, `pool p99 ${loaded.poolP99Ms} ms`);
     else {
       t.diagnostic('machine too loaded for the absolute pool figure (see the control): judged against the control');
+      assert.ok(loaded.poolP99Ms < 5 + 2 * idle.poolP99Ms, `pool p99 ${loaded.poolP99Ms} ms vs ${idle.poolP99Ms} ms in the control`);
       assert.ok(loaded.poolP50Ms < 5 + 2 * idle.poolP50Ms, `pool p50 ${loaded.poolP50Ms} ms vs ${idle.poolP50Ms} ms in the control`);
     }
   } finally {

@@ -50,3 +50,27 @@ test('the retry is bounded and only for timing scenarios; pure and line-independ
   for (const f of ['core-pure.test.mjs', 'core-pipeline.test.mjs', 'ci-run.test.mjs', 'bench-stats.test.mjs']) assert.ok(!TIMING_SCENARIOS.has(f), f);
   for (const f of Object.keys(LINE_INDEPENDENT)) assert.ok(!TIMING_SCENARIOS.has(f), f);
 });
+
+test("the summary reporter lists each failed test's file and error, not a failing todo, and the files by time", async () => {
+  const { spawnSync } = await import('node:child_process');
+  const fs = await import('node:fs');
+  const os = await import('node:os');
+  const path = await import('node:path');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lgsummary-'));
+  try {
+    fs.writeFileSync(path.join(dir, 'a.test.mjs'), "import { test } from 'node:test';\ntest('passes', () => {});\ntest('fails', () => { throw new Error('the reason\\nsecond line'); });\n");
+    fs.writeFileSync(path.join(dir, 'b.test.mjs'), "import { test } from 'node:test';\ntest('known miss', { todo: 'later' }, () => { throw new Error('todo error'); });\n");
+    const reporter = new URL('../scripts/suite-summary-reporter.mjs', import.meta.url).pathname;
+    // Without the outer runner's NODE_TEST_CONTEXT: the inner run would report to it instead.
+    const { NODE_TEST_CONTEXT: _, ...env } = process.env;
+    const run = spawnSync(process.execPath, ['--test', '--test-concurrency=1', `--test-reporter=${reporter}`, '--test-reporter-destination=stdout', 'a.test.mjs', 'b.test.mjs'], { cwd: dir, encoding: 'utf8', env });
+    assert.equal(run.status, 1, run.stderr);
+    const out = run.stdout;
+    const slowest = /suite summary: 2 test files in [\d.]+ s; the slowest:\n((?:\s+[\d.]+ s {2}\S+\n)+)/.exec(out);
+    assert.deepEqual(slowest?.[1].trim().split('\n').map((l) => l.trim().split(/\s+/)[2]).sort(), ['a.test.mjs', 'b.test.mjs'], out);
+    assert.match(out, /suite summary: 1 failed test:\n- a\.test\.mjs: fails\n {4}Error: the reason\n {4}second line\n/);
+    assert.doesNotMatch(out, /known miss|todo error/);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

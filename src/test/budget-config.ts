@@ -31,3 +31,10 @@ export function resolveBudget(
   }
   return Object.freeze({ budgetMs, warmupRequests, startupGraceMs });
 }
+
+/**
+ * A budget judges each request's own time and captures the blocking stack;
+ * busy-time shares and the thread pool's delay are production telemetry that
+ * no test run reads. Off, the watchdog thread has nothing else to do.
+ */
+export const TEST_RUN_QUIET = { busySampleHz: 0, threadPoolProbe: false } as const;

@@ -12,7 +12,7 @@ import { createLoopGuard, type LoopGuard } from '../create-guard';
 import { enablePrecise } from '../core/precise';
 import { linkFastify } from '../routes/zero-code';
 import { watchHttpServers } from '../register/http-servers';
-import type { BudgetConfig } from './budget-config';
+import { TEST_RUN_QUIET, type BudgetConfig } from './budget-config';
 import { BudgetCollector } from './collector';
 
 const RENDEZVOUS = 'loopguard.budget.host';
@@ -57,7 +57,7 @@ export function createHost(budgetMs: number): BudgetHost {
     // Same realm, same request store: the precise hook times that guard's records too.
     if (!guard.options.precise) enablePrecise();
   } else {
-    guard = createLoopGuard({ precise: true, captureAtMs: budgetMs, startupGraceMs: 0, prometheus: false, otel: false });
+    guard = createLoopGuard({ precise: true, captureAtMs: budgetMs, startupGraceMs: 0, prometheus: false, otel: false, ...TEST_RUN_QUIET });
     watchHttpServers(guard);
     linkFastify((err) => guard.reportError(err));
   }
