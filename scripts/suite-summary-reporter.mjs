@@ -28,18 +28,12 @@ export default async function* summary(source) {
   const failures = [];
   let last = Date.now();
   const started = last;
-  let lastFile;
   for await (const event of source) {
     if (event.type !== 'test:pass' && event.type !== 'test:fail') continue;
     const now = Date.now();
     const file = event.data.file === undefined ? '(unknown file)' : path.relative(root, event.data.file);
-    if (file !== lastFile) {
-      // The previous file ended at its last event; this one began then.
-      files.set(file, { startedAt: last, endedAt: now });
-      lastFile = file;
-    } else {
-      files.get(file).endedAt = now;
-    }
+    // The previous event ended the previous file's time, or this file's: it began then.
+    files.set(file, (files.get(file) ?? 0) + (now - last));
     last = now;
     const todo = event.data.todo !== undefined && event.data.todo !== false;
     if (event.type === 'test:fail' && !todo && event.data.details?.type !== 'suite') {
@@ -47,7 +41,7 @@ export default async function* summary(source) {
     }
   }
   const seconds = (ms) => (ms / 1000).toFixed(1);
-  const byTime = [...files].map(([file, t]) => [file, t.endedAt - t.startedAt]).sort((a, b) => b[1] - a[1]);
+  const byTime = [...files].sort((a, b) => b[1] - a[1]);
   yield `suite summary: ${files.size} test files in ${seconds(Date.now() - started)} s; the slowest:\n`;
   for (const [file, ms] of byTime.slice(0, SLOWEST)) yield `  ${seconds(ms).padStart(6)} s  ${file}\n`;
   if (failures.length === 0) {

@@ -108,8 +108,6 @@ export function optionsFromEnv(env: Record<string, string | undefined>): EnvOpti
     options.threadPoolProbe = false;
   } else if (probeMs !== undefined) {
     options.threadPoolProbe = { intervalMs: probeMs };
-  } else if (values.get('LOOPGUARD_THREADPOOL_PROBE') === true) {
-    options.threadPoolProbe = true;
   }
   const budget = budgetFromEnv(values, env, options);
   // The same checks as in code, reported under the variable's name.
@@ -149,7 +147,7 @@ function budgetFromEnv(values: Map<string, unknown>, env: Record<string, string 
   options.precise = true;
   options.captureAtMs = config.budgetMs;
   options.busySampleHz ??= TEST_RUN_QUIET.busySampleHz;
-  options.threadPoolProbe ??= TEST_RUN_QUIET.threadPoolProbe;
+  if (!values.has('LOOPGUARD_THREADPOOL_PROBE')) options.threadPoolProbe ??= TEST_RUN_QUIET.threadPoolProbe;
   const runDir = values.get('LOOPGUARD_BUDGET_RUN') as string | undefined;
   return { ...config, runDir };
 }
