@@ -14,6 +14,7 @@ import { listen, waitFor } from './helpers/server.mjs';
 import { buildFastifyApp } from './fixtures/fastify-app.mjs';
 import { buildKoaApp } from './fixtures/koa-app.mjs';
 import { httpListener, routeTemplate } from './fixtures/http-app.mjs';
+import { BIG_JSON_BYTES } from './helpers/json-body.mjs';
 
 const SCENARIOS = [
   { name: 'CPU loop in a parameterised route', path: '/users/42', route: '/users/:id', fn: 'burnCpu' },
@@ -36,7 +37,7 @@ const ADAPTERS = [
     },
     extra: [
       {
-        name: 'JSON body parsing before the handler', path: '/api/v1/ingest/acme', method: 'POST', jsonBytes: 48 * 1024 * 1024,
+        name: 'JSON body parsing before the handler', path: '/api/v1/ingest/acme', method: 'POST', jsonBytes: BIG_JSON_BYTES,
         route: '/api/v1/ingest/:tenant',
         // JSON.parse is native: the pause lands as it returns, inside Fastify's body parser.
         frame: (f) => /\/(fastify|secure-json-parse)\//.test(f.url),

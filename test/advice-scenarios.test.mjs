@@ -65,7 +65,7 @@ for (const framework of FRAMEWORKS) {
     for (const scenario of ADVICE_SCENARIOS) {
       test(scenario.name, async () => {
         const seen = reports.length;
-        // A stall the collector mostly spent in GC (a 24 MB body allocates) is gc's, not the route's: ask once more then.
+        // A stall the collector mostly spent in GC (a big body allocates a lot) is gc's, not the route's: ask once more then.
         let report;
         for (let attempt = 0; attempt < 2 && !report; attempt++) {
           const stalled = waitFor(app.guard, 'stall', (r) => r.route === scenario.route, 15_000);

@@ -80,7 +80,9 @@ before(async () => {
     while (driving) {
       const res = await client.request(`${service.url}/users/42`);
       if (res.status !== 200 && res.status !== 503) throw new Error(`culprit request failed: ${JSON.stringify(res)}`);
-      await new Promise((resolve) => setTimeout(resolve, 700));
+      // A random gap: a fixed one makes a cycle of about 1 s, Prometheus scrapes every 1.000 s, and on a
+      // quiet machine the scrapes can stay out of phase with the stalls for a whole minute (seen in CI).
+      await new Promise((resolve) => setTimeout(resolve, 500 + Math.random() * 800));
     }
   })().catch((err) => {
     driverError = err;

@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { forkClient } from './helpers/client.mjs';
 import { waitFor } from './helpers/server.mjs';
 import { freePort } from './helpers/prometheus.mjs';
+import { BIG_JSON_BYTES } from './helpers/json-body.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const fixture = (name) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
@@ -98,7 +99,7 @@ const CASES = [
       cpu,
       { name: 'crypto.pbkdf2Sync in a POST', path: '/login', method: 'POST', route: '/login', fn: 'hashPasswordSync', advice: 'crypto.pbkdf2Sync' },
       {
-        name: 'JSON body parsing in a mounted router', path: '/api/v1/ingest/acme', method: 'POST', jsonBytes: 48 * 1024 * 1024,
+        name: 'JSON body parsing in a mounted router', path: '/api/v1/ingest/acme', method: 'POST', jsonBytes: BIG_JSON_BYTES,
         route: '/api/v1/ingest/:tenant', frame: (f) => f.url.includes('/body-parser/'), advice: 'JSON.parse',
       },
     ],
@@ -113,7 +114,7 @@ const CASES = [
       { name: 'CPU loop after an await', path: '/report', route: '/report', fn: 'burnCpu' },
       { name: 'catastrophic regex behind a prefix', path: '/api/v1/search/aaa', route: '/api/v1/search/:term', fn: 'backtrackingRegex', advice: 'RegExp.prototype.test' },
       {
-        name: 'JSON body parsing before the handler', path: '/api/v1/ingest/acme', method: 'POST', jsonBytes: 48 * 1024 * 1024,
+        name: 'JSON body parsing before the handler', path: '/api/v1/ingest/acme', method: 'POST', jsonBytes: BIG_JSON_BYTES,
         route: '/api/v1/ingest/:tenant', frame: (f) => /\/(fastify|secure-json-parse)\//.test(f.url), advice: 'JSON.parse',
       },
     ],
