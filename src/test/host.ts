@@ -34,32 +34,39 @@ export function findHost(): BudgetHost | undefined {
   return request.host;
 }
 
-/** Makes `collector` the process's budget host. */
-export function offerHost(collector: BudgetCollector): BudgetHost {
+/** Makes `collector` the process's budget host; returns it and how to withdraw it. */
+export function offerHost(collector: BudgetCollector): BudgetHost & { withdraw(): void } {
   const host: BudgetHost = { collector };
-  dc.subscribe(RENDEZVOUS, (message: unknown) => {
+  const offer = (message: unknown): void => {
     (message as HostRequest).host ??= host;
-  });
-  return host;
+  };
+  dc.subscribe(RENDEZVOUS, offer);
+  return { ...host, withdraw: () => dc.unsubscribe(RENDEZVOUS, offer) };
 }
 
 /**
  * A host for withinLoopBudget when no zero-code start offered one: the
  * zero-code start's guard if it runs without a budget (it already tracks every
- * request), else a guard of its own, silent (no metrics) and for the life of the process.
+ * request), else a guard of its own, silent (no metrics), until the loop runs dry.
  */
 export function createHost(budgetMs: number): BudgetHost {
   const config: BudgetConfig = { budgetMs, warmupRequests: 0, startupGraceMs: 0 };
   const zeroCode = (globalThis as { [kRegistered]?: LoopGuard | null })[kRegistered];
-  let guard: LoopGuard;
   if (zeroCode !== undefined && zeroCode !== null && !zeroCode.isClosed) {
-    guard = zeroCode;
     // Same realm, same request store: the precise hook times that guard's records too.
-    if (!guard.options.precise) enablePrecise();
-  } else {
-    guard = createLoopGuard({ precise: true, captureAtMs: budgetMs, startupGraceMs: 0, prometheus: false, otel: false, ...TEST_RUN_QUIET });
-    watchHttpServers(guard);
-    linkFastify((err) => guard.reportError(err));
+    if (!zeroCode.options.precise) enablePrecise();
+    return offerHost(new BudgetCollector(zeroCode, config));
   }
-  return offerHost(new BudgetCollector(guard, config));
+  const own = createLoopGuard({ precise: true, captureAtMs: budgetMs, startupGraceMs: 0, prometheus: false, otel: false, ...TEST_RUN_QUIET });
+  watchHttpServers(own);
+  linkFastify((err) => own.reportError(err));
+  const host = offerHost(new BudgetCollector(own, config));
+  // A guard of its own lives as long as the test process: it closes as the loop
+  // runs dry, so the process exits with no watchdog thread left (see
+  // Watchdog.close). A later withinLoopBudget creates a new host.
+  process.once('beforeExit', () => {
+    host.withdraw();
+    own.close();
+  });
+  return host;
 }

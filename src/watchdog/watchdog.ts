@@ -122,6 +122,9 @@ export class Watchdog {
       // Wait (bounded) for the session to close: an app that calls process.exit()
       // right after close() would otherwise make Node wait for the debugger.
       this.shared.awaitDisconnect(EXIT_DISCONNECT_MS);
+      // Held until the thread is gone: a process that exits while the thread is still
+      // being torn down is where Node 20 was seen to abort (SIGABRT) at exit.
+      worker.ref();
       void worker.terminate().catch(() => undefined);
     }
   }
