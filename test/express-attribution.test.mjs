@@ -97,7 +97,10 @@ test('a stall outside any request is background, with its stack', async () => {
     assert.equal(report.cause, 'background');
     assert.ok(report.stack.some((f) => f.functionName === 'burnCpu'), JSON.stringify(report.stack));
     assert.ok(report.stack.some((f) => f.functionName === 'nightlyCleanupJob'));
-    assert.equal(report.stack[0].lineNumber >= 1, true);
+    // The app's frames carry their lines. The top frame may be Node's own (the probe can land
+    // inside performance.now on Node 26), whose line is not the app's to check.
+    const burn = report.stack.find((f) => f.functionName === 'burnCpu');
+    assert.ok(burn.lineNumber >= 1, JSON.stringify(report.stack.slice(0, 3)));
   } finally {
     guard.close();
   }
