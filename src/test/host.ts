@@ -61,9 +61,8 @@ export function createHost(budgetMs: number): BudgetHost {
   watchHttpServers(own);
   linkFastify((err) => own.reportError(err));
   const host = offerHost(new BudgetCollector(own, config));
-  // A guard of its own lives as long as the test process: it closes as the loop
-  // runs dry, so the process exits with no watchdog thread left (see
-  // Watchdog.close). A later withinLoopBudget creates a new host.
+  // Closed as the loop runs dry, so the process exits with no watchdog thread
+  // left (see Watchdog.close); a later withinLoopBudget creates a new host.
   process.once('beforeExit', () => {
     host.withdraw();
     own.close();
