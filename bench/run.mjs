@@ -8,6 +8,7 @@
  *   npm run bench -- --node 24         # the same on the latest Node 24 from the registry (npx -y -p node@24)
  *   node bench/run.mjs --quick         # a short smoke run of the harness (writes nothing)
  *   node bench/run.mjs --diag          # adds the diagnostic variants that isolate each cost
+ *   node bench/run.mjs --ladder        # the request-path ladder: bare, channels, a record, a context, loopguard's parts
  *   node bench/run.mjs --only als-only,proto-noals --pairs 6
  *   node bench/run.mjs --sequential    # one side after the other, each with the server core alone (quiet machines only)
  *
@@ -44,6 +45,7 @@ const { values: opts } = parseArgs({
     connections: { type: 'string', default: '50' },
     only: { type: 'string' },
     diag: { type: 'boolean', default: false },
+    ladder: { type: 'boolean', default: false },
     'idle-seconds': { type: 'string', default: '20' },
     'idle-rounds': { type: 'string', default: '3' },
     'no-idle': { type: 'boolean', default: false },
@@ -92,7 +94,7 @@ config.concurrent = !opts.sequential && config.slice === undefined;
 const nodeMajor = Number(process.versions.node.split('.')[0]);
 const defaultOut = fileURLToPath(new URL(nodeMajor === 20 ? './results/latest.md' : `./results/latest-node${nodeMajor}.md`, import.meta.url));
 // A quick run checks the harness; it never replaces the quotable results.
-const outFile = opts.out ?? (quick || opts.only ? undefined : defaultOut);
+const outFile = opts.out ?? (quick || opts.only || opts.ladder ? undefined : defaultOut);
 
 const log = (...args) => console.log(...args);
 
@@ -270,7 +272,7 @@ function versions() {
 }
 
 async function main() {
-  const { runnable, skipped } = selectVariants({ only: opts.only?.split(',').map((s) => s.trim()), diag: opts.diag, noControl: opts['no-control'] });
+  const { runnable, skipped } = selectVariants({ only: opts.only?.split(',').map((s) => s.trim()), diag: opts.diag, ladder: opts.ladder, noControl: opts['no-control'] });
   const ver = versions();
   const setup = `Node ${ver.node} · express ${ver.express} · fastify ${ver.fastify} · express-prom-bundle ${ver['express-prom-bundle']} · ${os.cpus().length} cores (${os.cpus()[0]?.model?.trim()}) · server on cpu${config.serverCore}, wrk (1 thread, ${config.connections} connections) on cpu${config.loadCore} · ${config.warmup} s warm-up + ${config.seconds} s measured per side · ${config.pairs} A/B pairs${config.concurrent ? ' (concurrent: both sides at once, sharing the server core)' : config.slice ? ` (interleaved ${config.slice} s slices)` : ' (sequential)'}`;
   log(`loopguard bench — ${setup}`);

@@ -31,6 +31,22 @@ export const VARIANTS = [
   { name: 'precise', baseline: 'express', arg: 'precise', label: 'loopguard precise: true', target: 0.9, group: 'main' },
   { name: 'prom-bundle', baseline: 'express', arg: 'prom-bundle', label: 'express-prom-bundle (method+path)', group: 'main' },
   { name: 'fastify-loopguard', baseline: 'fastify', arg: 'loopguard', label: 'loopguard/fastify (default)', target: 0.95, group: 'main', requires: dist('adapters/fastify.js') },
+  // The request-path ladder (--ladder): bare, then node:http's channels, a record, a context, then loopguard with its parts off and on.
+  { name: 'ch-empty', baseline: 'express', arg: 'ch-empty', label: 'ladder: start/finish channels, empty subscribers', group: 'ladder' },
+  { name: 'ch-enter', baseline: 'express', arg: 'ch-enter', label: 'ladder: + enterWith(a constant)', group: 'ladder' },
+  { name: 'ch-record', baseline: 'express', arg: 'ch-record', label: 'ladder: channels + a record on res (no ALS)', group: 'ladder' },
+  { name: 'ch-record-als', baseline: 'express', arg: 'ch-record-als', label: 'ladder: + the record entered with enterWith', group: 'ladder' },
+  { name: 'lg-bare', baseline: 'express', arg: 'lg-bare', label: 'ladder: loopguard, every optional part off', group: 'ladder' },
+  { name: 'ladder-nobusy', baseline: 'express', arg: 'nobusy', label: 'ladder: loopguard, busy sampling off', group: 'ladder' },
+  { name: 'ladder-loopguard', baseline: 'express', arg: 'loopguard', label: 'ladder: loopguard (default)', group: 'ladder' },
+  { name: 'fastify-ch-empty', baseline: 'fastify', arg: 'ch-empty', label: 'ladder: Fastify, start/finish channels, empty subscribers', group: 'ladder' },
+  { name: 'fastify-hook-empty', baseline: 'fastify', arg: 'hook-empty', label: 'ladder: Fastify, one empty onRequest hook', group: 'ladder' },
+  { name: 'fastify-ch-record-als', baseline: 'fastify', arg: 'ch-record-als', label: 'ladder: Fastify, channels + a record entered with enterWith', group: 'ladder' },
+  { name: 'fastify-ladder-loopguard', baseline: 'fastify', arg: 'loopguard', label: 'ladder: loopguard/fastify (default)', group: 'ladder' },
+  { name: 'fastify-lg-bare', baseline: 'fastify', arg: 'lg-bare', label: 'ladder: loopguard/fastify, every optional part off', group: 'ladder' },
+  { name: 'fastify-lg-nobusy', baseline: 'fastify', arg: 'lg-nobusy', label: 'loopguard/fastify, busy sampling off', group: 'diag' },
+  { name: 'fastify-lg-nocapture', baseline: 'fastify', arg: 'lg-nocapture', label: 'loopguard/fastify, captureStacks off', group: 'diag' },
+  { name: 'fastify-lg-noexport', baseline: 'fastify', arg: 'lg-noexport', label: 'loopguard/fastify, Prometheus and OTel off', group: 'diag' },
   // Diagnostics (--diag): each isolates one piece of the per-request or background cost.
   { name: 'noop', baseline: 'express', arg: 'noop', label: 'an empty middleware (Express layer cost)', group: 'diag' },
   { name: 'http-wrap', baseline: 'express', arg: 'http-wrap', label: 'loopguard/http wrapping the app', group: 'diag', requires: dist('adapters/http.js') },
@@ -69,12 +85,14 @@ export const IDLE_VARIANTS = [
 
 /**
  * Variants to run: --only names (any group), else the main group, plus
- * diagnostics with --diag. The A/A control of every baseline that a runnable
+ * diagnostics with --diag; with --ladder, the ladder's rungs alone. The A/A control of every baseline that a runnable
  * variant uses comes first, unless `noControl` (then no verdict can be
  * decided: see lib/verdict.mjs).
  */
-export function selectVariants({ only, diag, noControl = false }) {
-  const picked = only ? VARIANTS.filter((v) => only.includes(v.name)) : VARIANTS.filter((v) => v.group === 'main' || (diag && v.group === 'diag'));
+export function selectVariants({ only, diag, ladder = false, noControl = false }) {
+  const picked = only
+    ? VARIANTS.filter((v) => only.includes(v.name))
+    : VARIANTS.filter((v) => (ladder ? v.group === 'ladder' : v.group === 'main' || (diag && v.group === 'diag')));
   const unknown = only?.filter((n) => !VARIANTS.some((v) => v.name === n)) ?? [];
   if (unknown.length) throw new Error(`unknown variant(s): ${unknown.join(', ')}; known: ${VARIANTS.map((v) => v.name).join(', ')}`);
   const runnable = [];

@@ -7,6 +7,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import express from 'express';
 import { serve, unavailable } from './harness.mjs';
+import { ladderRung } from './ladder.mjs';
 import { guardInternals } from '../../dist/internal.js';
 
 const VARIANTS = {
@@ -21,6 +22,17 @@ const VARIANTS = {
     // What a user wanting per-route numbers would write: method and path labels.
     return promBundle({ includeMethod: true, includePath: true });
   },
+  // --- the request-path ladder (bench/rate.mjs --ladder, run.mjs --only ...): each rung adds one thing ---
+  /** node:http's start and finish channels subscribed, with subscribers that do nothing. */
+  'ch-empty': () => ladderRung({}),
+  /** + AsyncLocalStorage.enterWith(one constant object) at the start channel. */
+  'ch-enter': () => ladderRung({ enterConstant: true }),
+  /** + a small record allocated at start, written on res under a symbol, read at finish (no ALS). */
+  'ch-record': () => ladderRung({ record: true }),
+  /** + that record entered with enterWith: the floor of any per-request context. */
+  'ch-record-als': () => ladderRung({ record: true, als: true }),
+  /** loopguard with every optional part off: no stack capture, no busy sampling, no pool probe, no exporters. */
+  'lg-bare': async () => (await import('loopguard')).loopGuard({ captureStacks: false, busySampleHz: 0, threadPoolProbe: false, prometheus: false, otel: false }),
   // --- diagnostics: one piece of the per-request cost at a time ---
   /** An empty middleware: what Express's router charges for one more layer, whatever it does. */
   noop: () =>

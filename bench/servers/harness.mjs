@@ -12,6 +12,9 @@ import { writeFileSync } from 'node:fs';
 export function serve(listener, { onStop, info } = {}) {
   const server = listener instanceof http.Server ? listener : http.createServer(listener);
   server.keepAliveTimeout = 60_000;
+  // LOOPGUARD_BENCH_CONNECTIONS=1: print how many connections the server accepted (keep-alive must hold under load).
+  let connections = 0;
+  if (process.env.LOOPGUARD_BENCH_CONNECTIONS) server.on('connection', () => connections++);
   server.listen(0, '127.0.0.1', () => {
     process.send({ type: 'ready', port: server.address().port, pid: process.pid, node: process.version });
   });
@@ -30,6 +33,7 @@ export function serve(listener, { onStop, info } = {}) {
     } else if (msg?.type === 'heap') {
       heapSampling(msg);
     } else if (msg?.type === 'stop') {
+      if (process.env.LOOPGUARD_BENCH_CONNECTIONS) console.error(`connections accepted: ${connections}`);
       try {
         onStop?.();
       } finally {

@@ -22,11 +22,32 @@ type BodyRequest = IncomingMessage & { [kBodyRecord]?: RequestRecord };
 
 /** Marks `req` so that its events run in `record`'s context, when it has a body. */
 export function markBody(req: BodyRequest, record: RequestRecord): void {
-  const headers = req.headers;
-  const length = headers['content-length'];
-  if ((length === undefined || length === '0') && headers['transfer-encoding'] === undefined) return;
+  const raw = req.rawHeaders as readonly string[] | undefined;
+  // A request object that is no IncomingMessage (a test double) has no raw headers: no body to follow.
+  if (raw === undefined || !hasBody(raw)) return;
   if (!hooked) hookEmit();
   req[kBodyRecord] = record;
+}
+
+/**
+ * Whether the request announces a body (a non-zero Content-Length, or any
+ * Transfer-Encoding), read from the raw header list: `req.headers` is built
+ * lazily by Node on first read, and a framework that never reads it (Fastify
+ * on a GET) would pay for building it here.
+ */
+export function hasBody(raw: readonly string[]): boolean {
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    // Length and first letter first: no lower-casing of the many other 14-letter names (Sec-Fetch-Mode …).
+    const first = name.charCodeAt(0) | 0x20;
+    if (name.length === 14 && first === 0x63 /* c */) {
+      if (name.toLowerCase() === 'content-length') {
+        const value = raw[i + 1]!;
+        if (value !== '0' && value.trim() !== '0') return true;
+      }
+    } else if (name.length === 17 && first === 0x74 /* t */ && name.toLowerCase() === 'transfer-encoding') return true;
+  }
+  return false;
 }
 
 let hooked = false;

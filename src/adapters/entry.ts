@@ -24,7 +24,7 @@ import { preciseEnter } from '../core/precise';
 import { requestStore, type RequestRecord, type RouteResolver } from '../core/request-context';
 import { markBody } from './body-context';
 import { finishRecord, kRecord, type TrackedResponse } from './finish';
-import { subscribeFinish, type RequestStarter } from './http-channels';
+import { startersChanged, subscribeFinish, type RequestStarter } from './http-channels';
 
 export { kRecord, type TrackedResponse };
 
@@ -110,11 +110,9 @@ export class RequestEntry {
 
   /**
    * How the record learns that its request ended without a 'finish' (the
-   * client went away). node:http responses: one 'close' listener per socket,
-   * added with the socket's first request; a second request still in flight
-   * on the same socket (pipelining) gets a listener of its own. Responses no
-   * node:http server made (http2 compatibility, Fastify's inject, mocks)
-   * publish no finish channel: a listener of their own.
+   * client went away). node:http responses: one 'close' listener per socket
+   * (watchSocket). Responses no node:http server made (http2 compatibility,
+   * Fastify's inject, mocks) publish no finish channel: a listener of their own.
    */
   private watchEnd(res: TrackedResponse, record: RequestRecord, socket: TrackedSocket | null): void {
     if (socket === null || !(res instanceof ServerResponse) || (socket as { server?: unknown }).server == null) {
@@ -122,15 +120,25 @@ export class RequestEntry {
       return;
     }
     subscribeFinish();
-    const previous = socket[kSocketRecord];
-    if (previous === undefined) socket.on('close', finishOnSocketClose);
-    else if (!previous.finished) {
-      // The socket's listener stays with the earlier request.
-      res.prependListener('close', finishOnClose);
-      return;
-    }
-    socket[kSocketRecord] = record;
+    watchSocket(socket, res, record);
   }
+}
+
+/**
+ * A node:http response finishes through the finish channel; a client that
+ * went away is seen by one 'close' listener per socket, added with its first
+ * request (keep-alive sockets serve many). A second request in flight on the
+ * same socket (pipelining) gets a listener of its own.
+ */
+function watchSocket(socket: TrackedSocket, res: TrackedResponse, record: RequestRecord): void {
+  const previous = socket[kSocketRecord];
+  if (previous === undefined) socket.on('close', finishOnSocketClose);
+  else if (!previous.finished) {
+    // The socket's listener stays with the earlier request.
+    res.prependListener('close', finishOnClose);
+    return;
+  }
+  socket[kSocketRecord] = record;
 }
 
 /**
@@ -150,9 +158,30 @@ export class ChannelStarter implements RequestStarter {
     return this.entry.guard.isClosed;
   }
 
+  /**
+   * The whole per-request path of a channel-opened request (≈ 1 µs budget):
+   * the response is a node:http one and its finish is published, so none of
+   * `open`'s checks for other responses run here.
+   */
   start(req: IncomingMessage, res: ServerResponse, socket: Socket): void {
-    const record = this.entry.open(req, res, req.method ?? '', this.routeOf, req, socket);
-    if (record !== undefined) this.entry.enter(record);
+    const tracked = res as TrackedResponse;
+    if (tracked[kRecord] !== undefined) return;
+    const entry = this.entry;
+    const guard = entry.guard;
+    if (guard.isClosed) {
+      startersChanged();
+      return;
+    }
+    try {
+      const record = guard.beginRequest(req, req.method ?? '', this.routeOf);
+      tracked[kRecord] = record;
+      watchSocket(socket, tracked, record);
+      markBody(req, record);
+      requestStore.enterWith(record);
+      if (entry.precise) preciseEnter(record);
+    } catch (err) {
+      guard.reportError(err);
+    }
   }
 }
 

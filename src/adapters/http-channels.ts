@@ -34,6 +34,8 @@ const FINISH = 'http.server.response.finish';
 
 /** Request listeners (apps) whose requests open at the channel, whatever server serves them. */
 const byListener = new WeakMap<object, RequestStarter>();
+/** Servers claimed directly (Fastify's, whose request listener is its own router). */
+const byClaimedServer = new WeakMap<object, RequestStarter>();
 /** Each server's starter, resolved from its 'request' listeners once per registration generation. */
 const byServer = new WeakMap<object, { starter: RequestStarter | undefined; generation: number }>();
 let generation = 0;
@@ -41,8 +43,18 @@ let generation = 0;
 let everyServer: RequestStarter | undefined;
 let startSubscribed = false;
 let finishSubscribed = false;
+/**
+ * The last server a request came to and its starter: most processes serve
+ * from one server, and a pointer comparison per request is cheaper than a
+ * WeakMap lookup. Held strongly only until the next registration or close.
+ */
+let lastServer: object | undefined;
+let lastStarter: RequestStarter | undefined;
+let lastGeneration = -1;
 
 function starterOf(server: object): RequestStarter | undefined {
+  const claimed = byClaimedServer.get(server);
+  if (claimed !== undefined && !claimed.closed) return claimed;
   const known = byServer.get(server);
   if (known !== undefined && known.generation === generation) return known.starter;
   let starter: RequestStarter | undefined;
@@ -57,12 +69,30 @@ function starterOf(server: object): RequestStarter | undefined {
 
 function onStart(message: unknown): void {
   try {
-    const { request, response, socket, server } = message as ChannelMessage;
-    const starter = starterOf(server) ?? everyServer;
-    if (starter !== undefined) starter.start(request, response, socket);
+    const m = message as ChannelMessage;
+    const server = m.server;
+    let starter: RequestStarter | undefined;
+    if (server === lastServer && lastGeneration === generation) starter = lastStarter;
+    else {
+      starter = starterOf(server) ?? (everyServer?.closed === false ? everyServer : undefined);
+      lastServer = server;
+      lastStarter = starter;
+      lastGeneration = generation;
+    }
+    if (starter !== undefined) starter.start(m.request, m.response, m.socket);
   } catch {
     // The starter reports its own failures; nothing may reach the app from here.
   }
+}
+
+/**
+ * A starter was closed, or its guard's: the next request of every server
+ * looks its starter up again (another guard may take the server over).
+ */
+export function startersChanged(): void {
+  generation++;
+  lastServer = undefined;
+  lastStarter = undefined;
 }
 
 function onFinish(message: unknown): void {
@@ -93,12 +123,26 @@ export function startForApp(app: unknown, starter: RequestStarter): void {
   const current = byListener.get(app);
   if (current !== undefined && !current.closed) return;
   byListener.set(app, starter);
-  generation++;
+  startersChanged();
+  subscribeFinish();
+  subscribeStart();
+}
+
+/** Requests to `server` are opened by `starter` at the start channel, whatever its request listener. */
+export function startForServer(server: unknown, starter: RequestStarter): void {
+  if (server === null || typeof server !== 'object') return;
+  const current = byClaimedServer.get(server);
+  if (current !== undefined && !current.closed) return;
+  byClaimedServer.set(server, starter);
+  startersChanged();
+  subscribeFinish();
   subscribeStart();
 }
 
 /** The zero-code start: requests to every server are opened by `starter` (servers an adapter claimed keep theirs). */
 export function startEveryServer(starter: RequestStarter): void {
   if (everyServer === undefined || everyServer.closed) everyServer = starter;
+  startersChanged();
+  subscribeFinish();
   subscribeStart();
 }

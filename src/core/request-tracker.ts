@@ -7,6 +7,8 @@ import { blockingHistogram, type RouteStats, type RouteTable } from './routes';
 export interface TrackerClock {
   /** Cumulative loop delay in ms, including the lateness building up right now. */
   delayClockMs(): number;
+  /** The same at `now` (performance.now()), for a caller that needs the time too: one clock read. */
+  delayClockAt(now: number): number;
   /** Cumulative loop delay in ms, without the lateness of the window in progress. */
   settledDelayMs(): number;
   /** The heartbeat window in progress. */
@@ -81,7 +83,8 @@ export class RequestTracker {
     const template = route ?? ROUTE_UNMATCHED;
     const stats = this.routes.stats(template, record.method);
     stats.requests++;
-    let endDelayMs = this.clock.delayClockMs();
+    const now = performance.now();
+    let endDelayMs = this.clock.delayClockAt(now);
     if (record.capturedWindow !== 0) {
       // This request was the culprit of a stall: the time it held the loop is
       // its own doing, not delay it waited through.
@@ -100,7 +103,7 @@ export class RequestTracker {
     if (this.observer !== undefined) this.observer.finished(record, stats, waitedMs);
     record.span = undefined;
     record.req = null;
-    record.finishedAt = performance.now();
+    record.finishedAt = now;
     record.finalRoute = template;
     if (record.capturedWindow !== 0) this.onCulpritFinished({ record, route: template });
   }

@@ -47,7 +47,12 @@ export class Heartbeat {
 
   /** Cumulative delay (ms) including the lateness building up right now. */
   delayClockMs(): number {
-    const late = performance.now() - this.due - TIMER_SLACK_MS;
+    return this.delayClockAt(performance.now());
+  }
+
+  /** The same at `now` (performance.now()). */
+  delayClockAt(now: number): number {
+    const late = now - this.due - TIMER_SLACK_MS;
     return late > 0 ? this.cumulativeMs + late : this.cumulativeMs;
   }
 
