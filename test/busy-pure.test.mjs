@@ -148,3 +148,39 @@ test('shed options: rankByBusyTime is a boolean, off by default', async () => {
   assert.equal(resolveShedOptions(true, 100).rankByBusyTime, false);
   assert.throws(() => resolveShedOptions({ rankByBusyTime: 'yes' }, 100), (err) => err instanceof TypeError && /shed\.rankByBusyTime/.test(err.message));
 });
+
+test('busy sampler: on Linux the worker reads whether the main thread waits in epoll (idle by ELU\'s definition) or runs', { skip: process.platform !== 'linux' }, async () => {
+  const { Worker } = await import('node:worker_threads');
+  const { openLoopIdleReader } = await import('../dist/watchdog/main-loop-state.js');
+  const own = openLoopIdleReader();
+  assert.ok(own !== undefined, 'procfs syscall file readable');
+  assert.equal(own.read(), false, 'this thread, reading itself, is running');
+  own.close();
+  assert.equal(openLoopIdleReader(process.pid, 'no-such-arch'), undefined);
+  const url = new URL('../dist/watchdog/main-loop-state.js', import.meta.url).href;
+  // The worker reads while this thread waits in epoll (awaiting its message), then while it spins.
+  const worker = new Worker(`
+    const { parentPort } = require('node:worker_threads');
+    import(${JSON.stringify(url)}).then(({ openLoopIdleReader }) => {
+      const r = openLoopIdleReader();
+      parentPort.postMessage('ready');
+      parentPort.on('message', (m) => {
+        const deadline = performance.now() + 200;
+        let seen = false;
+        // Under load one read can catch the thread between syscalls: wait for the expected state.
+        while (!seen && performance.now() < deadline) seen = r.read() === (m === 'idle');
+        parentPort.postMessage(seen);
+      });
+    });`, { eval: true });
+  const { once } = await import('node:events');
+  await once(worker, 'message');
+  worker.postMessage('idle');
+  const [idleSeen] = await once(worker, 'message');
+  assert.equal(idleSeen, true, 'seen waiting in epoll while this loop idles');
+  worker.postMessage('busy');
+  const spinUntil = performance.now() + 300;
+  while (performance.now() < spinUntil);
+  const [busySeen] = await once(worker, 'message');
+  assert.equal(busySeen, true, 'seen running while this thread spins');
+  await worker.terminate();
+});

@@ -1,23 +1,31 @@
-// Busy time by route under steady load with no stall: three routes burning
-// about 1, 3 and 8 ms of CPU per request plus fast routes, driven at fixed
-// rates from a forked client. The estimate must match the routes' own
-// measurement within ±20 % per route, and precise mode (async_hooks) gives
-// a second, independent truth.
+// Busy time by route under steady load with no stall: routes burning about
+// 1, 3 and 8 ms of CPU per request plus fast routes, driven at fixed rates
+// from a forked client, at three loop utilizations (about 30, 60 and 95 %).
+// The estimate must match the routes' own measurement within ±15 % per
+// route, fast routes stay under 5 % of busy time, and the share interval the
+// snapshot states covers the measured share. Precise mode (async_hooks) runs
+// in the same guard as a second, independent truth, printed beside it.
+//
+// Each utilization is judged by what the run measured, not by what was aimed
+// at: the ELU of the run is printed beside each row. On a loaded machine the
+// same request rates give a higher ELU (preemption stretches the handlers),
+// and the checks hold at any utilization.
+//
+// Idle is idle: at low utilization a sample asked for while the loop waits
+// for I/O must count as idle. If it is charged to the callback that ends the
+// wait, the 1 ms route reads 25-40 % high (the 'low' run fails).
 //
 // The routes measure their own time from the first middleware after
 // loopguard's to the return of res.json(): the burn plus the framework's
-// routing and response writing, which is what the loop spends on the route
-// (≈ 0.2–0.6 ms a request on these loaded VMs: a third of the 1 ms route).
+// routing and response writing, which is what the loop spends on the route.
 // The burn is a fixed amount of work, not a wall-clock wait, so that CPU
 // preemption on a shared machine stretches it like all other code.
-// No stall may be reported. On these shared 2-core VMs (load average 12-13
-// while this was written) the process is descheduled for 100 ms to over a
-// second at times, which the heartbeat rightly measures as a stall: so the
-// threshold is 1000 ms, and a stall is tolerated only when the main thread's
-// own run-queue wait over the run (Linux schedstat) covers all stall time.
-// No handler here comes within two orders of magnitude of the threshold. The default is 10 samples/s; this test samples
-// at 100/s so that 30 s give the 1 ms route enough samples (≈ 300) for a
-// ±20 % check that does not fail by chance.
+// No stall may be reported; the threshold is 1000 ms, and a stall is
+// tolerated only when the main thread's own run-queue wait over the run
+// (Linux schedstat) covers all stall time. The default rate is 10 samples/s;
+// this test samples at 400/s so that a 10 s window gives the 1 ms route at
+// low utilization enough samples (≈ 500) for a ±15 % check that does not
+// fail by chance.
 import { test } from 'node:test';
 import { fork } from 'node:child_process';
 import { once } from 'node:events';
@@ -29,13 +37,22 @@ import { Registry } from 'prom-client';
 import { loopGuard } from 'loopguard';
 import { listen } from './helpers/server.mjs';
 import { guardInternals } from '../dist/internal.js';
+import { wilsonInterval } from '../dist/busy/confidence.js';
 
-const RUN_MS = 30_000;
-const SAMPLE_HZ = 100;
+const RUN_MS = Number(process.env.BUSY_RUN_MS ?? 10_000);
+const SAMPLE_HZ = 400;
 const BURNS = [
-  { route: '/burn/1ms', path: '/burn/1ms', ms: 1, rps: 50 },
-  { route: '/burn/3ms', path: '/burn/3ms', ms: 3, rps: 25 },
-  { route: '/burn/8ms', path: '/burn/8ms', ms: 8, rps: 10 },
+  { route: '/burn/1ms', path: '/burn/1ms', ms: 1 },
+  { route: '/burn/3ms', path: '/burn/3ms', ms: 3 },
+  { route: '/burn/8ms', path: '/burn/8ms', ms: 8 },
+];
+/** Requests a second for the 1, 3 and 8 ms routes: about 30, 60 and 95 % ELU on a quiet 2-core VM. */
+const LEVELS = [
+  // Idle is idle: one short route at a few per cent of the loop, where most samples are asked for while the loop waits.
+  { name: 'idle', rps: [60, 0, 0] },
+  { name: 'low', rps: [60, 25, 10] },
+  { name: 'mid', rps: [120, 50, 20] },
+  { name: 'high', rps: [190, 80, 32] },
 ];
 const FAST = [
   { route: '/fast/:id', path: '/fast/42', rps: 20 },
@@ -122,9 +139,11 @@ const preciseByRoute = (guard) => {
   return out;
 };
 
-async function run(precise, perMs) {
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function run(level, perMs) {
   const truthMs = Object.fromEntries(BURNS.map((b) => [b.route, 0]));
-  const middleware = loopGuard({ busySampleHz: SAMPLE_HZ, precise, thresholdMs: 1000, startupGraceMs: 0, prometheus: { registry: new Registry() }, otel: false });
+  const middleware = loopGuard({ busySampleHz: SAMPLE_HZ, precise: true, thresholdMs: 1000, startupGraceMs: 0, prometheus: { registry: new Registry() }, otel: false });
   const guard = middleware.guard;
   const stalls = [];
   guard.on('stall', (r) => stalls.push(r));
@@ -132,20 +151,22 @@ async function run(precise, perMs) {
   const server = await listen(buildApp(middleware, truthMs, perMs));
   await watching;
   const client = await rateClient();
-  const targets = [...BURNS, ...FAST].map((t) => ({ name: t.route, url: server.url + t.path, rps: t.rps }));
+  const burns = BURNS.map((b, i) => ({ ...b, rps: level.rps[i] })).filter((b) => b.rps > 0);
+  const targets = [...burns, ...FAST].map((t) => ({ name: t.route, url: server.url + t.path, rps: t.rps }));
   await client.start(targets);
-  // Warm up (JIT, sockets), then measure from a fold of the estimator.
-  await new Promise((r) => setTimeout(r, 2000));
-  await new Promise((r) => setTimeout(r, 1100)); // the estimator folds at most once a second
+  // Warm up (JIT, sockets), then measure from a fold of the estimator (it folds at most once a second).
+  await sleep(1500);
+  await sleep(1100);
   const busy0 = busyByRoute(guard);
   const precise0 = preciseByRoute(guard);
   const truth0 = { ...truthMs };
   const elu0 = performance.eventLoopUtilization();
   const wait0 = runQueueWaitMs();
   const samples0 = guardInternals(guard).busy.shares();
-  await new Promise((r) => setTimeout(r, RUN_MS));
+  await sleep(RUN_MS);
   const busy1 = busyByRoute(guard);
   const precise1 = preciseByRoute(guard);
+  const truth1 = { ...truthMs };
   const elu = performance.eventLoopUtilization(elu0);
   const waitedMs = wait0 === null ? null : runQueueWaitMs() - wait0;
   const shares = guardInternals(guard).busy.shares();
@@ -153,63 +174,74 @@ async function run(precise, perMs) {
   await client.close();
   await server.close();
   guard.close();
-  const rows = [];
   const delta = (a, b, k) => (a[k] ?? 0) - (b[k] ?? 0);
   const allBusy = Object.keys(busy1).reduce((sum, k) => sum + delta(busy1, busy0, k), 0);
-  for (const t of [...BURNS, ...FAST]) {
-    rows.push({
+  // The interval the snapshot states at the default 10 samples/s, over this window: as many busy samples as 10/s of busy time.
+  const defaultSamples = Math.round(10 * allBusy);
+  const rows = [...burns, ...FAST].map((t) => {
+    const share = delta(busy1, busy0, t.route) / allBusy;
+    const [shareLow, shareHigh] = wilsonInterval(Math.round(share * defaultSamples), defaultSamples);
+    return {
       route: t.route,
-      truthS: t.ms ? (truthMs[t.route] - truth0[t.route]) / 1000 : null,
+      rps: t.rps,
+      truthS: t.ms ? delta(truth1, truth0, t.route) / 1000 : null,
       busyS: delta(busy1, busy0, t.route),
-      preciseS: precise ? delta(precise1, precise0, t.route) : null,
-      share: delta(busy1, busy0, t.route) / allBusy,
-    });
-  }
-  return { rows, stalls, waitedMs, sent, elu, allBusy, busySamples: shares.busySamples, idleSamples: shares.idleSamples - samples0.idleSamples };
+      preciseS: delta(precise1, precise0, t.route),
+      share,
+      shareLow,
+      shareHigh,
+    };
+  });
+  return {
+    level: level.name, rows, stalls, waitedMs, sent, elu, allBusy,
+    busySamples: shares.busySamples - samples0.busySamples,
+    idleSamples: shares.idleSamples - samples0.idleSamples,
+  };
 }
 
-function print(label, r) {
+function print(r) {
   const f = (v) => (v === null ? '—' : v.toFixed(3));
   const pct = (a, b) => (a === null || b === null ? '—' : `${(((a - b) / b) * 100).toFixed(1)} %`);
-  console.log(`\n${label}: ${process.version}, ${RUN_MS / 1000} s, ${SAMPLE_HZ} samples/s, ELU ${(r.elu.utilization * 100).toFixed(1)} %, ` +
-    `busy ${r.allBusy.toFixed(2)} s (ELU active ${(r.elu.active / 1000).toFixed(2)} s), idle samples ${r.idleSamples}; ` +
+  const elu = `${(r.elu.utilization * 100).toFixed(1)} %`;
+  console.log(`\n${r.level}: ${process.version}, ${RUN_MS / 1000} s, ${SAMPLE_HZ} samples/s, ELU ${elu}, ` +
+    `busy ${r.allBusy.toFixed(2)} s (ELU active ${(r.elu.active / 1000).toFixed(2)} s), samples busy ${r.busySamples} idle ${r.idleSamples}; ` +
     `stalls ${r.stalls.length ? r.stalls.map((s) => `${s.durationMs} ms`).join(', ') : 'none'}, main thread waited for a CPU ${r.waitedMs?.toFixed(0) ?? '?'} ms`);
-  console.log('route        route-truth s    busy-est s  err vs truth  precise s  err vs precise  share');
+  console.log('ELU      route        req/s  truth s  sampled s  sampled err  precise s  precise err  share   (interval at 10/s)');
   for (const row of r.rows) {
-    console.log(`${row.route.padEnd(12)} ${f(row.truthS).padStart(15)} ${f(row.busyS).padStart(11)} ${pct(row.busyS, row.truthS).padStart(13)} ` +
-      `${f(row.preciseS).padStart(10)} ${pct(row.busyS, row.preciseS).padStart(15)}  ${(row.share * 100).toFixed(1)} %`);
+    console.log(`${elu.padEnd(8)} ${row.route.padEnd(12)} ${String(row.rps).padStart(5)} ${f(row.truthS).padStart(8)} ${f(row.busyS).padStart(10)} ` +
+      `${pct(row.busyS, row.truthS).padStart(12)} ${f(row.preciseS).padStart(10)} ${pct(row.preciseS, row.truthS).padStart(12)}  ` +
+      `${(row.share * 100).toFixed(1).padStart(5)} % (${(row.shareLow * 100).toFixed(1)}–${(row.shareHigh * 100).toFixed(1)} %)`);
   }
 }
 
 function check(r) {
+  const at = `at ELU ${(r.elu.utilization * 100).toFixed(1)} % (${r.level})`;
   for (const row of r.rows) {
     if (row.truthS !== null) {
       const err = Math.abs(row.busyS - row.truthS) / row.truthS;
-      assert.ok(err <= 0.2, `${row.route}: estimated ${row.busyS.toFixed(3)} s vs ${row.truthS.toFixed(3)} s measured by the handler (${(err * 100).toFixed(1)} %)`);
+      assert.ok(err <= 0.15, `${row.route} ${at}: estimated ${row.busyS.toFixed(3)} s vs ${row.truthS.toFixed(3)} s measured by the handler (${(err * 100).toFixed(1)} %)`);
+      const truthShare = row.truthS / r.allBusy;
+      assert.ok(row.shareLow <= truthShare && truthShare <= row.shareHigh,
+        `${row.route} ${at}: the interval stated at 10 samples/s ${(row.shareLow * 100).toFixed(1)}–${(row.shareHigh * 100).toFixed(1)} % misses the measured share ${(truthShare * 100).toFixed(1)} %`);
     } else {
-      assert.ok(row.share < 0.05, `${row.route}: a fast route's share is ${(row.share * 100).toFixed(1)} %`);
+      assert.ok(row.share < 0.05, `${row.route} ${at}: a fast route's share is ${(row.share * 100).toFixed(1)} %`);
     }
   }
   const stallMs = r.stalls.reduce((sum, s) => sum + s.durationMs, 0);
   if (r.waitedMs === null || stallMs > r.waitedMs) {
-    assert.deepEqual(r.stalls.map((s) => [s.route, s.cause, s.durationMs]), [], `no stall reported (run-queue wait ${r.waitedMs?.toFixed(0)} ms)`);
+    assert.deepEqual(r.stalls.map((s) => [s.route, s.cause, s.durationMs]), [], `no stall reported ${at} (run-queue wait ${r.waitedMs?.toFixed(0)} ms)`);
   }
   for (const [name, stats] of Object.entries(r.sent)) assert.ok((stats.statuses[200] ?? 0) > 0, `${name} was served`);
 }
 
-// TODO (issue 15, open): on a quiet machine (loop utilization ~30 %) the
-// estimate is biased towards routes with many short requests: /burn/1ms read
-// +38 % and /burn/3ms +23 % (Node 20, load 0.9), while runs at 80-100 %
-// utilization stayed within ±10 %. Likely cause: a sample asked for while the
-// loop is idle lands at the start of the next callback instead of counting as
-// idle. Until that is fixed the test runs and prints its table but is a todo,
-// so CI is not red on a known, reported miss.
-test('busy time by route matches the handlers\' own time within ±20 %, and precise mode', { timeout: 4 * RUN_MS, todo: 'busy-time estimate biased at low loop utilization (issue 15)' }, async () => {
+const only = process.env.BUSY_LEVELS?.split(',');
+test('busy time by route matches the handlers\' own time within ±15 % at low, moderate and full loop utilization', { timeout: LEVELS.length * (RUN_MS + 20_000) }, async () => {
   const perMs = calibrate();
-  const sampled = await run(false, perMs);
-  print('sampled (precise: false)', sampled);
-  const precise = await run(true, perMs);
-  print('precise: true (second truth)', precise);
-  check(sampled);
-  check(precise);
+  const results = [];
+  for (const level of LEVELS.filter((l) => only === undefined || only.includes(l.name))) {
+    const r = await run(level, perMs);
+    print(r);
+    results.push(r);
+  }
+  for (const r of results) check(r);
 });

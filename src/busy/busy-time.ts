@@ -25,6 +25,9 @@ const MIN_FOLD_MS = 1000;
 export class BusyTime {
   /** The id the watchdog passes to the busy probe. */
   readonly sinkId: number;
+  /** Shared with the worker's sampler: the samples it found idle without asking this thread. */
+  readonly idleCount = new SharedArrayBuffer(4);
+  private readonly idleAtAsk = new Int32Array(this.idleCount);
   private readonly estimator = new BusyEstimator<BusyKey>();
   private readonly keys = new Map<RouteStats, BusyKey>();
   private readonly expectedKeys = new Map<RouteStats, BusyKey>();
@@ -62,7 +65,7 @@ export class BusyTime {
   /** Each label's share of busy time over the last one to two minutes, with 95 % intervals. */
   shares(): { busySamples: number; idleSamples: number; shares: BusyShare<BusyKey>[] } {
     this.refresh();
-    return { ...this.estimator.shares(), idleSamples: this.estimator.idleSamples };
+    return { ...this.estimator.shares(), idleSamples: this.estimator.idleSamples + Atomics.load(this.idleAtAsk, 0) };
   }
 
   close(): void {

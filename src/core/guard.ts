@@ -193,7 +193,7 @@ export class GuardCore extends EventEmitter<LoopGuardEvents> {
           captureStacks: options.captureStacks,
           ...(wiring.metricsServer && { metricsServer: wiring.metricsServer }),
           ...(poolProbe && { poolProbe }),
-          ...(this.#busy && { busy: { sinkId: this.#busy.sinkId, sampleHz: this.#busy.sampleHz } }),
+          ...(this.#busy && { busy: { sinkId: this.#busy.sinkId, sampleHz: this.#busy.sampleHz, idleCount: this.#busy.idleCount } }),
         },
         {
           onSamples: (window, samples) => this.#guarded(() => this.#pipeline.samplesArrived(window, samples)),

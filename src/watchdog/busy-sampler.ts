@@ -12,10 +12,13 @@
  */
 import type { Session } from 'node:inspector';
 import { busyProbeExpression } from './probe';
+import { openLoopIdleReader, type LoopIdleReader } from './main-loop-state';
 
 export interface BusySamplerConfig {
   sinkId: number;
   sampleHz: number;
+  /** One Int32 shared with the main thread: samples this side found idle without asking (the main thread waited in epoll). */
+  idleCount?: SharedArrayBuffer;
 }
 
 /** Consecutive idle samples before backing off: at 50 % utilization three in a row happen 1 time in 8. */
@@ -25,6 +28,7 @@ const MAX_BACKOFF_DOUBLINGS = 5;
 export class BusySampler {
   private readonly expression: string;
   private readonly meanGapMs: number;
+  private readonly idleCount: Int32Array;
   private idleStreak = 0;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
@@ -36,9 +40,12 @@ export class BusySampler {
     private readonly session: Session,
     config: BusySamplerConfig,
     private readonly random: () => number = Math.random,
+    /** Where it can be read (Linux), whether the main thread waits for I/O at the moment of a sample. */
+    private readonly loopIdle: LoopIdleReader | undefined = openLoopIdleReader(),
   ) {
     this.expression = busyProbeExpression(config.sinkId);
     this.meanGapMs = 1000 / config.sampleHz;
+    this.idleCount = new Int32Array(config.idleCount ?? new SharedArrayBuffer(4));
   }
 
   /** When the next sample is due (performance.now() ms): the watchdog's synchronous sleep ends by then. */
@@ -55,6 +62,7 @@ export class BusySampler {
     this.stopped = true;
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
+    this.loopIdle?.close();
   }
 
   /** Exponential with the current mean; clamped so one draw cannot stop sampling for long. */
@@ -68,13 +76,18 @@ export class BusySampler {
     this.timer = undefined;
     if (this.stopped) return;
     this.asked++;
+    if (this.loopIdle?.read() === true) {
+      // Idle at the moment asked for: counted here, and the main thread is not woken.
+      Atomics.add(this.idleCount, 0, 1);
+      this.countIdle();
+      this.start();
+      return;
+    }
     try {
       this.session.post('Runtime.evaluate', { expression: this.expression, returnByValue: true, silent: true }, (err, result) => {
         const value = err ? -1 : (result as { result?: { value?: unknown } } | undefined)?.result?.value;
-        if (value === 1) {
-          this.idle++;
-          this.idleStreak++;
-        } else if (value === 0) {
+        if (value === 1) this.countIdle();
+        else if (value === 0) {
           this.idleStreak = 0;
         }
       });
@@ -82,5 +95,10 @@ export class BusySampler {
       // Session closed under us: close() stops the sampler next.
     }
     this.start();
+  }
+
+  private countIdle(): void {
+    this.idle++;
+    this.idleStreak++;
   }
 }
