@@ -184,3 +184,28 @@ test('busy sampler: on Linux the worker reads whether the main thread waits in e
   assert.equal(busySeen, true, 'seen running while this thread spins');
   await worker.terminate();
 });
+
+test('busy time: a sample asked for during a GC pause is (gc), one inside expectBlocking is expected, the rest the loop\'s own work', async () => {
+  const { BusyTime } = await import('../dist/busy/busy-time.js');
+  const { busySharedViews } = await import('../dist/watchdog/probe.js');
+  const { RouteTable } = await import('../dist/core/routes.js');
+  const { createLoopGuard } = await import('loopguard');
+  const pauses = [{ start: 1000, end: 1005 }];
+  const busy = new BusyTime(new RouteTable(10), {}, 10, undefined, () => pauses);
+  const { askedAt } = busySharedViews(busy.shared);
+  const probe = globalThis[Symbol.for('loopguard.busyProbe')];
+  const guard = createLoopGuard({ busySampleHz: 0, prometheus: false, otel: false });
+  // Inside a callback (execution async id not 0), as the interrupt lands in running code.
+  await new Promise((resolve) => setImmediate(() => {
+    askedAt[0] = 1002; // inside the pause: GC's
+    assert.equal(probe(busy.sinkId), 0);
+    askedAt[0] = 1010; // after it: the code running
+    assert.equal(probe(busy.sinkId), 0);
+    guard.expectBlocking(() => assert.equal(probe(busy.sinkId), 0));
+    resolve();
+  }));
+  const byCause = Object.fromEntries(busy.shares().shares.map((s) => [`${s.key.cause} ${s.key.route}`, s.samples]));
+  busy.close();
+  await guard.close();
+  assert.deepEqual(byCause, { 'gc (gc)': 1, 'background (background)': 1, 'expected (background)': 1 });
+});

@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
-import { ROUTE_BACKGROUND } from '../catalogue';
+import { ROUTE_BACKGROUND, ROUTE_GC } from '../catalogue';
+import { BUSY_SHARED_BYTES, busySharedViews } from '../watchdog/probe';
 import { inExpectedCode } from '../core/expected';
 import { requestStore } from '../core/request-context';
 import type { RouteStats, RouteTable } from '../core/routes';
@@ -10,11 +11,23 @@ import { addBusySink, removeBusySink } from './probe';
 export interface BusyKey {
   readonly route: string;
   readonly method: string;
-  readonly cause: 'request' | 'background' | 'expected';
+  readonly cause: 'request' | 'background' | 'expected' | 'gc';
+}
+
+/** A GC pause on the main thread, epoch ms. */
+export interface GcPause {
+  readonly start: number;
+  readonly end: number;
 }
 
 /** Fold at most this often, so that most intervals hold samples of their own. */
 const MIN_FOLD_MS = 1000;
+/**
+ * Samples wait for the GC check at most this many at a time: GC entries
+ * reach the observer after the pause, and only the most recent pauses are
+ * kept (64), so samples are checked in small batches, not only when read.
+ */
+const MAX_PENDING = 16;
 
 /**
  * One guard's busy time: receives the probe's samples on the main thread
@@ -25,14 +38,18 @@ const MIN_FOLD_MS = 1000;
 export class BusyTime {
   /** The id the watchdog passes to the busy probe. */
   readonly sinkId: number;
-  /** Shared with the worker's sampler: the samples it found idle without asking this thread. */
-  readonly idleCount = new SharedArrayBuffer(4);
-  private readonly idleAtAsk = new Int32Array(this.idleCount);
+  /** Shared with the worker's sampler: the samples it found idle without asking, the pending sample's ask time. */
+  readonly shared = new SharedArrayBuffer(BUSY_SHARED_BYTES);
+  private readonly views = busySharedViews(this.shared);
+  /** Samples that landed, with when they were asked for, until checked against GC pauses. */
+  private readonly pendingKeys: BusyKey[] = [];
+  private readonly pendingAskedAt: number[] = [];
   private readonly estimator = new BusyEstimator<BusyKey>();
   private readonly keys = new Map<RouteStats, BusyKey>();
   private readonly expectedKeys = new Map<RouteStats, BusyKey>();
   private readonly background: BusyKey = { route: ROUTE_BACKGROUND, method: '', cause: 'background' };
   private readonly expectedBackground: BusyKey = { route: ROUTE_BACKGROUND, method: '', cause: 'expected' };
+  private readonly gc: BusyKey = { route: ROUTE_GC, method: '', cause: 'gc' };
   private mark = performance.eventLoopUtilization();
   private foldedAt = performance.now();
   private closed = false;
@@ -45,6 +62,8 @@ export class BusyTime {
     readonly sampleHz: number,
     /** `expectedBlockingRoutes` as a test: their time is counted with cause `expected`, as their stalls are. */
     private readonly expectedRoute: ((route: string) => boolean) | undefined,
+    /** Recent GC pauses on this thread (the guard's observer); none: no GC check. */
+    private readonly gcPauses: () => readonly GcPause[] = () => [],
   ) {
     // The loop's own work exists from the start: its series does too.
     this.estimator.declare(this.background);
@@ -65,7 +84,7 @@ export class BusyTime {
   /** Each label's share of busy time over the last one to two minutes, with 95 % intervals. */
   shares(): { busySamples: number; idleSamples: number; shares: BusyShare<BusyKey>[] } {
     this.refresh();
-    return { ...this.estimator.shares(), idleSamples: this.estimator.idleSamples + Atomics.load(this.idleAtAsk, 0) };
+    return { ...this.estimator.shares(), idleSamples: this.estimator.idleSamples + Atomics.load(this.views.idleCount, 0) };
   }
 
   close(): void {
@@ -79,14 +98,14 @@ export class BusyTime {
     const expected = inExpectedCode();
     // No request context, or another guard's: the loop's own work (timers, startup, GC triggered there).
     if (record === undefined || record.owner !== this.owner) {
-      this.estimator.record(expected ? this.expectedBackground : this.background);
+      this.landed(expected ? this.expectedBackground : this.background);
       return;
     }
     if (record.finished) {
       // Work a request left behind is its route's for a bounded time, as for stalls (blameAfterResponseMs).
       const blamed = record.finalRoute !== null && performance.now() - record.finishedAt <= record.owner.blameAfterResponseMs;
-      if (!blamed) this.estimator.record(expected ? this.expectedBackground : this.background);
-      else this.estimator.record(this.keyFor(this.routes.stats(record.finalRoute!, record.method), expected));
+      if (!blamed) this.landed(expected ? this.expectedBackground : this.background);
+      else this.landed(this.keyFor(this.routes.stats(record.finalRoute!, record.method), expected));
       return;
     }
     let route: string | null = null;
@@ -97,7 +116,36 @@ export class BusyTime {
     }
     // Before routing (body parsing, middleware): counted under the final route at finish.
     if (route === null) record.busySamples++;
-    else this.estimator.record(this.keyFor(this.routes.stats(route, record.method), expected));
+    else this.landed(this.keyFor(this.routes.stats(route, record.method), expected));
+  }
+
+  /**
+   * A sample asked for during a GC pause lands after it, in whatever code
+   * runs next: it is GC's. GC entries reach the observer only after the
+   * pause, so samples wait for the check in a small batch.
+   */
+  private landed(key: BusyKey): void {
+    this.pendingKeys.push(key);
+    this.pendingAskedAt.push(this.views.askedAt[0]!);
+    if (this.pendingKeys.length >= MAX_PENDING) this.checkGc();
+  }
+
+  private checkGc(): void {
+    if (this.pendingKeys.length === 0) return;
+    const pauses = this.gcPauses();
+    for (let i = 0; i < this.pendingKeys.length; i++) {
+      const at = this.pendingAskedAt[i]!;
+      let inGc = false;
+      for (const p of pauses) {
+        if (p.start <= at && at <= p.end) {
+          inGc = true;
+          break;
+        }
+      }
+      this.estimator.record(inGc ? this.gc : this.pendingKeys[i]!);
+    }
+    this.pendingKeys.length = 0;
+    this.pendingAskedAt.length = 0;
   }
 
   private keyFor(stats: RouteStats, insideExpectBlocking = false): BusyKey {
@@ -112,6 +160,7 @@ export class BusyTime {
   }
 
   private refresh(): void {
+    this.checkGc();
     const now = performance.now();
     if (now - this.foldedAt < MIN_FOLD_MS) return;
     const mark = performance.eventLoopUtilization();

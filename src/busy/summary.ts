@@ -4,7 +4,7 @@ import type { BusyTime } from './busy-time';
 export interface BusyRouteSummary {
   route: string;
   method: string;
-  cause: 'request' | 'background' | 'expected';
+  cause: 'request' | 'background' | 'expected' | 'gc';
   /** Share of the loop's busy time over the last one to two minutes (0..1). */
   share: number;
   /** 95 % confidence interval of `share`, from the sample counts (Wilson). */

@@ -133,7 +133,7 @@ export class GuardCore extends EventEmitter<LoopGuardEvents> {
     this.#tracker.victimThresholdMs = options.thresholdMs;
     this.#tracker.blameAfterResponseMs = options.blameAfterResponseMs;
     if (options.busySampleHz > 0) {
-      const busy = new BusyTime(this.#routes, this.#tracker, options.busySampleHz, expectedRouteTest(options.expectedBlockingRoutes));
+      const busy = new BusyTime(this.#routes, this.#tracker, options.busySampleHz, expectedRouteTest(options.expectedBlockingRoutes), () => this.#loop.gcPausesSnapshot());
       this.#busy = busy;
       this.#tracker.busyResolved = (stats, samples) => busy.resolved(stats, samples);
     }
@@ -193,7 +193,7 @@ export class GuardCore extends EventEmitter<LoopGuardEvents> {
           captureStacks: options.captureStacks,
           ...(wiring.metricsServer && { metricsServer: wiring.metricsServer }),
           ...(poolProbe && { poolProbe }),
-          ...(this.#busy && { busy: { sinkId: this.#busy.sinkId, sampleHz: this.#busy.sampleHz, idleCount: this.#busy.idleCount } }),
+          ...(this.#busy && { busy: { sinkId: this.#busy.sinkId, sampleHz: this.#busy.sampleHz, shared: this.#busy.shared } }),
         },
         {
           onSamples: (window, samples) => this.#guarded(() => this.#pipeline.samplesArrived(window, samples)),

@@ -11,14 +11,15 @@
  * longer than the requests whose code they sample.
  */
 import type { Session } from 'node:inspector';
-import { busyProbeExpression } from './probe';
+import { BUSY_SHARED_BYTES, busyProbeExpression, busySharedViews } from './probe';
+import { epochNow } from './shared-state';
 import { openLoopIdleReader, type LoopIdleReader } from './main-loop-state';
 
 export interface BusySamplerConfig {
   sinkId: number;
   sampleHz: number;
-  /** One Int32 shared with the main thread: samples this side found idle without asking (the main thread waited in epoll). */
-  idleCount?: SharedArrayBuffer;
+  /** `BUSY_SHARED_BYTES` shared with the guard's busy time: idle samples counted here, the pending sample's ask time. */
+  shared?: SharedArrayBuffer;
 }
 
 /** Consecutive idle samples before backing off: at 50 % utilization three in a row happen 1 time in 8. */
@@ -29,6 +30,7 @@ export class BusySampler {
   private readonly expression: string;
   private readonly meanGapMs: number;
   private readonly idleCount: Int32Array;
+  private readonly askedAt: Float64Array;
   private idleStreak = 0;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
@@ -45,7 +47,7 @@ export class BusySampler {
   ) {
     this.expression = busyProbeExpression(config.sinkId);
     this.meanGapMs = 1000 / config.sampleHz;
-    this.idleCount = new Int32Array(config.idleCount ?? new SharedArrayBuffer(4));
+    ({ idleCount: this.idleCount, askedAt: this.askedAt } = busySharedViews(config.shared ?? new SharedArrayBuffer(BUSY_SHARED_BYTES)));
   }
 
   /** When the next sample is due (performance.now() ms): the watchdog's synchronous sleep ends by then. */
@@ -83,6 +85,8 @@ export class BusySampler {
       this.start();
       return;
     }
+    // The main thread files the sample under (gc) if a GC pause covers this moment (it lands after the pause).
+    this.askedAt[0] = epochNow();
     try {
       this.session.post('Runtime.evaluate', { expression: this.expression, returnByValue: true, silent: true }, (err, result) => {
         const value = err ? -1 : (result as { result?: { value?: unknown } } | undefined)?.result?.value;

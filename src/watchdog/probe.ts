@@ -37,3 +37,15 @@ export const BUSY_PROBE_SYMBOL_NAME = 'loopguard.busyProbe';
 export function busyProbeExpression(sinkId: number): string {
   return `(function(){var p=globalThis[Symbol.for('${BUSY_PROBE_SYMBOL_NAME}')];return typeof p==='function'?p(${sinkId | 0}):-1})()`;
 }
+
+/**
+ * Memory the busy sampler (worker) shares with its guard's busy time (main
+ * thread): the samples the worker found idle without asking (Int32 at 0,
+ * written by the worker only), and when the pending sample was asked for
+ * (Float64 at 8, epoch ms, written by the worker just before asking).
+ */
+export const BUSY_SHARED_BYTES = 16;
+
+export function busySharedViews(buffer: SharedArrayBuffer): { idleCount: Int32Array; askedAt: Float64Array } {
+  return { idleCount: new Int32Array(buffer, 0, 1), askedAt: new Float64Array(buffer, 8, 1) };
+}
