@@ -74,7 +74,7 @@ test('wilson interval: inside [0, 1], contains the estimate, narrows with n', ()
   assert.deepEqual(wilsonInterval(0, 0), [0, 1]);
 });
 
-test('busy sampler: exponential gaps with the configured mean, doubling while samples find the loop idle', () => {
+test('busy sampler: exponential gaps with the configured mean, doubling once samples have found the loop idle for two seconds', () => {
   let answer = 1;
   const session = { post: (_m, _p, cb) => cb(null, { result: { value: answer } }) };
   const s = new BusySampler(session, { sinkId: 1, sampleHz: 10 });
@@ -85,12 +85,12 @@ test('busy sampler: exponential gaps with the configured mean, doubling while sa
   };
   const m = mean(20_000);
   assert.ok(m > 85 && m < 105, `mean gap ${m} ms at 10 Hz`); // clamped at 5× the mean: slightly under 100
+  for (let i = 0; i < 19; i++) s['fire']();
+  assert.ok(mean(20_000) < 1.2 * m, 'idle answers for less than two seconds of samples: no back-off yet');
   s['fire']();
   s['fire']();
-  assert.ok(mean(20_000) < 1.2 * m, 'two idle answers in a row: no back-off yet');
   s['fire']();
-  s['fire']();
-  assert.ok(mean(20_000) > 3 * m, 'four idle answers in a row: the gaps grew');
+  assert.ok(mean(20_000) > 3 * m, 'two seconds of idle answers and more: the gaps grew');
   answer = 0;
   s['fire']();
   s.stop();

@@ -5,10 +5,12 @@
  * average while the loop is busy. Each sample is one `Runtime.evaluate` that
  * Node runs through a V8 interrupt on top of whatever JavaScript is running;
  * the probe counts it on the main thread, so the answer only says busy or
- * idle. Once three samples in a row find the loop idle the gaps double
- * with each further idle one (up to 32×): an idle process is woken about
- * once every three seconds, not ten times a second. The busy samples' shares stay unbiased: the gaps are far
- * longer than the requests whose code they sample.
+ * idle. Where the main thread's state can be read (Linux), a sample taken
+ * while it waits in epoll is idle at once, and the main thread is not woken
+ * (see main-loop-state.ts). Once the loop has been idle for two seconds of
+ * samples in a row the gaps double with each further idle one (up to 32×):
+ * an idle process is looked at about once every three seconds, not ten
+ * times a second.
  */
 import type { Session } from 'node:inspector';
 import { BUSY_SHARED_BYTES, busyProbeExpression, busySharedViews } from './probe';
@@ -22,13 +24,20 @@ export interface BusySamplerConfig {
   shared?: SharedArrayBuffer;
 }
 
-/** Consecutive idle samples before backing off: at 50 % utilization three in a row happen 1 time in 8. */
-const IDLE_BEFORE_BACKOFF = 3;
+/**
+ * Back off only once the loop has been idle this long (in samples: this ×
+ * the rate). A rate that drops after a few idle samples samples a loop at
+ * 30 % utilization at a rate that depends on its recent history: at 400/s,
+ * backing off after three idle samples left 18-30 % of the rate, and the
+ * rate was higher inside long requests (which reset it) than in short ones.
+ */
+const IDLE_SECONDS_BEFORE_BACKOFF = 2;
 const MAX_BACKOFF_DOUBLINGS = 5;
 
 export class BusySampler {
   private readonly expression: string;
   private readonly meanGapMs: number;
+  private readonly idleBeforeBackoff: number;
   private readonly idleCount: Int32Array;
   private readonly askedAt: Float64Array;
   private idleStreak = 0;
@@ -47,6 +56,7 @@ export class BusySampler {
   ) {
     this.expression = busyProbeExpression(config.sinkId);
     this.meanGapMs = 1000 / config.sampleHz;
+    this.idleBeforeBackoff = Math.max(3, Math.round(IDLE_SECONDS_BEFORE_BACKOFF * config.sampleHz));
     ({ idleCount: this.idleCount, askedAt: this.askedAt } = busySharedViews(config.shared ?? new SharedArrayBuffer(BUSY_SHARED_BYTES)));
   }
 
@@ -69,7 +79,7 @@ export class BusySampler {
 
   /** Exponential with the current mean; clamped so one draw cannot stop sampling for long. */
   nextGapMs(): number {
-    const mean = this.meanGapMs * 2 ** Math.min(Math.max(0, this.idleStreak - IDLE_BEFORE_BACKOFF + 1), MAX_BACKOFF_DOUBLINGS);
+    const mean = this.meanGapMs * 2 ** Math.min(Math.max(0, this.idleStreak - this.idleBeforeBackoff + 1), MAX_BACKOFF_DOUBLINGS);
     const draw = -Math.log(1 - this.random()) * mean;
     return Math.max(1, Math.min(draw, mean * 5));
   }
