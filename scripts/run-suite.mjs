@@ -36,9 +36,7 @@ export const LINE_INDEPENDENT = {
  * the Node line: its one test is a todo whose verdict counts nowhere, and it
  * takes a minute a line.
  */
-export const ONCE_ONLY = {
-  'busy-scenario.test.mjs': 'the busy-time accuracy table: a todo until its low-utilization bias is fixed (issue 15)',
-};
+export const ONCE_ONLY = {};
 
 /** Scenario files whose tests wait for real stalls on a real loop (timing on shared cores). */
 export const TIMING_SCENARIOS = new Set([
