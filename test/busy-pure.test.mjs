@@ -77,7 +77,8 @@ test('wilson interval: inside [0, 1], contains the estimate, narrows with n', ()
 test('busy sampler: exponential gaps with the configured mean, doubling once samples have found the loop idle for two seconds', () => {
   let answer = 1;
   const session = { post: (_m, _p, cb) => cb(null, { result: { value: answer } }) };
-  const s = new BusySampler(session, { sinkId: 1, sampleHz: 10 });
+  // The main thread's state read as running: every sample is asked for, whatever this machine's load.
+  const s = new BusySampler(session, { sinkId: 1, sampleHz: 10 }, Math.random, { read: () => false, close() {} });
   const mean = (n) => {
     let total = 0;
     for (let i = 0; i < n; i++) total += s.nextGapMs();
