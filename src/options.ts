@@ -174,6 +174,8 @@ export interface ResolvedOptions {
   readonly expectedBlockingRoutes: readonly (string | RegExp)[];
   /** Heartbeat timer period, derived from thresholdMs. */
   readonly heartbeatMs: number;
+  /** Heartbeat period while no request is in flight and beats run on time, derived from thresholdMs. */
+  readonly idleHeartbeatMs: number;
   /** How late the heartbeat must be before the watchdog captures a stack. */
   readonly captureAfterMs: number;
   /** @internal See LoopGuardOptions.captureAtMs. */
@@ -207,6 +209,11 @@ export function resolveOptions(input: LoopGuardOptions | undefined = {}): Resolv
   const captureAtMs = input.captureAtMs === undefined ? undefined : finiteNumber('captureAtMs', input.captureAtMs, 1, 600_000);
   const heartbeatMs = Math.min(200, Math.max(5, Math.round(Math.min(thresholdMs, captureAtMs ?? Infinity) / 4)));
   const prometheus = objectOrFalse('prometheus', input.prometheus, validatePrometheus);
+  // The worker watches the main thread's scheduler for 10 ms before it pauses
+  // (watchdog/worker.ts) and its timers run late on a busy machine: asked this
+  // early, the pause lands while a block of about the budget is still running.
+  // Captures of shorter blocks cost them nothing: the pause's time is taken off.
+  const captureAfterMs = Math.min(Math.max(heartbeatMs, Math.round(thresholdMs / 2)), Math.max(heartbeatMs, Math.round((captureAtMs ?? Infinity) / 2) - 5));
   return Object.freeze({
     thresholdMs,
     onStall: optionalFunction<(report: StallReport) => void>('onStall', input.onStall),
@@ -226,11 +233,11 @@ export function resolveOptions(input: LoopGuardOptions | undefined = {}): Resolv
     onError: optionalFunction<(error: Error) => void>('onError', input.onError),
     expectedBlockingRoutes: expectedRoutes(input.expectedBlockingRoutes),
     heartbeatMs,
-    // The worker watches the main thread's scheduler for 10 ms before it pauses
-    // (watchdog/worker.ts) and its timers run late on a busy machine: asked this
-    // early, the pause lands while a block of about the budget is still running.
-    // Captures of shorter blocks cost them nothing: the pause's time is taken off.
-    captureAfterMs: Math.min(Math.max(heartbeatMs, Math.round(thresholdMs / 2)), Math.max(heartbeatMs, Math.round((captureAtMs ?? Infinity) / 2) - 5)),
+    captureAfterMs,
+    // Idle, the heartbeat slows so that a stall with no request is still caught by
+    // the time it has lasted twice the threshold (idle period + capture delay), and
+    // an idle process wakes a few times a second instead of forty (src/sampler/heartbeat.ts).
+    idleHeartbeatMs: Math.max(heartbeatMs, Math.min(1000, 2 * thresholdMs - captureAfterMs)),
     captureAtMs,
   });
 }

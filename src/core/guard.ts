@@ -96,7 +96,8 @@ export class GuardCore extends EventEmitter<LoopGuardEvents> {
   readonly #context: GuardContext;
   readonly #createdAt = performance.now();
   #releasePrecise: (() => void) | undefined;
-  #beats = 0;
+  /** Epoch ms of the last once-a-second check (the beat count is no clock: the idle pace is slower). */
+  #captureCheckedAt = 0;
   #graceTimer: NodeJS.Timeout | undefined;
   #closed = false;
 
@@ -126,7 +127,12 @@ export class GuardCore extends EventEmitter<LoopGuardEvents> {
     this.#observers = new GuardObservers(reportError);
     this.#routes = new RouteTable(options.maxRoutes);
     this.#stalls = new StallStats(options.recentStalls);
-    this.#heartbeat = new Heartbeat(options.heartbeatMs, this.#shared, { onBeat: (lateMs, window, now) => this.#onBeat(lateMs, window, now) });
+    this.#heartbeat = new Heartbeat(
+      options.heartbeatMs,
+      this.#shared,
+      { onBeat: (lateMs, window, now) => this.#onBeat(lateMs, window, now) },
+      { periodMs: options.idleHeartbeatMs, quiet: () => this.#tracker.inFlight === 0 },
+    );
     this.#tracker = new RequestTracker(this.#routes, this.#heartbeat, options.precise, ({ record, route }) =>
       this.#pipeline.culpritFinished(record.id, route),
     );
@@ -309,7 +315,10 @@ export class GuardCore extends EventEmitter<LoopGuardEvents> {
       this.#delayHistogram.record(lateMs / 1000);
       this.#loop.update(lateMs);
       // Once a second: startup grace ending, a debugger attaching or leaving.
-      if (++this.#beats % Math.max(1, Math.round(1000 / this.options.heartbeatMs)) === 0) this.#updateCaptureAllowed();
+      if (nowEpochMs - this.#captureCheckedAt >= 1000) {
+        this.#captureCheckedAt = nowEpochMs;
+        this.#updateCaptureAllowed();
+      }
       this.#observers.beat(lateMs);
       // Victims whose own timers expired during the stall finish in this same
       // timers phase, before the heartbeat runs: they are counted as they finish.
