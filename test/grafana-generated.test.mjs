@@ -274,6 +274,8 @@ test('provisioning files: a Prometheus data source and a file provider', () => {
   assert.equal(datasources.datasources[0].type, 'prometheus');
   assert.match(datasources.datasources[0].url, /^https?:\/\//);
   assert.match(datasources.datasources[0].jsonData.timeInterval, /^\d+s$/);
+  // Grafana will not start beside an existing default data source if this one claims to be the default too.
+  assert.notEqual(datasources.datasources[0].isDefault, true);
   const providers = parse(fs.readFileSync(path.join(GRAFANA, 'provisioning/dashboards/loopguard.yml'), 'utf8'));
   assert.equal(providers.apiVersion, 1);
   assert.equal(providers.providers[0].type, 'file');
