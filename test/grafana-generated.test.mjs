@@ -180,7 +180,7 @@ describe('alert rules', () => {
       assert.match(a.alert, /^LoopGuard[A-Z][a-zA-Z]+$/);
       assert.ok(['critical', 'warning'].includes(a.labels.severity), `${a.alert} severity`);
       assert.deepEqual(Object.keys(a.annotations).sort(), ['description', 'runbook_url', 'summary']);
-      assert.equal(a.annotations.runbook_url, `https://github.com/loopguard/loopguard#runbook-${a.alert.toLowerCase()}`);
+      assert.equal(a.annotations.runbook_url, `https://github.com/loopguard/loopguard/blob/main/docs/alerting.md#runbook-${a.alert.toLowerCase()}`);
       for (const key of ['summary', 'description']) assert.match(a.annotations[key], /\{\{ \$value \| humani[sz]e/, `${a.alert} ${key} shows the value`);
       // Route-level alerts carry the route label; instance-level ones look the top culprit route up.
       // The thread-pool alert is about work off the loop: it names the pool's size instead.

@@ -74,7 +74,7 @@ export const DEFAULT_CONFIG: Readonly<GeneratorConfig> = deepFreeze({
   prefix: DEFAULT_PREFIX,
   selector: '',
   groupBy: ['job'],
-  runbookUrlPrefix: 'https://github.com/loopguard/loopguard#runbook-',
+  runbookUrlPrefix: 'https://github.com/loopguard/loopguard/blob/main/docs/alerting.md#runbook-',
   topRoutes: 10,
   dashboardUid: 'loopguard',
   dashboardTitle: 'loopguard: who blocks the event loop',
