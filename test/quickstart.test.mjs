@@ -97,3 +97,38 @@ test('README production quick start: the metrics server answers during a stall a
     await once(app, 'exit').catch(() => {});
   }
 });
+
+test('examples/express.mjs runs from a copy outside the repository, against the packed tarball', async () => {
+  project.write('express-example.mjs', fs.readFileSync(path.join(ROOT, 'examples/express.mjs'), 'utf8'));
+  const app = spawn(process.execPath, ['express-example.mjs'], { cwd: project.dir, env: { ...process.env, PORT: '0', METRICS_PORT: '0' }, stdio: ['ignore', 'pipe', 'inherit'] });
+  let output = '';
+  const seen = (pattern) =>
+    new Promise((resolve, reject) => {
+      const check = () => {
+        const m = pattern.exec(output);
+        if (m) resolve(m);
+        else if (app.exitCode !== null) reject(new Error(`example exited: ${output}`));
+      };
+      app.stdout.setEncoding('utf8').on('data', (chunk) => {
+        output += chunk;
+        check();
+      });
+      app.once('exit', check);
+      check();
+    });
+  try {
+    const [, base] = await seen(/listening on (http:\/\/127\.0\.0\.1:\d+)/);
+    const [, metricsUrl] = await seen(/metrics +(http:\/\/127\.0\.0\.1:\d+\/metrics)/);
+    // Past the default 1 s startup grace, then the blocking request.
+    await eventually(async () => (await (await fetch(`${base}/loopguard/snapshot.json`)).json()).watchdogRunning === true);
+    await new Promise((resolve) => setTimeout(resolve, 1200));
+    const res = await fetch(`${base}/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"password":"hunter2"}' });
+    assert.equal(res.status, 200);
+    await seen(/"functionName":"hashPassword".*"msg":"event loop stalled \d+ ms in POST \/login"/);
+    const metrics = await (await fetch(metricsUrl)).text();
+    assert.match(metrics, /loopguard_stalls_total\{route="\/login",method="POST",cause="request"\} 1/);
+  } finally {
+    app.kill('SIGTERM');
+    await once(app, 'exit').catch(() => {});
+  }
+});
