@@ -96,3 +96,10 @@ test('the link checker itself fails on a missing heading and a missing file', ()
   assert.match(check('README.md', 'docs/no-such-page.md'), /no file/);
   assert.equal(check('README.md', 'docs/advice.md#advice-cpu'), null);
 });
+
+test('the alert table in docs/alerting.md lists exactly the shipped rules', () => {
+  const rules = parse(fs.readFileSync(path.join(ROOT, 'grafana/alerts.yml'), 'utf8')).groups.flatMap((g) => g.rules.map((r) => r.alert));
+  const page = fs.readFileSync(path.join(ROOT, 'docs/alerting.md'), 'utf8');
+  const table = [...page.matchAll(/^\| `(LoopGuard\w+)` \|/gm)].map((m) => m[1]);
+  assert.deepEqual([...table].sort(), [...rules].sort());
+});
