@@ -1,26 +1,30 @@
-// loopguard on Express, in one file. Run it after a build:
-//   npm run build && node examples/express.mjs      (PORT=0 for any free port)
+// loopguard on Express, in one file, set up as in production: pino for the
+// stall reports, and the metrics endpoint served by loopguard's worker thread
+// so Prometheus can scrape it while the loop is blocked. Run it after a build:
+//   npm run build && node examples/express.mjs      (PORT=0 / METRICS_PORT=0 for any free port)
 // then `curl -X POST localhost:3000/login` and watch the stall it reports.
 import crypto from 'node:crypto';
 import express from 'express';
-import { culpritFrame, formatFrame, loopGuard } from 'loopguard';
+import pino from 'pino';
+import { loopGuard } from 'loopguard';
 
+const logger = pino();
 const guarded = loopGuard({
   thresholdMs: 100,
-  onStall(report) {
-    const frame = culpritFrame(report.stack);
-    const who = report.route ? `${report.method} ${report.route}` : `(${report.cause})`;
-    console.warn(`stall ${report.durationMs} ms by ${who} in ${frame ? formatFrame(frame, process.cwd()) : 'an unknown frame'}, ${report.victims} victims`);
-  },
+  logger, // each stall: one structured warn line with the route, the stack and the advice
+  ignore: ['/healthz'], // probes are not traffic to measure
+  // Served by loopguard's worker thread: it answers while the main thread is blocked. No authentication:
+  // bind an interface only Prometheus reaches (METRICS_HOST=0.0.0.0 in a container, behind a NetworkPolicy).
+  metricsServer: { port: Number(process.env.METRICS_PORT ?? 9464), host: process.env.METRICS_HOST ?? '127.0.0.1' },
 });
 const { guard } = guarded;
+guard.on('metrics:listening', (address) => console.log(`  metrics  ${address.url}`));
 
 const app = express();
-// Before the middleware: scrapes and the live page are not traffic to measure.
-app.get('/metrics', guard.metricsHandler());
 app.use('/loopguard', guard.dashboardHandler());
 app.use(guarded);
 
+app.get('/healthz', (req, res) => res.send('ok'));
 app.get('/hello', (req, res) => res.json({ hello: 'world' }));
 app.post('/login', express.json(), (req, res) => {
   res.json({ token: hashPassword(String(req.body?.password ?? '')).slice(0, 16) });
@@ -37,7 +41,6 @@ const server = app.listen(Number(process.env.PORT ?? 3000), '127.0.0.1', () => {
   console.log(`express example listening on ${url}`);
   console.log(`  try      curl -X POST ${url}/login`);
   console.log(`  live     ${url}/loopguard/`);
-  console.log(`  metrics  ${url}/metrics`);
 });
 
 function shutdown() {

@@ -74,6 +74,13 @@ export class LoopGuard extends GuardCore {
     const options = resolveOptions(input);
     super(options);
     const { prometheus, otel, metricsServer } = options;
+    if (!options.enabled) {
+      // Off: no exporter registers, nothing starts; adapters see `enabled` and pass requests through.
+      this.shedder = undefined;
+      this.#prometheus = undefined;
+      this.#metricsBridge = undefined;
+      return;
+    }
     try {
       this.shedder = this.attach((context) => attachShedding(context, options.shed));
       // Exporters register before anything starts: a clash (same registry, same prefix) throws here.

@@ -2,8 +2,9 @@
  * Options from environment variables, for the zero-code start
  * (`node --import loopguard/register app.js`). Pure: reads the env object it
  * is given, writes nothing. Every value is validated here and again by
- * `resolveOptions`, and any problem throws naming the variable, so a typo
- * stops the process at start rather than running unguarded.
+ * `resolveOptions`. As the OpenTelemetry SDK does with its variables, an
+ * unknown or invalid variable never stops the app: it is named in one
+ * warning and left out, and its option keeps its default.
  */
 import type { StallReport } from './core/stall-report';
 import { InvalidOptionError } from './errors';
@@ -28,6 +29,8 @@ interface EnvVariable {
 export const ENV_VARIABLES: readonly EnvVariable[] = [
   { name: 'LOOPGUARD_ENABLED', kind: 'boolean', option: '' },
   { name: 'LOOPGUARD_THRESHOLD_MS', kind: 'number', option: 'thresholdMs' },
+  { name: 'LOOPGUARD_IGNORE', kind: 'list', option: 'ignore' },
+  { name: 'LOOPGUARD_REPORTS_PER_CULPRIT_PER_MINUTE', kind: 'number', option: 'reportsPerCulpritPerMinute' },
   { name: 'LOOPGUARD_ON_STALL', kind: 'onStall', option: 'onStall' },
   { name: 'LOOPGUARD_CAPTURE_STACKS', kind: 'boolean', option: 'captureStacks' },
   { name: 'LOOPGUARD_MAX_ROUTES', kind: 'number', option: 'maxRoutes' },
@@ -42,6 +45,9 @@ export const ENV_VARIABLES: readonly EnvVariable[] = [
   { name: 'LOOPGUARD_METRICS_PORT', kind: 'number', option: 'metricsServer.port' },
   { name: 'LOOPGUARD_METRICS_HOST', kind: 'string', option: 'metricsServer.host' },
   { name: 'LOOPGUARD_OTEL', kind: 'boolean', option: 'otel' },
+  { name: 'LOOPGUARD_OTEL_TRACES', kind: 'boolean', option: 'otel.traces' },
+  { name: 'LOOPGUARD_BUSY_SAMPLE_HZ', kind: 'number', option: 'busySampleHz' },
+  { name: 'LOOPGUARD_SHED', kind: 'boolean', option: 'shed' },
   { name: 'LOOPGUARD_THREADPOOL_PROBE', kind: 'boolean', option: 'threadPoolProbe' },
   { name: 'LOOPGUARD_THREADPOOL_PROBE_INTERVAL_MS', kind: 'number', option: 'threadPoolProbe.intervalMs' },
   { name: 'LOOPGUARD_BUDGET_MS', kind: 'number', option: '' },
@@ -62,26 +68,50 @@ export interface EnvOptions {
   readonly log: boolean;
   /** LOOPGUARD_BUDGET_MS: this process is part of a test run with a loop budget. */
   readonly budget?: BudgetRunConfig;
+  /** One message per variable that was unknown or invalid and left out (its option keeps its default). */
+  readonly warnings: readonly string[];
 }
 
 /**
  * Reads `LOOPGUARD_*` variables into guard options. An empty value counts as
- * unset (container templates often render unset variables as empty).
- * Throws an InvalidOptionError naming the variable for an unknown
- * `LOOPGUARD_*` name or a bad value.
+ * unset (container templates often render unset variables as empty). Never
+ * throws for a variable: an unknown name, a bad value or a conflict between
+ * variables leaves that variable out, with a warning naming it.
  */
 export function optionsFromEnv(env: Record<string, string | undefined>): EnvOptions {
+  const warnings: string[] = [];
   const values = new Map<string, unknown>();
   for (const [name, raw] of Object.entries(env)) {
     if (!name.startsWith('LOOPGUARD_') || raw === undefined || raw.trim() === '') continue;
     const variable = BY_NAME.get(name);
     if (variable === undefined) {
-      const err = envError(name, 'known', raw);
-      err.message = `loopguard: unknown environment variable ${name} (known: ${ENV_VARIABLES.map((v) => v.name).join(', ')})`;
-      throw err;
+      warnings.push(`loopguard: unknown environment variable ${name} ignored (known: ${ENV_VARIABLES.map((v) => v.name).join(', ')})`);
+      continue;
     }
-    values.set(name, parse(variable, raw.trim()));
+    try {
+      values.set(name, parse(variable, raw.trim()));
+    } catch (err) {
+      warnings.push(leftOut(err));
+    }
   }
+  // Each failed check names one variable: leave it out and build again (bounded: one variable less each time).
+  for (;;) {
+    try {
+      return { ...fromValues(values, env), warnings };
+    } catch (err) {
+      const name = err instanceof InvalidOptionError ? err.option : undefined;
+      if (name === undefined || !values.has(name)) throw err;
+      warnings.push(leftOut(err));
+      values.delete(name);
+    }
+  }
+}
+
+function leftOut(err: unknown): string {
+  return `${(err as Error).message}; ignored, the default applies`;
+}
+
+function fromValues(values: Map<string, unknown>, env: Record<string, string | undefined>): Omit<EnvOptions, 'warnings'> {
   const options: Record<string, unknown> = {};
   // Plain one-to-one options; the switches and nested options follow.
   for (const variable of ENV_VARIABLES) {
@@ -101,7 +131,13 @@ export function optionsFromEnv(env: Record<string, string | undefined>): EnvOpti
   }
   if (host !== undefined && port === undefined) throw envError('LOOPGUARD_METRICS_HOST', 'accompanied by LOOPGUARD_METRICS_PORT', env.LOOPGUARD_METRICS_HOST);
   if (port !== undefined) options.metricsServer = host === undefined ? { port } : { port, host };
-  if (values.get('LOOPGUARD_OTEL') === false) options.otel = false;
+  const traces = values.get('LOOPGUARD_OTEL_TRACES');
+  if (values.get('LOOPGUARD_OTEL') === false) {
+    if (traces !== undefined) throw envError('LOOPGUARD_OTEL_TRACES', 'unset when LOOPGUARD_OTEL=false', env.LOOPGUARD_OTEL_TRACES);
+    options.otel = false;
+  } else if (traces !== undefined) {
+    options.otel = { traces };
+  }
   const probeMs = values.get('LOOPGUARD_THREADPOOL_PROBE_INTERVAL_MS');
   if (values.get('LOOPGUARD_THREADPOOL_PROBE') === false) {
     if (probeMs !== undefined) throw envError('LOOPGUARD_THREADPOOL_PROBE_INTERVAL_MS', 'unset when LOOPGUARD_THREADPOOL_PROBE=false', env.LOOPGUARD_THREADPOOL_PROBE_INTERVAL_MS);

@@ -2,6 +2,7 @@ import { InvalidOptionError } from './errors';
 import { boolean, finiteNumber, integer, knownKeys, objectOrFalse, optionalFunction, plainObject } from './validate';
 import type { StallReport } from './core/stall-report';
 import { resolveShedOptions, type ResolvedShedOptions, type ShedOptions } from './shed/options';
+import { compileIgnore } from './routes/ignore';
 
 /** Where loopguard registers its Prometheus series. */
 export interface PrometheusOptions {
@@ -58,7 +59,48 @@ export interface ThreadPoolProbeOptions {
   intervalMs?: number;
 }
 
+/** What `ignore` accepts: route templates or paths, regular expressions, or a predicate on the raw request. */
+export type IgnoreRule = string | RegExp;
+
+/** Anything with pino's `warn(obj, msg)` and `error(obj, msg)`: pino, `fastify.log`, or a console adapter. */
+export interface LoopGuardLogger {
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
 export interface LoopGuardOptions {
+  /**
+   * False: loopguard does nothing. No worker thread, no timers, no channel
+   * subscriptions, no metrics; adapters pass every request straight through.
+   * For a kill switch in configuration (`LOOPGUARD_ENABLED=false`).
+   * @default true
+   */
+  enabled?: boolean;
+  /**
+   * Requests never tracked, counted or blamed (health checks, `/metrics`):
+   * paths or route templates matched against the request's path
+   * (`'/healthz'`, `'/internal/:probe'`), regular expressions tested against
+   * the path, or a function of the raw `IncomingMessage`. A stall inside an
+   * ignored request is reported as background. Checked once per request,
+   * before anything is recorded.
+   * @default none
+   */
+  ignore?: readonly IgnoreRule[] | ((req: import('node:http').IncomingMessage) => boolean);
+  /**
+   * Where stall reports (`warn`) and runtime problems (`error`) are logged,
+   * as structured objects: pino, `fastify.log` (the Fastify plugin's default),
+   * or anything with pino's `warn(obj, msg)` / `error(obj, msg)`.
+   * @default none (problems go to `onError`, else `process.emitWarning`)
+   */
+  logger?: LoopGuardLogger;
+  /**
+   * At most this many reports a minute for one culprit (its route and top
+   * application frame): `onStall`, the `'stall'` event and the logger. The
+   * next report delivered carries `suppressed`, how many were held back.
+   * Metrics, the snapshot and load shedding still see every stall. 0: no limit.
+   * @default 10
+   */
+  reportsPerCulpritPerMinute?: number;
   /**
    * A stall is the loop not turning for at least this long, in milliseconds.
    * The heartbeat and the watchdog scale their intervals from it.
@@ -155,6 +197,11 @@ export interface LoopGuardOptions {
 }
 
 export interface ResolvedOptions {
+  readonly enabled: boolean;
+  /** The compiled `ignore` option: true for a request that must not be tracked; undefined when nothing is ignored. */
+  readonly ignore: ((req: import('node:http').IncomingMessage) => boolean) | undefined;
+  readonly logger: LoopGuardLogger | undefined;
+  readonly reportsPerCulpritPerMinute: number;
   readonly thresholdMs: number;
   readonly onStall: ((report: StallReport) => void) | undefined;
   readonly captureStacks: boolean;
@@ -174,6 +221,8 @@ export interface ResolvedOptions {
   readonly expectedBlockingRoutes: readonly (string | RegExp)[];
   /** Heartbeat timer period, derived from thresholdMs. */
   readonly heartbeatMs: number;
+  /** Heartbeat period while no request is in flight and beats run on time, derived from thresholdMs. */
+  readonly idleHeartbeatMs: number;
   /** How late the heartbeat must be before the watchdog captures a stack. */
   readonly captureAfterMs: number;
   /** @internal See LoopGuardOptions.captureAtMs. */
@@ -191,10 +240,11 @@ export const DEFAULTS = Object.freeze({
   recentStalls: 50,
   maxStackFrames: 20,
   threadPoolProbeIntervalMs: 1000,
+  reportsPerCulpritPerMinute: 10,
 });
 
 const KNOWN: readonly string[] = [
-  'thresholdMs', 'onStall', 'captureStacks', 'prometheus', 'metricsServer', 'otel', 'maxRoutes', 'startupGraceMs', 'blameAfterResponseMs',
+  'enabled', 'ignore', 'logger', 'reportsPerCulpritPerMinute', 'thresholdMs', 'onStall', 'captureStacks', 'prometheus', 'metricsServer', 'otel', 'maxRoutes', 'startupGraceMs', 'blameAfterResponseMs',
   'precise', 'shed', 'threadPoolProbe', 'busySampleHz', 'recentStalls', 'maxStackFrames', 'onError', 'expectedBlockingRoutes', 'captureAtMs',
 ];
 
@@ -207,7 +257,16 @@ export function resolveOptions(input: LoopGuardOptions | undefined = {}): Resolv
   const captureAtMs = input.captureAtMs === undefined ? undefined : finiteNumber('captureAtMs', input.captureAtMs, 1, 600_000);
   const heartbeatMs = Math.min(200, Math.max(5, Math.round(Math.min(thresholdMs, captureAtMs ?? Infinity) / 4)));
   const prometheus = objectOrFalse('prometheus', input.prometheus, validatePrometheus);
+  // The worker watches the main thread's scheduler for 10 ms before it pauses
+  // (watchdog/worker.ts) and its timers run late on a busy machine: asked this
+  // early, the pause lands while a block of about the budget is still running.
+  // Captures of shorter blocks cost them nothing: the pause's time is taken off.
+  const captureAfterMs = Math.min(Math.max(heartbeatMs, Math.round(thresholdMs / 2)), Math.max(heartbeatMs, Math.round((captureAtMs ?? Infinity) / 2) - 5));
   return Object.freeze({
+    enabled: boolean('enabled', input.enabled ?? true),
+    ignore: compileIgnore(input.ignore),
+    logger: logger(input.logger),
+    reportsPerCulpritPerMinute: integer('reportsPerCulpritPerMinute', input.reportsPerCulpritPerMinute ?? DEFAULTS.reportsPerCulpritPerMinute, 0, 100_000),
     thresholdMs,
     onStall: optionalFunction<(report: StallReport) => void>('onStall', input.onStall),
     captureStacks: boolean('captureStacks', input.captureStacks ?? DEFAULTS.captureStacks),
@@ -226,13 +285,22 @@ export function resolveOptions(input: LoopGuardOptions | undefined = {}): Resolv
     onError: optionalFunction<(error: Error) => void>('onError', input.onError),
     expectedBlockingRoutes: expectedRoutes(input.expectedBlockingRoutes),
     heartbeatMs,
-    // The worker watches the main thread's scheduler for 10 ms before it pauses
-    // (watchdog/worker.ts) and its timers run late on a busy machine: asked this
-    // early, the pause lands while a block of about the budget is still running.
-    // Captures of shorter blocks cost them nothing: the pause's time is taken off.
-    captureAfterMs: Math.min(Math.max(heartbeatMs, Math.round(thresholdMs / 2)), Math.max(heartbeatMs, Math.round((captureAtMs ?? Infinity) / 2) - 5)),
+    captureAfterMs,
+    // Idle, the heartbeat slows so that a stall with no request is still caught by
+    // the time it has lasted twice the threshold (idle period + capture delay), and
+    // an idle process wakes a few times a second instead of forty (src/sampler/heartbeat.ts).
+    idleHeartbeatMs: Math.max(heartbeatMs, Math.min(1000, 2 * thresholdMs - captureAfterMs)),
     captureAtMs,
   });
+}
+
+function logger(value: unknown): LoopGuardLogger | undefined {
+  if (value === undefined) return undefined;
+  const candidate = value as Partial<LoopGuardLogger> | null;
+  if (candidate === null || typeof candidate !== 'object' || typeof candidate.warn !== 'function' || typeof candidate.error !== 'function') {
+    throw new InvalidOptionError('logger', "a logger with pino's warn(obj, msg) and error(obj, msg) methods (pino, fastify.log)", value);
+  }
+  return candidate as LoopGuardLogger;
 }
 
 function expectedRoutes(value: unknown): readonly (string | RegExp)[] {

@@ -25,8 +25,9 @@ function start(): LoopGuard | undefined {
   const registry = globalThis as { [kRegistered]?: LoopGuard | null };
   // Loaded twice (--require and --import, or two copies): the first one serves.
   if (!isMainThread || registry[kRegistered] !== undefined) return registry[kRegistered] ?? undefined;
-  // A bad variable throws here, before the app starts, naming the variable.
-  const { enabled, options, log, budget } = optionsFromEnv(process.env);
+  // A bad variable never stops the app: it is named in one warning and its option keeps its default.
+  const { enabled, options, log, budget, warnings } = optionsFromEnv(process.env);
+  for (const warning of warnings) process.emitWarning(warning, { code: 'LOOPGUARD_ENV' });
   if (!enabled || (budget !== undefined && isTestRunnerProcess())) {
     // node --test's runner with a budget: it judges the run its file processes report, and tracks nothing itself.
     if (enabled && budget !== undefined) startBudgetRun(undefined, budget);

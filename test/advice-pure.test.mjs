@@ -214,14 +214,14 @@ test('gc advice is about allocation and the heap, with no call', () => {
   assert.match(advice.fix, /heap/i);
 });
 
-test('every kind has a fix of one or two sentences and a README section to link to', () => {
-  const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+test('every kind has a fix of one or two sentences and a docs/advice.md section to link to', () => {
+  const readme = readFileSync(new URL('../docs/advice.md', import.meta.url), 'utf8');
   for (const kind of ADVICE_KINDS) {
     const advice = adviceFor(kind);
     const sentences = advice.fix.split(/(?<=[.!?])\s+(?=[A-Z])/).length;
     assert.ok(sentences >= 1 && sentences <= 2, `${kind}: ${advice.fix}`);
     assert.ok(advice.docs.endsWith(`#advice-${kind}`), advice.docs);
-    assert.ok(readme.includes(`### Advice: \`${kind}\``), `README has a section for ${kind}`);
+    assert.ok(readme.includes(`## Advice: \`${kind}\``), `docs/advice.md has a section for ${kind}`);
   }
 });
 

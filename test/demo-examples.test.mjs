@@ -14,14 +14,15 @@ const STARTUP_GRACE_MS = 1000;
 
 /** Example file → the blocking request to make and what its stall line must say. */
 const EXAMPLES = [
-  { file: 'examples/express.mjs', request: { method: 'POST', path: '/login' }, culprit: 'POST /login', fn: 'hashPassword' },
+  // Production style: pino's JSON warn lines, and /metrics from the worker-thread metrics server.
+  { file: 'examples/express.mjs', request: { method: 'POST', path: '/login' }, culprit: 'POST /login', fn: 'hashPassword', pino: true, metricsServer: true },
   { file: 'examples/fastify.mjs', request: { method: 'POST', path: '/login' }, culprit: 'POST /login', fn: 'hashPassword' },
   { file: 'examples/koa.mjs', request: { method: 'POST', path: '/login' }, culprit: 'POST /login', fn: 'hashPassword' },
   { file: 'examples/http.mjs', request: { method: 'POST', path: '/login' }, culprit: 'POST /login', fn: 'hashPassword' },
 ];
 
 function run(file) {
-  const child = spawn(process.execPath, [file], { cwd: ROOT, env: { ...process.env, PORT: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [file], { cwd: ROOT, env: { ...process.env, PORT: '0', METRICS_PORT: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const listeners = new Set();
   const onData = (chunk) => {
@@ -74,7 +75,10 @@ for (const example of EXAMPLES) {
   test(`${example.file}: reports its blocking route and function, then exits on SIGTERM`, async () => {
     const app = run(example.file);
     const [, base] = await app.waitFor(/listening on (http:\/\/127\.0\.0\.1:\d+)/);
-    const stallLine = new RegExp(`stall [\\d.]+ ms by ${example.culprit} in ${example.fn} \\(examples/[\\w.]+:\\d+\\)`, 'g');
+    const stallLine = example.pino
+      ? new RegExp(`^\\{"level":40,.*"functionName":"${example.fn}".*"msg":"event loop stalled \\d+ ms in ${example.culprit}"\\}$`, 'gm')
+      : new RegExp(`stall [\\d.]+ ms by ${example.culprit} in ${example.fn} \\(examples/[\\w.]+:\\d+\\)`, 'g');
+    const metricsUrl = example.metricsServer ? (await app.waitFor(/metrics +(http:\/\/127\.0\.0\.1:\d+\/metrics)/))[1] : `${base}/metrics`;
     const listenedAt = performance.now();
     // Wait out what stands before a named report: the watchdog thread starting
     // (seen in the snapshot) and the default 1 s startup grace, which began
@@ -89,7 +93,7 @@ for (const example of EXAMPLES) {
     }
     assert.equal(app.output().match(stallLine).length, 3, `three requests, three stall lines:\n${app.output()}`);
 
-    const metrics = await fetch(`${base}/metrics`);
+    const metrics = await fetch(metricsUrl);
     assert.equal(metrics.status, 200);
     assert.match(await metrics.text(), new RegExp(`loopguard_stalls_total\\{route="${example.request.path}",method="${example.request.method}",cause="request"\\} [1-9]`));
     const page = await fetch(`${base}/loopguard/`);

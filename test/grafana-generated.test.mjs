@@ -20,7 +20,11 @@ import {
   DASHBOARD_FILE,
   ALERTS_FILE,
   ALERT_KEYS,
+  PROMETHEUS_RULE_FILE,
+  SERVICE_MONITOR_FILE,
+  DATASOURCE_FILE,
 } from '../dist-grafana/grafana/src/index.js';
+import { PROMTOOL_BIN } from './helpers/prometheus.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const GRAFANA = path.join(ROOT, 'grafana');
@@ -43,7 +47,7 @@ const KNOWN_SERIES = new Set(
 
 test('the committed dashboard and alert rules are exactly what the generator produces', () => {
   const files = generate();
-  assert.deepEqual(files.map((f) => f.path).sort(), [ALERTS_FILE, DASHBOARD_FILE].sort());
+  assert.deepEqual(files.map((f) => f.path).sort(), [ALERTS_FILE, DASHBOARD_FILE, PROMETHEUS_RULE_FILE, SERVICE_MONITOR_FILE, DATASOURCE_FILE].sort());
   for (const file of files) {
     const committed = fs.readFileSync(path.join(GRAFANA, file.path), 'utf8');
     assert.ok(committed === file.content, `grafana/${file.path} is stale: run npm run grafana and commit the result`);
@@ -176,7 +180,7 @@ describe('alert rules', () => {
       assert.match(a.alert, /^LoopGuard[A-Z][a-zA-Z]+$/);
       assert.ok(['critical', 'warning'].includes(a.labels.severity), `${a.alert} severity`);
       assert.deepEqual(Object.keys(a.annotations).sort(), ['description', 'runbook_url', 'summary']);
-      assert.equal(a.annotations.runbook_url, `https://github.com/loopguard/loopguard#runbook-${a.alert.toLowerCase()}`);
+      assert.equal(a.annotations.runbook_url, `https://github.com/loopguard/loopguard/blob/main/docs/alerting.md#runbook-${a.alert.toLowerCase()}`);
       for (const key of ['summary', 'description']) assert.match(a.annotations[key], /\{\{ \$value \| humani[sz]e/, `${a.alert} ${key} shows the value`);
       // Route-level alerts carry the route label; instance-level ones look the top culprit route up.
       // The thread-pool alert is about work off the loop: it names the pool's size instead.
@@ -267,6 +271,34 @@ describe('command line', () => {
   });
 });
 
+test('the bin (--prefix, --threshold, --datasource-uid) writes every file; promtool accepts the rules, the PrometheusRule holds the same groups', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'loopguard-grafana-bin-'));
+  try {
+    await run(process.execPath, [CLI, '--out', dir, '--prefix', 'shop_', '--threshold', '2', '--datasource-uid', 'prom-main']);
+    const rules = parse(fs.readFileSync(path.join(dir, ALERTS_FILE), 'utf8'));
+    const blocked = rules.groups.flatMap((g) => g.rules).find((r) => r.alert === 'LoopGuardEventLoopBlocked');
+    assert.match(blocked.expr, /shop_eventloop_blocked_seconds(\{[^}]*\})? > 2$/, blocked.expr);
+    const checked = await run(PROMTOOL_BIN, ['check', 'rules', path.join(dir, ALERTS_FILE)]);
+    assert.match(checked.stdout, /SUCCESS: 6 rules found/);
+    const crd = parse(fs.readFileSync(path.join(dir, PROMETHEUS_RULE_FILE), 'utf8'));
+    assert.equal(crd.kind, 'PrometheusRule');
+    assert.deepEqual(crd.spec.groups, rules.groups, 'the same rules as alerts.yml');
+    const monitor = parse(fs.readFileSync(path.join(dir, SERVICE_MONITOR_FILE), 'utf8'));
+    assert.equal(monitor.kind, 'ServiceMonitor');
+    assert.equal(monitor.spec.endpoints[0].path, '/metrics');
+    const datasource = parse(fs.readFileSync(path.join(dir, DATASOURCE_FILE), 'utf8')).datasources[0];
+    assert.equal(datasource.uid, 'prom-main');
+    assert.equal(datasource.isDefault, false);
+    const dashboard = fs.readFileSync(path.join(dir, DASHBOARD_FILE), 'utf8');
+    assert.match(dashboard, /shop_eventloop_delay_seconds_bucket/);
+    assert.doesNotMatch(dashboard, /loopguard_eventloop/);
+    const help = await run(process.execPath, [CLI, '--help']);
+    assert.match(help.stdout, /--threshold <seconds>/);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('provisioning files: a Prometheus data source and a file provider', () => {
   const datasources = parse(fs.readFileSync(path.join(GRAFANA, 'provisioning/datasources/loopguard-prometheus.yml'), 'utf8'));
   assert.equal(datasources.apiVersion, 1);
@@ -274,6 +306,8 @@ test('provisioning files: a Prometheus data source and a file provider', () => {
   assert.equal(datasources.datasources[0].type, 'prometheus');
   assert.match(datasources.datasources[0].url, /^https?:\/\//);
   assert.match(datasources.datasources[0].jsonData.timeInterval, /^\d+s$/);
+  // Grafana will not start beside an existing default data source if this one claims to be the default too.
+  assert.notEqual(datasources.datasources[0].isDefault, true);
   const providers = parse(fs.readFileSync(path.join(GRAFANA, 'provisioning/dashboards/loopguard.yml'), 'utf8'));
   assert.equal(providers.apiVersion, 1);
   assert.equal(providers.providers[0].type, 'file');

@@ -3,9 +3,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { InvalidOptionError } from 'loopguard';
 import { optionsFromEnv, ENV_VARIABLES } from '../dist/env-options.js';
+import { resolveOptions } from '../dist/options.js';
 
 test('no variables: enabled, default options, no logging', () => {
-  assert.deepEqual(optionsFromEnv({ PATH: '/usr/bin', NODE_ENV: 'production' }), { enabled: true, options: {}, log: false });
+  assert.deepEqual(optionsFromEnv({ PATH: '/usr/bin', NODE_ENV: 'production' }), { enabled: true, options: {}, log: false, warnings: [] });
 });
 
 test('each variable lands on its option, typed', () => {
@@ -46,12 +47,12 @@ test('switches: LOOPGUARD_ENABLED=false, LOOPGUARD_PROMETHEUS=false, LOOPGUARD_O
   assert.deepEqual(optionsFromEnv({ LOOPGUARD_PROMETHEUS: 'no' }).options, { prometheus: false });
   // true is the default: nothing to set.
   assert.deepEqual(optionsFromEnv({ LOOPGUARD_PROMETHEUS: 'yes', LOOPGUARD_OTEL: 'true' }).options, {});
-  assert.deepEqual(optionsFromEnv({ LOOPGUARD_ON_STALL: 'none' }), { enabled: true, options: {}, log: false });
+  assert.deepEqual(optionsFromEnv({ LOOPGUARD_ON_STALL: 'none' }), { enabled: true, options: {}, log: false, warnings: [] });
   assert.deepEqual(optionsFromEnv({ LOOPGUARD_THRESHOLD_MS: '', LOOPGUARD_METRICS_PORT: '  ' }).options, {});
   assert.deepEqual(optionsFromEnv({ LOOPGUARD_THRESHOLD_MS: ' 150 ' }).options, { thresholdMs: 150 });
 });
 
-test('bad values throw an InvalidOptionError naming the variable', () => {
+test('a bad value or an unknown variable is named in one warning and left out; the app starts', () => {
   const cases = [
     [{ LOOPGUARD_THRESHOLD_MS: '100ms' }, 'LOOPGUARD_THRESHOLD_MS', /must be a number, received "100ms"/],
     [{ LOOPGUARD_THRESHOLD_MS: '-5' }, 'LOOPGUARD_THRESHOLD_MS', /must be a number from 1 to 600000, received "-5"/],
@@ -63,16 +64,32 @@ test('bad values throw an InvalidOptionError naming the variable', () => {
     [{ LOOPGUARD_METRICS_HOST: '127.0.0.1' }, 'LOOPGUARD_METRICS_HOST', /accompanied by LOOPGUARD_METRICS_PORT/],
     [{ LOOPGUARD_PROMETHEUS: 'false', LOOPGUARD_METRICS_PORT: '9464' }, 'LOOPGUARD_METRICS_PORT', /unset when LOOPGUARD_PROMETHEUS=false/],
     [{ LOOPGUARD_PROMETHEUS: 'false', LOOPGUARD_PROMETHEUS_PREFIX: 'x_' }, 'LOOPGUARD_PROMETHEUS_PREFIX', /unset when LOOPGUARD_PROMETHEUS=false/],
-    [{ LOOPGUARD_THRESHOLDMS: '100' }, 'LOOPGUARD_THRESHOLDMS', /unknown environment variable LOOPGUARD_THRESHOLDMS \(known: LOOPGUARD_ENABLED, /],
+    [{ LOOPGUARD_THRESHOLDMS: '100' }, 'LOOPGUARD_THRESHOLDMS', /unknown environment variable LOOPGUARD_THRESHOLDMS ignored \(known: LOOPGUARD_ENABLED, /],
   ];
   for (const [env, variable, message] of cases) {
-    assert.throws(
-      () => optionsFromEnv(env),
-      (err) => err instanceof InvalidOptionError && err instanceof TypeError && err.code === 'LOOPGUARD_INVALID_OPTION' && err.option === variable && message.test(err.message) && err.message.includes(variable),
-      JSON.stringify(env),
-    );
+    // Never a throw: one warning naming the variable, which is left out (its option keeps its default).
+    const { options, warnings } = optionsFromEnv(env);
+    assert.equal(warnings.length, 1, `${JSON.stringify(env)}: ${JSON.stringify(warnings)}`);
+    assert.ok(warnings[0].includes(variable) && message.test(warnings[0]) && /ignored/.test(warnings[0]), `${JSON.stringify(env)}: ${warnings[0]}`);
+    assert.doesNotThrow(() => createOptionsCheck(options), JSON.stringify(env));
   }
 });
+
+test('the variables that remain still apply beside one that is left out', () => {
+  const { options, warnings } = optionsFromEnv({ LOOPGUARD_THRESHOLD_MS: '250', LOOPGUARD_MAX_ROUTES: 'lots', LOOPGUARD_NOT_A_VARIABLE: '1' });
+  assert.deepEqual(options, { thresholdMs: 250 });
+  assert.equal(warnings.length, 2);
+  assert.match(warnings.join('\n'), /LOOPGUARD_MAX_ROUTES/);
+  assert.match(warnings.join('\n'), /unknown environment variable LOOPGUARD_NOT_A_VARIABLE ignored/);
+  const next = optionsFromEnv({ LOOPGUARD_IGNORE: '/healthz, /internal/:probe', LOOPGUARD_REPORTS_PER_CULPRIT_PER_MINUTE: '3', LOOPGUARD_BUSY_SAMPLE_HZ: '0', LOOPGUARD_SHED: 'true', LOOPGUARD_OTEL_TRACES: 'false' });
+  assert.deepEqual(next.warnings, []);
+  assert.deepEqual(next.options, { ignore: ['/healthz', '/internal/:probe'], reportsPerCulpritPerMinute: 3, busySampleHz: 0, shed: true, otel: { traces: false } });
+});
+
+/** The options that remain are valid options. */
+function createOptionsCheck(options) {
+  return resolveOptions(options);
+}
 
 test('every documented variable is accepted with a sensible value', () => {
   const sample = { number: '5', boolean: 'true', string: 'x_', onStall: 'log' };
@@ -88,8 +105,7 @@ test('every documented variable is accepted with a sensible value', () => {
 test('LOOPGUARD_EXPECTED_BLOCKING_ROUTES: comma-separated route templates; a bad one is named by the variable', () => {
   const { options } = optionsFromEnv({ LOOPGUARD_EXPECTED_BLOCKING_ROUTES: ' /admin/export , /reports/:month,' });
   assert.deepEqual(options.expectedBlockingRoutes, ['/admin/export', '/reports/:month']);
-  assert.throws(
-    () => optionsFromEnv({ LOOPGUARD_EXPECTED_BLOCKING_ROUTES: '/admin/export,admin/import' }),
-    (err) => err instanceof InvalidOptionError && /LOOPGUARD_EXPECTED_BLOCKING_ROUTES/.test(err.message) && /admin\/import/.test(err.message),
-  );
+  const bad = optionsFromEnv({ LOOPGUARD_EXPECTED_BLOCKING_ROUTES: '/admin/export,admin/import' });
+  assert.equal(bad.options.expectedBlockingRoutes, undefined, 'left out');
+  assert.ok(bad.warnings.some((w) => /LOOPGUARD_EXPECTED_BLOCKING_ROUTES/.test(w) && /admin\/import/.test(w)), JSON.stringify(bad.warnings));
 });

@@ -16,7 +16,8 @@ const BLOCK_MS = 200;
 /** A service with one route that blocks the loop per call, fast routes, health and metrics. */
 function service(options) {
   const registry = new Registry();
-  const middleware = loopGuard({ thresholdMs: 100, startupGraceMs: 0, prometheus: { registry }, ...options });
+  // Every stall a report: the test counts them as they come (the default limit is 10 a minute per culprit).
+  const middleware = loopGuard({ thresholdMs: 100, startupGraceMs: 0, prometheus: { registry }, reportsPerCulpritPerMinute: 0, ...options });
   const served = new EventEmitter();
   let fast = 0;
   let metrics = 0;

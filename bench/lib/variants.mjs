@@ -36,6 +36,8 @@ export const VARIANTS = [
   { name: 'ch-enter', baseline: 'express', arg: 'ch-enter', label: 'ladder: + enterWith(a constant)', group: 'ladder' },
   { name: 'ch-record', baseline: 'express', arg: 'ch-record', label: 'ladder: channels + a record on res (no ALS)', group: 'ladder' },
   { name: 'ch-record-als', baseline: 'express', arg: 'ch-record-als', label: 'ladder: + the record entered with enterWith', group: 'ladder' },
+  { name: 'wrap-run', baseline: 'express', arg: 'wrap-run', label: 'alternative: the app wrapped, a record per request in AsyncLocalStorage.run', group: 'ladder' },
+  { name: 'wrap-socket', baseline: 'express', arg: 'wrap-socket', label: 'alternative: one context per connection, a field set per request', group: 'ladder' },
   { name: 'lg-bare', baseline: 'express', arg: 'lg-bare', label: 'ladder: loopguard, every optional part off', group: 'ladder' },
   { name: 'ladder-nobusy', baseline: 'express', arg: 'nobusy', label: 'ladder: loopguard, busy sampling off', group: 'ladder' },
   { name: 'ladder-loopguard', baseline: 'express', arg: 'loopguard', label: 'ladder: loopguard (default)', group: 'ladder' },

@@ -7,7 +7,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import express from 'express';
 import { serve, unavailable } from './harness.mjs';
-import { ladderRung } from './ladder.mjs';
+import { contextWrap, ladderRung } from './ladder.mjs';
 import { guardInternals } from '../../dist/internal.js';
 
 const VARIANTS = {
@@ -31,6 +31,9 @@ const VARIANTS = {
   'ch-record': () => ladderRung({ record: true }),
   /** + that record entered with enterWith: the floor of any per-request context. */
   'ch-record-als': () => ladderRung({ record: true, als: true }),
+  /** Alternative context designs (bench/servers/ladder.mjs): the app run in a per-request context, or in a per-connection holder. */
+  'wrap-run': () => contextWrap('run'),
+  'wrap-socket': () => contextWrap('socket'),
   /** loopguard with every optional part off: no stack capture, no busy sampling, no pool probe, no exporters. */
   'lg-bare': async () => (await import('loopguard')).loopGuard({ captureStacks: false, busySampleHz: 0, threadPoolProbe: false, prometheus: false, otel: false }),
   // --- diagnostics: one piece of the per-request cost at a time ---

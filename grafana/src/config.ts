@@ -44,22 +44,48 @@ export interface GeneratorConfig {
   topRoutes: number;
   dashboardUid: string;
   dashboardTitle: string;
+  /** The uid of the Prometheus data source in the provisioning file (the dashboard's data source variable lists every Prometheus). */
+  datasourceUid: string;
+  /** Prometheus's scrape interval for loopguard's endpoint: the data source's timeInterval and the ServiceMonitor's interval. */
+  scrapeInterval: string;
+  /** The Prometheus Operator objects (kube-prometheus-stack). */
+  kubernetes: KubernetesConfig;
   alerts: AlertsConfig;
 }
 
+export interface KubernetesConfig {
+  /** Namespace of the PrometheusRule and ServiceMonitor; empty: the one they are applied to. */
+  namespace: string;
+  /** Labels the Prometheus Operator selects rules and monitors by (kube-prometheus-stack: its release name). */
+  ruleLabels: Record<string, string>;
+  /** Labels of the Service in front of your pods. */
+  serviceMatchLabels: Record<string, string>;
+  /** The Service's port name that serves loopguard's `metricsServer`. */
+  metricsPort: string;
+}
+
 /** A partial override, as read from a JSON file: every key optional, alerts per field. */
-export type ConfigOverride = Partial<Omit<GeneratorConfig, 'alerts'>> & {
+export type ConfigOverride = Partial<Omit<GeneratorConfig, 'alerts' | 'kubernetes'>> & {
   alerts?: { [K in keyof AlertsConfig]?: Partial<AlertThreshold> };
+  kubernetes?: Partial<KubernetesConfig>;
 };
 
 export const DEFAULT_CONFIG: Readonly<GeneratorConfig> = deepFreeze({
   prefix: DEFAULT_PREFIX,
   selector: '',
   groupBy: ['job'],
-  runbookUrlPrefix: 'https://github.com/loopguard/loopguard#runbook-',
+  runbookUrlPrefix: 'https://github.com/loopguard/loopguard/blob/main/docs/alerting.md#runbook-',
   topRoutes: 10,
   dashboardUid: 'loopguard',
   dashboardTitle: 'loopguard: who blocks the event loop',
+  datasourceUid: 'prometheus',
+  scrapeInterval: '15s',
+  kubernetes: {
+    namespace: '',
+    ruleLabels: { release: 'kube-prometheus-stack' },
+    serviceMatchLabels: { 'app.kubernetes.io/name': 'my-service' },
+    metricsPort: 'loopguard-metrics',
+  },
   alerts: {
     // A loop that has not turned for 5 s fails health checks and times out every client.
     eventLoopBlocked: { threshold: 5, window: '5m', for: '0s', severity: 'critical' },
@@ -120,9 +146,26 @@ export function resolveConfig(override: ConfigOverride = {}): GeneratorConfig {
     topRoutes: check('topRoutes', override.topRoutes ?? DEFAULT_CONFIG.topRoutes, (v) => Number.isInteger(v) && (v as number) >= 1 && (v as number) <= 100, 'an integer from 1 to 100'),
     dashboardUid: check('dashboardUid', override.dashboardUid ?? DEFAULT_CONFIG.dashboardUid, (v) => typeof v === 'string' && /^[a-zA-Z0-9_-]{1,40}$/.test(v), 'a Grafana uid (letters, digits, - and _, at most 40)'),
     dashboardTitle: check('dashboardTitle', override.dashboardTitle ?? DEFAULT_CONFIG.dashboardTitle, (v) => typeof v === 'string' && v.length > 0, 'a non-empty string'),
+    datasourceUid: check('datasourceUid', override.datasourceUid ?? DEFAULT_CONFIG.datasourceUid, (v) => typeof v === 'string' && /^[a-zA-Z0-9_-]{1,40}$/.test(v), 'a Grafana uid (letters, digits, - and _, at most 40)'),
+    scrapeInterval: check('scrapeInterval', override.scrapeInterval ?? DEFAULT_CONFIG.scrapeInterval, (v) => typeof v === 'string' && DURATION.test(v) && v !== '0s', 'a Prometheus duration like 15s'),
+    kubernetes: resolveKubernetes(override.kubernetes),
     alerts,
   };
   return config;
+}
+
+function resolveKubernetes(input: Partial<KubernetesConfig> | undefined): KubernetesConfig {
+  const base = DEFAULT_CONFIG.kubernetes;
+  if (input === undefined) return { ...base, ruleLabels: { ...base.ruleLabels }, serviceMatchLabels: { ...base.serviceMatchLabels } };
+  if (input === null || typeof input !== 'object') throw new InvalidConfigError('kubernetes', 'an object', input);
+  unknownKeys('kubernetes', input, Object.keys(base));
+  const labels = (v: unknown): boolean => v !== null && typeof v === 'object' && !Array.isArray(v) && Object.values(v).every((x) => typeof x === 'string');
+  return {
+    namespace: check('kubernetes.namespace', input.namespace ?? base.namespace, (v) => typeof v === 'string' && /^(|[a-z0-9]([-a-z0-9]*[a-z0-9])?)$/.test(v), 'a Kubernetes namespace name, or empty'),
+    ruleLabels: check('kubernetes.ruleLabels', input.ruleLabels ?? { ...base.ruleLabels }, labels, 'an object of label names to string values'),
+    serviceMatchLabels: check('kubernetes.serviceMatchLabels', input.serviceMatchLabels ?? { ...base.serviceMatchLabels }, labels, 'an object of label names to string values'),
+    metricsPort: check('kubernetes.metricsPort', input.metricsPort ?? base.metricsPort, (v) => typeof v === 'string' && /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(v) && v.length <= 15, 'a Service port name (IANA_SVC_NAME, at most 15 characters)'),
+  };
 }
 
 function resolveAlert(key: keyof AlertsConfig, input: Partial<AlertThreshold> | undefined): AlertThreshold {

@@ -47,9 +47,12 @@ function finishOnSocketClose(this: TrackedSocket): void {
  */
 export class RequestEntry {
   readonly precise: boolean;
+  /** The `ignore` option's predicate; undefined (one check per request) when nothing is ignored. */
+  readonly ignore: ((req: IncomingMessage) => boolean) | undefined;
 
   constructor(readonly guard: LoopGuard) {
     this.precise = guard.options.precise;
+    this.ignore = guard.options.ignore;
   }
 
   /**
@@ -75,6 +78,11 @@ export class RequestEntry {
    */
   open(req: unknown, res: TrackedResponse, method: string, routeOf: RouteResolver, body: IncomingMessage, socket?: Socket | null): RequestRecord | undefined {
     if (res[kRecord] !== undefined || this.guard.isClosed) return undefined;
+    const ignore = this.ignore;
+    if (ignore !== undefined && ignore(body)) {
+      leaveContext();
+      return undefined;
+    }
     try {
       const record = this.guard.beginRequest(req, method, routeOf);
       res[kRecord] = record;
@@ -172,6 +180,11 @@ export class ChannelStarter implements RequestStarter {
       startersChanged();
       return;
     }
+    const ignore = entry.ignore;
+    if (ignore !== undefined && ignore(req)) {
+      leaveContext();
+      return;
+    }
     try {
       const record = guard.beginRequest(req, req.method ?? '', this.routeOf);
       tracked[kRecord] = record;
@@ -183,6 +196,16 @@ export class ChannelStarter implements RequestStarter {
       guard.reportError(err);
     }
   }
+}
+
+/**
+ * An ignored request runs in no request's context. Without this it would run
+ * in whatever its keep-alive socket's callback carries, which can be the
+ * previous request's (node:http resumes the parser from the previous
+ * response's finish), and its stall would be blamed on that request's route.
+ */
+function leaveContext(): void {
+  requestStore.enterWith(undefined as unknown as RequestRecord);
 }
 
 /** Where a guard keeps its entry: on the guard itself, not in a table of ours keyed by guard. */

@@ -24,6 +24,7 @@ export interface LoopGuardMiddleware {
  */
 export function loopGuard(optionsOrGuard?: GuardInput): LoopGuardMiddleware {
   const { guard } = resolveGuard(optionsOrGuard);
+  if (!guard.enabled) return passThrough(guard);
   const entry = entryOf(guard);
   const starter = new ChannelStarter(entry, expressRoute);
   const shedder = guard.shedder;
@@ -46,6 +47,14 @@ export function loopGuard(optionsOrGuard?: GuardInput): LoopGuardMiddleware {
     entry.run(record, next, undefined, undefined, undefined);
   }
 
+  return Object.defineProperty(loopGuardMiddleware, 'guard', { value: guard, enumerable: true }) as LoopGuardMiddleware;
+}
+
+/** `enabled: false`: a middleware that only calls next(). */
+function passThrough(guard: LoopGuard): LoopGuardMiddleware {
+  function loopGuardMiddleware(_req: unknown, _res: unknown, next: Next): void {
+    next();
+  }
   return Object.defineProperty(loopGuardMiddleware, 'guard', { value: guard, enumerable: true }) as LoopGuardMiddleware;
 }
 

@@ -19,7 +19,7 @@ import { Server as HttpsServer } from 'node:https';
 import type { FastifyInstance, FastifyPluginCallback, FastifyReply, FastifyRequest } from 'fastify';
 // A dependency of loopguard, not a peer: Fastify's convention is that a plugin brings its own.
 import fastifyPlugin from 'fastify-plugin';
-import { LoopGuard } from '../create-guard';
+import { isLoopGuard, LoopGuard } from '../create-guard';
 import { fastifyRoute } from '../routes/fastify';
 import { writeFastify } from '../shed/respond';
 import { ChannelStarter } from './entry';
@@ -48,9 +48,19 @@ function loopGuardPlugin(fastify: FastifyInstance, opts: FastifyLoopGuardOptions
   let guard: LoopGuard;
   let owned: boolean;
   try {
-    ({ guard, owned } = resolveGuard(opts, REGISTER_KEYS));
+    // Reports and problems go to Fastify's own logger unless the options name another. Not to
+    // the no-op one Fastify has with `logger: false` (it has no level): problems would vanish.
+    const own = typeof (fastify.log as { level?: unknown } | undefined)?.level === 'string';
+    const input = !own || isLoopGuard(opts) || opts?.guard !== undefined || opts?.logger !== undefined ? opts : { ...opts, logger: fastify.log };
+    ({ guard, owned } = resolveGuard(input, REGISTER_KEYS));
   } catch (err) {
     return done(err as Error);
+  }
+  if (!guard.enabled) {
+    // `enabled: false`: no hook, no channel; the decorator still answers `app.loopGuard`.
+    fastify.decorate('loopGuard', guard);
+    if (owned) fastify.addHook('onClose', (_instance: FastifyInstance, onClosed: () => void) => (guard.close(), onClosed()));
+    return done();
   }
   const entry = entryOf(guard);
   const shedder = guard.shedder;

@@ -41,6 +41,13 @@ export function withLoopGuard<Req extends IncomingMessage = IncomingMessage, Res
   const route = isLoopGuard(options) ? undefined : options.route;
   if (route !== undefined && typeof route !== 'function') throw new InvalidOptionError('route', 'a function (req) => route template', route);
   const { guard } = resolveGuard(options, ['route']);
+  if (!guard.enabled) {
+    // `enabled: false`: the listener itself, called as Node calls it.
+    const passThrough = function loopGuardListener(this: unknown, req: Req, res: Res): void {
+      listener.call(this, req, res);
+    };
+    return Object.defineProperty(passThrough, 'guard', { value: guard, enumerable: true }) as LoopGuardListener<Req, Res>;
+  }
   const entry = entryOf(guard);
   const routeOf = route === undefined ? noRoute : templateFrom(route);
   const handle = listener;

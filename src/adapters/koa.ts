@@ -32,6 +32,11 @@ export interface KoaLoopGuardMiddleware {
  */
 export function loopGuard(optionsOrGuard?: GuardInput): KoaLoopGuardMiddleware {
   const { guard } = resolveGuard(optionsOrGuard);
+  if (!guard.enabled) {
+    // `enabled: false`: only next().
+    const passThrough = (_ctx: unknown, next: () => Promise<unknown>): Promise<unknown> => next();
+    return Object.defineProperty(passThrough, 'guard', { value: guard, enumerable: true }) as KoaLoopGuardMiddleware;
+  }
   const entry = entryOf(guard);
   const shedder = guard.shedder;
   const routeOf = koaRoute as (ctx: unknown) => string | null;

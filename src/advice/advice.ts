@@ -30,7 +30,7 @@ export interface Advice {
 }
 
 /** Where the README's advice sections live (GitHub's anchor of `### Advice: \`kind\``). */
-export const ADVICE_DOCS_PREFIX = 'https://github.com/loopguard/loopguard#advice-';
+export const ADVICE_DOCS_PREFIX = 'https://github.com/loopguard/loopguard/blob/main/docs/advice.md#advice-';
 
 export function docsFor(kind: AdviceKind): string {
   return ADVICE_DOCS_PREFIX + kind;

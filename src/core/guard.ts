@@ -25,6 +25,7 @@ import { expectedRouteTest, runExpected } from './expected';
 import { StallPipeline } from './stall-pipeline';
 import type { StallReport } from './stall-report';
 import { StallStats } from './stall-stats';
+import { culpritFingerprint, ReportLimit } from './report-limit';
 
 /** What the composition adds when it starts the guard: the parts of the worker that serve others. */
 export interface StartWiring {
@@ -89,6 +90,7 @@ export class GuardCore extends EventEmitter<LoopGuardEvents> {
   #watchdog: Watchdog | undefined;
   readonly #pipeline: StallPipeline;
   readonly #errors: ErrorReporter;
+  readonly #reportLimit: ReportLimit;
   readonly #observers: GuardObservers;
   readonly #requestObservers: RequestObservers;
   readonly #collectors: Collector[] = [];
@@ -96,7 +98,8 @@ export class GuardCore extends EventEmitter<LoopGuardEvents> {
   readonly #context: GuardContext;
   readonly #createdAt = performance.now();
   #releasePrecise: (() => void) | undefined;
-  #beats = 0;
+  /** Epoch ms of the last once-a-second check (the beat count is no clock: the idle pace is slower). */
+  #captureCheckedAt = 0;
   #graceTimer: NodeJS.Timeout | undefined;
   #closed = false;
 
@@ -121,12 +124,18 @@ export class GuardCore extends EventEmitter<LoopGuardEvents> {
   constructor(options: ResolvedOptions) {
     super();
     this.options = options;
-    this.#errors = new ErrorReporter(options.onError);
+    this.#errors = new ErrorReporter(options.onError, options.logger);
+    this.#reportLimit = new ReportLimit(options.reportsPerCulpritPerMinute);
     const reportError = (err: unknown): void => this.#errors.report(err);
     this.#observers = new GuardObservers(reportError);
     this.#routes = new RouteTable(options.maxRoutes);
     this.#stalls = new StallStats(options.recentStalls);
-    this.#heartbeat = new Heartbeat(options.heartbeatMs, this.#shared, { onBeat: (lateMs, window, now) => this.#onBeat(lateMs, window, now) });
+    this.#heartbeat = new Heartbeat(
+      options.heartbeatMs,
+      this.#shared,
+      { onBeat: (lateMs, window, now) => this.#onBeat(lateMs, window, now) },
+      { periodMs: options.idleHeartbeatMs, quiet: () => this.#tracker.inFlight === 0 },
+    );
     this.#tracker = new RequestTracker(this.#routes, this.#heartbeat, options.precise, ({ record, route }) =>
       this.#pipeline.culpritFinished(record.id, route),
     );
@@ -179,6 +188,7 @@ export class GuardCore extends EventEmitter<LoopGuardEvents> {
     const options = this.options;
     if (options.precise) this.#releasePrecise = enablePrecise();
     this.#heartbeat.start();
+    this.#loop.start();
     // Without captures the worker still runs when it serves the metrics endpoint or probes the pool; it just never pauses.
     const poolProbe = this.#threadPool.probeConfig();
     if (options.captureStacks || wiring.metricsServer || poolProbe || this.#busy) {
@@ -279,6 +289,11 @@ export class GuardCore extends EventEmitter<LoopGuardEvents> {
     return this.#watchdog?.running ?? false;
   }
 
+  /** False when created with `enabled: false`: nothing runs and adapters pass requests through. */
+  get enabled(): boolean {
+    return this.options.enabled;
+  }
+
   get isClosed(): boolean {
     return this.#closed;
   }
@@ -309,7 +324,10 @@ export class GuardCore extends EventEmitter<LoopGuardEvents> {
       this.#delayHistogram.record(lateMs / 1000);
       this.#loop.update(lateMs);
       // Once a second: startup grace ending, a debugger attaching or leaving.
-      if (++this.#beats % Math.max(1, Math.round(1000 / this.options.heartbeatMs)) === 0) this.#updateCaptureAllowed();
+      if (nowEpochMs - this.#captureCheckedAt >= 1000) {
+        this.#captureCheckedAt = nowEpochMs;
+        this.#updateCaptureAllowed();
+      }
       this.#observers.beat(lateMs);
       // Victims whose own timers expired during the stall finish in this same
       // timers phase, before the heartbeat runs: they are counted as they finish.
@@ -390,13 +408,25 @@ export class GuardCore extends EventEmitter<LoopGuardEvents> {
       report.cause === 'gc' ? ROUTE_GC : report.route === null ? ROUTE_BACKGROUND : this.#routes.labelFor(report.route);
     this.#stalls.record(report, label);
     this.#observers.stall(report, label);
-    if (this.options.onStall) {
+    // Metrics, the snapshot and shedding above see every stall; the reports below are rate-limited per culprit.
+    const held = this.#reportLimit.admit(culpritFingerprint(report), report.startedAt);
+    if (held < 0) return;
+    const delivered: StallReport = held > 0 ? { ...report, suppressed: held } : report;
+    const { onStall, logger } = this.options;
+    if (onStall) {
       try {
-        this.options.onStall(report);
+        onStall(delivered);
       } catch (err) {
         this.reportError(callbackFailed('onStall', err));
       }
     }
-    this.emitSafely('stall', report);
+    if (logger) {
+      try {
+        logger.warn({ loopguard: delivered }, `event loop stalled ${Math.round(delivered.durationMs)} ms${delivered.route === null ? ` (${delivered.cause})` : ` in ${delivered.method ?? ''} ${delivered.route}`}`);
+      } catch (err) {
+        this.reportError(callbackFailed('logger.warn', err));
+      }
+    }
+    this.emitSafely('stall', delivered);
   }
 }

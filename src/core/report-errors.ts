@@ -6,13 +6,16 @@ const REMEMBERED_PROBLEMS = 100;
 /**
  * Runtime problems (a failing collector, a listener that throws, a watchdog
  * restart) are reported once per distinct code and message, through the
- * user's `onError` or `process.emitWarning`: a problem on the request path or
+ * user's `onError`, else the `logger`'s `error`, else `process.emitWarning`: a problem on the request path or
  * in a timer would otherwise repeat thousands of times a second. Never throws.
  */
 export class ErrorReporter {
   private readonly seen = new Set<string>();
 
-  constructor(private readonly onError: ((error: Error) => void) | undefined) {}
+  constructor(
+    private readonly onError: ((error: Error) => void) | undefined,
+    private readonly logger?: { error(obj: object, msg?: string): void },
+  ) {}
 
   report(err: unknown): void {
     const error = err instanceof Error ? err : new Error(String(err));
@@ -22,6 +25,7 @@ export class ErrorReporter {
     if (this.seen.size < REMEMBERED_PROBLEMS) this.seen.add(key);
     try {
       if (this.onError) this.onError(error);
+      else if (this.logger) this.logger.error({ err: error, code: code ?? 'LOOPGUARD_ERROR' }, `loopguard: ${error.message}`);
       else process.emitWarning(error.message, { code: code ?? 'LOOPGUARD_ERROR' });
     } catch {
       // An onError that throws has nowhere left to report to.

@@ -13,6 +13,9 @@ export interface TrackerClock {
   settledDelayMs(): number;
   /** The heartbeat window in progress. */
   readonly window: number;
+  /** True while the heartbeat runs at its idle pace; `wake()` brings the busy pace back. */
+  readonly idle: boolean;
+  wake(): void;
 }
 
 export interface FinishedRequest {
@@ -50,6 +53,9 @@ export class RequestTracker {
   ) {}
 
   begin(req: unknown, method: string, routeOf: RouteResolver): RequestRecord {
+    const clock = this.clock;
+    // The first request after a quiet spell: the heartbeat and the watchdog back to the busy pace.
+    if (clock.idle) clock.wake();
     this.inFlight++;
     const id = this.nextId++;
     if (this.nextId > 0x7fffffff) this.nextId = 1;
@@ -58,7 +64,7 @@ export class RequestTracker {
       method,
       req,
       routeOf,
-      startDelayMs: this.clock.delayClockMs(),
+      startDelayMs: clock.delayClockMs(),
       capturedWindow: 0,
       blockingMs: 0,
       busySamples: 0,

@@ -38,4 +38,9 @@ export interface StallReport {
    * context. False for in-handler stalls and for stalls with no request.
    */
   afterResponse: boolean;
+  /**
+   * Reports of the same culprit held back by `reportsPerCulpritPerMinute`
+   * since the last one delivered; present only when some were.
+   */
+  suppressed?: number;
 }

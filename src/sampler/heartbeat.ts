@@ -1,4 +1,6 @@
+import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 import { epochNow, type SharedState } from '../watchdog/shared-state';
+import { IdleGate } from './idle-gate';
 
 /** Timer granularity: Node fires timers up to ~1 ms late on an idle loop. That is not delay anyone waited for. */
 const TIMER_SLACK_MS = 1;
@@ -11,21 +13,48 @@ export interface BeatListener {
   onBeat(lateMs: number, endedWindow: number, nowEpochMs: number): void;
 }
 
+/** The heartbeat's slower pace while nothing happens. */
+export interface IdlePace {
+  /** The period while idle (ms); at least the busy period. */
+  readonly periodMs: number;
+  /** True while no request is in flight. */
+  quiet(): boolean;
+}
+
 /**
  * One unref'd main-thread timer. Its drift is the loop delay; its count,
  * published in shared memory, tells the watchdog the loop is turning; its
  * running sum is the delay clock that prices each request's wait in O(1).
+ *
+ * Each wake-up of a thread costs 120–400 µs of CPU on these VMs, so an idle
+ * process must wake rarely: after a second of on-time beats with no request
+ * in flight the heartbeat slows to its idle period (and the watchdog, which
+ * sleeps until the heartbeat is late, with it). The first request to arrive
+ * brings the busy period back at once (`wake`, one branch per request), so a
+ * stall that request causes is caught while it lasts. A stall with no
+ * request in an idle process is measured when the next idle beat runs late,
+ * and captured if it outlasts the idle period plus the capture delay.
  */
 export class Heartbeat {
   private timer: NodeJS.Timeout | undefined;
   private due = 0;
   private cumulativeMs = 0;
+  private periodNowMs: number;
+  private readonly gate: IdleGate | undefined;
+  /** True while the heartbeat runs at its idle period; read once per request. */
+  idle = false;
+  /** The loop's cumulative active time at the last idle-paced beat. */
+  private idleMark: EventLoopUtilization | undefined;
 
   constructor(
     private readonly periodMs: number,
     private readonly shared: SharedState,
     private readonly listener: BeatListener,
-  ) {}
+    private readonly pace?: IdlePace,
+  ) {
+    this.periodNowMs = periodMs;
+    if (pace !== undefined && pace.periodMs > periodMs) this.gate = new IdleGate(Math.ceil(1000 / periodMs));
+  }
 
   start(): void {
     if (this.timer) return;
@@ -45,6 +74,11 @@ export class Heartbeat {
     return this.shared.window;
   }
 
+  /** The period in force: the busy one, or the idle one. */
+  get currentPeriodMs(): number {
+    return this.periodNowMs;
+  }
+
   /** Cumulative delay (ms) including the lateness building up right now. */
   delayClockMs(): number {
     return this.delayClockAt(performance.now());
@@ -61,16 +95,64 @@ export class Heartbeat {
     return this.cumulativeMs;
   }
 
+  /** Back to the busy period now: a request arrived while idle. Called only when `idle` is true. */
+  wake(): void {
+    if (!this.idle || this.timer === undefined) return;
+    const now = performance.now();
+    // Not late: an idle beat that is late is the tick's to measure.
+    if (now > this.due) return;
+    this.idle = false;
+    this.idleMark = undefined;
+    this.gate?.reset();
+    this.setPeriod(this.periodMs, now);
+    this.shared.idle = false;
+    this.shared.rebase(performance.timeOrigin + now, this.periodMs);
+  }
+
+  private setPeriod(periodMs: number, now: number): void {
+    this.periodNowMs = periodMs;
+    this.due = now + periodMs;
+    clearTimeout(this.timer);
+    this.timer = setTimeout(this.tick, periodMs);
+    this.timer.unref();
+  }
+
   private readonly tick = (): void => {
     const now = performance.now();
-    const late = now - this.due;
-    this.due = now + this.periodMs;
+    let late = now - this.due;
+    if (this.idle) late = this.idleLateness(late);
+    this.due = now + this.periodNowMs;
     if (late > TIMER_SLACK_MS) this.cumulativeMs += late - TIMER_SLACK_MS;
     const ended = this.shared.window;
     const nowEpoch = performance.timeOrigin + now;
     this.shared.beat(nowEpoch);
+    const idle = this.gate !== undefined && this.gate.beat(late < this.periodMs && this.pace!.quiet());
     // refresh() re-arms the same Timeout: no allocation, and no pile-up if a tick runs long.
-    this.timer?.refresh();
+    if (idle === this.idle) this.timer?.refresh();
+    else this.switchPace(idle, now, nowEpoch);
     this.listener.onBeat(late > 0 ? late : 0, ended, nowEpoch);
   };
+
+  /**
+   * At the idle pace a stall delays the beat only by its part past the beat's
+   * due time: it may have begun up to a whole idle period earlier. The loop's
+   * active time since the last beat (ELU, cumulative) says how much earlier;
+   * in an idle process nearly all of it is the stall.
+   */
+  private idleLateness(late: number): number {
+    const mark = performance.eventLoopUtilization();
+    const activeMs = this.idleMark === undefined ? 0 : mark.active - this.idleMark.active;
+    this.idleMark = mark;
+    return late > TIMER_SLACK_MS && activeMs > late ? Math.min(activeMs, late + this.periodNowMs) : late;
+  }
+
+  private switchPace(idle: boolean, now: number, nowEpoch: number): void {
+    this.idleMark = idle ? performance.eventLoopUtilization() : undefined;
+    this.idle = idle;
+    this.shared.idle = idle;
+    this.setPeriod(idle ? this.pace!.periodMs : this.periodMs, now);
+    if (idle) this.shared.periodMs = this.periodNowMs;
+    // Leaving idle: a worker asleep until the idle deadline must look again by the busy one.
+    else this.shared.rebase(nowEpoch, this.periodNowMs);
+  }
 }

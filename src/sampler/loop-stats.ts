@@ -46,6 +46,10 @@ export class LoopStats {
 
   constructor() {
     this.gcObserver = new PerformanceObserver((list) => this.addGcPauses(list.getEntries()));
+  }
+
+  /** Starts observing GC pauses: with the guard, never before (a disabled guard observes nothing). */
+  start(): void {
     this.gcObserver.observe({ entryTypes: ['gc'] });
   }
 

@@ -79,7 +79,10 @@ export interface PoolProbeHandle {
 }
 
 /** Starts probing. */
-export function startPoolProbe(config: PoolProbeConfig): PoolProbeHandle {
+/** While the main loop is idle, the probe runs this many times less often: an idle process is woken a few times a second at most. */
+const IDLE_BACKOFF = 10;
+
+export function startPoolProbe(config: PoolProbeConfig, idle: () => boolean = () => false): PoolProbeHandle {
   const schedule = new ProbeSchedule(new SharedHistogram(config.bounds, config.buffer));
   const target = Buffer.alloc(1);
   let stopped = false;
@@ -87,10 +90,12 @@ export function startPoolProbe(config: PoolProbeConfig): PoolProbeHandle {
   const done = (): void => {
     if (!stopped) schedule.done(epochNow());
   };
-  const timer = setTimeout(function tick() {
+  let every = config.intervalMs;
+  const tick = (): void => {
     if (stopped) return;
     const now = epochNow();
-    nextTickAt = now + config.intervalMs;
+    const wanted = idle() ? config.intervalMs * IDLE_BACKOFF : config.intervalMs;
+    nextTickAt = now + wanted;
     if (schedule.tick(now)) {
       try {
         randomFill(target, 0, 1, done);
@@ -98,9 +103,16 @@ export function startPoolProbe(config: PoolProbeConfig): PoolProbeHandle {
         schedule.forget();
       }
     }
-    timer.refresh();
-  }, config.intervalMs);
-  // The worker stays alive through its message port; the probe alone must not hold it.
+    if (wanted === every) {
+      timer.refresh();
+      return;
+    }
+    every = wanted;
+    timer = setTimeout(tick, every);
+    // The worker stays alive through its message port; the probe alone must not hold it.
+    timer.unref();
+  };
+  let timer = setTimeout(tick, every);
   timer.unref();
   return {
     get queued() {

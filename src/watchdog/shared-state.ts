@@ -13,6 +13,7 @@ const CAPTURE_ALLOWED = 1; // 0 while a debugger is attached, during startup gra
 const CAPTURING = 2; // the window the worker is capturing (set before Debugger.pause)
 const DISCONNECTED = 3; // set by the worker once its inspector session is closed
 const CLOSE_REQUESTED = 4; // set by the main thread when the worker must close (it may be asleep in Atomics.wait)
+const IDLE = 5; // 1 while the heartbeat runs at its idle period (no request in flight, beats on time)
 
 const LAST_BEAT_AT = 0; // epoch ms (timeOrigin + now) of the last heartbeat
 const DUE_IN_MS = 1; // heartbeat period
@@ -74,6 +75,28 @@ export class SharedState {
     Atomics.wait(this.i32, BEAT, Atomics.load(this.i32, BEAT), timeoutMs);
   }
 
+  /** 1 while the main loop is idle and the heartbeat runs at its idle period: the worker's own timers back off too. */
+  get idle(): boolean {
+    return Atomics.load(this.i32, IDLE) === 1;
+  }
+
+  set idle(value: boolean) {
+    Atomics.store(this.i32, IDLE, value ? 1 : 0);
+  }
+
+  /**
+   * Main side: the heartbeat changed period between two beats (it left its
+   * idle period when a request arrived). The staleness clock restarts from
+   * `atEpochMs` with the new period, and a worker asleep until the old,
+   * later deadline is woken to look again: a stall that begins with this
+   * request must be caught while it lasts.
+   */
+  rebase(atEpochMs: number, periodMs: number): void {
+    this.f64[LAST_BEAT_AT] = atEpochMs;
+    this.f64[DUE_IN_MS] = periodMs;
+    Atomics.notify(this.i32, BEAT);
+  }
+
   /** Main side: asks the worker to close, waking it if it sleeps in `sleep`. */
   requestClose(): void {
     Atomics.store(this.i32, CLOSE_REQUESTED, 1);
@@ -93,6 +116,11 @@ export class SharedState {
   /** Main side, at process exit only: blocks until the worker's session is closed, at most `timeoutMs`. */
   awaitDisconnect(timeoutMs: number): void {
     Atomics.wait(this.i32, DISCONNECTED, 0, timeoutMs);
+  }
+
+  /** Milliseconds from `nowEpochMs` until the heartbeat is `afterMs` late (negative once it is). */
+  msUntilLate(nowEpochMs: number, afterMs: number): number {
+    return this.lastBeatAt + this.periodMs + afterMs - nowEpochMs;
   }
 
   /** How long the loop has been late right now, in ms (0 while it turns). */

@@ -65,6 +65,8 @@ let busySampler: BusySampler | undefined;
 const PREEMPTION_PROBE_MS = 10;
 /** How long the worker may sleep in Atomics.wait before its own event loop gets a turn. */
 const YIELD_EVERY_MS = 1000;
+/** The same while the main loop is idle (heartbeat at its idle pace): close and capture do not need the turn. */
+const IDLE_YIELD_EVERY_MS = 5000;
 
 function post<T = unknown>(method: string, params?: object): Promise<T> {
   return new Promise((resolve, reject) => {
@@ -140,22 +142,24 @@ async function watchStall(window: number): Promise<void> {
  * `requestClose` from the main thread ends a sleep at once.
  */
 function watch(): void {
-  const yieldAt = performance.now() + YIELD_EVERY_MS;
+  const yieldAt = performance.now() + (shared.idle ? IDLE_YIELD_EVERY_MS : YIELD_EVERY_MS);
   while (!closed) {
     if (shared.closeRequested) return close();
-    const late = shared.blockedForMs(epochNow());
-    if (late >= config.captureAfterMs && shared.captureAllowed) return capture(shared.window);
+    const untilLate = shared.msUntilLate(epochNow(), config.captureAfterMs);
+    if (untilLate <= 0 && shared.captureAllowed) return capture(shared.window);
     const now = performance.now();
     // The busy sampler's and the pool probe's timers need this thread's event loop by their time.
     const loopDue = Math.min(yieldAt, loopNeededAt(now));
     if (loopDue <= now + 1) {
       // A queued pool probe's completion wakes this loop by itself: wait for it there, on a
       // timer that keeps the heartbeat checks going. Never spin: a saturated pool can hold it for seconds.
-      if (poolProbe?.queued) timer = setTimeout(watch, Math.max(1, Math.min(config.captureAfterMs - late, yieldAt - now)));
+      if (poolProbe?.queued) timer = setTimeout(watch, Math.max(1, Math.min(untilLate > 0 ? untilLate : config.captureAfterMs, yieldAt - now)));
       else setImmediate(watch);
       return;
     }
-    shared.sleep(Math.max(1, Math.min(config.captureAfterMs - late, loopDue - now)));
+    // Asleep until the heartbeat would be late (the main thread wakes this wait
+    // early when its period shortens: shared.rebase) or the loop is needed.
+    shared.sleep(Math.max(1, Math.min(untilLate > 0 ? untilLate : config.captureAfterMs, loopDue - now)));
   }
 }
 
@@ -173,14 +177,13 @@ function loopNeededAt(now: number): number {
  */
 function schedule(): void {
   if (closed) return;
-  const lateBy = shared.blockedForMs(epochNow());
-  const wait = Math.max(1, config.captureAfterMs - lateBy);
-  timer = setTimeout(check, wait);
+  const untilLate = shared.msUntilLate(epochNow(), config.captureAfterMs);
+  timer = setTimeout(check, Math.max(1, untilLate > 0 ? untilLate : config.captureAfterMs));
 }
 
 function check(): void {
   if (closed) return;
-  if (!shared.captureAllowed || shared.blockedForMs(epochNow()) < config.captureAfterMs) return schedule();
+  if (!shared.captureAllowed || shared.msUntilLate(epochNow(), config.captureAfterMs) > 0) return schedule();
   capture(shared.window);
 }
 
@@ -215,7 +218,7 @@ async function main(): Promise<void> {
     if (message === 'close') close();
   });
   if (config.metricsServer && parentPort) metricsServer = startMetricsServer(config.metricsServer, shared, parentPort);
-  if (config.poolProbe) poolProbe = startPoolProbe(config.poolProbe);
+  if (config.poolProbe) poolProbe = startPoolProbe(config.poolProbe, () => shared.idle);
   if (config.captureStacks === false && config.busy === undefined) {
     parentPort?.postMessage({ type: 'ready' });
     return;
