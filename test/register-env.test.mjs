@@ -74,14 +74,22 @@ test('bad values throw an InvalidOptionError naming the variable', () => {
   }
 });
 
-test('every documented variable is accepted with a sensible value', () => {
-  const sample = { number: '5', boolean: 'true', string: 'x_', onStall: 'log' };
+test('every documented variable is accepted with a sensible value, and lands on its option', () => {
+  const sample = { number: '5', boolean: 'true', string: 'x_', onStall: 'log', list: '/a,/b/:id' };
   for (const variable of ENV_VARIABLES) {
+    // A kind with no sample would set nothing and pass without checking.
+    assert.ok(Object.hasOwn(sample, variable.kind), `${variable.name}: a sample value for kind ${variable.kind}`);
     const env = { [variable.name]: sample[variable.kind] };
     if (variable.name === 'LOOPGUARD_METRICS_HOST') env.LOOPGUARD_METRICS_PORT = '0';
     if (variable.name === 'LOOPGUARD_THREADPOOL_PROBE_INTERVAL_MS') env[variable.name] = '1000';
     if (variable.name === 'LOOPGUARD_BUDGET_WARMUP') env.LOOPGUARD_BUDGET_MS = '20';
-    assert.doesNotThrow(() => optionsFromEnv(env), variable.name);
+    let result;
+    assert.doesNotThrow(() => (result = optionsFromEnv(env)), variable.name);
+    // A boolean 'true' is the default (nothing to set); every other value must reach its option.
+    if (variable.option !== '' && variable.kind !== 'boolean') {
+      const value = variable.option.split('.').reduce((o, key) => o?.[key], result.options);
+      assert.notEqual(value, undefined, `${variable.name} set ${variable.option}`);
+    }
   }
 });
 
