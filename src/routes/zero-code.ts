@@ -32,12 +32,12 @@ interface LinkedRequest {
 }
 
 /** The route resolver of zero-code records: whichever framework linked itself to the raw request. */
-export function zeroCodeRoute(req: LinkedRequest): string | null {
+export function zeroCodeRoute(req: LinkedRequest, settled?: boolean): string | null {
   const fastifyRequest = req[kFastifyRequest];
   if (fastifyRequest !== undefined) return fastifyRoute(fastifyRequest);
   const koaContext = req[kKoaContext];
   if (koaContext !== undefined) return koaRoute(koaContext);
-  return expressRoute(req as Parameters<typeof expressRoute>[0]);
+  return expressRoute(req as Parameters<typeof expressRoute>[0], settled);
 }
 
 /** Links every Fastify instance created from now on; for the life of the process. */
