@@ -62,7 +62,12 @@ export interface EnvOptions {
   readonly log: boolean;
   /** LOOPGUARD_BUDGET_MS: this process is part of a test run with a loop budget. */
   readonly budget?: BudgetRunConfig;
+  /** Values that are valid but worth a word at start (the zero-code start emits each as a process warning). */
+  readonly warnings?: readonly string[];
 }
+
+/** Hosts only this machine reaches; any other bind exposes the metrics endpoint, which has no authentication. */
+const LOOPBACK_HOSTS: ReadonlySet<string> = new Set(['127.0.0.1', '::1', 'localhost']);
 
 /**
  * Reads `LOOPGUARD_*` variables into guard options. An empty value counts as
@@ -101,6 +106,10 @@ export function optionsFromEnv(env: Record<string, string | undefined>): EnvOpti
   }
   if (host !== undefined && port === undefined) throw envError('LOOPGUARD_METRICS_HOST', 'accompanied by LOOPGUARD_METRICS_PORT', env.LOOPGUARD_METRICS_HOST);
   if (port !== undefined) options.metricsServer = host === undefined ? { port } : { port, host };
+  const warnings: string[] = [];
+  if (typeof host === 'string' && !LOOPBACK_HOSTS.has(host) && !host.startsWith('127.')) {
+    warnings.push(`loopguard: LOOPGUARD_METRICS_HOST=${host} serves /metrics beyond this machine, with no authentication: make sure only your Prometheus can reach it`);
+  }
   if (values.get('LOOPGUARD_OTEL') === false) options.otel = false;
   const probeMs = values.get('LOOPGUARD_THREADPOOL_PROBE_INTERVAL_MS');
   if (values.get('LOOPGUARD_THREADPOOL_PROBE') === false) {
@@ -120,7 +129,7 @@ export function optionsFromEnv(env: Record<string, string | undefined>): EnvOpti
     const expected = /must be (.*), received/.exec(err.message)?.[1] ?? 'valid';
     throw envError(variable.name, expected, env[variable.name]);
   }
-  return { enabled: values.get('LOOPGUARD_ENABLED') !== false, options: options as LoopGuardOptions, log: options.onStall === logStall, ...(budget && { budget }) };
+  return { enabled: values.get('LOOPGUARD_ENABLED') !== false, options: options as LoopGuardOptions, log: options.onStall === logStall, ...(budget && { budget }), ...(warnings.length > 0 && { warnings }) };
 }
 
 /**
@@ -163,15 +172,17 @@ function variableFor(option: string): EnvVariable | undefined {
   );
 }
 
+const DECIMAL = /^-?\d+(\.\d+)?$/;
+
 function parse(variable: EnvVariable, raw: string): unknown {
   switch (variable.kind) {
     case 'list':
       // Comma-separated route templates (no RegExps from the environment); resolveOptions checks each.
       return raw.split(',').map((item) => item.trim()).filter((item) => item !== '');
     case 'number': {
-      const value = Number(raw);
-      if (!Number.isFinite(value)) throw envError(variable.name, 'a number', raw);
-      return value;
+      // Decimal digits only: Number() would also take 0x64, 0b1, 1e2 and Infinity.
+      if (!DECIMAL.test(raw)) throw envError(variable.name, 'a decimal number', raw);
+      return Number(raw);
     }
     case 'boolean': {
       const value = raw.toLowerCase();

@@ -26,7 +26,8 @@ function start(): LoopGuard | undefined {
   // Loaded twice (--require and --import, or two copies): the first one serves.
   if (!isMainThread || registry[kRegistered] !== undefined) return registry[kRegistered] ?? undefined;
   // A bad variable throws here, before the app starts, naming the variable.
-  const { enabled, options, log, budget } = optionsFromEnv(process.env);
+  const { enabled, options, log, budget, warnings } = optionsFromEnv(process.env);
+  for (const warning of warnings ?? []) process.emitWarning(warning, { code: 'LOOPGUARD_UNAUTHENTICATED_ENDPOINT' });
   if (!enabled || (budget !== undefined && isTestRunnerProcess())) {
     // node --test's runner with a budget: it judges the run its file processes report, and tracks nothing itself.
     if (enabled && budget !== undefined) startBudgetRun(undefined, budget);

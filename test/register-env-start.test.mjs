@@ -24,7 +24,7 @@ async function runWith(flag, env, code = '') {
 
 describe('zero-code start: environment variables are validated before the app starts', () => {
   for (const [variable, value, expected] of [
-    ['LOOPGUARD_THRESHOLD_MS', 'fast', /LOOPGUARD_THRESHOLD_MS must be a number, received "fast"/],
+    ['LOOPGUARD_THRESHOLD_MS', 'fast', /LOOPGUARD_THRESHOLD_MS must be a decimal number, received "fast"/],
     ['LOOPGUARD_THRESHOLD_MS', '0', /LOOPGUARD_THRESHOLD_MS must be a number from 1 to/],
     ['LOOPGUARD_MAX_ROUTES', '2.5', /LOOPGUARD_MAX_ROUTES must be an integer/],
     ['LOOPGUARD_CAPTURE_STACKS', 'maybe', /LOOPGUARD_CAPTURE_STACKS must be true or false/],

@@ -53,7 +53,12 @@ test('switches: LOOPGUARD_ENABLED=false, LOOPGUARD_PROMETHEUS=false, LOOPGUARD_O
 
 test('bad values throw an InvalidOptionError naming the variable', () => {
   const cases = [
-    [{ LOOPGUARD_THRESHOLD_MS: '100ms' }, 'LOOPGUARD_THRESHOLD_MS', /must be a number, received "100ms"/],
+    [{ LOOPGUARD_THRESHOLD_MS: '100ms' }, 'LOOPGUARD_THRESHOLD_MS', /must be a decimal number, received "100ms"/],
+    // Number() would take these; the environment means decimal digits.
+    [{ LOOPGUARD_THRESHOLD_MS: '0x64' }, 'LOOPGUARD_THRESHOLD_MS', /must be a decimal number, received "0x64"/],
+    [{ LOOPGUARD_MAX_ROUTES: '1e2' }, 'LOOPGUARD_MAX_ROUTES', /must be a decimal number, received "1e2"/],
+    [{ LOOPGUARD_METRICS_PORT: '0b1' }, 'LOOPGUARD_METRICS_PORT', /must be a decimal number, received "0b1"/],
+    [{ LOOPGUARD_STARTUP_GRACE_MS: 'Infinity' }, 'LOOPGUARD_STARTUP_GRACE_MS', /must be a decimal number, received "Infinity"/],
     [{ LOOPGUARD_THRESHOLD_MS: '-5' }, 'LOOPGUARD_THRESHOLD_MS', /must be a number from 1 to 600000, received "-5"/],
     [{ LOOPGUARD_MAX_ROUTES: '0' }, 'LOOPGUARD_MAX_ROUTES', /must be an integer from 1/],
     [{ LOOPGUARD_PRECISE: 'sometimes' }, 'LOOPGUARD_PRECISE', /true or false/],
@@ -91,6 +96,16 @@ test('every documented variable is accepted with a sensible value, and lands on 
       assert.notEqual(value, undefined, `${variable.name} set ${variable.option}`);
     }
   }
+});
+
+test('LOOPGUARD_METRICS_HOST beyond loopback is accepted with a warning about the unauthenticated endpoint', () => {
+  for (const host of ['0.0.0.0', '::', '10.1.2.3']) {
+    const { options, warnings } = optionsFromEnv({ LOOPGUARD_METRICS_PORT: '9464', LOOPGUARD_METRICS_HOST: host });
+    assert.deepEqual(options.metricsServer, { port: 9464, host });
+    assert.equal(warnings?.length, 1, host);
+    assert.match(warnings[0], new RegExp(`LOOPGUARD_METRICS_HOST=${host.replace(/\./g, '\\.')} .*no authentication`));
+  }
+  for (const host of ['127.0.0.1', '::1', 'localhost']) assert.equal(optionsFromEnv({ LOOPGUARD_METRICS_PORT: '9464', LOOPGUARD_METRICS_HOST: host }).warnings, undefined, host);
 });
 
 test('LOOPGUARD_EXPECTED_BLOCKING_ROUTES: comma-separated route templates; a bad one is named by the variable', () => {
