@@ -25,6 +25,7 @@ import { expectedRouteTest, runExpected } from './expected';
 import { StallPipeline } from './stall-pipeline';
 import type { StallReport } from './stall-report';
 import { StallStats } from './stall-stats';
+import { guardClosed, guardOpened } from './process-patches';
 
 /** What the composition adds when it starts the guard: the parts of the worker that serve others. */
 export interface StartWiring {
@@ -156,6 +157,8 @@ export class GuardCore extends EventEmitter<LoopGuardEvents> {
       emit: (event, ...args) => this.emitSafely(event, ...args),
       reportError,
     };
+    // Last: a guard counts as open (for process-wide patches) once nothing here can throw; close() counts it out.
+    guardOpened();
   }
 
   /**
@@ -296,6 +299,7 @@ export class GuardCore extends EventEmitter<LoopGuardEvents> {
     this.#releasePrecise?.();
     this.#pipeline.close();
     for (const collector of this.#collectors.splice(0)) this.#closeCollector(collector);
+    guardClosed();
   }
 
   /** Reports a runtime problem once per distinct message; never throws. */
