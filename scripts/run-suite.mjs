@@ -66,6 +66,8 @@ export const TIMING_SCENARIOS = new Set([
   'core-guard-stalls.test.mjs',
   'adapters-precise.test.mjs',
   'view-page.test.mjs',
+  'prometheus-metrics-server-stalls.test.mjs',
+  'prometheus-metrics-server-stalls.prometheus-io.test.mjs',
   'shed-express.test.mjs',
   'shed-adapters.test.mjs',
   'demo.test.mjs',

@@ -75,7 +75,7 @@ test('the retry is bounded and only for timing scenarios; pure and line-independ
   assert.ok(MAX_RETRIED_FILES <= 3);
   const untimed = ['core-pure.test.mjs', 'core-pipeline.test.mjs', 'ci-run.test.mjs', 'bench-stats.test.mjs'];
   // Tests with no timing at all, moved out of timing files: a second run would hide an altered response.
-  untimed.push('reliability-faults.test.mjs', 'register-env-start.test.mjs', 'demo-args.test.mjs', 'core-guard.test.mjs', 'adapters-api.test.mjs');
+  untimed.push('reliability-faults.test.mjs', 'register-env-start.test.mjs', 'demo-args.test.mjs', 'core-guard.test.mjs', 'adapters-api.test.mjs', 'prometheus-metrics-server.test.mjs');
   for (const f of untimed) assert.ok(!TIMING_SCENARIOS.has(f), f);
   for (const f of TIMING_SCENARIOS) assert.ok(fs.existsSync(new URL(f, import.meta.url)), `${f} exists`);
   for (const f of Object.keys(LINE_INDEPENDENT)) assert.ok(!TIMING_SCENARIOS.has(f), f);
