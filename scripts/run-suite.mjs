@@ -7,8 +7,11 @@
 // tests its capture. When the run fails only in such files, each of them (at
 // most MAX_RETRIED_FILES) is run once more, alone, and a pass is printed as
 // `FLAKY: <file>: <the tests that failed first>`, so the first failure stays
-// in the log. A failure anywhere else, a second failure, or more failing
-// files than that, fails the run: a real regression fails every time.
+// in the log. A failure anywhere else, a second failure, a file that crashed
+// (a signal such as an abort, or an exit no failed test explains: never a
+// flake), or more failing files than that, fails the run: a real regression
+// fails every time. The failed files are named by the file that was run
+// (suite-files-reporter.mjs), so a Prometheus twin's failure retries the twin.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -38,7 +41,12 @@ export const LINE_INDEPENDENT = {
  */
 export const ONCE_ONLY = {};
 
-/** Scenario files whose tests wait for real stalls on a real loop (timing on shared cores). */
+/**
+ * Scenario files whose tests wait for real stalls on a real loop (timing on
+ * shared cores), and nothing else: a test with no timing in it (a byte-for-byte
+ * response, an argument check) lives in a file of its own, off this list, so a
+ * failure that shows one time in two is never retried away.
+ */
 export const TIMING_SCENARIOS = new Set([
   'express-attribution.test.mjs',
   'adapters-attribution.test.mjs',
@@ -52,7 +60,12 @@ export const TIMING_SCENARIOS = new Set([
   'otel-traces.test.mjs',
   'otel-helper-otlp.test.mjs',
   'reliability-watchdog.test.mjs',
-  'reliability-faults.test.mjs',
+  'reliability-faults-stall.test.mjs',
+  'core-guard-stalls.test.mjs',
+  'adapters-precise.test.mjs',
+  'view-page.test.mjs',
+  'prometheus-metrics-server-stalls.test.mjs',
+  'prometheus-metrics-server-stalls.prometheus-io.test.mjs',
   'shed-express.test.mjs',
   'shed-adapters.test.mjs',
   'demo.test.mjs',
@@ -66,40 +79,16 @@ export const TIMING_SCENARIOS = new Set([
 /** More failing files than this is not bad luck. */
 export const MAX_RETRIED_FILES = 3;
 
-/**
- * The test files that a TAP report says failed: the file of every `not ok`
- * test, from its `location:` line (a file that crashed outside any test
- * reports itself as the test's name).
- */
-export function failedFiles(tap) {
-  const files = new Map();
-  const lines = tap.split('\n');
-  for (let i = 0; i < lines.length; i++) {
-    const failed = /^(\s*)not ok \d+ - (.*)$/.exec(lines[i]);
-    if (!failed) continue;
-    // A todo's failure is expected and fails nothing: it is neither a failed file nor a reason to retry.
-    if (/ # (SKIP|TODO)\b/.test(failed[2])) continue;
-    const name = failed[2];
-    let file = name.endsWith('.test.mjs') ? name : undefined;
-    for (let j = i + 1; j < lines.length && file === undefined; j++) {
-      if (/^\s*(not )?ok \d+ - /.test(lines[j])) break;
-      const location = /^\s*location: '(.*?\.test\.mjs):\d+:\d+'/.exec(lines[j]);
-      if (location) file = location[1];
-    }
-    if (file === undefined) continue;
-    const names = files.get(file) ?? [];
-    if (!name.endsWith('.test.mjs')) names.push(name);
-    files.set(file, names);
-  }
-  return files;
-}
-
 const SUMMARY_REPORTER = path.join(root, 'scripts', 'suite-summary-reporter.mjs');
+const FILES_REPORTER = path.join(root, 'scripts', 'suite-files-reporter.mjs');
 
-/** Runs the files; the TAP goes to stdout (and `tapFile`), the summary (suite-summary-reporter.mjs) to `summaryFile`. */
-function runTests(files, tapFile, summaryFile) {
+/**
+ * Runs the files; the TAP goes to stdout, the failed files as run (suite-files-reporter.mjs)
+ * to `failedFile`, the summary (suite-summary-reporter.mjs) to `summaryFile`.
+ */
+function runTests(files, failedFile, summaryFile) {
   const args = ['--test', '--test-concurrency=1', '--test-reporter=tap', '--test-reporter-destination=stdout'];
-  if (tapFile) args.push('--test-reporter=tap', `--test-reporter-destination=${tapFile}`);
+  if (failedFile) args.push(`--test-reporter=${FILES_REPORTER}`, `--test-reporter-destination=${failedFile}`);
   if (summaryFile) args.push(`--test-reporter=${SUMMARY_REPORTER}`, `--test-reporter-destination=${summaryFile}`);
   return spawnSync(process.execPath, [...args, ...files], { cwd: root, stdio: 'inherit' }).status ?? 1;
 }
@@ -127,30 +116,50 @@ function main() {
   const paths = files.sort().map((f) => path.join('test', f));
   if (!lines) paths.push(...fs.readdirSync(path.join(root, 'bench/test')).filter((f) => f.endsWith('.test.mjs')).map((f) => path.join('bench/test', f)));
   const reports = fs.mkdtempSync(path.join(os.tmpdir(), 'loopguard-suite-'));
-  const tapFile = path.join(reports, 'report.tap');
+  const failedFile = path.join(reports, 'failed.jsonl');
   const summaryFile = path.join(reports, 'summary.txt');
-  const status = retryTimingFailures(runTests(paths, tapFile, summaryFile), tapFile, reports);
+  const status = retryTimingFailures(runTests(paths, failedFile, summaryFile), failedFile, reports);
   printSummary(`suite on Node ${process.version}, first run:`, summaryFile);
   return status;
 }
 
-/** After a failed run: a bounded second chance for timing scenarios (see the header); the run's final status. */
-function retryTimingFailures(firstStatus, tapFile, reports) {
-  if (firstStatus === 0) return 0;
-  const failed = failedFiles(fs.existsSync(tapFile) ? fs.readFileSync(tapFile, 'utf8') : '');
-  const names = [...failed.keys()].map((f) => path.basename(f));
+/** The failed files that suite-files-reporter.mjs wrote, each named by the file that was run. */
+function readFailedFiles(failedFile) {
+  if (!fs.existsSync(failedFile)) return [];
+  return fs.readFileSync(failedFile, 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line));
+}
+
+/**
+ * Whether a failed run earns one retry of its failed files, and why not: only
+ * failed tests in timing-scenario files, never a crash, at most MAX_RETRIED_FILES files.
+ */
+export function retryVerdict(failed, { firstStatus = 1 } = {}) {
+  if (failed.length === 0) return { retry: false, why: firstStatus === 0 ? 'passed' : 'no test file named' };
+  const names = failed.map((f) => path.basename(f.file));
+  const crashed = failed.filter((f) => f.crashed).map((f) => `${path.basename(f.file)} (${f.signal ?? `exit code ${f.exitCode ?? 'unknown'}`})`);
+  if (crashed.length > 0) return { retry: false, why: `${names.join(', ')}; crashed, never a flake: ${crashed.join(', ')}` };
   const others = names.filter((f) => !TIMING_SCENARIOS.has(f));
-  if (failed.size === 0 || others.length > 0 || failed.size > MAX_RETRIED_FILES) {
-    process.stderr.write(`suite: FAILED (${names.length ? names.join(', ') : 'no test file named'}${others.length ? `; not timing scenarios: ${others.join(', ')}` : ''})\n`);
+  if (others.length > 0) return { retry: false, why: `${names.join(', ')}; not timing scenarios: ${others.join(', ')}` };
+  if (failed.length > MAX_RETRIED_FILES) return { retry: false, why: `${names.join(', ')}; more than ${MAX_RETRIED_FILES} files` };
+  return { retry: true, why: names.join(', ') };
+}
+
+/** After a failed run: a bounded second chance for timing scenarios (see the header); the run's final status. */
+function retryTimingFailures(firstStatus, failedFile, reports) {
+  if (firstStatus === 0) return 0;
+  const failed = readFailedFiles(failedFile);
+  const verdict = retryVerdict(failed, { firstStatus });
+  if (!verdict.retry) {
+    process.stderr.write(`suite: FAILED (${verdict.why})\n`);
     return 1;
   }
   let status = 0;
-  for (const [file, tests] of failed) {
+  for (const { file, tests } of failed) {
     const relative = path.relative(root, file);
-    process.stderr.write(`suite: ${relative} failed (${tests.join('; ') || 'the file'}); running it once more, alone\n`);
+    process.stderr.write(`suite: ${relative} failed (${tests.join('; ')}); running it once more, alone\n`);
     const retrySummary = path.join(reports, `retry-${path.basename(file)}.txt`);
     if (runTests([relative], undefined, retrySummary) === 0) {
-      process.stdout.write(`FLAKY: ${relative}: ${tests.join('; ') || 'the file'} failed, then passed alone\n`);
+      process.stdout.write(`FLAKY: ${relative}: ${tests.join('; ')} failed, then passed alone\n`);
     } else {
       process.stderr.write(`suite: ${relative} failed again: FAILED\n`);
       printSummary(`suite: ${relative} run again alone:`, retrySummary);

@@ -68,9 +68,16 @@ export interface EnvOptions {
   readonly log: boolean;
   /** LOOPGUARD_BUDGET_MS: this process is part of a test run with a loop budget. */
   readonly budget?: BudgetRunConfig;
-  /** One message per variable that was unknown or invalid and left out (its option keeps its default). */
+  /**
+   * One message per variable that was unknown or invalid and left out (its
+   * option keeps its default), and per valid value worth a word at start
+   * (a metrics endpoint bound beyond loopback). The zero-code start emits each.
+   */
   readonly warnings: readonly string[];
 }
+
+/** Hosts only this machine reaches; any other bind exposes the metrics endpoint, which has no authentication. */
+const LOOPBACK_HOSTS: ReadonlySet<string> = new Set(['127.0.0.1', '::1', 'localhost']);
 
 /**
  * Reads `LOOPGUARD_*` variables into guard options. An empty value counts as
@@ -97,7 +104,8 @@ export function optionsFromEnv(env: Record<string, string | undefined>): EnvOpti
   // Each failed check names one variable: leave it out and build again (bounded: one variable less each time).
   for (;;) {
     try {
-      return { ...fromValues(values, env), warnings };
+      const { notes, ...read } = fromValues(values, env);
+      return { ...read, warnings: [...warnings, ...notes] };
     } catch (err) {
       const name = err instanceof InvalidOptionError ? err.option : undefined;
       if (name === undefined || !values.has(name)) throw err;
@@ -111,7 +119,7 @@ function leftOut(err: unknown): string {
   return `${(err as Error).message}; ignored, the default applies`;
 }
 
-function fromValues(values: Map<string, unknown>, env: Record<string, string | undefined>): Omit<EnvOptions, 'warnings'> {
+function fromValues(values: Map<string, unknown>, env: Record<string, string | undefined>): Omit<EnvOptions, 'warnings'> & { notes: string[] } {
   const options: Record<string, unknown> = {};
   // Plain one-to-one options; the switches and nested options follow.
   for (const variable of ENV_VARIABLES) {
@@ -131,6 +139,10 @@ function fromValues(values: Map<string, unknown>, env: Record<string, string | u
   }
   if (host !== undefined && port === undefined) throw envError('LOOPGUARD_METRICS_HOST', 'accompanied by LOOPGUARD_METRICS_PORT', env.LOOPGUARD_METRICS_HOST);
   if (port !== undefined) options.metricsServer = host === undefined ? { port } : { port, host };
+  const notes: string[] = [];
+  if (typeof host === 'string' && !LOOPBACK_HOSTS.has(host) && !host.startsWith('127.')) {
+    notes.push(`loopguard: LOOPGUARD_METRICS_HOST=${host} serves /metrics beyond this machine, with no authentication: make sure only your Prometheus can reach it`);
+  }
   const traces = values.get('LOOPGUARD_OTEL_TRACES');
   if (values.get('LOOPGUARD_OTEL') === false) {
     if (traces !== undefined) throw envError('LOOPGUARD_OTEL_TRACES', 'unset when LOOPGUARD_OTEL=false', env.LOOPGUARD_OTEL_TRACES);
@@ -156,7 +168,7 @@ function fromValues(values: Map<string, unknown>, env: Record<string, string | u
     const expected = /must be (.*), received/.exec(err.message)?.[1] ?? 'valid';
     throw envError(variable.name, expected, env[variable.name]);
   }
-  return { enabled: values.get('LOOPGUARD_ENABLED') !== false, options: options as LoopGuardOptions, log: options.onStall === logStall, ...(budget && { budget }) };
+  return { enabled: values.get('LOOPGUARD_ENABLED') !== false, options: options as LoopGuardOptions, log: options.onStall === logStall, ...(budget && { budget }), notes };
 }
 
 /**
@@ -199,15 +211,17 @@ function variableFor(option: string): EnvVariable | undefined {
   );
 }
 
+const DECIMAL = /^-?\d+(\.\d+)?$/;
+
 function parse(variable: EnvVariable, raw: string): unknown {
   switch (variable.kind) {
     case 'list':
       // Comma-separated route templates (no RegExps from the environment); resolveOptions checks each.
       return raw.split(',').map((item) => item.trim()).filter((item) => item !== '');
     case 'number': {
-      const value = Number(raw);
-      if (!Number.isFinite(value)) throw envError(variable.name, 'a number', raw);
-      return value;
+      // Decimal digits only: Number() would also take 0x64, 0b1, 1e2 and Infinity.
+      if (!DECIMAL.test(raw)) throw envError(variable.name, 'a decimal number', raw);
+      return Number(raw);
     }
     case 'boolean': {
       const value = raw.toLowerCase();

@@ -37,32 +37,14 @@ function project(options) {
 }
 
 /** Runs a command in `cwd`; resolves with its exit code and both streams (never rejects on a failing exit). */
+// One run: a sample process that aborts at exit fails here, never asked for again; the suite
+// runner's one retry of this file, printed as FLAKY, is the only second chance.
 function runOnce(cwd, args, env) {
   return new Promise((resolve) => {
     execFile(process.execPath, args, { cwd, env: cleanEnv({ ...sampleEnv, ...env }), timeout: 180_000 }, (err, stdout, stderr) => {
       resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr });
     });
   });
-}
-
-/**
- * Node 20 only: a node:test file process whose tests all passed, killed by
- * SIGABRT as it exits with loopguard's watchdog thread still running. Seen
- * twice in CI and once in ~25 local runs of this file (2026-12-01), never on
- * Node 22-26, with nothing printed; not reproduced outside these runs. It is
- * run once more and printed, so that it stays visible without failing CI.
- */
-function abortedAtExitAfterPassing(r) {
-  if (process.versions.node.split('.')[0] !== '20') return false;
-  const failed = [...r.stdout.matchAll(/^\s*not ok \d+ - (.*)$/gm)].map((m) => m[1]);
-  return failed.length > 0 && failed.every((name) => name.endsWith('.test.js')) && /^\s*signal: 'SIGABRT'/m.test(r.stdout);
-}
-
-async function runIn(cwd, args, env) {
-  const r = await runOnce(cwd, args, env);
-  if (!abortedAtExitAfterPassing(r)) return r;
-  console.log(`FLAKY: ${path.relative(root, cwd)}: the sample's tests passed, then its process aborted at exit (Node 20); once more`);
-  return runOnce(cwd, args, env);
 }
 
 const show = (r) => `exit ${r.code}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`;
@@ -90,7 +72,7 @@ function assertBlockingTable(text, r) {
 
 describe('zero-code: LOOPGUARD_BUDGET_MS=20 with node --import loopguard/register --test', () => {
   test('a route blocking under the production threshold fails the run, named with its helper and line', async () => {
-    const r = await runIn(project({ blocking: true, runner: 'node' }), ['--import', 'loopguard/register', '--test', '--test-reporter=tap'], { LOOPGUARD_BUDGET_MS: '20' });
+    const r = await runOnce(project({ blocking: true, runner: 'node' }), ['--import', 'loopguard/register', '--test', '--test-reporter=tap'], { LOOPGUARD_BUDGET_MS: '20' });
     assert.notEqual(r.code, 0, show(r));
     // node:test runs each file in a process of its own, which judges itself; the
     // runner reports that process's stderr as TAP comments. Nothing else of ours is on stdout.
@@ -101,14 +83,14 @@ describe('zero-code: LOOPGUARD_BUDGET_MS=20 with node --import loopguard/registe
   });
 
   test('the async fix passes: one line says the budget held, the exit code stays 0', async () => {
-    const r = await runIn(project({ blocking: false, runner: 'node' }), ['--import', 'loopguard/register', '--test', '--test-reporter=tap'], { LOOPGUARD_BUDGET_MS: '20' });
+    const r = await runOnce(project({ blocking: false, runner: 'node' }), ['--import', 'loopguard/register', '--test', '--test-reporter=tap'], { LOOPGUARD_BUDGET_MS: '20' });
     assert.equal(r.code, 0, show(r));
     assert.match(r.stdout, /# loopguard: loop budget of 20\.0 ms held \(10 requests judged, 5 warm-up\)/, show(r));
     assert.doesNotMatch(r.stdout + r.stderr, /exceeded/, show(r));
   });
 
   test('--require: one verdict for the whole run on the runner\'s stderr, stdout untouched', async () => {
-    const r = await runIn(project({ blocking: true, runner: 'node' }), ['--require', 'loopguard/register', '--test', '--test-reporter=tap'], { LOOPGUARD_BUDGET_MS: '20' });
+    const r = await runOnce(project({ blocking: true, runner: 'node' }), ['--require', 'loopguard/register', '--test', '--test-reporter=tap'], { LOOPGUARD_BUDGET_MS: '20' });
     assert.equal(r.code, 1, show(r));
     assert.doesNotMatch(r.stdout, /loopguard/, show(r));
     assertBlockingTable(r.stderr, r);
@@ -117,13 +99,13 @@ describe('zero-code: LOOPGUARD_BUDGET_MS=20 with node --import loopguard/registe
 
 describe('an app that mounts loopguard itself', () => {
   test('zero-code: the run opens its requests first and judges them', async () => {
-    const r = await runIn(project({ blocking: true, runner: 'node', adapter: true }), ['--require', 'loopguard/register', '--test', '--test-reporter=tap'], { LOOPGUARD_BUDGET_MS: '20' });
+    const r = await runOnce(project({ blocking: true, runner: 'node', adapter: true }), ['--require', 'loopguard/register', '--test', '--test-reporter=tap'], { LOOPGUARD_BUDGET_MS: '20' });
     assert.equal(r.code, 1, show(r));
     assertBlockingTable(r.stderr, r);
   });
 
   test('withinLoopBudget alone cannot time them, and says so instead of passing', async () => {
-    const r = await runIn(project({ blocking: true, runner: 'node', within: true, adapter: true }), ['--test', '--test-reporter=tap'], {});
+    const r = await runOnce(project({ blocking: true, runner: 'node', within: true, adapter: true }), ['--test', '--test-reporter=tap'], {});
     assert.equal(r.code, 1, show(r));
     assert.match(r.stdout, /withinLoopBudget: \d+ responses? w(as|ere) served while fn ran by a loopguard guard of the app's own/, show(r));
   });
@@ -131,7 +113,7 @@ describe('an app that mounts loopguard itself', () => {
 
 describe('zero-code: Jest with NODE_OPTIONS="--import loopguard/register"', () => {
   test('the blocking project fails with the table on stderr; nothing on stdout', async () => {
-    const r = await runIn(project({ blocking: true, runner: 'jest' }), [jest, '--ci'], {
+    const r = await runOnce(project({ blocking: true, runner: 'jest' }), [jest, '--ci'], {
       NODE_OPTIONS: '--import loopguard/register',
       LOOPGUARD_BUDGET_MS: '20',
     });
@@ -142,7 +124,7 @@ describe('zero-code: Jest with NODE_OPTIONS="--import loopguard/register"', () =
   });
 
   test('the async fix passes and prints the held line', async () => {
-    const r = await runIn(project({ blocking: false, runner: 'jest' }), [jest, '--ci'], {
+    const r = await runOnce(project({ blocking: false, runner: 'jest' }), [jest, '--ci'], {
       NODE_OPTIONS: '--import loopguard/register',
       LOOPGUARD_BUDGET_MS: '20',
     });
@@ -156,13 +138,13 @@ describe('withinLoopBudget, no zero-code start', () => {
   for (const runner of ['node', 'jest']) {
     const args = runner === 'jest' ? () => [jest, '--ci'] : () => ['--test', '--test-reporter=tap'];
     test(`${runner}: throws an AssertionError naming route, helper and line for blocking routes`, async () => {
-      const r = await runIn(project({ blocking: true, runner, within: true }), args(), {});
+      const r = await runOnce(project({ blocking: true, runner, within: true }), args(), {});
       assert.equal(r.code, 0, show(r));
       assert.doesNotMatch(r.stderr, /loop budget of .* (held|exceeded)/, show(r));
     });
 
     test(`${runner}: resolves with fn's result once the routes are fixed`, async () => {
-      const r = await runIn(project({ blocking: false, runner, within: true }), args(), {});
+      const r = await runOnce(project({ blocking: false, runner, within: true }), args(), {});
       assert.equal(r.code, 0, show(r));
     });
   }

@@ -5,56 +5,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import fs from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { BLOCKING_ROUTES } from '../examples/demo/app.mjs';
 import { toolPath } from './helpers/system-tools.mjs';
-
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const DEMO = 'examples/demo/index.mjs';
-
-/** Starts the demo; resolves `lines` as they arrive and `exit` with the code and all output. */
-function startDemo(args) {
-  const [tagName, tagValue] = RUN_TAG.split('=');
-  const child = spawn(process.execPath, [DEMO, '--port', '0', ...args], { cwd: ROOT, env: { ...process.env, [tagName]: tagValue }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  const waiters = [];
-  child.stdout.setEncoding('utf8').on('data', (chunk) => {
-    stdout += chunk;
-    for (const w of [...waiters]) {
-      const m = w.pattern.exec(stdout);
-      if (m) {
-        waiters.splice(waiters.indexOf(w), 1);
-        w.resolve(m);
-      }
-    }
-  });
-  child.stderr.setEncoding('utf8').on('data', (chunk) => (stderr += chunk));
-  // A failure guard, not a synchronisation: the demo must end by itself well before this.
-  const killer = setTimeout(() => child.kill('SIGKILL'), 90_000);
-  const exit = once(child, 'exit').then(([code, signal]) => {
-    clearTimeout(killer);
-    for (const w of waiters) w.reject(new Error(`demo exited before printing ${w.pattern}; output:\n${stdout}\n${stderr}`));
-    return { code, signal, stdout, stderr };
-  });
-  const waitForOutput = (pattern) =>
-    new Promise((resolve, reject) => {
-      const m = pattern.exec(stdout);
-      if (m) return resolve(m);
-      waiters.push({ pattern, resolve, reject });
-    });
-  return { child, exit, waitForOutput };
-}
-
-/**
- * Every demo this file starts carries this tag in its environment, which its
- * forked load generator inherits: other demos on the machine (another
- * engineer's test run) are not ours to count.
- */
-const RUN_TAG = `LOOPGUARD_DEMO_TEST_RUN=${randomUUID()}`;
+import { DEMO, ROOT, RUN_TAG, startDemo } from './helpers/demo.mjs';
 
 /**
  * Processes of this file's demos running the load generator (Linux /proc).
@@ -182,12 +137,4 @@ test('npm run demo on a terminal: redraws one screen in place, then prints the s
   assert.match(live, /CULPRITS.*VICTIMS/, 'culprits and victims side by side on a wide terminal');
   assert.match(out.slice(leave), /loopguard demo summary \(4 s elapsed\)/);
   assert.deepEqual(loadGenerators(), []);
-});
-
-test('npm run demo: a bad argument is refused with usage', async () => {
-  const demo = startDemo(['--duration', 'soon']);
-  const { code, stderr } = await demo.exit;
-  assert.equal(code, 1);
-  assert.match(stderr, /--duration must be a positive number of seconds, got soon/);
-  assert.match(stderr, /usage: node examples\/demo\/index\.mjs/);
 });

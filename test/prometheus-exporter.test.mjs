@@ -186,6 +186,34 @@ describe('registries, prefixes and the registration-clash rule', () => {
     assert.equal(register.getSingleMetric('loopguard_stalls_total'), undefined);
   });
 
+  test('a second guard on the default registry starts: it reports the clash once and leaves the first guard\'s series', async () => {
+    const first = createLoopGuard({ otel: false });
+    const errors = [];
+    let second;
+    try {
+      const series = register.getSingleMetric('loopguard_stalls_total');
+      // The zero-code start beside an app's own default loopGuard(): the app's start must not break.
+      second = loopGuard({ otel: false, onError: (err) => errors.push(err) });
+      assert.equal(errors.length, 1);
+      assert.equal(errors[0].code, 'LOOPGUARD_ALREADY_REGISTERED');
+      assert.match(errors[0].message, /default Prometheus registry/);
+      assert.equal(register.getSingleMetric('loopguard_stalls_total'), series, "the first guard's series stay");
+      const handler = second.guard.metricsHandler();
+      const server = await listen((req, res) => handler(req, res));
+      try {
+        assert.match(await (await fetch(server.url)).text(), /loopguard_stalls_total/, 'its handler serves the shared registry');
+      } finally {
+        await server.close();
+      }
+      second.guard.close();
+      assert.equal(register.getSingleMetric('loopguard_stalls_total'), series, "closing the second leaves the first guard's series");
+    } finally {
+      second?.guard.close();
+      first.close();
+    }
+    assert.equal(register.getSingleMetric('loopguard_stalls_total'), undefined);
+  });
+
   test('bad prometheus options throw at construction, naming the option', () => {
     assert.throws(() => createLoopGuard({ prometheus: { prefix: 'bad-prefix' } }), (e) => e instanceof InvalidOptionError && e.option === 'prometheus.prefix');
     assert.throws(() => createLoopGuard({ prometheus: { registry: {} } }), (e) => e instanceof InvalidOptionError && e.option === 'prometheus.registry');

@@ -54,7 +54,12 @@ test('switches: LOOPGUARD_ENABLED=false, LOOPGUARD_PROMETHEUS=false, LOOPGUARD_O
 
 test('a bad value or an unknown variable is named in one warning and left out; the app starts', () => {
   const cases = [
-    [{ LOOPGUARD_THRESHOLD_MS: '100ms' }, 'LOOPGUARD_THRESHOLD_MS', /must be a number, received "100ms"/],
+    [{ LOOPGUARD_THRESHOLD_MS: '100ms' }, 'LOOPGUARD_THRESHOLD_MS', /must be a decimal number, received "100ms"/],
+    // Number() would take these; the environment means decimal digits.
+    [{ LOOPGUARD_THRESHOLD_MS: '0x64' }, 'LOOPGUARD_THRESHOLD_MS', /must be a decimal number, received "0x64"/],
+    [{ LOOPGUARD_MAX_ROUTES: '1e2' }, 'LOOPGUARD_MAX_ROUTES', /must be a decimal number, received "1e2"/],
+    [{ LOOPGUARD_METRICS_PORT: '0b1' }, 'LOOPGUARD_METRICS_PORT', /must be a decimal number, received "0b1"/],
+    [{ LOOPGUARD_STARTUP_GRACE_MS: 'Infinity' }, 'LOOPGUARD_STARTUP_GRACE_MS', /must be a decimal number, received "Infinity"/],
     [{ LOOPGUARD_THRESHOLD_MS: '-5' }, 'LOOPGUARD_THRESHOLD_MS', /must be a number from 1 to 600000, received "-5"/],
     [{ LOOPGUARD_MAX_ROUTES: '0' }, 'LOOPGUARD_MAX_ROUTES', /must be an integer from 1/],
     [{ LOOPGUARD_PRECISE: 'sometimes' }, 'LOOPGUARD_PRECISE', /true or false/],
@@ -91,15 +96,35 @@ function createOptionsCheck(options) {
   return resolveOptions(options);
 }
 
-test('every documented variable is accepted with a sensible value', () => {
-  const sample = { number: '5', boolean: 'true', string: 'x_', onStall: 'log' };
+test('every documented variable is accepted with a sensible value, and lands on its option', () => {
+  const sample = { number: '5', boolean: 'true', string: 'x_', onStall: 'log', list: '/a,/b/:id' };
   for (const variable of ENV_VARIABLES) {
+    // A kind with no sample would set nothing and pass without checking.
+    assert.ok(Object.hasOwn(sample, variable.kind), `${variable.name}: a sample value for kind ${variable.kind}`);
     const env = { [variable.name]: sample[variable.kind] };
     if (variable.name === 'LOOPGUARD_METRICS_HOST') env.LOOPGUARD_METRICS_PORT = '0';
     if (variable.name === 'LOOPGUARD_THREADPOOL_PROBE_INTERVAL_MS') env[variable.name] = '1000';
     if (variable.name === 'LOOPGUARD_BUDGET_WARMUP') env.LOOPGUARD_BUDGET_MS = '20';
-    assert.doesNotThrow(() => optionsFromEnv(env), variable.name);
+    let result;
+    assert.doesNotThrow(() => (result = optionsFromEnv(env)), variable.name);
+    // Accepted: nothing left out (a host beyond loopback is accepted with a note about the open endpoint).
+    assert.deepEqual(result.warnings.filter((w) => !/serves \/metrics beyond this machine/.test(w)), [], variable.name);
+    // A boolean 'true' is the default (nothing to set); every other value must reach its option.
+    if (variable.option !== '' && variable.kind !== 'boolean') {
+      const value = variable.option.split('.').reduce((o, key) => o?.[key], result.options);
+      assert.notEqual(value, undefined, `${variable.name} set ${variable.option}`);
+    }
   }
+});
+
+test('LOOPGUARD_METRICS_HOST beyond loopback is accepted with a warning about the unauthenticated endpoint', () => {
+  for (const host of ['0.0.0.0', '::', '10.1.2.3']) {
+    const { options, warnings } = optionsFromEnv({ LOOPGUARD_METRICS_PORT: '9464', LOOPGUARD_METRICS_HOST: host });
+    assert.deepEqual(options.metricsServer, { port: 9464, host });
+    assert.equal(warnings?.length, 1, host);
+    assert.match(warnings[0], new RegExp(`LOOPGUARD_METRICS_HOST=${host.replace(/\./g, '\\.')} .*no authentication`));
+  }
+  for (const host of ['127.0.0.1', '::1', 'localhost']) assert.equal(optionsFromEnv({ LOOPGUARD_METRICS_PORT: '9464', LOOPGUARD_METRICS_HOST: host }).warnings, undefined, host);
 });
 
 test('LOOPGUARD_EXPECTED_BLOCKING_ROUTES: comma-separated route templates; a bad one is named by the variable', () => {

@@ -12,17 +12,12 @@ import { forkClient } from './helpers/client.mjs';
 import { waitFor } from './helpers/server.mjs';
 import { freePort } from './helpers/prometheus.mjs';
 import { BIG_JSON_BYTES } from './helpers/json-body.mjs';
+import { cleanEnv } from './helpers/register.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const fixture = (name) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
 const STALL_MSG = 'loopguard: event loop stalled';
 const WATCHING_MSG = 'loopguard: watching';
-
-/** The environment without any LOOPGUARD_* the runner may have set. */
-function cleanEnv(extra) {
-  const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('LOOPGUARD_')));
-  return { ...env, ...extra };
-}
 
 /**
  * Starts `node <flag> loopguard/register <fixture>` from the package root (so
@@ -199,48 +194,3 @@ for (const c of CASES) {
     }
   });
 }
-
-/** Runs `node <flag> loopguard/register -e <code>` and resolves with { code, stderr, stdout }. */
-async function runWith(flag, env, code = '') {
-  const child = spawn(process.execPath, [flag, 'loopguard/register', '-e', code], { cwd: ROOT, env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  let stdout = '';
-  child.stderr.on('data', (chunk) => (stderr += chunk));
-  child.stdout.on('data', (chunk) => (stdout += chunk));
-  const [exitCode] = await once(child, 'exit');
-  return { code: exitCode, stderr, stdout };
-}
-
-describe('zero-code start: a bad or unknown variable is named in one warning, and the app starts with the default', () => {
-  for (const [variable, value, expected] of [
-    ['LOOPGUARD_THRESHOLD_MS', 'fast', /LOOPGUARD_THRESHOLD_MS must be a number, received "fast"/],
-    ['LOOPGUARD_THRESHOLD_MS', '0', /LOOPGUARD_THRESHOLD_MS must be a number from 1 to/],
-    ['LOOPGUARD_MAX_ROUTES', '2.5', /LOOPGUARD_MAX_ROUTES must be an integer/],
-    ['LOOPGUARD_CAPTURE_STACKS', 'maybe', /LOOPGUARD_CAPTURE_STACKS must be true or false/],
-    ['LOOPGUARD_ON_STALL', 'console', /LOOPGUARD_ON_STALL must be "log"/],
-    ['LOOPGUARD_METRICS_PORT', '70000', /LOOPGUARD_METRICS_PORT must be an integer from 0 to 65535/],
-    ['LOOPGUARD_TRESHOLD_MS', '100', /unknown environment variable LOOPGUARD_TRESHOLD_MS/],
-  ]) {
-    test(`${variable}=${value}`, async () => {
-      const flag = variable.length % 2 ? '--import' : '--require';
-      const probe = "const g = require('loopguard/register').guard; console.log(JSON.stringify({ ran: true, guard: g !== undefined, threshold: g?.options.thresholdMs }))";
-      const { code, stderr, stdout } = await runWith(flag, { LOOPGUARD_ON_STALL: '', [variable]: value }, probe);
-      assert.equal(code, 0, stderr);
-      assert.deepEqual(JSON.parse(stdout), { ran: true, guard: true, threshold: 100 }, 'the app ran, guarded, with the defaults');
-      assert.match(stderr, expected);
-      assert.match(stderr, /\[LOOPGUARD_ENV\]/);
-      assert.equal(stderr.match(/\[LOOPGUARD_ENV\]/g).length, 1, `one warning: ${stderr}`);
-    });
-  }
-
-  test('LOOPGUARD_ENABLED=false starts nothing; the default starts a guard that lets the process exit', async () => {
-    const probe = "const g = require('loopguard/register').guard; console.log(JSON.stringify({ guard: g !== undefined, threshold: g?.options.thresholdMs }))";
-    const off = await runWith('--require', { LOOPGUARD_ENABLED: 'false', LOOPGUARD_THRESHOLD_MS: '250' }, probe);
-    assert.equal(off.code, 0, off.stderr);
-    assert.deepEqual(JSON.parse(off.stdout), { guard: false });
-    const on = await runWith('--import', { LOOPGUARD_THRESHOLD_MS: '250', LOOPGUARD_METRICS_PORT: '' }, probe);
-    assert.equal(on.code, 0, on.stderr);
-    assert.deepEqual(JSON.parse(on.stdout), { guard: true, threshold: 250 });
-    assert.doesNotMatch(on.stderr, /Waiting for the debugger/);
-  });
-});

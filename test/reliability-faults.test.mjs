@@ -1,87 +1,11 @@
 // Faults in the host app must look exactly the same with loopguard mounted:
-// every response byte for byte, and no per-request state left behind.
+// every response byte for byte, and no per-request state left behind. No
+// stall here: never retried by the suite runner (the stall case is in
+// reliability-faults-stall.test.mjs).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { EventEmitter, once } from 'node:events';
-import net from 'node:net';
-import express from 'express';
-import { loopGuard } from 'loopguard';
-import { listen, waitFor } from './helpers/server.mjs';
-import { burnCpu } from './fixtures/blocking.mjs';
-
-function buildApp(middleware, closed) {
-  const app = express();
-  app.set('env', 'production'); // error pages without stacks, which would differ by our own frames
-  if (middleware) app.use(middleware);
-  const announceClose = (res) => res.on('close', () => closed.emit('closed', res.req.url));
-  app.get('/sync-throw', () => {
-    throw new Error('boom');
-  });
-  app.get('/async-throw', async () => {
-    await new Promise((resolve) => setImmediate(resolve));
-    throw new Error('async boom');
-  });
-  app.get('/next-err', (req, res, next) => next(Object.assign(new Error('teapot'), { status: 418 })));
-  app.get('/stream', async (req, res) => {
-    res.setHeader('content-type', 'text/plain');
-    for (let i = 0; i < 5; i++) {
-      res.write(`chunk ${i}\n`);
-      await new Promise((resolve) => setImmediate(resolve));
-    }
-    res.end('end\n');
-  });
-  app.post('/echo', express.json(), (req, res) => res.json({ got: req.body }));
-  app.get('/slow', (req, res) => {
-    announceClose(res);
-    setTimeout(() => res.send('late'), 300);
-  });
-  app.get('/never', (req, res) => announceClose(res));
-  app.get('/stall-then-answer', (req, res) => {
-    announceClose(res);
-    // The headers go out before the stall (flushHeaders writes at once), so the
-    // client can hang up while the loop is blocked, not on a timer.
-    res.flushHeaders();
-    burnCpu(300);
-    res.end('after stall');
-  });
-  return app;
-}
-
-async function start(withGuard) {
-  const closed = new EventEmitter();
-  const middleware = withGuard ? loopGuard({ startupGraceMs: 0, prometheus: false }) : undefined;
-  const server = await listen(buildApp(middleware, closed));
-  server.server.on('upgrade', (req, socket) => {
-    socket.end('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
-  });
-  return { ...server, guard: middleware?.guard, closed };
-}
-
-/** Sends raw bytes, returns every byte of the answer with the Date header blanked. */
-async function raw(url, request) {
-  const { port } = new URL(url);
-  const socket = net.connect(Number(port), '127.0.0.1');
-  const chunks = [];
-  socket.on('data', (c) => chunks.push(c));
-  socket.write(request); // keep our side open: the server closes after answering (Connection: close)
-  await once(socket, 'close');
-  return Buffer.concat(chunks).toString('latin1').replace(/^Date: .*$/m, 'Date: -');
-}
-
-const REQUESTS = {
-  'sync throw': 'GET /sync-throw HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
-  'async throw': 'GET /async-throw HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
-  'next(err)': 'GET /next-err HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
-  'chunked stream': 'GET /stream HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
-  HEAD: 'HEAD /stream HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
-  OPTIONS: 'OPTIONS /stream HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
-  'JSON body': 'POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 9\r\nConnection: close\r\n\r\n{"a":[1]}',
-  'bad JSON body': 'POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 5\r\nConnection: close\r\n\r\n{"a":',
-  'not found': 'GET /missing?q=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
-  'WebSocket upgrade': 'GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
-  'malformed request': 'GARBAGE\r\n\r\n',
-};
+import { waitFor } from './helpers/server.mjs';
+import { raw, REQUESTS, start } from './helpers/faults-app.mjs';
 
 test('every response is byte for byte what the app sends without loopguard, and nothing stays in flight', async () => {
   const bare = await start(false);
@@ -114,33 +38,6 @@ test('clients that abort mid-request, and requests that never finish, release th
       await closed;
       assert.equal(app.guard.snapshot().requestsInFlight, 0, `${path}: in flight after abort`);
     }
-  } finally {
-    await app.close();
-    app.guard.close();
-  }
-});
-
-test('a client aborting during a stall: the culprit is still named, the response is dropped cleanly', async () => {
-  const app = await start(true);
-  try {
-    const closed = waitFor(app.closed, 'closed', (url) => url === '/stall-then-answer');
-    const stalled = waitFor(app.guard, 'stall', (r) => r.route === '/stall-then-answer');
-    const { port } = new URL(app.url);
-    // Another process: it must be able to hang up while this loop is blocked.
-    const child = spawn(process.execPath, [
-      '-e',
-      // It hangs up on the first bytes (the headers, sent just before the stall), and checks the body
-      // sent after the stall had not come yet: the abort landed during the stall.
-      `const s = require('net').connect(${port}, '127.0.0.1', () => s.write('GET /stall-then-answer HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n')); s.once('data', (d) => { s.destroy(); process.stdout.write(String(d).includes('after stall') ? 'too late' : 'aborted'); });`,
-    ]);
-    let out = '';
-    child.stdout.on('data', (d) => (out += d));
-    await once(child, 'exit');
-    assert.equal(out, 'aborted');
-    const report = await stalled;
-    await closed;
-    assert.equal(report.cause, 'request');
-    assert.equal(app.guard.snapshot().requestsInFlight, 0);
   } finally {
     await app.close();
     app.guard.close();

@@ -1,66 +1,87 @@
-// The suite runner's reading of a TAP report: which files failed, and which tests in them.
+// The suite runner's reading of a run: which files that were run failed, which tests in them, which crashed; and which earn a retry.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { failedFiles, LINE_INDEPENDENT, MAX_RETRIED_FILES, TIMING_SCENARIOS } from '../scripts/run-suite.mjs';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { LINE_INDEPENDENT, MAX_RETRIED_FILES, retryVerdict, TIMING_SCENARIOS } from '../scripts/run-suite.mjs';
+import { failedRunFiles } from '../scripts/suite-files-reporter.mjs';
 
-const report = `TAP version 13
-# Subtest: Express 5: each blocking pattern
-    # Subtest: pbkdf2Sync
-    not ok 1 - pbkdf2Sync
-      ---
-      duration_ms: 12
-      location: '/repo/test/express-attribution.test.mjs:41:7'
-      failureType: 'testCodeFailure'
-      ...
-    # Subtest: gzipSync
-    ok 2 - gzipSync
-      ---
-      location: '/repo/test/express-attribution.test.mjs:41:7'
-      ...
-not ok 1 - Express 5: each blocking pattern
-  ---
-  location: '/repo/test/express-attribution.test.mjs:18:3'
-  ...
-# Subtest: options
-ok 2 - options
-  ---
-  location: '/repo/test/core-pure.test.mjs:10:1'
-  ...
-# Subtest: busy time by route
-not ok 3 - busy time by route # TODO biased at low utilization
-  ---
-  location: '/repo/test/busy-scenario.test.mjs:9:1'
-  ...
-# Subtest: /repo/test/after-response.test.mjs
-not ok 3 - /repo/test/after-response.test.mjs
-  ---
-  location: '/repo/test/after-response.test.mjs:1:1'
-  signal: 'SIGABRT'
-  ...
-`;
+const filesReporter = new URL('../scripts/suite-files-reporter.mjs', import.meta.url).pathname;
 
-test('failed files and their failed tests are read from the TAP report; passing files and failing todos are not', () => {
-  const failed = failedFiles(report);
-  assert.deepEqual([...failed.keys()], ['/repo/test/express-attribution.test.mjs', '/repo/test/after-response.test.mjs']);
-  assert.deepEqual(failed.get('/repo/test/express-attribution.test.mjs'), ['pbkdf2Sync', 'Express 5: each blocking pattern']);
-  assert.deepEqual(failed.get('/repo/test/after-response.test.mjs'), [], 'a file that crashed names no test');
+/** Runs `node --test` over fixture files in a fresh directory with the runner's files reporter; its JSON lines. */
+function runFixtures(files) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lgfiles-'));
+  try {
+    for (const [name, text] of Object.entries(files)) fs.writeFileSync(path.join(dir, name), text);
+    // Without the outer runner's NODE_TEST_CONTEXT: the inner run would report to it instead.
+    const { NODE_TEST_CONTEXT: _, ...env } = process.env;
+    const run = spawnSync(process.execPath, ['--test', '--test-concurrency=1', `--test-reporter=${filesReporter}`, '--test-reporter-destination=stdout', ...Object.keys(files)], { cwd: dir, encoding: 'utf8', env });
+    assert.equal(run.status, 1, run.stderr);
+    return run.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l)).map((f) => ({ ...f, file: path.basename(f.file) }));
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test('a failure only a twin shows names the twin, the file that was run, not the base file it imports', () => {
+  const failed = runFixtures({
+    'base.test.mjs': "import { test } from 'node:test';\ntest('the client', () => { if (process.env.LG_TWIN === '1') throw new Error('only under the other client'); });\n",
+    'base.twin.test.mjs': "process.env.LG_TWIN = '1';\nawait import('./base.test.mjs');\n",
+    'todo.test.mjs': "import { test } from 'node:test';\ntest('known miss', { todo: 'later' }, () => { throw new Error('todo'); });\n",
+  });
+  assert.deepEqual(failed, [{ file: 'base.twin.test.mjs', tests: ['the client'], crashed: false, signal: null, exitCode: 1 }]);
 });
 
-test('a clean report names no file', () => {
-  assert.equal(failedFiles('TAP version 13\nok 1 - a\n  ---\n  location: \'/r/test/a.test.mjs:1:1\'\n  ...\n').size, 0);
+test('a file whose process aborts is a crash, even after a failed test; a file failing outside any test too', () => {
+  const failed = runFixtures({
+    'abort.test.mjs': "import { test } from 'node:test';\ntest('fails', () => { throw new Error('x'); });\ntest('aborts', async () => { setImmediate(() => process.abort()); await new Promise((r) => setTimeout(r, 5000)); });\n",
+    'throws.test.mjs': "throw new Error('at load');\n",
+  });
+  assert.deepEqual(failed.map((f) => [f.file, f.crashed]), [['abort.test.mjs', true], ['throws.test.mjs', true]]);
+  assert.equal(failed[0].signal, 'SIGABRT');
+});
+
+test('only failed tests in timing-scenario files are retried: never a crash, never another file, never more than the bound', () => {
+  const timing = [...TIMING_SCENARIOS][0];
+  const f = (file, extra = {}) => ({ file: `/r/test/${file}`, tests: ['t'], crashed: false, signal: null, exitCode: 1, ...extra });
+  assert.equal(retryVerdict([f(timing)]).retry, true);
+  assert.equal(retryVerdict([f(timing, { crashed: true, signal: 'SIGABRT' })]).retry, false);
+  assert.match(retryVerdict([f(timing, { crashed: true, signal: 'SIGABRT' })]).why, /crashed, never a flake/);
+  assert.equal(retryVerdict([f(timing), f('core-pure.test.mjs')]).retry, false);
+  assert.equal(retryVerdict(Array.from({ length: MAX_RETRIED_FILES + 1 }, () => f(timing))).retry, false);
+  assert.equal(retryVerdict([]).retry, false, 'a failed run that names no file is not retried');
+});
+
+test('the twin of a timing scenario is retried as itself: the retry list names twins on their own', () => {
+  for (const twin of fs.readdirSync(new URL('.', import.meta.url)).filter((n) => n.endsWith('.prometheus-io.test.mjs'))) {
+    const base = twin.replace('.prometheus-io.test.mjs', '.test.mjs');
+    assert.equal(TIMING_SCENARIOS.has(twin), TIMING_SCENARIOS.has(base), `${twin} and ${base}: both or neither`);
+  }
+});
+
+test('failedRunFiles: a run that passed names no file', () => {
+  const file = '/r/test/a.test.mjs';
+  const events = [
+    { type: 'test:dequeue', data: { name: file, file, nesting: 0 } },
+    { type: 'test:complete', data: { name: 'a', file, nesting: 0, details: { passed: true } } },
+    { type: 'test:complete', data: { name: file, file, nesting: 0, details: { passed: true } } },
+  ];
+  assert.deepEqual(failedRunFiles(events), []);
 });
 
 test('the retry is bounded and only for timing scenarios; pure and line-independent files never retry', () => {
   assert.ok(MAX_RETRIED_FILES <= 3);
-  for (const f of ['core-pure.test.mjs', 'core-pipeline.test.mjs', 'ci-run.test.mjs', 'bench-stats.test.mjs']) assert.ok(!TIMING_SCENARIOS.has(f), f);
+  const untimed = ['core-pure.test.mjs', 'core-pipeline.test.mjs', 'ci-run.test.mjs', 'bench-stats.test.mjs'];
+  // Tests with no timing at all, moved out of timing files: a second run would hide an altered response.
+  untimed.push('reliability-faults.test.mjs', 'register-env-start.test.mjs', 'demo-args.test.mjs', 'core-guard.test.mjs', 'adapters-api.test.mjs', 'prometheus-metrics-server.test.mjs');
+  for (const f of untimed) assert.ok(!TIMING_SCENARIOS.has(f), f);
+  for (const f of TIMING_SCENARIOS) assert.ok(fs.existsSync(new URL(f, import.meta.url)), `${f} exists`);
   for (const f of Object.keys(LINE_INDEPENDENT)) assert.ok(!TIMING_SCENARIOS.has(f), f);
 });
 
 test("the summary reporter lists each failed test's file and error, not a failing todo, and the files by time", async () => {
-  const { spawnSync } = await import('node:child_process');
-  const fs = await import('node:fs');
-  const os = await import('node:os');
-  const path = await import('node:path');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lgsummary-'));
   try {
     fs.writeFileSync(path.join(dir, 'a.test.mjs'), "import { test } from 'node:test';\ntest('passes', () => {});\ntest('fails', () => { throw new Error('the reason\\nsecond line'); });\n");

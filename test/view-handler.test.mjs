@@ -123,3 +123,54 @@ test('bad dashboard options throw at mount time, naming the option', () => {
   assert.throws(() => dashboardHandler(guard, { authorise: () => true }), (err) => err instanceof TypeError && /dashboard\.authorise/.test(err.message));
   assert.throws(() => dashboardHandler(guard, null), TypeError);
 });
+
+/** A node:http server whose requests look as if they came from `remoteAddress` (the socket's own getter, shadowed). */
+function serverSeenFrom(remoteAddress, handler) {
+  return listen(
+    http.createServer((req, res) => {
+      Object.defineProperty(req.socket, 'remoteAddress', { value: remoteAddress, configurable: true });
+      handler(req, res);
+    }),
+  );
+}
+
+test('without authorize, only loopback clients see the page and the JSON; with it, the check decides', async () => {
+  const open = dashboardHandler(guard);
+  const checked = dashboardHandler(guard, { authorize: (req) => req.headers['x-ops'] === 'yes' });
+  for (const [address, expected] of [['203.0.113.7', 403], ['::ffff:10.0.0.2', 403], ['2001:db8::1', 403], ['127.0.0.1', 200], ['::ffff:127.0.0.1', 200], ['::1', 200]]) {
+    const server = await serverSeenFrom(address, open);
+    try {
+      for (const path of ['/', '/snapshot.json']) assert.equal((await fetch(server.url + path)).status, expected, `${address} ${path}`);
+    } finally {
+      await server.close();
+    }
+  }
+  const remote = await serverSeenFrom('203.0.113.7', checked);
+  try {
+    assert.equal((await fetch(`${remote.url}/snapshot.json`)).status, 403);
+    assert.equal((await fetch(`${remote.url}/snapshot.json`, { headers: { 'x-ops': 'yes' } })).status, 200, 'authorize given: it decides, not the address');
+  } finally {
+    await remote.close();
+  }
+});
+
+test('the JSON is built at most once a second, however often it is polled', async () => {
+  let snapshots = 0;
+  const original = guard.snapshot;
+  guard.snapshot = function countedSnapshot() {
+    snapshots++;
+    return original.call(this);
+  };
+  const dashboard = dashboardHandler(guard);
+  const server = await listen(http.createServer((req, res) => dashboard(req, res)));
+  try {
+    const bodies = [];
+    for (let i = 0; i < 10; i++) bodies.push(await (await fetch(`${server.url}/snapshot.json`)).text());
+    assert.ok(snapshots <= 2, `${snapshots} snapshots for 10 polls`);
+    assert.ok(new Set(bodies).size <= 2);
+  } finally {
+    delete guard.snapshot;
+    assert.equal(guard.snapshot, original);
+    await server.close();
+  }
+});

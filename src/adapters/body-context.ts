@@ -10,9 +10,12 @@
  * property redefined on every request: a request with a body carries its
  * record on a symbol, and its own events run in that record's context.
  * A request without one pays a symbol miss per event it emits (about two).
+ * The hook is installed with the first body and removed when the last guard
+ * closes (core/process-patches.ts).
  */
 import { IncomingMessage } from 'node:http';
 import { preciseEnter } from '../core/precise';
+import { isPatched, patchProcess } from '../core/process-patches';
 import { requestStore, type RequestRecord } from '../core/request-context';
 
 const kBodyRecord = Symbol.for('loopguard.bodyRecord');
@@ -25,7 +28,7 @@ export function markBody(req: BodyRequest, record: RequestRecord): void {
   const raw = req.rawHeaders as readonly string[] | undefined;
   // A request object that is no IncomingMessage (a test double) has no raw headers: no body to follow.
   if (raw === undefined || !hasBody(raw)) return;
-  if (!hooked) hookEmit();
+  if (!isPatched(EMIT_PATCH)) patchProcess(EMIT_PATCH, hookEmit);
   req[kBodyRecord] = record;
 }
 
@@ -50,15 +53,15 @@ export function hasBody(raw: readonly string[]): boolean {
   return false;
 }
 
-let hooked = false;
+const EMIT_PATCH = 'http.IncomingMessage.prototype.emit';
 
-function hookEmit(): void {
-  hooked = true;
+/** Hooks the prototype's emit; returns the undo. */
+function hookEmit(): () => void {
   const proto = IncomingMessage.prototype as IncomingMessage & { [kHooked]?: true };
-  // Another copy of loopguard hooked it already: one hook reads the same registry symbol.
-  if (proto[kHooked] === true) return;
+  // Another copy of loopguard hooked it already (an older one, without the shared patch list): its hook reads the same symbol.
+  if (proto[kHooked] === true) return () => undefined;
   const emit = proto.emit;
-  proto.emit = function emitInRequest(this: BodyRequest): boolean {
+  const emitInRequest = function emitInRequest(this: BodyRequest): boolean {
     const record = this[kBodyRecord];
     // eslint-disable-next-line prefer-rest-params
     if (record === undefined || record.finished) return Reflect.apply(emit, this, arguments) as boolean;
@@ -66,7 +69,14 @@ function hookEmit(): void {
     // eslint-disable-next-line prefer-rest-params
     return requestStore.run(record, applyEmit, emit, this, arguments);
   } as IncomingMessage['emit'];
-  Object.defineProperty(proto, kHooked, { value: true });
+  proto.emit = emitInRequest;
+  Object.defineProperty(proto, kHooked, { value: true, configurable: true });
+  return () => {
+    // Someone wrapped it after us: taking ours out would take theirs too; ours passes through with no record.
+    if (proto.emit !== emitInRequest) return;
+    proto.emit = emit;
+    delete proto[kHooked];
+  };
 }
 
 function applyEmit(emit: IncomingMessage['emit'], req: IncomingMessage, args: IArguments): boolean {

@@ -125,11 +125,22 @@ export class RequestEntry {
   private watchEnd(res: TrackedResponse, record: RequestRecord, socket: TrackedSocket | null): void {
     if (socket === null || !(res instanceof ServerResponse) || (socket as { server?: unknown }).server == null) {
       res.prependListener('close', finishOnClose);
+      // A node:http response with no socket yet is queued behind a pipelined one: see finishWithRequest.
+      if (socket === null && res instanceof ServerResponse) finishWithRequest(res, record);
       return;
     }
     subscribeFinish();
     watchSocket(socket, res, record);
   }
+}
+
+/**
+ * A response queued behind an earlier one on a pipelined socket is not
+ * attached to the socket yet, and emits no 'close' when the client goes away;
+ * its request does. Rare: a closure only for pipelined requests.
+ */
+function finishWithRequest(res: TrackedResponse, record: RequestRecord): void {
+  (res as ServerResponse).req?.once('close', () => finishRecord(record));
 }
 
 /**
@@ -144,6 +155,7 @@ function watchSocket(socket: TrackedSocket, res: TrackedResponse, record: Reques
   else if (!previous.finished) {
     // The socket's listener stays with the earlier request.
     res.prependListener('close', finishOnClose);
+    finishWithRequest(res, record);
     return;
   }
   socket[kSocketRecord] = record;

@@ -30,6 +30,9 @@ export function loopGuard(optionsOrGuard?: GuardInput): LoopGuardMiddleware {
   const shedder = guard.shedder;
   const tracker = guard.recordOwner;
   const retired = new WeakSet<object>();
+  // The layers this middleware took out of the way: put back when the guard closes.
+  const retiredLayers: ExpressLayer[] = [];
+  guard.attach(() => ({ close: () => restoreLayers(retiredLayers) }));
 
   function loopGuardMiddleware(req: any, res: TrackedResponse, next: Next): void {
     // A shed request is answered here, and its record (if the channel opened one) dropped.
@@ -37,7 +40,7 @@ export function loopGuard(optionsOrGuard?: GuardInput): LoopGuardMiddleware {
     const tracked = res[kRecord];
     if (tracked !== undefined) {
       // The channel opened this request for us: this app needs its layer no more.
-      if (shedder === undefined && tracked.owner === tracker && !retired.has(req.app)) retireLayer(req.app, loopGuardMiddleware, retired);
+      if (shedder === undefined && tracked.owner === tracker && !retired.has(req.app)) retireLayer(req.app, loopGuardMiddleware, retired, retiredLayers);
       return next();
     }
     // The first request of this app (or one the channel cannot see): open it here.
@@ -73,7 +76,7 @@ interface ExpressLayer {
  * be read keep the layer (a check and `next()`). With load shedding on, the
  * middleware answers shed requests and stays.
  */
-function retireLayer(app: any, middleware: unknown, retired: WeakSet<object>): void {
+function retireLayer(app: any, middleware: unknown, retired: WeakSet<object>, retiredLayers: ExpressLayer[]): void {
   if (app === null || typeof app !== 'function') return;
   retired.add(app);
   try {
@@ -81,10 +84,20 @@ function retireLayer(app: any, middleware: unknown, retired: WeakSet<object>): v
     const stack: unknown = (app._router ?? app.router)?.stack;
     if (!Array.isArray(stack)) return;
     for (const layer of stack as ExpressLayer[]) {
-      if (layer !== null && typeof layer === 'object' && layer.handle === middleware && typeof layer.match === 'function') layer.match = neverMatches;
+      if (layer !== null && typeof layer === 'object' && layer.handle === middleware && typeof layer.match === 'function') {
+        layer.match = neverMatches;
+        retiredLayers.push(layer);
+      }
     }
   } catch {
     // An unfamiliar router: the layer stays, which is only slower.
+  }
+}
+
+/** The guard closed: each retired layer matches as its router made it again (the prototype's match). */
+function restoreLayers(layers: ExpressLayer[]): void {
+  for (const layer of layers.splice(0)) {
+    if (layer.match === neverMatches) delete layer.match;
   }
 }
 

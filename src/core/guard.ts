@@ -26,6 +26,7 @@ import { StallPipeline } from './stall-pipeline';
 import type { StallReport } from './stall-report';
 import { StallStats } from './stall-stats';
 import { culpritFingerprint, ReportLimit } from './report-limit';
+import { guardClosed, guardOpened } from './process-patches';
 
 /** What the composition adds when it starts the guard: the parts of the worker that serve others. */
 export interface StartWiring {
@@ -165,6 +166,8 @@ export class GuardCore extends EventEmitter<LoopGuardEvents> {
       emit: (event, ...args) => this.emitSafely(event, ...args),
       reportError,
     };
+    // Last: a guard counts as open (for process-wide patches) once nothing here can throw; close() counts it out.
+    guardOpened();
   }
 
   /**
@@ -311,6 +314,7 @@ export class GuardCore extends EventEmitter<LoopGuardEvents> {
     this.#releasePrecise?.();
     this.#pipeline.close();
     for (const collector of this.#collectors.splice(0)) this.#closeCollector(collector);
+    guardClosed();
   }
 
   /** Reports a runtime problem once per distinct message; never throws. */

@@ -3,8 +3,18 @@ import { callerFrames } from './call-sites';
 import { ARRIVED_DURING_STALL, PROBE_SYMBOL_NAME, type ProbeResult } from '../watchdog/probe';
 import { inExpectedCode } from './expected';
 
-/** Resolves a request's route template; null while routing has not happened yet. */
-export type RouteResolver = (req: any) => string | null;
+/**
+ * Resolves a request's route template; null while routing has not happened yet.
+ *
+ * Called without `settled` from inside a V8 interrupt (the stall probe, the
+ * busy sampler), on top of whatever code holds the loop, possibly the
+ * framework's router between its match and its read of the match: then it
+ * must only read cached or precomputed templates, run no framework code and
+ * write nothing the framework reads, and answer null on a miss (the route is
+ * filled in when the request finishes). `settled` is true when the request
+ * finishes, in its own callback: then it may resolve and cache the template.
+ */
+export type RouteResolver = (req: any, settled?: boolean) => string | null;
 
 /** What loopguard keeps per request in flight: one small object, no closures. */
 export interface RequestRecord {

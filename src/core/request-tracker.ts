@@ -82,7 +82,8 @@ export class RequestTracker {
     this.inFlight--;
     let route: string | null = null;
     try {
-      route = record.routeOf(record.req);
+      // Outside any interrupt: the resolver may walk the framework's router and cache what it finds.
+      route = record.routeOf(record.req, true);
     } catch {
       // A broken route resolver must not lose the request's numbers.
     }

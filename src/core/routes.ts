@@ -1,4 +1,4 @@
-import { BLOCKING_BUCKETS_SECONDS, DELAY_BUCKETS_SECONDS, ROUTE_OVERFLOW } from '../catalogue';
+import { BLOCKING_BUCKETS_SECONDS, DELAY_BUCKETS_SECONDS, ROUTE_BACKGROUND, ROUTE_GC, ROUTE_OVERFLOW, ROUTE_UNMATCHED } from '../catalogue';
 import { Histogram } from './histogram';
 
 /** Per (route template, method) state, touched once per finished request. */
@@ -18,6 +18,13 @@ export class RouteStats {
 }
 
 /**
+ * The fixed sentinel labels: the only ones exempt from the cap. Exempting
+ * anything that merely starts with `(` would let a resolver that returns
+ * client text in that shape grow the labels without bound, and never evict.
+ */
+const SENTINELS: ReadonlySet<string> = new Set([ROUTE_UNMATCHED, ROUTE_OVERFLOW, ROUTE_BACKGROUND, ROUTE_GC]);
+
+/**
  * Route templates → stats, with a cardinality cap: past `maxRoutes` distinct
  * templates every new one is folded into `(overflow)`. Lookups are two Map
  * gets with no string building, because they run once per request.
@@ -33,7 +40,7 @@ export class RouteTable {
 
   /** The label value a template is counted under (itself, or the overflow sentinel). */
   labelFor(route: string): string {
-    if (this.byRoute.has(route) || this.templates < this.maxRoutes || route.charCodeAt(0) === 40 /* ( */) return route;
+    if (this.byRoute.has(route) || this.templates < this.maxRoutes || SENTINELS.has(route)) return route;
     return ROUTE_OVERFLOW;
   }
 
@@ -46,7 +53,7 @@ export class RouteTable {
       methods = new Map();
       this.byRoute.set(route, methods);
       // Sentinels are few and fixed; only templates count against the cap.
-      if (route.charCodeAt(0) !== 40) this.templates++;
+      if (!SENTINELS.has(route)) this.templates++;
     }
     let stats = methods.get(method);
     if (stats === undefined) {

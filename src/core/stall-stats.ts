@@ -2,6 +2,7 @@ import type { Advice } from '../advice/advice';
 import { STALL_BUCKETS_SECONDS } from '../catalogue';
 import { culpritFrame } from '../watchdog/frames';
 import { Histogram } from './histogram';
+import { normaliseMethod } from './routes';
 import type { StackFrame, StallCause, StallReport } from './stall-report';
 
 /** Cumulative stall totals for one (route label, method, cause). */
@@ -38,7 +39,8 @@ export class StallStats {
   constructor(private readonly keepRecent: number) {}
 
   record(report: StallReport, routeLabel: string): void {
-    const method = report.method ?? '';
+    // As the request stats do: the method is the client's (http2's :method is not limited the way HTTP/1's parser limits it).
+    const method = report.method === null ? '' : normaliseMethod(report.method);
     const key = `${routeLabel}\u0000${method}\u0000${report.cause}`;
     let counter = this.counters.get(key);
     if (counter === undefined) {

@@ -18,6 +18,13 @@ import type { MetricJson } from './exposition';
 import { defaultPromClient, INSTALL_PROM_CLIENT } from './prom-lib';
 
 const ANNOUNCE = 'loopguard:metrics-server';
+/**
+ * The most a worker's registry JSON may take: far above a capped loopguard
+ * registry plus an app's own metrics, far below what would hurt the primary.
+ */
+export const MAX_WORKER_METRICS_BYTES = 16 * 1024 * 1024;
+/** The aggregators prom-client and @prometheus-io/client know; anything else would make `aggregate()` throw. */
+const KNOWN_AGGREGATORS: ReadonlySet<string> = new Set(['sum', 'first', 'min', 'max', 'average', 'omit']);
 /** Response header: how many workers' metrics are in this exposition, of how many known. */
 export const CLUSTER_WORKERS_HEADER = 'loopguard-cluster-workers';
 
@@ -92,7 +99,10 @@ export function clusterMetricsHandler(options: ClusterMetricsOptions = {}): Clus
   };
   const onMessage = (worker: ClusterWorker, message: unknown): void => {
     const m = message as AnnounceMessage | null;
-    if (m?.type === ANNOUNCE && typeof m.url === 'string') endpoints.set(worker.id, m.url);
+    if (m?.type !== ANNOUNCE || typeof m.url !== 'string') return;
+    // A worker's metrics server is on this host: anything else it names is not fetched.
+    if (isLoopbackHttpUrl(m.url)) endpoints.set(worker.id, m.url);
+    else report(new LoopGuardError('LOOPGUARD_EXPORT_FAILED', `loopguard: cluster worker ${worker.id} announced a metrics server that is not a loopback http URL; ignored`));
   };
   const onExit = (worker: ClusterWorker): void => void endpoints.delete(worker.id);
   cluster.on('message', onMessage);
@@ -102,11 +112,14 @@ export function clusterMetricsHandler(options: ClusterMetricsOptions = {}): Clus
     try {
       const target = new URL(url);
       target.searchParams.set('format', 'json');
-      const res = await fetch(target, { signal: AbortSignal.timeout(timeoutMs) });
+      const res = await fetch(target, { signal: AbortSignal.timeout(timeoutMs), redirect: 'error' });
       if (!res.ok) throw new Error(`HTTP ${res.status}`);
-      const metrics = (await res.json()) as MetricJson[];
-      // prom-client's aggregate() needs a known aggregator on every family; unknown ones sum, as prom-client documents.
-      return metrics.map((m) => (typeof m.aggregator === 'string' ? m : { ...m, aggregator: 'sum' }));
+      const metrics: unknown = JSON.parse(await boundedText(res, MAX_WORKER_METRICS_BYTES));
+      if (!Array.isArray(metrics)) throw new Error('not a list of metrics');
+      // The aggregate needs a known aggregator on every family: missing or unknown ones sum, as prom-client does by default.
+      return metrics
+        .filter((m): m is MetricJson => m !== null && typeof m === 'object' && typeof m.name === 'string' && typeof m.type === 'string' && Array.isArray(m.values))
+        .map((m) => (typeof m.aggregator === 'string' && KNOWN_AGGREGATORS.has(m.aggregator) ? m : { ...m, aggregator: 'sum' }));
     } catch (err) {
       report(new LoopGuardError('LOOPGUARD_EXPORT_FAILED', `loopguard: scraping cluster worker metrics at ${url} failed: ${(err as Error)?.message ?? err}`, { cause: err }));
       return undefined;
@@ -145,6 +158,34 @@ export function clusterMetricsHandler(options: ClusterMetricsOptions = {}): Clus
       cluster.off('exit', onExit);
     },
   });
+}
+
+/** http://127.x.x.x, http://[::1] or http://localhost, on any port. */
+export function isLoopbackHttpUrl(text: string): boolean {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return false;
+  }
+  if (url.protocol !== 'http:' || url.username !== '' || url.password !== '') return false;
+  const host = url.hostname;
+  return host === '[::1]' || host === 'localhost' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+/** The response body as text, or an error once it passes `maxBytes` (the rest is not read). */
+async function boundedText(res: Response, maxBytes: number): Promise<string> {
+  const declared = Number(res.headers.get('content-length'));
+  if (declared > maxBytes) throw new Error(`body of ${declared} bytes is over the ${maxBytes}-byte cap`);
+  if (res.body === null) return '';
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+    size += chunk.byteLength;
+    if (size > maxBytes) throw new Error(`body over the ${maxBytes}-byte cap`);
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 function loadAggregator(): Aggregator {

@@ -53,6 +53,12 @@ export function blockedGaugeFamily(options: Readonly<PrometheusOptions>): Omit<M
  * registry and prefix throws LOOPGUARD_ALREADY_REGISTERED at construction
  * rather than silently double-reporting or shadowing the first. Several
  * mounts share one guard; `close()` unregisters, so a new guard can follow.
+ *
+ * The default registry is the exception: two guards land there without
+ * anyone choosing it (the zero-code start beside an app that mounts its own
+ * `loopGuard()`), and an app's start must not break over it. There the second
+ * guard shares the registry, exports none of its own series there, and says
+ * so once through `onError`.
  */
 export function registerPrometheus(context: GuardContext, options: Readonly<PrometheusOptions>): PrometheusExport | undefined {
   const registry = (options.registry ?? defaultRegistry(context.reportError)) as PromRegistry | undefined;
@@ -60,6 +66,17 @@ export function registerPrometheus(context: GuardContext, options: Readonly<Prom
   const prefix = options.prefix ?? DEFAULT_PREFIX;
   const names = CATALOGUE.map((def) => prefix + def.name);
   const taken = names.find((name) => registry.getSingleMetric(name) !== undefined);
+  if (taken !== undefined && options.registry === undefined) {
+    context.reportError(
+      new LoopGuardError(
+        'LOOPGUARD_ALREADY_REGISTERED',
+        `loopguard: metric ${taken} is already in the default Prometheus registry (another guard, e.g. the zero-code start): ` +
+          "this guard's series are not exported there; the registry keeps the first guard's. " +
+          'Pass one guard to every adapter, or give this one its own `prometheus: { registry }` or `prometheus: { prefix }`.',
+      ),
+    );
+    return { registry, close() {} };
+  }
   if (taken !== undefined) {
     throw new LoopGuardError(
       'LOOPGUARD_ALREADY_REGISTERED',

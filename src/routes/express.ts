@@ -6,6 +6,13 @@
  * prefix (`/tenants/acme`). The prefix template is recovered once per
  * (route, raw prefix) by walking the app's router tree along the raw prefix,
  * then cached on the route object, so a finished request costs one Map get.
+ *
+ * The walk calls the router's own `layer.match()`, which on Express 4 (and
+ * router < 2.3) writes `layer.path` and `layer.params`, which the router's
+ * `next()` reads after its own match. So it runs only when the request
+ * finishes (`settled`), never from the stall probe or the busy sampler, which
+ * run inside a V8 interrupt that can land between the router's match and its
+ * read: there a cache miss answers null and the route is filled in at finish.
  */
 import { joinPaths } from './join';
 
@@ -43,8 +50,12 @@ interface ExpressApp {
   _router?: { stack?: ExpressLayer[] };
 }
 
-/** The template of a request's matched route, or null when no route has matched (yet). */
-export function expressRoute(req: { route?: ExpressRoute; baseUrl?: string; app?: ExpressApp }): string | null {
+/**
+ * The template of a request's matched route, or null when no route has matched
+ * (yet), or when the prefix's template is not cached and `settled` is not set
+ * (see the header: the walk runs framework code).
+ */
+export function expressRoute(req: { route?: ExpressRoute; baseUrl?: string; app?: ExpressApp }, settled?: boolean): string | null {
   const route = req.route;
   if (route == null) return null;
   const path = pathString(route.path);
@@ -53,6 +64,7 @@ export function expressRoute(req: { route?: ExpressRoute; baseUrl?: string; app?
   let cache = route[kTemplates];
   const hit = cache?.get(base);
   if (hit !== undefined) return hit;
+  if (settled !== true) return null;
   const template = joinPaths(prefixTemplate(req.app, route, base), path);
   if (cache === undefined) {
     cache = new Map();
@@ -94,19 +106,38 @@ function walk(stack: ExpressLayer[], route: ExpressRoute, rest: string, depth: n
   return null;
 }
 
+/** What a mount prefix becomes when its parameters cannot be put back: fixed text, never the client's. */
+const UNRESTORED_PREFIX = '/(mounted)';
+
 function layerTemplate(layer: ExpressLayer, match: LayerMatch): string {
   if (typeof match.pattern === 'string') return match.pattern;
   // Express 4 keeps no template: put the parameter names back into the matched text.
   const keys = layer.keys ?? [];
   if (keys.length === 0) return match.path;
-  const segments = match.path.split('/');
+  let segments = match.path.split('/');
+  const restored = new Set<string>();
   for (const key of keys) {
     const value = match.params[String(key.name)];
-    if (value === undefined) continue;
-    const i = segments.findIndex((s) => s === value || safeDecode(s) === value);
-    if (i >= 0) segments[i] = `:${key.name}`;
+    // A group inside a parameter (`:path(*)`) is a second, unnamed key with the same value.
+    if (value === undefined || (typeof key.name === 'number' && restored.has(value))) continue;
+    restored.add(value);
+    // A value may span segments (`/files/:path(*)`): the run of segments it was matched from.
+    const run = segmentRun(segments, value);
+    // Left as matched, it would be the client's text in a label: a fixed placeholder instead.
+    if (run === null) return UNRESTORED_PREFIX;
+    segments = [...segments.slice(0, run[0]), `:${key.name}`, ...segments.slice(run[1])];
   }
   return segments.join('/');
+}
+
+/** [start, end) of the segments whose text (raw or decoded) is `value`, or null. */
+function segmentRun(segments: string[], value: string): [number, number] | null {
+  const parts = value.split('/').length;
+  for (let i = 1; i + parts <= segments.length; i++) {
+    const text = segments.slice(i, i + parts).join('/');
+    if (text === value || safeDecode(text) === value) return [i, i + parts];
+  }
+  return null;
 }
 
 function pathString(path: unknown): string {

@@ -18,6 +18,7 @@
  */
 import dc from 'node:diagnostics_channel';
 import Module from 'node:module';
+import { patchProcess } from '../core/process-patches';
 import { expressRoute } from './express';
 import { fastifyRoute, type FastifyRequestLike } from './fastify';
 import { koaRoute, type KoaContextLike } from './koa';
@@ -32,12 +33,12 @@ interface LinkedRequest {
 }
 
 /** The route resolver of zero-code records: whichever framework linked itself to the raw request. */
-export function zeroCodeRoute(req: LinkedRequest): string | null {
+export function zeroCodeRoute(req: LinkedRequest, settled?: boolean): string | null {
   const fastifyRequest = req[kFastifyRequest];
   if (fastifyRequest !== undefined) return fastifyRoute(fastifyRequest);
   const koaContext = req[kKoaContext];
   if (koaContext !== undefined) return koaRoute(koaContext);
-  return expressRoute(req as Parameters<typeof expressRoute>[0]);
+  return expressRoute(req as Parameters<typeof expressRoute>[0], settled);
 }
 
 /** Links every Fastify instance created from now on; for the life of the process. */
@@ -58,18 +59,25 @@ function linkFastifyRequest(request: FastifyRequestLike & { raw: LinkedRequest }
 
 type Load = (...args: unknown[]) => unknown;
 
-/** Wraps Koa's createContext when Koa is loaded from now on; for the life of the process. */
+/** Wraps Koa's createContext when Koa is loaded from now on; until the last guard closes (core/process-patches.ts). */
 export function linkKoa(): void {
-  const loader = Module as unknown as { _load: Load };
-  const original = loader._load;
-  loader._load = function loadAndLinkKoa(this: unknown): unknown {
-    // Every argument passed through as is: the loader's signature is internal and has grown before.
-    // eslint-disable-next-line prefer-rest-params
-    const exported: unknown = Reflect.apply(original, this, arguments);
-    // A typeof check per module load; the shape test runs only on functions.
-    if (typeof exported === 'function') linkKoaApplication(exported as KoaApplicationClass);
-    return exported;
-  };
+  patchProcess('module.Module._load', () => {
+    const loader = Module as unknown as { _load: Load };
+    const original = loader._load;
+    const loadAndLinkKoa = function loadAndLinkKoa(this: unknown): unknown {
+      // Every argument passed through as is: the loader's signature is internal and has grown before.
+      // eslint-disable-next-line prefer-rest-params
+      const exported: unknown = Reflect.apply(original, this, arguments);
+      // A typeof check per module load; the shape test runs only on functions.
+      if (typeof exported === 'function') linkKoaApplication(exported as KoaApplicationClass);
+      return exported;
+    };
+    loader._load = loadAndLinkKoa;
+    return () => {
+      // Wrapped again after us (another loader hook): leave the chain as it is.
+      if (loader._load === loadAndLinkKoa) loader._load = original;
+    };
+  });
 }
 
 interface KoaApplicationClass {

@@ -12,7 +12,8 @@ export interface DashboardOptions {
   /**
    * Decides who may see the page and its JSON (it shows route names, stack
    * frames and source file names). Return false (or a promise of false) for
-   * a 403. @default every request is allowed: mount it only where that is fine
+   * a 403. @default loopback clients only (127.0.0.0/8, ::1): anyone else gets a 403. Behind a
+   * proxy on the same host every client looks like loopback, so give a check of your own there.
    */
   authorize?: (req: IncomingMessage) => boolean | Promise<boolean>;
   /** Stack file paths are shown relative to this directory; paths outside it are shortened. @default process.cwd() */
@@ -21,6 +22,9 @@ export interface DashboardOptions {
 
 /** `(req, res, next?)`: an Express/Connect middleware and a plain `node:http` handler at once. */
 export type DashboardHandler = (req: IncomingMessage, res: ServerResponse, next?: (err?: unknown) => void) => void;
+
+/** The JSON is rebuilt at most this often, however many pages poll it (each polls every second or so). */
+const SNAPSHOT_CACHE_MS = 1000;
 
 /** Seconds of per-second history the chart can show. */
 const HISTORY_SECONDS = 300;
@@ -43,6 +47,14 @@ export interface DashboardSource {
  */
 export function createDashboardHandler(guard: DashboardSource, points: LoopHistory, options: DashboardOptions = {}): DashboardHandler {
   const { authorize, root } = resolveDashboardOptions(options);
+  let cachedJson: { body: string; at: number } | undefined;
+  const snapshotJson = (): string => {
+    const now = performance.now();
+    if (cachedJson === undefined || now - cachedJson.at >= SNAPSHOT_CACHE_MS) {
+      cachedJson = { body: JSON.stringify(toViewSnapshot(guard.snapshot(), points.all(), points.window(), root)), at: now };
+    }
+    return cachedJson.body;
+  };
 
   function serve(req: IncomingMessage, res: ServerResponse, next?: (err?: unknown) => void): void {
     const path = pathOf(req);
@@ -59,7 +71,7 @@ export function createDashboardHandler(guard: DashboardSource, points: LoopHisto
       return send(res, 405, 'text/plain; charset=utf-8', 'Method not allowed');
     }
     if (wantsJson) {
-      const body = JSON.stringify(toViewSnapshot(guard.snapshot(), points.all(), points.window(), root));
+      const body = snapshotJson();
       res.setHeader('Cache-Control', 'no-store');
       return send(res, 200, 'application/json; charset=utf-8', body, req.method === 'HEAD');
     }
@@ -82,7 +94,7 @@ export function createDashboardHandler(guard: DashboardSource, points: LoopHisto
       forbid(res);
     };
     try {
-      if (authorize === undefined) return serve(req, res, next);
+      if (authorize === undefined) return isLoopback(req.socket?.remoteAddress) ? serve(req, res, next) : forbid(res);
       let verdict: boolean | Promise<boolean>;
       try {
         verdict = authorize(req);
@@ -116,6 +128,13 @@ function resolveDashboardOptions(options: DashboardOptions): { authorize: Dashbo
   const root = options.root ?? process.cwd();
   if (typeof root !== 'string' || !isAbsolute(root)) throw new InvalidOptionError('dashboard.root', 'an absolute directory path', root);
   return { authorize: options.authorize, root: root.replace(/[\\/]+$/, '') || root };
+}
+
+/** A client on this host: 127.0.0.0/8, ::1, or either mapped into IPv6. */
+export function isLoopback(address: string | undefined): boolean {
+  if (typeof address !== 'string') return false;
+  const v4 = address.startsWith('::ffff:') ? address.slice(7) : address;
+  return v4.startsWith('127.') || address === '::1';
 }
 
 /** The request path without its query string (which is never read). */

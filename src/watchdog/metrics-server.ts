@@ -5,7 +5,9 @@
  * there from the registry) and waits a short deadline; a blocked main thread
  * misses it, and the worker serves the last exposition it got, with the
  * blocked-seconds gauge set from shared memory. Nothing is collected on the
- * main thread unless someone scrapes.
+ * main thread unless someone scrapes, and at most once a second however
+ * often they do. Tight timeouts and a connection cap keep slow or idle
+ * clients from holding the endpoint.
  */
 import http from 'node:http';
 import type { MessagePort } from 'node:worker_threads';
@@ -46,6 +48,26 @@ const ABANDON_PENDING_MS = 10_000;
  * series vanished for one scrape.
  */
 const FIRST_EXPOSITION_WAIT_MS = 250;
+/**
+ * A scrape within this long of the last scrape that made the main thread
+ * collect is served that exposition: a scraper that asks many times a second
+ * (or many scrapers) costs the main thread one collect a second, not one each.
+ * Prometheus scrapes every 15 s or more, so a second of age changes nothing.
+ */
+export const REUSE_EXPOSITION_MS = 1000;
+/**
+ * The endpoint's limits: it is a second server in the app's process, answered
+ * on the watchdog thread, which must not be held by slow or idle clients
+ * (Node's defaults are 60 s for headers and 300 s per request, no cap on
+ * connections, and the timeouts checked every 30 s).
+ */
+export const METRICS_SERVER_LIMITS = {
+  headersTimeoutMs: 2000,
+  requestTimeoutMs: 5000,
+  keepAliveTimeoutMs: 5000,
+  checkIntervalMs: 500,
+  maxConnections: 32,
+} as const;
 /** Header telling how old the served exposition is: 0-ish when fresh, the stall's age when cached. */
 export const AGE_HEADER = 'loopguard-exposition-age-ms';
 
@@ -54,6 +76,8 @@ class ExpositionCache {
   metrics: MetricJson[] = [];
   contentType = TEXT_CONTENT_TYPE;
   collectedAt = 0;
+  /** When a scrape last asked the main thread (priming does not count): reuse is measured from it. */
+  private scrapeAskedAt = 0;
   private acceptedId = 0;
   private nextId = 1;
   private pending: { id: number; sentAt: number; answered: Promise<void>; resolve: () => void } | undefined;
@@ -69,7 +93,11 @@ class ExpositionCache {
     const now = epochNow();
     // Already blocked past the deadline: asking cannot be answered in time.
     if (this.shared.blockedForMs(now) >= this.timeoutMs) return;
-    if (this.pending === undefined || now - this.pending.sentAt > ABANDON_PENDING_MS) this.ask(now);
+    if (this.collectedAt !== 0 && this.pending === undefined && now - this.scrapeAskedAt < REUSE_EXPOSITION_MS) return;
+    if (this.pending === undefined || now - this.pending.sentAt > ABANDON_PENDING_MS) {
+      this.ask(now);
+      this.scrapeAskedAt = now;
+    }
     const waitMs = this.collectedAt === 0 ? Math.max(this.timeoutMs, FIRST_EXPOSITION_WAIT_MS) : this.timeoutMs;
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, waitMs)));
@@ -137,12 +165,20 @@ export function startMetricsServer(config: MetricsServerConfig, shared: SharedSt
     res.end(req.method === 'HEAD' ? undefined : body);
   }
 
-  const server = http.createServer((req, res) => {
+  const limits = METRICS_SERVER_LIMITS;
+  const options: http.ServerOptions = {
+    headersTimeout: limits.headersTimeoutMs,
+    requestTimeout: limits.requestTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    connectionsCheckingInterval: limits.checkIntervalMs,
+  };
+  const server = http.createServer(options, (req, res) => {
     serve(req, res).catch((err: unknown) => {
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
       res.end(`loopguard metrics: ${err instanceof Error ? err.message : String(err)}\n`);
     });
   });
+  server.maxConnections = limits.maxConnections;
   server.on('error', (err: Error) => {
     port.postMessage({
       type: 'metrics:error',

@@ -16,6 +16,8 @@ const PATHS = [
 ];
 let sent = 0;
 let done = 0;
+// A socket error is no answer: counted apart, so a flood that was refused cannot pass as done.
+let errors = 0;
 const statuses = {};
 
 function one() {
@@ -28,14 +30,17 @@ function one() {
     res.resume();
     res.on('end', next);
   });
-  req.on('error', next);
+  req.on('error', () => {
+    errors++;
+    next();
+  });
   req.end(method === 'POST' ? JSON.stringify({ secret: marker }) : undefined);
 }
 
 function next() {
   done++;
   if (done === total) {
-    process.send({ done, statuses }, () => process.exit(0));
+    process.send({ done, errors, statuses }, () => process.exit(0));
     return;
   }
   one();
