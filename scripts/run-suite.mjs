@@ -32,6 +32,8 @@ export const LINE_INDEPENDENT = {
   'package-prom-clients.test.mjs': 'npm installs of the tarball: which client is chosen',
   'package-fastify.test.mjs': 'npm install of the tarball with fastify only',
   'otel-newest-line.test.mjs': 'runs on Node 24 from the registry whatever Node starts it',
+  'quickstart.test.mjs': 'npm install of the tarball: the README quick start and an example in a project of their own',
+  'docs-links.test.mjs': 'reads the docs, the alert rules and the dashboard',
 };
 
 /**
@@ -50,6 +52,9 @@ export const ONCE_ONLY = {};
 export const TIMING_SCENARIOS = new Set([
   'express-attribution.test.mjs',
   'adapters-attribution.test.mjs',
+  'idle-pace.test.mjs',
+  'options-production-stalls.test.mjs',
+  'quickstart.test.mjs',
   'register-zero-code.test.mjs',
   'after-response.test.mjs',
   'advice-scenarios.test.mjs',
