@@ -124,7 +124,7 @@ test('LOOPGUARD_METRICS_HOST beyond loopback is accepted with a warning about th
     assert.equal(warnings?.length, 1, host);
     assert.match(warnings[0], new RegExp(`LOOPGUARD_METRICS_HOST=${host.replace(/\./g, '\\.')} .*no authentication`));
   }
-  for (const host of ['127.0.0.1', '::1', 'localhost']) assert.equal(optionsFromEnv({ LOOPGUARD_METRICS_PORT: '9464', LOOPGUARD_METRICS_HOST: host }).warnings, [], host);
+  for (const host of ['127.0.0.1', '::1', 'localhost']) assert.deepEqual(optionsFromEnv({ LOOPGUARD_METRICS_PORT: '9464', LOOPGUARD_METRICS_HOST: host }).warnings, [], host);
 });
 
 test('LOOPGUARD_EXPECTED_BLOCKING_ROUTES: comma-separated route templates; a bad one is named by the variable', () => {
