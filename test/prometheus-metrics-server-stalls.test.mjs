@@ -80,6 +80,9 @@ describe('the worker-served endpoint', () => {
       const stalled = waitFor(app.guard, 'stall');
       assert.equal((await client.request(`${app.server.url}/block?ms=250`)).status, 200);
       await stalled;
+      // The worker serves scrapes within a second of its last collect from that exposition: ask until it
+      // shows this stall, so the scrapers (every 10 ms, from the same exposition) see the counter rise.
+      await eventually(async () => sumOf(parseExposition(await (await fetch(urls[0])).text()).samples, 'loopguard_stalls_total') >= app.guard.snapshot().stallsTotal, { timeoutMs: 5000, everyMs: 50 });
     }
     await client.stopVictims();
     const scrapes = await scraper.stop();
