@@ -54,7 +54,6 @@ export const TIMING_SCENARIOS = new Set([
   'adapters-attribution.test.mjs',
   'idle-pace.test.mjs',
   'options-production-stalls.test.mjs',
-  'quickstart.test.mjs',
   'register-zero-code.test.mjs',
   'after-response.test.mjs',
   'advice-scenarios.test.mjs',
