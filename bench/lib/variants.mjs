@@ -77,7 +77,7 @@ export const VARIANTS = [
 /** The variants measured at idle, side by side (the first is the baseline). */
 export const IDLE_VARIANTS = [
   { server: 'express', arg: 'bare', label: 'Express bare' },
-  { server: 'express', arg: 'loopguard', label: 'loopguard (default)', budget: 1 },
+  { server: 'express', arg: 'loopguard', label: 'loopguard (default)', budget: 0.3 },
   { server: 'express', arg: 'precise', label: 'loopguard precise' },
   // Against `loopguard` above: what the thread-pool probe costs an idle process.
   { server: 'express', arg: 'noprobe', label: 'loopguard threadPoolProbe: false' },
