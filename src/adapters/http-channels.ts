@@ -46,7 +46,8 @@ let finishSubscribed = false;
 /**
  * The last server a request came to and its starter: most processes serve
  * from one server, and a pointer comparison per request is cheaper than a
- * WeakMap lookup. Held strongly only until the next registration or close.
+ * WeakMap lookup. Held strongly until the next registration, or until a
+ * request finds its starter closed.
  */
 let lastServer: object | undefined;
 let lastStarter: RequestStarter | undefined;
