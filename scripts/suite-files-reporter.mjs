@@ -18,7 +18,9 @@
 export function failedRunFiles(events) {
   const failed = [];
   let current;
-  const isFile = (data) => data.nesting === 0 && data.file !== undefined && data.name === data.file;
+  // The file's own test is named by its absolute path on Node 20, by the path as given on the command line on 22+.
+  const isFile = (data) =>
+    data.nesting === 0 && data.file !== undefined && (data.name === data.file || data.file.endsWith(`/${data.name}`) || data.file.endsWith(`\\${data.name}`));
   for (const { type, data } of events) {
     if (type === 'test:dequeue' && isFile(data)) {
       current = { file: data.file, tests: [] };
