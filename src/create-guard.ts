@@ -26,10 +26,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GuardCore } from './core/guard';
 import { InvalidOptionError, LoopGuardError } from './errors';
-import { MetricsBridge, type MetricsServerAddress } from './exporters/metrics-bridge';
-import { INSTALL_PROM_CLIENT } from './exporters/prom-lib';
+import { MetricsBridge, type MetricsServerAddress } from './prometheus/metrics-bridge';
+import { INSTALL_PROM_CLIENT } from './prometheus/prom-lib';
 import { registerOtel } from './otel/exporter';
-import { blockedGaugeFamily, metricsHandler, registerPrometheus, type PrometheusExport } from './exporters/prometheus';
+import { blockedGaugeFamily, metricsHandler, registerPrometheus, type PrometheusExport } from './prometheus/exporter';
 import { resolveOptions, type LoopGuardOptions } from './options';
 import { createHealthHandler } from './shed/health';
 import { attachShedding } from './shed/plugin';

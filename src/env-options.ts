@@ -9,7 +9,7 @@
 import type { StallReport } from './core/stall-report';
 import { InvalidOptionError } from './errors';
 import { resolveOptions, type LoopGuardOptions } from './options';
-import { resolveBudget, TEST_RUN_QUIET, type BudgetConfig } from './test/budget-config';
+import { resolveBudget, TEST_RUN_QUIET, type BudgetConfig } from './budget/budget-config';
 
 /** The loop budget of a test run, and the directory its processes report to (unset in the first one). */
 export interface BudgetRunConfig extends BudgetConfig {
@@ -52,7 +52,7 @@ export const ENV_VARIABLES: readonly EnvVariable[] = [
   { name: 'LOOPGUARD_THREADPOOL_PROBE_INTERVAL_MS', kind: 'number', option: 'threadPoolProbe.intervalMs' },
   { name: 'LOOPGUARD_BUDGET_MS', kind: 'number', option: '' },
   { name: 'LOOPGUARD_BUDGET_WARMUP', kind: 'number', option: '' },
-  // Set by the first process of a budgeted test run for the processes it starts (src/test/run.ts).
+  // Set by the first process of a budgeted test run for the processes it starts (src/budget/run.ts).
   { name: 'LOOPGUARD_BUDGET_RUN', kind: 'string', option: '' },
 ];
 

@@ -288,7 +288,7 @@ export function resolveOptions(input: LoopGuardOptions | undefined = {}): Resolv
     captureAfterMs,
     // Idle, the heartbeat slows so that a stall with no request is still caught by
     // the time it has lasted twice the threshold (idle period + capture delay), and
-    // an idle process wakes a few times a second instead of forty (src/sampler/heartbeat.ts).
+    // an idle process wakes a few times a second instead of forty (src/core/heartbeat.ts).
     idleHeartbeatMs: Math.max(heartbeatMs, Math.min(1000, 2 * thresholdMs - captureAfterMs)),
     captureAtMs,
   });

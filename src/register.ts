@@ -7,7 +7,7 @@
  * channel (src/register/http-servers.ts); no module hooks are needed for
  * that; routes are resolved per framework (src/routes/zero-code.ts).
  * With LOOPGUARD_BUDGET_MS the run is also a test run with a loop budget
- * (src/test/run.ts).
+ * (src/budget/run.ts).
  *
  * Runs on the main thread only: worker threads inherit `--require`/`--import`
  * (loopguard's own watchdog worker included) and must not start guards of their own.
@@ -17,7 +17,7 @@ import { createLoopGuard, type LoopGuard } from './create-guard';
 import { logLine, optionsFromEnv } from './env-options';
 import { linkFastify, linkKoa } from './routes/zero-code';
 import { watchHttpServers } from './register/http-servers';
-import { isTestRunnerProcess, startBudgetRun } from './test/run';
+import { isTestRunnerProcess, startBudgetRun } from './budget/run';
 
 const kRegistered = Symbol.for('loopguard.register');
 

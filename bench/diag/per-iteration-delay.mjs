@@ -5,7 +5,7 @@
  * check phase). Measured 2026-12-01 on 24.21 and 26.10: the poll-phase block
  * reads as ~1–8 ms, the check-phase block as ~40–48 ms. The per-iteration
  * samples leave the poll phase out, so loopguard takes its delay
- * percentiles from the heartbeat instead (src/sampler/loop-stats.ts).
+ * percentiles from the heartbeat instead (src/collectors/loop-stats.ts).
  *
  *   npx -y -p node@26 node bench/diag/per-iteration-delay.mjs
  */

@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { ROUTE_BACKGROUND, ROUTE_GC } from '../catalogue';
-import { BUSY_SHARED_BYTES, busySharedViews } from '../watchdog/probe';
+import { BUSY_SHARED_BYTES, busySharedViews } from '../contract/probe';
 import { inExpectedCode } from '../core/expected';
 import { requestStore } from '../core/request-context';
 import type { RouteStats, RouteTable } from '../core/routes';

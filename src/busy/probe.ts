@@ -1,5 +1,5 @@
 import { executionAsyncId } from 'node:async_hooks';
-import { BUSY_PROBE_SYMBOL_NAME } from '../watchdog/probe';
+import { BUSY_PROBE_SYMBOL_NAME } from '../contract/probe';
 
 /** Receives one guard's samples, on the main thread, inside the interrupt. Never throws. */
 export interface BusySink {

@@ -3,13 +3,13 @@ import inspector from 'node:inspector';
 import { DELAY_BUCKETS_SECONDS, ROUTE_BACKGROUND, ROUTE_GC, THREADPOOL_BUCKETS_SECONDS } from '../catalogue';
 import { LoopGuardError } from '../errors';
 import type { ResolvedOptions } from '../options';
-import { Heartbeat } from '../sampler/heartbeat';
-import { LoopStats } from '../sampler/loop-stats';
-import { ThreadPoolStats } from '../sampler/thread-pool';
+import { Heartbeat } from './heartbeat';
+import { LoopStats } from '../collectors/loop-stats';
+import { ThreadPoolStats } from '../collectors/thread-pool';
 import { BusyTime } from '../busy/busy-time';
-import { WorkerPools, type WatchPoolOptions } from '../sampler/worker-pools';
-import { epochNow, SharedState } from '../watchdog/shared-state';
-import { Watchdog } from '../watchdog/watchdog';
+import { WorkerPools, type WatchPoolOptions } from '../collectors/worker-pools';
+import { epochNow, SharedState } from '../contract/shared-state';
+import { Watchdog } from './watchdog-host';
 import type { WatchdogConfig } from '../watchdog/worker';
 import type { LoopGuardEvents } from './events';
 import { Histogram } from './histogram';
@@ -20,11 +20,11 @@ import { callbackFailed, ErrorReporter } from './report-errors';
 import { registerWindowReader, unregisterWindowReader, type RequestRecord, type RouteResolver } from './request-context';
 import { RequestTracker } from './request-tracker';
 import { RouteTable } from './routes';
-import { buildSnapshot, type LoopGuardSnapshot } from './snapshot';
+import { buildSnapshot, type LoopGuardSnapshot } from '../collectors/snapshot';
 import { expectedRouteTest, runExpected } from './expected';
 import { StallPipeline } from './stall-pipeline';
 import type { StallReport } from './stall-report';
-import { StallStats } from './stall-stats';
+import { StallStats } from '../collectors/stall-stats';
 import { culpritFingerprint, ReportLimit } from './report-limit';
 import { guardClosed, guardOpened } from './process-patches';
 
@@ -148,7 +148,7 @@ export class GuardCore extends EventEmitter<LoopGuardEvents> {
       this.#tracker.busyResolved = (stats, samples) => busy.resolved(stats, samples);
     }
     this.#requestObservers = new RequestObservers((current) => (this.#tracker.observer = current));
-    // Delay percentiles from the heartbeat itself: no timer of their own (src/sampler/loop-stats.ts).
+    // Delay percentiles from the heartbeat itself: no timer of their own (src/collectors/loop-stats.ts).
     this.#loop = new LoopStats();
     this.#threadPool = new ThreadPoolStats(THREADPOOL_BUCKETS_SECONDS, options.threadPoolProbe && options.threadPoolProbe.intervalMs);
     this.#pipeline = new StallPipeline({ heartbeatMs: options.heartbeatMs, expectedRoute: expectedRouteTest(options.expectedBlockingRoutes) }, {

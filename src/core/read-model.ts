@@ -5,16 +5,16 @@
  * schedule (collect time, a page poll); nothing in core knows who they are.
  */
 import type { ResolvedOptions } from '../options';
-import type { DelayPercentiles } from '../sampler/loop-stats';
-import type { ThreadPoolStats } from '../sampler/thread-pool';
+import type { DelayPercentiles } from '../collectors/loop-stats';
+import type { ThreadPoolStats } from '../collectors/thread-pool';
 import type { BusyTime } from '../busy/busy-time';
-import type { WorkerPoolFigures } from '../sampler/worker-pools';
+import type { WorkerPoolFigures } from '../collectors/worker-pools';
 import type { LoopGuardEvents } from './events';
 import type { Histogram } from './histogram';
 import type { GuardObserver, RequestObserver } from './observers';
 import type { RouteStats } from './routes';
-import type { SnapshotSections } from './snapshot';
-import type { StallStats } from './stall-stats';
+import type { SnapshotSections } from '../collectors/snapshot';
+import type { StallStats } from '../collectors/stall-stats';
 
 /** Requests answered 503 by load shedding, for one (route label, reason). */
 export interface ShedCounter {

@@ -1,6 +1,6 @@
 import { AsyncLocalStorage, executionAsyncId } from 'node:async_hooks';
 import { callerFrames } from './call-sites';
-import { ARRIVED_DURING_STALL, PROBE_SYMBOL_NAME, type ProbeResult } from '../watchdog/probe';
+import { ARRIVED_DURING_STALL, PROBE_SYMBOL_NAME, type ProbeResult } from '../contract/probe';
 import { inExpectedCode } from './expected';
 
 /**

@@ -1,4 +1,4 @@
-import { culpritFrame, formatFrame } from '../watchdog/frames';
+import { culpritFrame, formatFrame } from '../contract/frames';
 import type { RequestRecord } from '../core/request-context';
 import type { StallReport } from '../core/stall-report';
 

@@ -16,7 +16,7 @@ declare module '../core/events' {
   }
 }
 
-declare module '../core/snapshot' {
+declare module '../collectors/snapshot' {
   interface SnapshotSections {
     /** Load shedding state; null when the `shed` option is off. */
     shedding: ShedStatus | null;

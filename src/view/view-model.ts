@@ -1,6 +1,6 @@
-import type { LoopGuardSnapshot } from '../core/snapshot';
+import type { LoopGuardSnapshot } from '../collectors/snapshot';
 import type { StackFrame, StallReport } from '../core/stall-report';
-import { isAppFrame } from '../watchdog/frames';
+import { isAppFrame } from '../contract/frames';
 import type { HistoryPoint, WindowDelay } from './history';
 import { displayPath } from './paths';
 

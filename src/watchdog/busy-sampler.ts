@@ -13,8 +13,8 @@
  * times a second.
  */
 import type { Session } from 'node:inspector';
-import { BUSY_SHARED_BYTES, busyProbeExpression, busySharedViews } from './probe';
-import { epochNow } from './shared-state';
+import { BUSY_SHARED_BYTES, busyProbeExpression, busySharedViews } from '../contract/probe';
+import { epochNow } from '../contract/shared-state';
 import { openLoopIdleReader, type LoopIdleReader } from './main-loop-state';
 
 export interface BusySamplerConfig {

@@ -11,8 +11,8 @@
  */
 import http from 'node:http';
 import type { MessagePort } from 'node:worker_threads';
-import { OPENMETRICS_CONTENT_TYPE, renderText, TEXT_CONTENT_TYPE, withGaugeValue, type MetricJson } from '../exporters/exposition';
-import { epochNow, type SharedState } from './shared-state';
+import { OPENMETRICS_CONTENT_TYPE, renderText, TEXT_CONTENT_TYPE, withGaugeValue, type MetricJson } from '../prometheus/exposition';
+import { epochNow, type SharedState } from '../contract/shared-state';
 
 export interface MetricsServerConfig {
   host: string;

@@ -15,8 +15,8 @@
  * showing, sample after sample, as its wait grows.
  */
 import { randomFill } from 'node:crypto';
-import { SharedHistogram } from './pool-histogram';
-import { epochNow } from './shared-state';
+import { SharedHistogram } from '../contract/pool-histogram';
+import { epochNow } from '../contract/shared-state';
 
 export interface PoolProbeConfig {
   buffer: SharedArrayBuffer;

@@ -11,12 +11,12 @@ import { dirname, sep } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { CaptureSample } from '../core/attribution';
 import { readFile } from 'node:fs/promises';
-import { ARRIVED_DURING_STALL, probeExpression, type ProbeResult } from './probe';
-import { normaliseFrames } from './frames';
+import { ARRIVED_DURING_STALL, probeExpression, type ProbeResult } from '../contract/probe';
+import { normaliseFrames } from '../contract/frames';
 import { adviseOnPause, ScriptSources } from './pause-advice';
 import { BusySampler, type BusySamplerConfig } from './busy-sampler';
 import { mostlyPreempted, readSchedstat } from './preemption';
-import { epochNow, SharedState } from './shared-state';
+import { epochNow, SharedState } from '../contract/shared-state';
 import { startMetricsServer, type MetricsServer, type MetricsServerConfig } from './metrics-server';
 import { startPoolProbe, type PoolProbeConfig, type PoolProbeHandle } from './pool-probe';
 

@@ -1,9 +1,9 @@
 import type { Advice } from '../advice/advice';
 import { STALL_BUCKETS_SECONDS } from '../catalogue';
-import { culpritFrame } from '../watchdog/frames';
-import { Histogram } from './histogram';
-import { normaliseMethod } from './routes';
-import type { StackFrame, StallCause, StallReport } from './stall-report';
+import { culpritFrame } from '../contract/frames';
+import { Histogram } from '../core/histogram';
+import { normaliseMethod } from '../core/routes';
+import type { StackFrame, StallCause, StallReport } from '../core/stall-report';
 
 /** Cumulative stall totals for one (route label, method, cause). */
 export interface StallCounter {

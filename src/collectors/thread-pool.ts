@@ -5,9 +5,9 @@
  * window moves when it is read.
  */
 import { quantileFromBuckets } from '../core/quantile';
-import { SharedHistogram } from '../watchdog/pool-histogram';
+import { SharedHistogram } from '../contract/pool-histogram';
 import type { PoolProbeConfig } from '../watchdog/pool-probe';
-import { epochNow } from '../watchdog/shared-state';
+import { epochNow } from '../contract/shared-state';
 
 /** libuv's default when UV_THREADPOOL_SIZE is unset. */
 export const DEFAULT_THREADPOOL_SIZE = 4;

@@ -1,12 +1,12 @@
 /**
  * The loop budget's bookkeeping, pure: which requests took more of the loop
  * than the budget, by route, and the function that held it. No timers, no I/O;
- * fed by the collector (src/test/collector.ts), read by the table.
+ * fed by the collector (src/budget/collector.ts), read by the table.
  */
 import type { Advice } from '../advice/advice';
 import type { StackFrame } from '../core/stall-report';
 import { dirname, sep } from 'node:path';
-import { isAppFrame } from '../watchdog/frames';
+import { isAppFrame } from '../contract/frames';
 
 /** loopguard's own code (this file lives in dist/test): never the function to blame, wherever it is installed. */
 const OWN_CODE = `${dirname(__dirname)}${sep}`;

@@ -1,5 +1,5 @@
 import { performance, type EventLoopUtilization } from 'node:perf_hooks';
-import { epochNow, type SharedState } from '../watchdog/shared-state';
+import { epochNow, type SharedState } from '../contract/shared-state';
 import { IdleGate } from './idle-gate';
 
 /** Timer granularity: Node fires timers up to ~1 ms late on an idle loop. That is not delay anyone waited for. */

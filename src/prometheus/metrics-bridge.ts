@@ -6,7 +6,7 @@
 import { LoopGuardError } from '../errors';
 import type { MetricsCollectedMessage, MetricsWorkerMessage } from '../watchdog/metrics-server';
 import { announceToPrimary } from './cluster';
-import type { PromRegistry } from './prometheus';
+import type { PromRegistry } from './exporter';
 
 export interface MetricsServerAddress {
   /** `http://host:port/path`, ready to fetch. */

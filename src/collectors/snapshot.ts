@@ -1,13 +1,13 @@
 import type { Advice } from '../advice/advice';
 import { DELAY_BUCKETS_SECONDS } from '../catalogue';
-import type { DelayPercentiles } from '../sampler/loop-stats';
-import type { ThreadPoolDelay } from '../sampler/thread-pool';
-import type { WorkerPoolFigures } from '../sampler/worker-pools';
+import type { DelayPercentiles } from './loop-stats';
+import type { ThreadPoolDelay } from './thread-pool';
+import type { WorkerPoolFigures } from './worker-pools';
 import { busySummary, type BusySummary } from '../busy/summary';
 import type { BusyTime } from '../busy/busy-time';
-import { quantileFromBuckets } from './quantile';
-import type { RouteTable } from './routes';
-import type { StackFrame, StallCause, StallReport } from './stall-report';
+import { quantileFromBuckets } from '../core/quantile';
+import type { RouteTable } from '../core/routes';
+import type { StackFrame, StallCause, StallReport } from '../core/stall-report';
 import type { StallStats } from './stall-stats';
 
 export interface CulpritSummary {
@@ -37,7 +37,7 @@ export interface RouteSummary {
  * What `snapshot()` adds beside the core fields: collectors declare theirs by
  * declaration merging and register a reader (`GuardContext.snapshotSection`):
  *
- *   declare module '../core/snapshot' {
+ *   declare module '../collectors/snapshot' {
  *     interface SnapshotSections { shedding: ShedStatus | null }
  *   }
  */

@@ -3,7 +3,7 @@
  * (the end of a test run, and withinLoopBudget's AssertionError), or one line
  * saying the budget held. Paths are shown relative to `root` (the cwd).
  */
-import { formatFrame } from '../watchdog/frames';
+import { formatFrame } from '../contract/frames';
 import type { BudgetRow, BudgetSummary } from './ledger';
 
 const HEADERS = ['route', 'worst', 'total', 'over budget', 'blocking function'] as const;

@@ -1,8 +1,8 @@
 import { Worker } from 'node:worker_threads';
 import { join } from 'node:path';
-import type { CaptureSample } from '../core/attribution';
-import type { SharedState } from './shared-state';
-import type { SamplesMessage, WatchdogConfig } from './worker';
+import type { CaptureSample } from './attribution';
+import type { SharedState } from '../contract/shared-state';
+import type { SamplesMessage, WatchdogConfig } from '../watchdog/worker';
 
 export interface WatchdogEvents {
   onSamples(window: number, samples: CaptureSample[]): void;
@@ -62,7 +62,7 @@ export class Watchdog {
       process.once('exit', this.onProcessExit);
       this.exitHooked = true;
     }
-    const { workerFile = join(__dirname, 'worker.js'), ...config } = this.settings;
+    const { workerFile = join(__dirname, '..', 'watchdog', 'worker.js'), ...config } = this.settings;
     let worker: Worker;
     try {
       worker = new Worker(workerFile, {
