@@ -36,13 +36,14 @@ import { attachShedding } from './shed/plugin';
 import type { Shedder } from './shed/shedder';
 import type { LoopHistory } from './view/history';
 import { attachHistory, createDashboardHandler, type DashboardHandler, type DashboardOptions } from './view/handler';
+import { kGuard } from './contract/symbols';
 
 /**
  * The brand of a guard, a registry symbol: a guard made by another copy of
  * loopguard in the same process (two versions in node_modules) carries the
  * same one, where `instanceof` against one copy's class would say no.
  */
-const kLoopGuard: unique symbol = Symbol.for('loopguard.guard') as never;
+const kLoopGuard = kGuard;
 
 /** Whether `value` is a guard, from this copy of loopguard or another one. */
 export function isLoopGuard(value: unknown): value is LoopGuard {

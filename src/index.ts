@@ -1,7 +1,7 @@
 export { loopGuard, type LoopGuardMiddleware } from './adapters/express';
 export { createLoopGuard, isLoopGuard, LoopGuard, dashboardHandler } from './create-guard';
 export type { StallReport, StackFrame, StallCause } from './core/stall-report';
-export type { Advice, AdviceKind } from './advice/advice';
+export type { Advice, AdviceKind } from './contract/advice';
 export type { LoopGuardSnapshot, CulpritSummary, RouteSummary } from './collectors/snapshot';
 export type { LoopGuardEvents } from './core/events';
 export type { LoopGuardOptions, PrometheusOptions, MetricsServerOptions, OtelOptions } from './options';

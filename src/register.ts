@@ -18,8 +18,8 @@ import { logLine, optionsFromEnv } from './env-options';
 import { linkFastify, linkKoa } from './routes/zero-code';
 import { watchHttpServers } from './register/http-servers';
 import { isTestRunnerProcess, startBudgetRun } from './budget/run';
+import { kRegistered } from './contract/symbols';
 
-const kRegistered = Symbol.for('loopguard.register');
 
 function start(): LoopGuard | undefined {
   const registry = globalThis as { [kRegistered]?: LoopGuard | null };

@@ -17,9 +17,9 @@ import { IncomingMessage } from 'node:http';
 import { preciseEnter } from '../core/precise';
 import { isPatched, patchProcess } from '../core/process-patches';
 import { requestStore, type RequestRecord } from '../core/request-context';
+import { kBodyRecord, kEmitHooked } from '../contract/symbols';
 
-const kBodyRecord = Symbol.for('loopguard.bodyRecord');
-const kHooked = Symbol.for('loopguard.emitHooked');
+const kHooked = kEmitHooked;
 
 type BodyRequest = IncomingMessage & { [kBodyRecord]?: RequestRecord };
 

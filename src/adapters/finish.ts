@@ -6,8 +6,9 @@
  */
 import type { ServerResponse } from 'node:http';
 import type { RequestRecord } from '../core/request-context';
+import { kRecord } from '../contract/symbols';
 
-export const kRecord: unique symbol = Symbol.for('loopguard.record') as never;
+export { kRecord };
 
 export type TrackedResponse = ServerResponse & { [kRecord]?: RequestRecord };
 

@@ -14,6 +14,7 @@ import dc from 'node:diagnostics_channel';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { finishResponse, type TrackedResponse } from './finish';
+import { HTTP_SERVER_REQUEST_START, HTTP_SERVER_RESPONSE_FINISH } from '../contract/channels';
 
 /** Opens and enters a request seen on the start channel. */
 export interface RequestStarter {
@@ -29,8 +30,8 @@ interface ChannelMessage {
   server: object;
 }
 
-const START = 'http.server.request.start';
-const FINISH = 'http.server.response.finish';
+const START = HTTP_SERVER_REQUEST_START;
+const FINISH = HTTP_SERVER_RESPONSE_FINISH;
 
 /** Request listeners (apps) whose requests open at the channel, whatever server serves them. */
 const byListener = new WeakMap<object, RequestStarter>();

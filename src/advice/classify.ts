@@ -15,7 +15,7 @@
  *
  * Wrong advice is worse than none: a late pause that names nothing gives null.
  */
-import type { Advice } from './advice';
+import type { Advice } from '../contract/advice';
 import { adviceFor } from './fixes';
 import { BLOCKING_PACKAGES, nodeModuleOf, RETURNS_FROM_PARSER, SYNC_FUNCTIONS, ZLIB_GENERIC, ZLIB_WRAPPERS, type KnownCall } from './known-calls';
 import { findCalls, returnedCall } from './source-scan';

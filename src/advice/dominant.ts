@@ -5,7 +5,7 @@
  * running), so the advice with the most time behind it wins; on a tie, the
  * earlier one. Pauses with no advice vouch for nothing.
  */
-import type { Advice } from './advice';
+import type { Advice } from '../contract/advice';
 
 export function dominantAdvice(samples: readonly { at: number; advice?: Advice | null }[], startedAt: number): Advice | null {
   const weights = new Map<string, { advice: Advice; ms: number }>();

@@ -1,5 +1,5 @@
 /** The fix sentence of each kind: the non-blocking alternative, in plain words. */
-import { docsFor, type Advice, type AdviceKind } from './advice';
+import { docsFor, type Advice, type AdviceKind } from '../contract/advice';
 import type { KnownCall } from './known-calls';
 
 const FIXES: Record<AdviceKind, (instead: string) => string> = {

@@ -2,7 +2,7 @@
  * The synchronous APIs loopguard recognises, and what to use instead. Kept
  * as data: the classifier, the README and the tests read the same table.
  */
-import type { AdviceKind } from './advice';
+import type { AdviceKind } from '../contract/advice';
 
 export interface KnownCall {
   /** Canonical name, e.g. `'crypto.pbkdf2Sync'`; null when only the kind is known. */

@@ -1,4 +1,4 @@
-import type { Advice } from './advice';
+import type { Advice } from '../contract/advice';
 
 const LEFT_BEHIND_FIX =
   'It ran after the response, in work the route left behind: hand it to a job queue or a worker pool (worker_threads, piscina) so it stops competing with requests on the loop.';

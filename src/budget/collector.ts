@@ -6,7 +6,7 @@
 import dc from 'node:diagnostics_channel';
 import { performance } from 'node:perf_hooks';
 import { kRecord, type TrackedResponse } from '../adapters/finish';
-import type { CaptureSample } from '../core/attribution';
+import type { CaptureSample } from '../contract/messages';
 import { expectedRouteTest } from '../core/expected';
 import type { LoopGuard } from '../create-guard';
 import { excludeRunQueueWait } from '../core/precise';
@@ -15,8 +15,9 @@ import type { RouteStats } from '../core/routes';
 import type { BudgetConfig } from './budget-config';
 import { BudgetLedger } from './ledger';
 import { runQueueWaitClock } from './run-queue';
+import { HTTP_SERVER_RESPONSE_FINISH } from '../contract/channels';
 
-const RESPONSE_FINISH = 'http.server.response.finish';
+const RESPONSE_FINISH = HTTP_SERVER_RESPONSE_FINISH;
 
 /** How long a verdict waits for the capture of a request that was caught holding the loop. */
 const CAPTURE_WAIT_MS = 1500;

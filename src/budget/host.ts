@@ -14,9 +14,10 @@ import { linkFastify } from '../routes/zero-code';
 import { watchHttpServers } from '../register/http-servers';
 import { TEST_RUN_QUIET, type BudgetConfig } from './budget-config';
 import { BudgetCollector } from './collector';
+import { kRegistered } from '../contract/symbols';
+import { BUDGET_HOST } from '../contract/channels';
 
-const RENDEZVOUS = 'loopguard.budget.host';
-const kRegistered = Symbol.for('loopguard.register');
+const RENDEZVOUS = BUDGET_HOST;
 
 export interface BudgetHost {
   readonly collector: BudgetCollector;

@@ -3,8 +3,8 @@
  * than the budget, by route, and the function that held it. No timers, no I/O;
  * fed by the collector (src/budget/collector.ts), read by the table.
  */
-import type { Advice } from '../advice/advice';
-import type { StackFrame } from '../core/stall-report';
+import type { Advice } from '../contract/advice';
+import type { StackFrame } from '../contract/frames';
 import { dirname, sep } from 'node:path';
 import { isAppFrame } from '../contract/frames';
 

@@ -1,5 +1,5 @@
 import { executionAsyncId } from 'node:async_hooks';
-import { BUSY_PROBE_SYMBOL_NAME } from '../contract/probe';
+import { kBusyProbe, kBusySinks } from '../contract/symbols';
 
 /** Receives one guard's samples, on the main thread, inside the interrupt. Never throws. */
 export interface BusySink {
@@ -9,7 +9,7 @@ export interface BusySink {
 }
 
 /** Shared by every copy of loopguard in the process: the probe on the global is the first copy's. */
-const registry = ((globalThis as Record<symbol, unknown>)[Symbol.for('loopguard.busySinks')] ??= {
+const registry = ((globalThis as Record<symbol, unknown>)[kBusySinks] ??= {
   sinks: new Map<number, BusySink>(),
   next: 1,
 }) as { sinks: Map<number, BusySink>; next: number };
@@ -48,4 +48,4 @@ function busyProbe(sinkId: number): number {
   }
 }
 
-(globalThis as Record<symbol, unknown>)[Symbol.for(BUSY_PROBE_SYMBOL_NAME)] ??= busyProbe;
+(globalThis as Record<symbol, unknown>)[kBusyProbe] ??= busyProbe;

@@ -1,4 +1,4 @@
-import type { Advice } from '../advice/advice';
+import type { Advice } from '../contract/advice';
 import { DELAY_BUCKETS_SECONDS } from '../catalogue';
 import type { DelayPercentiles } from './loop-stats';
 import type { ThreadPoolDelay } from './thread-pool';
@@ -7,7 +7,8 @@ import { busySummary, type BusySummary } from '../busy/summary';
 import type { BusyTime } from '../busy/busy-time';
 import { quantileFromBuckets } from '../core/quantile';
 import type { RouteTable } from '../core/routes';
-import type { StackFrame, StallCause, StallReport } from '../core/stall-report';
+import type { StallCause, StallReport } from '../core/stall-report';
+import type { StackFrame } from '../contract/frames';
 import type { StallStats } from './stall-stats';
 
 export interface CulpritSummary {

@@ -1,9 +1,10 @@
-import type { Advice } from '../advice/advice';
+import type { Advice } from '../contract/advice';
 import { STALL_BUCKETS_SECONDS } from '../catalogue';
 import { culpritFrame } from '../contract/frames';
 import { Histogram } from '../core/histogram';
 import { normaliseMethod } from '../core/routes';
-import type { StackFrame, StallCause, StallReport } from '../core/stall-report';
+import type { StallCause, StallReport } from '../core/stall-report';
+import type { StackFrame } from '../contract/frames';
 
 /** Cumulative stall totals for one (route label, method, cause). */
 export interface StallCounter {

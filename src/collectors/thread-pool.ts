@@ -6,7 +6,7 @@
  */
 import { quantileFromBuckets } from '../core/quantile';
 import { SharedHistogram } from '../contract/pool-histogram';
-import type { PoolProbeConfig } from '../watchdog/pool-probe';
+import type { PoolProbeConfig } from '../contract/messages';
 import { epochNow } from '../contract/shared-state';
 
 /** libuv's default when UV_THREADPOOL_SIZE is unset. */

@@ -1,5 +1,18 @@
-import type { RawFrame } from '../core/call-sites';
-import type { StackFrame } from '../core/stall-report';
+/**
+ * Stack frames as the two threads pass them: the probe's raw call sites
+ * (main thread), and the report's frames the worker makes of them.
+ */
+
+/** [functionName, url, line, column, line where the function begins (0: unknown)]; 1-based, as V8 call sites give them. */
+export type RawFrame = [string, string, number, number, number];
+
+/** One frame of a blocking stack, top first; lines and columns are 1-based. */
+export interface StackFrame {
+  functionName: string;
+  url: string;
+  lineNumber: number;
+  columnNumber: number;
+}
 
 /**
  * The probe's call sites → report frames: anonymous functions named and

@@ -1,24 +1,37 @@
-import type { RawFrame } from '../core/call-sites';
+import type { RawFrame } from './frames';
+import { SYMBOL_NAMES } from './symbols';
 
 /**
- * The contract between the request context (main thread) and the watchdog
- * worker: a function on a well-known global symbol that the worker calls by
- * `Runtime.evaluate`. Node runs it through a V8 interrupt on top of the
- * JavaScript that holds the loop: no pause, no Debugger domain.
- */
-export const PROBE_SYMBOL_NAME = 'loopguard.probe';
-
-/**
- * What the probe returns: [requestId (0: none), method, route or null,
- * executionAsyncId, 1 inside `expectBlocking` else 0, 1 when the request had
- * already been answered (work it left behind) else 0, epoch ms when it
- * ran, the interrupted stack, the asking guard's heartbeat window when it
- * ran (-1: unknown)].
+ * The probes: functions on well-known global symbols (contract/symbols.ts)
+ * that the watchdog worker calls on the main thread by `Runtime.evaluate`.
+ * Node runs them through a V8 interrupt on top of the JavaScript that holds
+ * the loop: no pause, no Debugger domain. "Probe" means only this here; the
+ * thread-pool probe (watchdog/pool-probe.ts) is the one other use, named so.
  */
 
-/** requestId meaning: the paused request arrived after the stall began, so it cannot be its culprit. */
+/** requestId meaning: the interrupted request arrived after the stall began, so it cannot be its culprit. */
 export const ARRIVED_DURING_STALL = -1;
-export type ProbeResult = [number, string, string | null, number, number, number, number, RawFrame[], number];
+
+/** What the capture probe returns (by value, through `Runtime.evaluate`). */
+export interface ProbeResult {
+  /** The request whose code was running; 0: none; `ARRIVED_DURING_STALL`: one that cannot be the culprit. */
+  requestId: number;
+  method: string;
+  /** The route template, or null when routing had not happened yet. */
+  route: string | null;
+  /** `executionAsyncId()` of the interrupted callback. */
+  asyncId: number;
+  /** Inside `guard.expectBlocking(fn)`. */
+  expected: boolean;
+  /** The request had already been answered: this is work it left behind. */
+  afterResponse: boolean;
+  /** Epoch ms when the probe ran. */
+  at: number;
+  /** The interrupted stack, top first. */
+  frames: RawFrame[];
+  /** The asking guard's heartbeat window when the probe ran (-1: unknown): the loop may have turned since. */
+  window: number;
+}
 
 /**
  * Evaluated in the global scope, it still sees the interrupted code's
@@ -27,15 +40,12 @@ export type ProbeResult = [number, string, string | null, number, number, number
  * the guard's id for its heartbeat window.
  */
 export function probeExpression(maxFrames: number, guardId: number): string {
-  return `(function(){var p=globalThis[Symbol.for('${PROBE_SYMBOL_NAME}')];return typeof p==='function'?p(${maxFrames | 0},${guardId | 0}):null})()`;
+  return `(function(){var p=globalThis[Symbol.for('${SYMBOL_NAMES.probe}')];return typeof p==='function'?p(${maxFrames | 0},${guardId | 0}):null})()`;
 }
-
-/** The busy-time sampler's probe: counts one sample on the main thread for a guard's sink. */
-export const BUSY_PROBE_SYMBOL_NAME = 'loopguard.busyProbe';
 
 /** One constant source per guard (its sink id). */
 export function busyProbeExpression(sinkId: number): string {
-  return `(function(){var p=globalThis[Symbol.for('${BUSY_PROBE_SYMBOL_NAME}')];return typeof p==='function'?p(${sinkId | 0}):-1})()`;
+  return `(function(){var p=globalThis[Symbol.for('${SYMBOL_NAMES.busyProbe}')];return typeof p==='function'?p(${sinkId | 0}):-1})()`;
 }
 
 /**

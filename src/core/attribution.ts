@@ -1,34 +1,8 @@
-import type { Advice } from '../advice/advice';
+import type { Advice } from '../contract/advice';
 import { dominantAdvice } from '../advice/dominant';
-import type { StackFrame } from './stall-report';
+import type { CaptureSample } from '../contract/messages';
 
-/** What the watchdog saw at one pause of the main thread. */
-export interface CaptureSample {
-  /** Heartbeat window the sample belongs to. */
-  window: number;
-  /** Epoch ms at which the pause landed. */
-  at: number;
-  /** `executionAsyncId()` of the paused callback: one id, one callback. */
-  asyncId: number;
-  /** The culprit request's context, when the paused code ran inside one. */
-  request: CapturedRequest | null;
-  stack: StackFrame[];
-  /** What the paused code was doing, read from its frames and source (see advice/classify). */
-  advice?: Advice | null;
-  /** The paused code ran inside `guard.expectBlocking(fn)`. */
-  expected?: boolean;
-  /** How long the main thread stayed paused for this sample, ms (precise own time takes it off). */
-  pausedMs?: number;
-}
 
-export interface CapturedRequest {
-  id: number;
-  method: string;
-  /** Null when routing had not happened yet (e.g. blocking inside body parsing). */
-  route: string | null;
-  /** The request had been answered: this is work it left behind (a timer, the rest of an async handler). */
-  afterResponse: boolean;
-}
 
 /** A stretch of one measured stall held by one callback. */
 export interface StallSegment {

@@ -9,9 +9,8 @@
  * enabled every evaluated probe is reported and kept as a script (≈ 0.6 KB
  * of native memory each, measured) and costs ≈ 5× more main-thread time.
  */
+import type { RawFrame } from '../contract/frames';
 
-/** [functionName, url, line, column, line where the function begins (0: unknown)]; 1-based, as V8 call sites give them. */
-export type RawFrame = [string, string, number, number, number];
 
 type CallSite = {
   getFunctionName(): string | null;

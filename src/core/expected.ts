@@ -9,8 +9,9 @@
  * first use: a service that never declares anything pays nothing for it.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { kExpected } from '../contract/symbols';
 
-const STORE_KEY = Symbol.for('loopguard.expected');
+const STORE_KEY = kExpected;
 type Global = Record<symbol, AsyncLocalStorage<true> | undefined>;
 
 export function runExpected<T>(fn: () => T): T {

@@ -10,7 +10,7 @@ import { BusyTime } from '../busy/busy-time';
 import { WorkerPools, type WatchPoolOptions } from '../collectors/worker-pools';
 import { epochNow, SharedState } from '../contract/shared-state';
 import { Watchdog } from './watchdog-host';
-import type { WatchdogConfig } from '../watchdog/worker';
+import type { WatchdogConfig } from '../contract/messages';
 import type { LoopGuardEvents } from './events';
 import { Histogram } from './histogram';
 import { GuardObservers, RequestObservers } from './observers';

@@ -7,7 +7,7 @@
  *   `RequestObservers.current` is that field: undefined with none attached
  *   (one check per request), the observer itself with one, a fan-out beyond.
  */
-import type { CaptureSample } from './attribution';
+import type { CaptureSample } from '../contract/messages';
 import type { RequestRecord } from './request-context';
 import type { RouteStats } from './routes';
 import type { StallReport } from './stall-report';

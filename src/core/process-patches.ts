@@ -1,3 +1,4 @@
+import { kProcessPatches } from '../contract/symbols';
 /**
  * Patches loopguard makes to the process itself (a prototype method of
  * node:http, the CommonJS loader) live while any guard is open, of any copy
@@ -11,7 +12,7 @@ interface PatchRegistry {
   readonly undo: Map<string, () => void>;
 }
 
-const registry = ((globalThis as Record<symbol, unknown>)[Symbol.for('loopguard.processPatches')] ??= {
+const registry = ((globalThis as Record<symbol, unknown>)[kProcessPatches] ??= {
   open: 0,
   undo: new Map<string, () => void>(),
 }) as PatchRegistry;

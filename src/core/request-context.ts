@@ -1,7 +1,8 @@
 import { AsyncLocalStorage, executionAsyncId } from 'node:async_hooks';
 import { callerFrames } from './call-sites';
-import { ARRIVED_DURING_STALL, PROBE_SYMBOL_NAME, type ProbeResult } from '../contract/probe';
+import { ARRIVED_DURING_STALL, type ProbeResult } from '../contract/probe';
 import { inExpectedCode } from './expected';
+import { kProbe, kRequestStore, kWindows } from '../contract/symbols';
 
 /**
  * Resolves a request's route template; null while routing has not happened yet.
@@ -49,7 +50,7 @@ export interface RequestRecord {
   };
 }
 
-const STORE_KEY = Symbol.for('loopguard.requestStore');
+const STORE_KEY = kRequestStore;
 
 /**
  * One store for every guard in the process, and for every copy of loopguard
@@ -60,10 +61,10 @@ const STORE_KEY = Symbol.for('loopguard.requestStore');
 export const requestStore: AsyncLocalStorage<RequestRecord> = ((globalThis as Record<symbol, unknown>)[STORE_KEY] ??=
   new AsyncLocalStorage<RequestRecord>()) as AsyncLocalStorage<RequestRecord>;
 
-const PROBE_KEY = Symbol.for(PROBE_SYMBOL_NAME);
+const PROBE_KEY = kProbe;
 
 /** Each guard's heartbeat window, by the id its watchdog passes to the probe; shared by every copy of loopguard. */
-const windows = ((globalThis as Record<symbol, unknown>)[Symbol.for('loopguard.windows')] ??= {
+const windows = ((globalThis as Record<symbol, unknown>)[kWindows] ??= {
   readers: new Map<number, () => number>(),
   next: 1,
 }) as { readers: Map<number, () => number>; next: number };
@@ -82,8 +83,7 @@ export function unregisterWindowReader(id: number): void {
  * Called by the watchdog worker (Runtime.evaluate, run through an interrupt
  * on top of the code holding the loop) inside a stall: names the request
  * whose code is running and its stack, and marks it so its own stall is not
- * counted as delay it suffered. Returns [requestId, method, route, asyncId,
- * expected, afterResponse, at, frames, window]; requestId 0 means no request.
+ * counted as delay it suffered.
  */
 function probe(maxFrames: number, guardId: number): ProbeResult | null {
   try {
@@ -93,19 +93,20 @@ function probe(maxFrames: number, guardId: number): ProbeResult | null {
     // the worker after the loop turned, so staleness is judged by this.
     const window = windows.readers.get(guardId)?.() ?? -1;
     const frames = callerFrames(probe, maxFrames);
-    const expected = inExpectedCode() ? 1 : 0;
+    const expected = inExpectedCode();
+    const none = (requestId: number): ProbeResult => ({ requestId, method: '', route: null, asyncId, expected, afterResponse: false, at, frames, window });
     const record = requestStore.getStore();
-    if (record === undefined) return [0, '', null, asyncId, expected, 0, at, frames, window];
+    if (record === undefined) return none(0);
     if (record.finished) {
       // Work the request left behind (a timer, the rest of an async handler)
       // is still its route's doing, for a bounded time after the response:
       // an interval started by a request runs in its context forever.
-      if (performance.now() - record.finishedAt > record.owner.blameAfterResponseMs) return [0, '', null, asyncId, expected, 0, at, frames, window];
-      return [record.id, record.method, record.finalRoute, asyncId, expected, 1, at, frames, window];
+      if (performance.now() - record.finishedAt > record.owner.blameAfterResponseMs) return none(0);
+      return { requestId: record.id, method: record.method, route: record.finalRoute, asyncId, expected, afterResponse: true, at, frames, window };
     }
     // Accepted when the loop was already this late: the request arrived after the
     // stall began (the probe landed just after the culprit, in the next callback).
-    if (record.owner.arrivedDuringStall(record)) return [ARRIVED_DURING_STALL, '', null, asyncId, expected, 0, at, frames, window];
+    if (record.owner.arrivedDuringStall(record)) return none(ARRIVED_DURING_STALL);
     // The loop has not turned since the stall began: the owner's window is the stall's.
     record.capturedWindow = record.owner.window;
     // Also without a span: a record opened at node:http's start channel has none
@@ -117,7 +118,7 @@ function probe(maxFrames: number, guardId: number): ProbeResult | null {
     } catch {
       // A route that cannot be read yet is filled in when the request finishes.
     }
-    return [record.id, record.method, route, asyncId, expected, 0, at, frames, window];
+    return { requestId: record.id, method: record.method, route, asyncId, expected, afterResponse: false, at, frames, window };
   } catch {
     return null;
   }

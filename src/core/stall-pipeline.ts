@@ -13,7 +13,8 @@
  */
 import { gcAdvice } from '../advice/classify';
 import { leftBehindAdvice } from '../advice/left-behind';
-import { isGcStall, splitStall, type CaptureSample } from './attribution';
+import { isGcStall, splitStall } from './attribution';
+import type { CaptureSample } from '../contract/messages';
 import type { StallCause, StallReport } from './stall-report';
 
 /** A stall measured by the heartbeat. */

@@ -1,13 +1,8 @@
-import type { Advice } from '../advice/advice';
+import type { Advice } from '../contract/advice';
 import type { STALL_CAUSES } from '../catalogue';
+import type { StackFrame } from '../contract/frames';
 
-/** One frame of a blocking stack, top first; lines and columns are 1-based. */
-export interface StackFrame {
-  functionName: string;
-  url: string;
-  lineNumber: number;
-  columnNumber: number;
-}
+export type { StackFrame };
 
 /**
  * `request`: a request's code held the loop; `background`: no request context; `gc`: mostly a GC pause;

@@ -1,8 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import { join } from 'node:path';
-import type { CaptureSample } from './attribution';
+import type { CaptureSample, WatchdogConfig, WorkerMessage } from '../contract/messages';
 import type { SharedState } from '../contract/shared-state';
-import type { SamplesMessage, WatchdogConfig } from '../watchdog/worker';
 
 export interface WatchdogEvents {
   onSamples(window: number, samples: CaptureSample[]): void;
@@ -78,7 +77,7 @@ export class Watchdog {
       return;
     }
     this.worker = worker;
-    worker.on('message', (message: SamplesMessage | { type: 'ready' } | { type: 'error'; message: string } | { type: `metrics:${string}` }) => {
+    worker.on('message', (message: WorkerMessage) => {
       if (message.type === 'samples') this.events.onSamples(message.window, message.samples);
       else if (message.type === 'ready') {
         this.restarts = 0;

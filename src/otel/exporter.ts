@@ -1,7 +1,7 @@
 import dc from 'node:diagnostics_channel';
 import type * as Api from '@opentelemetry/api';
 import { STALL_CAUSES, type LabelName } from '../catalogue';
-import type { CaptureSample } from '../core/attribution';
+import type { CaptureSample } from '../contract/messages';
 import type { GuardObserver, RequestObserver } from '../core/observers';
 import type { Collector, GuardContext } from '../core/read-model';
 import type { RequestRecord } from '../core/request-context';
@@ -13,11 +13,12 @@ import type { OtelOptions } from '../options';
 import { attributesOf, createInstruments, METER_NAME, type Instruments } from './instruments';
 import { PoolMetrics } from './pool-metrics';
 import { SampleQueue } from './sample-queue';
+import { OTEL_GLOBAL_METER_CHANGED } from '../contract/channels';
+import { kOtelRpcMetadata } from '../contract/symbols';
 
 type OtelApi = typeof Api;
 
-/** Where instrumentation-http keeps the server span (a `Symbol.for` key from @opentelemetry/core). */
-const RPC_METADATA_KEY = Symbol.for('OpenTelemetry SDK Context Key RPC_METADATA');
+const RPC_METADATA_KEY = kOtelRpcMetadata;
 /** Enough for 400 k requests/s between two heartbeats at the default 20 ms. */
 const QUEUE_CAPACITY = 8192;
 const CAUSES: readonly StallCause[] = STALL_CAUSES;
@@ -28,7 +29,7 @@ const CAUSES: readonly StallCause[] = STALL_CAUSES;
  * once-a-second check. A named channel rather than a list of exporters: no
  * state kept per guard here, and a second copy of loopguard hears it too.
  */
-const GLOBAL_METER_CHANGED = 'loopguard:otel:global-meter-changed';
+const GLOBAL_METER_CHANGED = OTEL_GLOBAL_METER_CHANGED;
 
 /** Loads `@opentelemetry/api` if it is installed: it is an optional peer dependency. */
 export function loadOtelApi(): OtelApi | undefined {

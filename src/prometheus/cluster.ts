@@ -14,7 +14,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Worker as ClusterWorker } from 'node:cluster';
 import { LoopGuardError } from '../errors';
 import { finiteNumber, knownKeys, optionalFunction, plainObject } from '../validate';
-import type { MetricJson } from './exposition';
+import type { MetricJson } from '../contract/messages';
 import { defaultPromClient, INSTALL_PROM_CLIENT } from './prom-lib';
 
 const ANNOUNCE = 'loopguard:metrics-server';

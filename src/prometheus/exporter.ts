@@ -4,7 +4,7 @@ import type { Histogram } from '../core/histogram';
 import type { Collector, GuardContext, GuardReadModel } from '../core/read-model';
 import { LoopGuardError } from '../errors';
 import type { PrometheusOptions } from '../options';
-import type { MetricJson } from './exposition';
+import type { MetricJson } from '../contract/messages';
 import { defaultPromClient, INSTALL_PROM_CLIENT } from './prom-lib';
 
 type Labels = Record<string, string | number>;

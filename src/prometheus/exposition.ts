@@ -5,24 +5,14 @@
  * answer from a cached copy while the main thread is blocked. Pure: no I/O.
  */
 
+import type { MetricJson, MetricValueJson } from '../contract/messages';
+
+export type { MetricJson, MetricValueJson };
+
 export const TEXT_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 export const OPENMETRICS_CONTENT_TYPE = 'application/openmetrics-text; version=1.0.0; charset=utf-8';
 
-export interface MetricValueJson {
-  labels?: Record<string, string | number>;
-  value: number;
-  /** Set for series other than the family name (`_bucket`, `_sum`, `_count`). */
-  metricName?: string;
-}
 
-/** One metric family as `registry.getMetricsAsJSON()` returns it. */
-export interface MetricJson {
-  name: string;
-  help: string;
-  type: string;
-  aggregator?: string;
-  values: MetricValueJson[];
-}
 
 /**
  * Text in the registry's own format, laid out as prom-client lays it out.

@@ -4,7 +4,7 @@
  * to text in the worker) and relays where the server listens.
  */
 import { LoopGuardError } from '../errors';
-import type { MetricsCollectedMessage, MetricsWorkerMessage } from '../watchdog/metrics-server';
+import type { MetricsCollectedMessage, MetricsWorkerMessage } from '../contract/messages';
 import { announceToPrimary } from './cluster';
 import type { PromRegistry } from './exporter';
 

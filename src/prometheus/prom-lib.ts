@@ -8,7 +8,7 @@
  * decides which library's default registry and aggregator to use when the
  * app did not pass a registry.
  */
-import type { MetricJson } from './exposition';
+import type { MetricJson } from '../contract/messages';
 
 /** In order of preference when both are installed and the app has loaded neither or both. */
 export const PROM_CLIENTS = ['@prometheus-io/client', 'prom-client'] as const;

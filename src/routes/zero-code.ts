@@ -22,10 +22,12 @@ import { patchProcess } from '../core/process-patches';
 import { expressRoute } from './express';
 import { fastifyRoute, type FastifyRequestLike } from './fastify';
 import { koaRoute, type KoaContextLike } from './koa';
+import { kKoaPatched } from '../contract/symbols';
+import { FASTIFY_INITIALIZATION } from '../contract/channels';
 
 const kFastifyRequest = Symbol('loopguard.fastifyRequest');
 const kKoaContext = Symbol('loopguard.koaContext');
-const kPatched = Symbol.for('loopguard.koaPatched');
+const kPatched = kKoaPatched;
 
 interface LinkedRequest {
   [kFastifyRequest]?: FastifyRequestLike;
@@ -43,7 +45,7 @@ export function zeroCodeRoute(req: LinkedRequest, settled?: boolean): string | n
 
 /** Links every Fastify instance created from now on; for the life of the process. */
 export function linkFastify(onError: (err: unknown) => void): void {
-  dc.subscribe('fastify.initialization', (message: unknown) => {
+  dc.subscribe(FASTIFY_INITIALIZATION, (message: unknown) => {
     try {
       (message as { fastify: { addHook(name: string, hook: unknown): void } }).fastify.addHook('onRequest', linkFastifyRequest);
     } catch (err) {

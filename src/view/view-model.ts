@@ -1,5 +1,6 @@
 import type { LoopGuardSnapshot } from '../collectors/snapshot';
-import type { StackFrame, StallReport } from '../core/stall-report';
+import type { StallReport } from '../core/stall-report';
+import type { StackFrame } from '../contract/frames';
 import { isAppFrame } from '../contract/frames';
 import type { HistoryPoint, WindowDelay } from './history';
 import { displayPath } from './paths';

@@ -16,13 +16,8 @@ import type { Session } from 'node:inspector';
 import { BUSY_SHARED_BYTES, busyProbeExpression, busySharedViews } from '../contract/probe';
 import { epochNow } from '../contract/shared-state';
 import { openLoopIdleReader, type LoopIdleReader } from './main-loop-state';
+import type { BusySamplerConfig } from '../contract/messages';
 
-export interface BusySamplerConfig {
-  sinkId: number;
-  sampleHz: number;
-  /** `BUSY_SHARED_BYTES` shared with the guard's busy time: idle samples counted here, the pending sample's ask time. */
-  shared?: SharedArrayBuffer;
-}
 
 /**
  * Back off only once the loop has been idle this long (in samples: this ×

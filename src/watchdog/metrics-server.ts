@@ -11,33 +11,13 @@
  */
 import http from 'node:http';
 import type { MessagePort } from 'node:worker_threads';
-import { OPENMETRICS_CONTENT_TYPE, renderText, TEXT_CONTENT_TYPE, withGaugeValue, type MetricJson } from '../prometheus/exposition';
+import { OPENMETRICS_CONTENT_TYPE, renderText, TEXT_CONTENT_TYPE, withGaugeValue } from '../prometheus/exposition';
+import type { MetricJson } from '../contract/messages';
 import { epochNow, type SharedState } from '../contract/shared-state';
+import type { MetricsCollectedMessage, MetricsServerConfig, MetricsWorkerMessage } from '../contract/messages';
 
-export interface MetricsServerConfig {
-  host: string;
-  port: number;
-  path: string;
-  mainThreadTimeoutMs: number;
-  /** The family whose value the worker knows better than a cached exposition. */
-  blockedGauge: Omit<MetricJson, 'values'>;
-}
 
-/** Worker → main. */
-export type MetricsWorkerMessage =
-  | { type: 'metrics:collect'; id: number }
-  | { type: 'metrics:listening'; host: string; port: number; path: string }
-  | { type: 'metrics:error'; message: string };
 
-/** Main → worker: the registry as JSON, or why it could not be collected. */
-export interface MetricsCollectedMessage {
-  type: 'metrics:collected';
-  id: number;
-  metrics?: MetricJson[];
-  /** The registry's content type: the endpoint answers in the same format. */
-  contentType?: string;
-  error?: string;
-}
 
 /** A request to the main thread unanswered for this long (a hung collect callback) is given up and asked again. */
 const ABANDON_PENDING_MS = 10_000;

@@ -6,9 +6,9 @@
  * since the same culprit stalls again.
  */
 import { classifyPause, isNodeFrame, type FrameSource } from '../advice/classify';
-import type { Advice } from '../advice/advice';
-import type { StackFrame } from '../core/stall-report';
-import type { RawFrame } from '../core/call-sites';
+import type { Advice } from '../contract/advice';
+import type { StackFrame } from '../contract/frames';
+import type { RawFrame } from '../contract/frames';
 
 /**
  * A probe that lands later than this after being asked for waited for a

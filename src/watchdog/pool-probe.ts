@@ -17,14 +17,8 @@
 import { randomFill } from 'node:crypto';
 import { SharedHistogram } from '../contract/pool-histogram';
 import { epochNow } from '../contract/shared-state';
+import type { PoolProbeConfig } from '../contract/messages';
 
-export interface PoolProbeConfig {
-  buffer: SharedArrayBuffer;
-  /** Histogram upper bounds, seconds (from the catalogue). */
-  bounds: readonly number[];
-  /** One probe per this many milliseconds at most. */
-  intervalMs: number;
-}
 
 /**
  * What to record and when, without timers or I/O. Times are epoch ms.

@@ -9,40 +9,19 @@
 import { Session } from 'node:inspector';
 import { dirname, sep } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
-import type { CaptureSample } from '../core/attribution';
+import type { CaptureSample } from '../contract/messages';
 import { readFile } from 'node:fs/promises';
 import { ARRIVED_DURING_STALL, probeExpression, type ProbeResult } from '../contract/probe';
 import { normaliseFrames } from '../contract/frames';
 import { adviseOnPause, ScriptSources } from './pause-advice';
-import { BusySampler, type BusySamplerConfig } from './busy-sampler';
+import { BusySampler } from './busy-sampler';
 import { mostlyPreempted, readSchedstat } from './preemption';
 import { epochNow, SharedState } from '../contract/shared-state';
-import { startMetricsServer, type MetricsServer, type MetricsServerConfig } from './metrics-server';
-import { startPoolProbe, type PoolProbeConfig, type PoolProbeHandle } from './pool-probe';
+import { startMetricsServer, type MetricsServer } from './metrics-server';
+import { startPoolProbe, type PoolProbeHandle } from './pool-probe';
+import type { SamplesMessage, WatchdogConfig } from '../contract/messages';
 
-export interface WatchdogConfig {
-  buffer: SharedArrayBuffer;
-  captureAfterMs: number;
-  /** Pause again this often while the same stall goes on (back-to-back culprits). */
-  resampleMs: number;
-  maxSamplesPerStall: number;
-  maxStackFrames: number;
-  /** The guard's id for the probe (its heartbeat window). */
-  probeId: number;
-  /** False: never connect the inspector; the worker runs only for the metrics endpoint. @default true */
-  captureStacks?: boolean;
-  metricsServer?: MetricsServerConfig;
-  /** The thread-pool probe, when on. */
-  poolProbe?: PoolProbeConfig;
-  /** Busy-time sampling; absent: off. */
-  busy?: BusySamplerConfig;
-}
 
-export interface SamplesMessage {
-  type: 'samples';
-  window: number;
-  samples: CaptureSample[];
-}
 
 const config = workerData as WatchdogConfig;
 /** loopguard's compiled code (dist/); this file lives in dist/watchdog. */
@@ -86,8 +65,8 @@ async function captureOnce(window: number): Promise<CaptureSample | null> {
     silent: true,
   });
   const value = probe.result?.value;
-  if (!Array.isArray(value)) return null;
-  const [requestId, method, route, asyncId, expected, afterResponse, at, frames, probedWindow] = value as ProbeResult;
+  if (typeof value !== 'object' || value === null) return null;
+  const { requestId, method, route, asyncId, expected, afterResponse, at, frames, window: probedWindow } = value as ProbeResult;
   // The loop turned before the probe ran: what it saw is not the stall's.
   if (probedWindow !== window) return null;
   const stack = normaliseFrames(frames, config.maxStackFrames);
@@ -101,10 +80,10 @@ async function captureOnce(window: number): Promise<CaptureSample | null> {
     window,
     at,
     asyncId,
-    request: requestId ? { id: requestId, method, route, afterResponse: afterResponse === 1 } : null,
+    request: requestId ? { id: requestId, method, route, afterResponse } : null,
     stack,
     advice,
-    expected: expected === 1,
+    expected,
     // No pause: the probe runs in place and returns at once.
     pausedMs: 0,
   };
