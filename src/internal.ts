@@ -4,7 +4,7 @@
  * and building blocks (`require('../dist/internal.js')`). Anything here may
  * change in any release.
  */
-export { guardInternals, type GuardInternals } from './core/guard';
+export { guardInternals, type GuardInternals } from './guard-internals';
 export { requestStore, type RequestRecord } from './core/request-context';
 export { expressRoute } from './routes/express';
 export { fastifyRoute } from './routes/fastify';

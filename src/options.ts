@@ -1,5 +1,6 @@
 import { InvalidOptionError } from './errors';
 import { boolean, finiteNumber, integer, knownKeys, objectOrFalse, optionalFunction, plainObject } from './validate';
+import type { KernelOptions } from './core/kernel-options';
 import type { StallReport } from './core/stall-report';
 import { resolveShedOptions, type ResolvedShedOptions, type ShedOptions } from './shed/options';
 import { compileIgnore } from './routes/ignore';
@@ -196,7 +197,7 @@ export interface LoopGuardOptions {
   captureAtMs?: number;
 }
 
-export interface ResolvedOptions {
+export interface ResolvedOptions extends KernelOptions {
   readonly enabled: boolean;
   /** The compiled `ignore` option: true for a request that must not be tracked; undefined when nothing is ignored. */
   readonly ignore: ((req: import('node:http').IncomingMessage) => boolean) | undefined;
@@ -228,6 +229,9 @@ export interface ResolvedOptions {
   /** @internal See LoopGuardOptions.captureAtMs. */
   readonly captureAtMs: number | undefined;
 }
+
+/** Capture probes per stall at most: enough to split back-to-back culprits, bounded for a stall that lasts minutes. */
+const MAX_SAMPLES_PER_STALL = 16;
 
 export const DEFAULTS = Object.freeze({
   thresholdMs: 100,
@@ -290,6 +294,7 @@ export function resolveOptions(input: LoopGuardOptions | undefined = {}): Resolv
     // the time it has lasted twice the threshold (idle period + capture delay), and
     // an idle process wakes a few times a second instead of forty (src/core/heartbeat.ts).
     idleHeartbeatMs: Math.max(heartbeatMs, Math.min(1000, 2 * thresholdMs - captureAfterMs)),
+    maxSamplesPerStall: MAX_SAMPLES_PER_STALL,
     captureAtMs,
   });
 }

@@ -4,6 +4,7 @@ import { BUSY_SHARED_BYTES, busySharedViews } from '../contract/probe';
 import { inExpectedCode } from '../core/expected';
 import { requestStore } from '../core/request-context';
 import type { RouteStats, RouteTable } from '../core/routes';
+import type { GcPause } from '../core/gc-pauses';
 import { BusyEstimator, type BusyShare, type BusyTotal } from './estimator';
 import { addBusySink, removeBusySink } from './probe';
 
@@ -15,11 +16,6 @@ export interface BusyKey {
 }
 
 /** A GC pause on the main thread, epoch ms. */
-export interface GcPause {
-  readonly start: number;
-  readonly end: number;
-}
-
 /** Fold at most this often, so that most intervals hold samples of their own. */
 const MIN_FOLD_MS = 1000;
 /**

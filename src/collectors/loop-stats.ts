@@ -1,9 +1,7 @@
 import {
   createHistogram,
   performance,
-  PerformanceObserver,
   type EventLoopUtilization,
-  type PerformanceEntry,
   type RecordableHistogram,
 } from 'node:perf_hooks';
 
@@ -18,12 +16,10 @@ export interface DelayPercentiles {
 
 const ELU_INTERVAL_MS = 1000;
 const PERCENTILE_WINDOW_MS = 10_000;
-const GC_PAUSES_KEPT = 64;
 
 /**
- * The loop's vital signs beside the heartbeat: interval ELU (deltas, never
- * cumulative), loop-delay percentiles over a rolling window, and
- * the recent GC pauses used to tell a GC stall from a code stall.
+ * The loop's vital signs, fed by the heartbeat's beats: interval ELU
+ * (deltas, never cumulative) and loop-delay percentiles over a rolling window.
  */
 export class LoopStats {
   /** ELU over the last completed interval (0..1). */
@@ -40,18 +36,6 @@ export class LoopStats {
   private readonly delay: RecordableHistogram = createHistogram();
   private previous: DelayPercentiles | undefined;
   private windowStartedAt = performance.now();
-  private readonly gcPauses: { start: number; end: number }[] = [];
-  private gcNext = 0;
-  private readonly gcObserver: PerformanceObserver;
-
-  constructor() {
-    this.gcObserver = new PerformanceObserver((list) => this.addGcPauses(list.getEntries()));
-  }
-
-  /** Starts observing GC pauses: with the guard, never before (a disabled guard observes nothing). */
-  start(): void {
-    this.gcObserver.observe({ entryTypes: ['gc'] });
-  }
 
   /** Called from the heartbeat with its lateness; does real work about once a second. */
   update(lateMs: number, now = performance.now()): void {
@@ -74,27 +58,6 @@ export class LoopStats {
   percentiles(): DelayPercentiles {
     const current = this.readDelay();
     return this.delay.count < 10 && this.previous ? this.previous : current;
-  }
-
-  gcPausesSnapshot(): readonly { start: number; end: number }[] {
-    // Observer callbacks are delivered later than the heartbeat that ends a
-    // GC stall: take the entries still queued, or the stall would be misread.
-    this.addGcPauses(this.gcObserver.takeRecords());
-    return this.gcPauses;
-  }
-
-  private addGcPauses(entries: readonly PerformanceEntry[]): void {
-    for (const entry of entries) {
-      const start = performance.timeOrigin + entry.startTime;
-      const pause = { start, end: start + entry.duration };
-      if (this.gcPauses.length < GC_PAUSES_KEPT) this.gcPauses.push(pause);
-      else this.gcPauses[this.gcNext] = pause;
-      this.gcNext = (this.gcNext + 1) % GC_PAUSES_KEPT;
-    }
-  }
-
-  close(): void {
-    this.gcObserver.disconnect();
   }
 
   private readDelay(): DelayPercentiles {

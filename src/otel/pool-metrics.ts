@@ -5,7 +5,7 @@
  * exported histogram matches the Prometheus one sample for sample.
  */
 import type * as Api from '@opentelemetry/api';
-import type { GuardReadModel } from '../core/read-model';
+import type { GuardReadModel } from '../collectors/read-model';
 import { attributesOf, type Instruments } from './instruments';
 
 export class PoolMetrics {

@@ -1,7 +1,8 @@
 import { CATALOGUE, DEFAULT_PREFIX, metricByKey, type MetricDefinition, type MetricKey } from '../catalogue';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Histogram } from '../core/histogram';
-import type { Collector, GuardContext, GuardReadModel } from '../core/read-model';
+import type { GuardContext, GuardReadModel } from '../collectors/read-model';
+import type { Collector } from '../core/kernel';
 import { LoopGuardError } from '../errors';
 import type { PrometheusOptions } from '../options';
 import type { MetricJson } from '../contract/messages';

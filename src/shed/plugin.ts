@@ -4,7 +4,7 @@
  * exporters read, and announces changes as the guard's `'shed'` event.
  * Adapters reach it as `guard.shedder` (src/create-guard.ts).
  */
-import type { GuardContext } from '../core/read-model';
+import type { GuardContext, ShedCounter } from '../collectors/read-model';
 import type { ShedChange } from './decision';
 import type { ResolvedShedOptions } from './options';
 import { Shedder, type ShedStatus } from './shedder';
@@ -24,7 +24,7 @@ declare module '../collectors/snapshot' {
 }
 
 /** Attaches shedding when the `shed` option is on; either way `snapshot().shedding` says how it stands. */
-export function attachShedding(context: GuardContext, options: ResolvedShedOptions | false): Shedder | undefined {
+export function attachShedding(context: GuardContext, options: ResolvedShedOptions | false, shedTotals: Map<string, ShedCounter>): Shedder | undefined {
   if (options === false) {
     context.snapshotSection('shedding', () => null);
     return undefined;
@@ -33,7 +33,7 @@ export function attachShedding(context: GuardContext, options: ResolvedShedOptio
   const shedder = new Shedder(options, {
     loop: model.loop,
     routes: model.routes,
-    shedTotals: model.shedTotals,
+    shedTotals,
     reportError: context.reportError,
     shedChanged: (change) => context.emit('shed', change),
     busy: model.busy,

@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { ROUTE_UNMATCHED } from '../catalogue';
-import type { ShedCounter } from '../core/read-model';
+import type { ShedCounter } from '../collectors/read-model';
 import { LoopGuardError } from '../errors';
 import { busyBlame, type BusyShareLike } from './busy-blame';
 import { RecentBlame, selectCulprits, type Blame } from './culprits';

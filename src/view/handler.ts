@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isAbsolute } from 'node:path';
-import type { GuardContext } from '../core/read-model';
+import type { GuardContext } from '../collectors/read-model';
 import type { LoopGuardSnapshot } from '../collectors/snapshot';
 import { InvalidOptionError, LoopGuardError } from '../errors';
 import { knownKeys, optionalFunction, plainObject } from '../validate';

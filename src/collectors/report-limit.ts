@@ -4,7 +4,7 @@
  * service's event volume; metrics still count every stall. Pure: the caller
  * passes the time.
  */
-import type { StallReport } from './stall-report';
+import type { StallReport } from '../core/stall-report';
 
 /** Fingerprints remembered; past this the oldest window is forgotten (its culprit starts afresh). */
 const MAX_FINGERPRINTS = 1000;

@@ -1,20 +1,21 @@
 /**
- * What a collector (an exporter, a view, load shedding) gets from the guard:
- * a read model of its cumulative state, observers to attach, and a way to
- * report problems and emit events. Collectors read the model on their own
- * schedule (collect time, a page poll); nothing in core knows who they are.
+ * What a consumer (an exporter, a view, load shedding) gets: a read model of
+ * the guard's cumulative state, observers to attach, and a way to report
+ * problems and emit events. Consumers read the model on their own schedule
+ * (collect time, a page poll); the kernel and the collectors below know
+ * nothing of who they are. The composition (src/compose.ts) builds both.
  */
-import type { ResolvedOptions } from '../options';
-import type { DelayPercentiles } from '../collectors/loop-stats';
-import type { ThreadPoolStats } from '../collectors/thread-pool';
+import type { Histogram } from '../core/histogram';
+import type { KernelOptions } from '../core/kernel-options';
+import type { GuardObserver, RequestObserver } from '../core/observers';
+import type { RouteStats } from '../core/routes';
+import type { LoopGuardEvents } from '../core/events';
 import type { BusyTime } from '../busy/busy-time';
-import type { WorkerPoolFigures } from '../collectors/worker-pools';
-import type { LoopGuardEvents } from './events';
-import type { Histogram } from './histogram';
-import type { GuardObserver, RequestObserver } from './observers';
-import type { RouteStats } from './routes';
-import type { SnapshotSections } from '../collectors/snapshot';
-import type { StallStats } from '../collectors/stall-stats';
+import type { DelayPercentiles } from './loop-stats';
+import type { SnapshotSections } from './snapshot';
+import type { StallStats } from './stall-stats';
+import type { ThreadPoolStats } from './thread-pool';
+import type { WorkerPoolFigures } from './worker-pools';
 
 /** Requests answered 503 by load shedding, for one (route label, reason). */
 export interface ShedCounter {
@@ -24,7 +25,8 @@ export interface ShedCounter {
 }
 
 export interface GuardReadModel {
-  readonly options: ResolvedOptions;
+  /** The kernel's options (thresholds, heartbeat period). */
+  readonly options: KernelOptions;
   /** Heartbeat delay samples, seconds, since start. */
   readonly delayHistogram: Histogram;
   /** Per (route template, method) request counts and delay histograms; bounded by `maxRoutes`. */
@@ -32,8 +34,8 @@ export interface GuardReadModel {
   /** Stall totals by culprit, duration histograms by cause, recent reports. */
   readonly stalls: StallStats;
   readonly loop: { readonly utilization: number; percentiles(): DelayPercentiles };
-  /** Written by load shedding, keyed `route\0reason`; read by the exporters. */
-  readonly shedTotals: Map<string, ShedCounter>;
+  /** Written by load shedding (shed/), keyed `route\0reason`; read by the exporters. */
+  readonly shedTotals: ReadonlyMap<string, ShedCounter>;
   /** libuv's pool: its size, and the probe's delay histogram (in shared memory, written by the watchdog) when `probing`. */
   readonly threadPool: Pick<ThreadPoolStats, 'size' | 'probing' | 'histogram' | 'delay'>;
   /** Sampled busy time by route (totals for the counters, recent shares); undefined when `busySampleHz` is 0. */
@@ -61,9 +63,4 @@ export interface GuardContext {
   emit<K extends keyof LoopGuardEvents>(event: K, ...args: LoopGuardEvents[K]): void;
   /** Reports a runtime problem once per distinct message; never throws. */
   reportError(err: unknown): void;
-}
-
-/** A plugged-in part: closed with the guard. */
-export interface Collector {
-  close(): void;
 }

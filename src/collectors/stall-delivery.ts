@@ -1,0 +1,48 @@
+import type { StallReport } from '../core/stall-report';
+import type { GuardObserver } from '../core/observers';
+import { callbackFailed } from '../core/report-errors';
+import { culpritFingerprint, ReportLimit } from './report-limit';
+
+export interface StallDeliveryOptions {
+  readonly onStall: ((report: StallReport) => void) | undefined;
+  readonly logger: { warn(obj: object, msg?: string): void } | undefined;
+  readonly reportsPerCulpritPerMinute: number;
+}
+
+/**
+ * The last step of a stall: the user's `onStall`, the logger's warning and
+ * the guard's `'stall'` event, at most `reportsPerCulpritPerMinute` a minute
+ * for one culprit (a held-back report is counted on the next one delivered,
+ * as `suppressed`). Attached after the stall stats, so that a listener
+ * reading `snapshot()` already sees its stall; metrics count every stall.
+ */
+export function stallDelivery(
+  options: StallDeliveryOptions,
+  emit: (report: StallReport) => void,
+  reportError: (err: unknown) => void,
+): GuardObserver {
+  const limit = new ReportLimit(options.reportsPerCulpritPerMinute);
+  const { onStall, logger } = options;
+  return {
+    stall(report) {
+      const held = limit.admit(culpritFingerprint(report), report.startedAt);
+      if (held < 0) return;
+      const delivered: StallReport = held > 0 ? { ...report, suppressed: held } : report;
+      if (onStall) {
+        try {
+          onStall(delivered);
+        } catch (err) {
+          reportError(callbackFailed('onStall', err));
+        }
+      }
+      if (logger) {
+        try {
+          logger.warn({ loopguard: delivered }, `event loop stalled ${Math.round(delivered.durationMs)} ms${delivered.route === null ? ` (${delivered.cause})` : ` in ${delivered.method ?? ''} ${delivered.route}`}`);
+        } catch (err) {
+          reportError(callbackFailed('logger.warn', err));
+        }
+      }
+      emit(delivered);
+    },
+  };
+}

@@ -1,0 +1,222 @@
+import inspector from 'node:inspector';
+import { ROUTE_BACKGROUND, ROUTE_GC } from '../catalogue';
+import type { WatchdogConfig, WorkerMessage } from '../contract/messages';
+import { epochNow, SharedState } from '../contract/shared-state';
+import { LoopGuardError } from '../errors';
+import { expectedRouteTest } from './expected';
+import { GcPauses } from './gc-pauses';
+import { Heartbeat } from './heartbeat';
+import type { KernelOptions } from './kernel-options';
+import { GuardObservers, RequestObservers } from './observers';
+import { enablePrecise } from './precise';
+import { guardClosed, guardOpened } from './process-patches';
+import { ErrorReporter } from './report-errors';
+import { registerWindowReader, unregisterWindowReader, type RequestRecord, type RouteResolver } from './request-context';
+import { RequestTracker } from './request-tracker';
+import { RouteTable } from './routes';
+import { StallPipeline } from './stall-pipeline';
+import type { StallReport } from './stall-report';
+import { Watchdog } from './watchdog-host';
+
+/** The parts of the watchdog worker a collector needs, declared when it is attached (the one start-time hand-off). */
+export type WorkerParts = Partial<Pick<WatchdogConfig, 'metricsServer' | 'poolProbe' | 'busy'>>;
+
+/** A part plugged into the kernel from outside: closed with it, and given the worker parts it declares. */
+export interface Collector {
+  /** What this collector needs the watchdog worker to run; read once, at `start()`. */
+  readonly worker?: WorkerParts;
+  /** Messages from the worker that belong to this collector (the metrics endpoint's); `reply` answers that worker. */
+  onWorkerMessage?(message: WorkerMessage, reply: (message: unknown) => void): void;
+  close(): void;
+}
+
+/**
+ * The kernel: the heartbeat, the shared state, the request tracker, the stall
+ * pipeline and the watchdog host. It measures stalls and names their
+ * culprits; it accumulates nothing. Everything that counts, exports, shows
+ * or sheds is a collector attached from outside (src/compose.ts) that follows
+ * the kernel through its observers. Adapters call `beginRequest`; all else
+ * runs off the request path.
+ */
+export class Kernel {
+  readonly routes: RouteTable;
+  readonly tracker: RequestTracker;
+  readonly shared = new SharedState();
+  readonly gcPauses = new GcPauses();
+  readonly observers: GuardObservers;
+  readonly requestObservers: RequestObservers;
+  readonly errors: ErrorReporter;
+  readonly #options: KernelOptions;
+  readonly #onReady: () => void;
+  readonly #heartbeat: Heartbeat;
+  readonly #pipeline: StallPipeline;
+  /** This kernel's id for the capture probe, which reads its heartbeat window. */
+  readonly #probeId = registerWindowReader(() => this.shared.window);
+  readonly #collectors: Collector[] = [];
+  readonly #createdAt = performance.now();
+  #watchdog: Watchdog | undefined;
+  #releasePrecise: (() => void) | undefined;
+  /** Epoch ms of the last once-a-second check (the beat count is no clock: the idle pace is slower). */
+  #captureCheckedAt = 0;
+  #graceTimer: NodeJS.Timeout | undefined;
+  #closed = false;
+
+  constructor(options: KernelOptions, onReady: () => void = () => undefined) {
+    this.#options = options;
+    this.errors = new ErrorReporter(options.onError, options.logger);
+    const reportError = (err: unknown): void => this.errors.report(err);
+    this.observers = new GuardObservers(reportError);
+    this.routes = new RouteTable(options.maxRoutes);
+    this.#heartbeat = new Heartbeat(
+      options.heartbeatMs,
+      this.shared,
+      { onBeat: (lateMs, window, now) => this.onBeat(lateMs, window, now) },
+      { periodMs: options.idleHeartbeatMs, quiet: () => this.tracker.inFlight === 0 },
+    );
+    this.tracker = new RequestTracker(this.routes, this.#heartbeat, options.precise, ({ record, route }) => this.#pipeline.culpritFinished(record.id, route));
+    this.tracker.victimThresholdMs = options.thresholdMs;
+    this.tracker.blameAfterResponseMs = options.blameAfterResponseMs;
+    this.requestObservers = new RequestObservers((current) => (this.tracker.observer = current));
+    this.#pipeline = new StallPipeline({ heartbeatMs: options.heartbeatMs, expectedRoute: expectedRouteTest(options.expectedBlockingRoutes) }, {
+      gcPauses: () => this.gcPauses.snapshot(),
+      chargeStall: (requestId, ms) => this.tracker.chargeStall(requestId, ms),
+      culprit: (requestId, report) => this.observers.culprit(requestId, report),
+      deliver: (report) => this.#deliver(report),
+      samplesUsed: (samples) => this.observers.samplesUsed(samples),
+    });
+    this.#onReady = onReady;
+    // Last: a kernel counts as open (for process-wide patches) once nothing here can throw; close() counts it out.
+    guardOpened();
+  }
+
+
+  /** Plugs a collector in; one attached to a closed kernel is closed at once. */
+  attach<C extends Collector>(collector: C): C {
+    if (this.#closed) this.#close(collector);
+    else this.#collectors.push(collector);
+    return collector;
+  }
+
+  /** Starts the heartbeat and, when anything needs it, the watchdog worker with every collector's parts. */
+  start(): void {
+    const options = this.#options;
+    if (options.precise) this.#releasePrecise = enablePrecise();
+    this.#heartbeat.start();
+    this.gcPauses.start();
+    const parts: WorkerParts = Object.assign({}, ...this.#collectors.map((c) => c.worker));
+    // Without captures the worker still runs when a collector needs it; it just never probes.
+    if (options.captureStacks || parts.metricsServer || parts.poolProbe || parts.busy) {
+      const listeners = this.#collectors.filter((c) => c.onWorkerMessage);
+      this.#watchdog = new Watchdog(
+        this.shared,
+        {
+          captureAfterMs: options.captureAfterMs,
+          resampleMs: Math.max(10, Math.round(options.thresholdMs / 2)),
+          maxSamplesPerStall: options.maxSamplesPerStall,
+          maxStackFrames: options.maxStackFrames,
+          probeId: this.#probeId,
+          captureStacks: options.captureStacks,
+          ...parts,
+        },
+        {
+          onSamples: (window, samples) => this.#guarded(() => this.#pipeline.samplesArrived(window, samples)),
+          onError: (error) => this.errors.report(new LoopGuardError('LOOPGUARD_WATCHDOG_FAILED', error.message, { cause: error })),
+          onReady: () => this.#onReady(),
+          onMessage: (message, reply) => {
+            for (const c of listeners) this.#guarded(() => c.onWorkerMessage!(message as WorkerMessage, reply));
+          },
+        },
+      );
+      this.#watchdog.start();
+    }
+    this.#updateCaptureAllowed();
+    if (options.startupGraceMs > 0) {
+      // Allow captures the moment grace ends, not up to a second later: a stall
+      // straddling that moment would otherwise be reported without its stack.
+      this.#graceTimer = setTimeout(() => this.#updateCaptureAllowed(), options.startupGraceMs + 1);
+      this.#graceTimer.unref();
+    }
+  }
+
+  /** Called by adapters when a request is accepted. Never throws. */
+  beginRequest(req: unknown, method: string, routeOf: RouteResolver): RequestRecord {
+    return this.tracker.begin(req, method, routeOf);
+  }
+
+  /** How long the loop has been blocked right now, ms. */
+  blockedForMs(): number {
+    return this.shared.blockedForMs(epochNow());
+  }
+
+  inStartupGrace(): boolean {
+    return performance.now() - this.#createdAt < this.#options.startupGraceMs;
+  }
+
+  get watchdog(): Watchdog | undefined {
+    return this.#watchdog;
+  }
+
+  get isClosed(): boolean {
+    return this.#closed;
+  }
+
+  /** Stops timers and the worker, then closes every collector: the process can exit. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#heartbeat.stop();
+    if (this.#graceTimer) clearTimeout(this.#graceTimer);
+    this.#watchdog?.close();
+    unregisterWindowReader(this.#probeId);
+    this.gcPauses.close();
+    this.#releasePrecise?.();
+    this.#pipeline.close();
+    for (const collector of this.#collectors.splice(0)) this.#close(collector);
+    guardClosed();
+  }
+
+  /** The heartbeat's listener (tests drive it directly): late by `lateMs`, ending `endedWindow`, at epoch `nowEpochMs`. */
+  onBeat(lateMs: number, endedWindow: number, nowEpochMs: number): void {
+    try {
+      // Once a second: startup grace ending, a debugger attaching or leaving.
+      if (nowEpochMs - this.#captureCheckedAt >= 1000) {
+        this.#captureCheckedAt = nowEpochMs;
+        this.#updateCaptureAllowed();
+      }
+      this.observers.beat(lateMs);
+      // Victims whose own timers expired during the stall finish in this same
+      // timers phase, before the heartbeat runs: they are counted as they finish.
+      const inFlight = this.tracker.inFlight + this.tracker.finishedVictims;
+      this.tracker.finishedVictims = 0;
+      if (lateMs < this.#options.thresholdMs || this.inStartupGrace()) return;
+      const samplesComing = this.#watchdog?.running === true && this.shared.capturing === endedWindow;
+      this.#pipeline.measured({ window: endedWindow, startedAt: nowEpochMs - lateMs, durationMs: lateMs, inFlight }, samplesComing);
+    } catch (err) {
+      this.errors.report(err);
+    }
+  }
+
+  #updateCaptureAllowed(): void {
+    // A debugger client attached (inspector.url() set) owns pausing; we must not pause under it.
+    this.shared.captureAllowed = this.#options.captureStacks && !this.inStartupGrace() && inspector.url() === undefined;
+  }
+
+  /** A finished report goes to the observers with the route label the metrics use. */
+  #deliver(report: StallReport): void {
+    if (this.#closed) return;
+    const label = report.cause === 'gc' ? ROUTE_GC : report.route === null ? ROUTE_BACKGROUND : this.routes.labelFor(report.route);
+    this.observers.stall(report, label);
+  }
+
+  #guarded(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.errors.report(err);
+    }
+  }
+
+  #close(collector: Collector): void {
+    this.#guarded(() => collector.close());
+  }
+}
