@@ -9,12 +9,7 @@
 import type { StallReport } from './core/stall-report';
 import { InvalidOptionError } from './errors';
 import { resolveOptions, type LoopGuardOptions } from './options';
-import { resolveBudget, TEST_RUN_QUIET, type BudgetConfig } from './budget/budget-config';
-
-/** The loop budget of a test run, and the directory its processes report to (unset in the first one). */
-export interface BudgetRunConfig extends BudgetConfig {
-  readonly runDir: string | undefined;
-}
+import { resolveBudget, TEST_RUN_QUIET, type BudgetRunConfig } from './budget/budget-config';
 
 type Kind = 'number' | 'boolean' | 'string' | 'onStall' | 'list';
 

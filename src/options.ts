@@ -4,50 +4,10 @@ import type { KernelOptions } from './core/kernel-options';
 import type { StallReport } from './core/stall-report';
 import { resolveShedOptions, type ResolvedShedOptions, type ShedOptions } from './shed/options';
 import { compileIgnore } from './routes/ignore';
+import { resolveMetricsServer, validatePrometheus, type MetricsServerOptions, type PrometheusOptions } from './prometheus/options';
+import { validateOtel, type OtelOptions } from './otel/options';
 
-/** Where loopguard registers its Prometheus series. */
-export interface PrometheusOptions {
-  /** A `Registry` from prom-client or @prometheus-io/client. @default the installed client's default `register` (see README) */
-  registry?: unknown;
-  /** Prefix of every metric name. @default 'loopguard_' */
-  prefix?: string;
-}
-
-/**
- * A `/metrics` endpoint served by the watchdog worker thread, so it answers
- * while the main thread is blocked. Binds loopback unless told otherwise: it
- * has no authentication of its own.
- */
-export interface MetricsServerOptions {
-  /** TCP port; 0 picks a free one (see the `'metrics:listening'` event). */
-  port: number;
-  /** Interface to bind. @default '127.0.0.1' */
-  host?: string;
-  /** Path that serves the exposition; other paths answer 404. @default '/metrics' */
-  path?: string;
-  /**
-   * How long a scrape waits for a fresh exposition from the main thread
-   * before serving the last one it gave, with live values from the worker.
-   * @default 50
-   */
-  mainThreadTimeoutMs?: number;
-}
-
-/** Where loopguard records its OpenTelemetry instruments. */
-export interface OtelOptions {
-  /**
-   * An `@opentelemetry/api` `Meter`.
-   * @default the global meter `metrics.getMeter('loopguard')`, bound again if an SDK registers later
-   */
-  meter?: unknown;
-  /**
-   * Add `loopguard.stall` events to the culprit request's span and
-   * `loopguard.delayed` events to spans of requests that waited at least
-   * `thresholdMs`. Needs a registered tracer (e.g. instrumentation-http); creates no spans.
-   * @default true
-   */
-  traces?: boolean;
-}
+export type { MetricsServerOptions, OtelOptions, PrometheusOptions };
 
 /** The thread-pool probe (see `loopguard_threadpool_delay_seconds`). */
 export interface ThreadPoolProbeOptions {
@@ -275,7 +235,7 @@ export function resolveOptions(input: LoopGuardOptions | undefined = {}): Resolv
     onStall: optionalFunction<(report: StallReport) => void>('onStall', input.onStall),
     captureStacks: boolean('captureStacks', input.captureStacks ?? DEFAULTS.captureStacks),
     prometheus,
-    metricsServer: metricsServer(input.metricsServer, prometheus !== false),
+    metricsServer: resolveMetricsServer(input.metricsServer, prometheus !== false),
     otel: objectOrFalse<OtelOptions>('otel', input.otel, validateOtel),
     maxRoutes: integer('maxRoutes', input.maxRoutes ?? DEFAULTS.maxRoutes, 1, 100_000),
     startupGraceMs: finiteNumber('startupGraceMs', input.startupGraceMs ?? DEFAULTS.startupGraceMs, 0, 3_600_000),
@@ -321,34 +281,6 @@ function expectedRoutes(value: unknown): readonly (string | RegExp)[] {
   );
 }
 
-function validatePrometheus(value: PrometheusOptions): PrometheusOptions {
-  knownKeys('prometheus', value, ['registry', 'prefix']);
-  if (value.prefix !== undefined && (typeof value.prefix !== 'string' || !/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(value.prefix))) {
-    throw new InvalidOptionError('prometheus.prefix', 'a valid Prometheus metric name prefix ([a-zA-Z_:][a-zA-Z0-9_:]*)', value.prefix);
-  }
-  if (value.registry !== undefined && (value.registry === null || typeof (value.registry as { registerMetric?: unknown }).registerMetric !== 'function')) {
-    throw new InvalidOptionError('prometheus.registry', 'a prom-client or @prometheus-io/client Registry', value.registry);
-  }
-  return value;
-}
-
-function metricsServer(value: unknown, prometheus: boolean): Readonly<Required<MetricsServerOptions>> | false {
-  if (value === undefined || value === false) return false;
-  const input = plainObject<MetricsServerOptions>('metricsServer', value, 'an object such as { port: 9464 }, or false');
-  if (!prometheus) throw new InvalidOptionError('metricsServer', 'false when `prometheus: false` (it serves the Prometheus registry)', value);
-  knownKeys('metricsServer', input, ['port', 'host', 'path', 'mainThreadTimeoutMs']);
-  const host = input.host ?? '127.0.0.1';
-  if (typeof host !== 'string' || host.length === 0) throw new InvalidOptionError('metricsServer.host', 'a non-empty string', host);
-  const path = input.path ?? '/metrics';
-  if (typeof path !== 'string' || !/^\/[^?#\s]*$/.test(path)) throw new InvalidOptionError('metricsServer.path', 'a path starting with / (no query)', path);
-  return Object.freeze({
-    port: integer('metricsServer.port', input.port, 0, 65_535),
-    host,
-    path,
-    mainThreadTimeoutMs: finiteNumber('metricsServer.mainThreadTimeoutMs', input.mainThreadTimeoutMs ?? 50, 1, 10_000),
-  });
-}
-
 function threadPoolProbe(value: unknown): Readonly<Required<ThreadPoolProbeOptions>> | false {
   const probe = objectOrFalse<ThreadPoolProbeOptions>('threadPoolProbe', value === true ? {} : value, (v) => {
     knownKeys('threadPoolProbe', v, ['intervalMs']);
@@ -358,12 +290,3 @@ function threadPoolProbe(value: unknown): Readonly<Required<ThreadPoolProbeOptio
   return Object.freeze({ intervalMs: integer('threadPoolProbe.intervalMs', probe.intervalMs ?? DEFAULTS.threadPoolProbeIntervalMs, 10, 60_000) });
 }
 
-function validateOtel(value: OtelOptions): OtelOptions {
-  knownKeys('otel', value, ['meter', 'traces']);
-  const meter = value.meter as Record<string, unknown> | null | undefined;
-  if (meter !== undefined && (meter === null || typeof meter.createHistogram !== 'function' || typeof meter.addBatchObservableCallback !== 'function')) {
-    throw new InvalidOptionError('otel.meter', 'an @opentelemetry/api Meter', value.meter);
-  }
-  if (value.traces !== undefined) boolean('otel.traces', value.traces);
-  return value;
-}

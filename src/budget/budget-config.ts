@@ -38,3 +38,8 @@ export function resolveBudget(
  * no test run reads. Off, the watchdog thread has nothing else to do.
  */
 export const TEST_RUN_QUIET = { busySampleHz: 0, threadPoolProbe: false } as const;
+
+/** The loop budget of a test run, and the directory its processes report to (unset in the first one). */
+export interface BudgetRunConfig extends BudgetConfig {
+  readonly runDir: string | undefined;
+}

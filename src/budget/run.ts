@@ -12,7 +12,7 @@ import { mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { LoopGuard } from '../create-guard';
-import type { BudgetRunConfig } from '../env-options';
+import type { BudgetRunConfig } from './budget-config';
 import { BudgetCollector } from './collector';
 import { offerHost } from './host';
 import { mergeSummaries, type BudgetSummary } from './ledger';

@@ -10,7 +10,7 @@ import type { RouteStats } from '../core/routes';
 import type { StallCause, StallReport } from '../core/stall-report';
 import { SpanLinks, type SpanLike } from './span-events';
 import { LoopGuardError } from '../errors';
-import type { OtelOptions } from '../options';
+import type { OtelOptions } from './options';
 import { attributesOf, createInstruments, METER_NAME, type Instruments } from './instruments';
 import { PoolMetrics } from './pool-metrics';
 import { SampleQueue } from './sample-queue';

@@ -4,7 +4,7 @@ import type { Histogram } from '../core/histogram';
 import type { GuardContext, GuardReadModel } from '../collectors/read-model';
 import type { Collector } from '../core/kernel';
 import { LoopGuardError } from '../errors';
-import type { PrometheusOptions } from '../options';
+import type { PrometheusOptions } from './options';
 import type { MetricJson } from '../contract/messages';
 import { defaultPromClient, INSTALL_PROM_CLIENT } from './prom-lib';
 
