@@ -121,21 +121,19 @@ export function subscribeFinish(): void {
  * a request once).
  */
 export function startForApp(app: unknown, starter: RequestStarter): void {
-  if (typeof app !== 'function') return;
-  const current = byListener.get(app);
-  if (current !== undefined && !current.closed) return;
-  byListener.set(app, starter);
-  startersChanged();
-  subscribeFinish();
-  subscribeStart();
+  if (typeof app === 'function') claim(byListener, app, starter);
 }
 
 /** Requests to `server` are opened by `starter` at the start channel, whatever its request listener. */
 export function startForServer(server: unknown, starter: RequestStarter): void {
-  if (server === null || typeof server !== 'object') return;
-  const current = byClaimedServer.get(server);
+  if (server !== null && typeof server === 'object') claim(byClaimedServer, server, starter);
+}
+
+/** `key`'s requests are opened by `starter`, unless a live starter already has them. */
+function claim(starters: WeakMap<object, RequestStarter>, key: object, starter: RequestStarter): void {
+  const current = starters.get(key);
   if (current !== undefined && !current.closed) return;
-  byClaimedServer.set(server, starter);
+  starters.set(key, starter);
   startersChanged();
   subscribeFinish();
   subscribeStart();
