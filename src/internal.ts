@@ -30,7 +30,7 @@ export { optionsFromEnv, ENV_VARIABLES } from './env-options';
 export { DELAY_BUCKETS_SECONDS, THREADPOOL_BUCKETS_SECONDS } from './catalogue';
 
 // The main thread's sampling: heartbeat, idle pace, thread-pool and worker-pool stats.
-export { Heartbeat, type BeatListener, type IdlePace } from './sampler/heartbeat';
+export { Heartbeat, type BeatListener, type IdlePace, type HeartbeatClock } from './sampler/heartbeat';
 export { IdleGate } from './sampler/idle-gate';
 export { threadPoolSize, ThreadPoolStats } from './sampler/thread-pool';
 export { WorkerPools, MAX_WATCHED_POOLS } from './sampler/worker-pools';
