@@ -12,6 +12,12 @@ function fakeClock() {
     delay: 0,
     settled: 0,
     window: 1,
+    idle: false,
+    wakes: 0,
+    wake() {
+      this.wakes++;
+      this.idle = false;
+    },
     delayClockMs() {
       return this.delay;
     },
@@ -129,4 +135,32 @@ test('precise mode records each request\'s own time; a throwing resolver loses n
   const s = stats('(unmatched)');
   assert.equal(s.blocking.count, 1);
   assert.ok(Math.abs(s.blocking.sum - 0.012) < 1e-9);
+});
+
+test('the first request after a quiet spell wakes the heartbeat; later ones do not; ids rise and the in-flight count follows', () => {
+  const { t, clock } = tracker();
+  clock.idle = true;
+  const a = t.begin({}, 'GET', route('/a'));
+  assert.equal(clock.wakes, 1);
+  const b = t.begin({}, 'GET', route('/b'));
+  assert.equal(clock.wakes, 1, 'busy already: one branch, no call');
+  assert.equal(b.id, a.id + 1);
+  assert.equal(t.inFlight, 2);
+  t.finish(a);
+  t.finish(a);
+  assert.equal(t.inFlight, 1, 'finishing twice counts once');
+  t.discard(b);
+  assert.equal(t.inFlight, 0);
+});
+
+test('an observer opens each request\'s span and hears captures; a throwing observer costs the probe nothing', () => {
+  const { t } = tracker();
+  const heard = [];
+  t.observer = { begin: () => 'span-1', captured: (r) => heard.push(r.id), finished() {} };
+  const record = t.begin({}, 'GET', route('/a'));
+  assert.equal(record.span, 'span-1');
+  t.captured(record);
+  assert.deepEqual(heard, [record.id]);
+  t.observer = { begin: () => undefined, captured: () => { throw new Error('observer broke'); }, finished() {} };
+  assert.doesNotThrow(() => t.captured(record), 'it runs while the main thread is paused');
 });
