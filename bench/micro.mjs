@@ -115,8 +115,8 @@ async function runChild(mode) {
 function syncPieces() {
   const { createLoopGuard } = require('loopguard');
   const { expressRoute } = require('../dist/internal.js');
-  const { RouteTable } = require('../dist/core/routes.js');
-  const { Histogram } = require('../dist/core/histogram.js');
+  const { RouteTable } = require('../dist/internal.js');
+  const { Histogram } = require('../dist/internal.js');
   const { DELAY_BUCKETS_SECONDS } = require('../dist/catalogue.js');
   const guard = createLoopGuard({ prometheus: false, otel: false, captureStacks: false });
   const route = { path: '/users/:id' };

@@ -12,6 +12,10 @@
 // flake), or more failing files than that, fails the run: a real regression
 // fails every time. The failed files are named by the file that was run
 // (suite-files-reporter.mjs), so a Prometheus twin's failure retries the twin.
+//
+// Test files live in kind folders under test/ (test/README.md); the lists
+// below name them by their path relative to test/ ('scenarios/idle-pace.test.mjs'),
+// and a listed name with no file stops the run before it starts.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -19,21 +23,23 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
+const TEST_DIR = path.join(root, 'test');
 
 /** File → why its verdict is the same on every Node line (it ran once, in `npm test`). */
 export const LINE_INDEPENDENT = {
-  'architecture.test.mjs': 'reads the TypeScript import graph',
-  'ci-run.test.mjs': 'reads .ci/run',
-  'test-setup.test.mjs': "checks the test setup's system programs",
-  'grafana-generated.test.mjs': 'compares generated JSON and YAML',
-  'grafana-promtool.test.mjs': "promtool's checks of the rules and queries",
-  'grafana-prometheus.test.mjs': "a real Prometheus evaluating the dashboard's queries",
-  'package-types.test.mjs': "TypeScript's resolution of the packed tarball",
-  'package-prom-clients.test.mjs': 'npm installs of the tarball: which client is chosen',
-  'package-fastify.test.mjs': 'npm install of the tarball with fastify only',
-  'otel-newest-line.test.mjs': 'runs on Node 24 from the registry whatever Node starts it',
-  'quickstart.test.mjs': 'npm install of the tarball: the README quick start and an example in a project of their own',
-  'docs-links.test.mjs': 'reads the docs, the alert rules and the dashboard',
+  'package/architecture.test.mjs': 'reads the TypeScript import graph',
+  'package/ci-run.test.mjs': 'reads .ci/run',
+  'package/test-setup.test.mjs': "checks the test setup's system programs",
+  'exporters/grafana-generated.test.mjs': 'compares generated JSON and YAML',
+  'exporters/grafana-promtool.test.mjs': "promtool's checks of the rules and queries",
+  'exporters/grafana-prometheus.test.mjs': "a real Prometheus evaluating the dashboard's queries",
+  'package/package-types.test.mjs': "TypeScript's resolution of the packed tarball",
+  'package/package-prom-clients.test.mjs': 'npm installs of the tarball: which client is chosen',
+  'package/package-fastify.test.mjs': 'npm install of the tarball with fastify only',
+  'package/otel-newest-line.test.mjs': 'runs on Node 24 from the registry whatever Node starts it',
+  'package/quickstart.test.mjs': 'npm install of the tarball: the README quick start and an example in a project of their own',
+  'package/docs-links.test.mjs': 'reads the docs, the alert rules and the dashboard',
+  'package/test-layout.test.mjs': 'reads the test files and package.json',
 };
 
 /**
@@ -50,34 +56,34 @@ export const ONCE_ONLY = {};
  * failure that shows one time in two is never retried away.
  */
 export const TIMING_SCENARIOS = new Set([
-  'express-attribution.test.mjs',
-  'adapters-attribution.test.mjs',
-  'idle-pace.test.mjs',
-  'options-production-stalls.test.mjs',
-  'register-zero-code.test.mjs',
-  'after-response.test.mjs',
-  'advice-scenarios.test.mjs',
-  'expected-express.test.mjs',
-  'busy-scenario.test.mjs',
-  'pool-scenario.test.mjs',
-  'budget-runners.test.mjs',
-  'otel-traces.test.mjs',
-  'otel-helper-otlp.test.mjs',
-  'reliability-watchdog.test.mjs',
-  'reliability-faults-stall.test.mjs',
-  'core-guard-stalls.test.mjs',
-  'adapters-precise.test.mjs',
-  'view-page.test.mjs',
-  'prometheus-metrics-server-stalls.test.mjs',
-  'prometheus-metrics-server-stalls.prometheus-io.test.mjs',
-  'shed-express.test.mjs',
-  'shed-adapters.test.mjs',
-  'demo.test.mjs',
-  'demo-examples.test.mjs',
-  'prometheus-cluster.test.mjs',
-  'prometheus-cluster.prometheus-io.test.mjs',
-  'prometheus-server.test.mjs',
-  'prometheus-server.prometheus-io.test.mjs',
+  'scenarios/express-attribution.test.mjs',
+  'scenarios/adapters-attribution.test.mjs',
+  'scenarios/idle-pace.test.mjs',
+  'scenarios/options-production-stalls.test.mjs',
+  'scenarios/register-zero-code.test.mjs',
+  'scenarios/after-response.test.mjs',
+  'scenarios/advice-scenarios.test.mjs',
+  'scenarios/expected-express.test.mjs',
+  'scenarios/busy-scenario.test.mjs',
+  'scenarios/pool-scenario.test.mjs',
+  'scenarios/budget-runners.test.mjs',
+  'exporters/otel-traces.test.mjs',
+  'exporters/otel-helper-otlp.test.mjs',
+  'scenarios/reliability-watchdog.test.mjs',
+  'scenarios/reliability-faults-stall.test.mjs',
+  'scenarios/core-guard-stalls.test.mjs',
+  'scenarios/adapters-precise.test.mjs',
+  'scenarios/view-page.test.mjs',
+  'exporters/prometheus-metrics-server-stalls.test.mjs',
+  'exporters/prometheus-metrics-server-stalls.prometheus-io.test.mjs',
+  'scenarios/shed-express.test.mjs',
+  'scenarios/shed-adapters.test.mjs',
+  'scenarios/demo.test.mjs',
+  'scenarios/demo-examples.test.mjs',
+  'exporters/prometheus-cluster.test.mjs',
+  'exporters/prometheus-cluster.prometheus-io.test.mjs',
+  'exporters/prometheus-server.test.mjs',
+  'exporters/prometheus-server.prometheus-io.test.mjs',
 ]);
 
 /** More failing files than this is not bad luck. */
@@ -97,6 +103,29 @@ function runTests(files, failedFile, summaryFile) {
   return spawnSync(process.execPath, [...args, ...files], { cwd: root, stdio: 'inherit' }).status ?? 1;
 }
 
+/** Every test file under test/, by its name in the lists: the path relative to test/, with '/'. */
+export function testFiles() {
+  return fs
+    .readdirSync(TEST_DIR, { recursive: true })
+    .map((f) => f.split(path.sep).join('/'))
+    .filter((f) => f.endsWith('.test.mjs'))
+    .sort();
+}
+
+/**
+ * A run file's name in the lists. The files reporter gives the path that was
+ * run, absolute or relative to the repository root (the runner's cwd).
+ */
+export function suiteKey(file) {
+  return path.relative(TEST_DIR, path.resolve(root, file)).split(path.sep).join('/');
+}
+
+/** Names in the lists with no test file under test/: a moved or renamed file the lists did not follow. */
+export function listedButMissing(files = testFiles()) {
+  const present = new Set(files);
+  return [...Object.keys(LINE_INDEPENDENT), ...Object.keys(ONCE_ONLY), ...TIMING_SCENARIOS].filter((f) => !present.has(f));
+}
+
 /** Prints a run's summary: last in the log, after any retry, so a truncated log still shows it. */
 function printSummary(label, summaryFile) {
   if (!fs.existsSync(summaryFile)) return;
@@ -105,7 +134,13 @@ function printSummary(label, summaryFile) {
 
 function main() {
   const lines = process.argv.includes('--lines');
-  let files = fs.readdirSync(path.join(root, 'test')).filter((f) => f.endsWith('.test.mjs'));
+  const all = testFiles();
+  const missing = listedButMissing(all);
+  if (missing.length > 0) {
+    process.stderr.write(`suite: scripts/run-suite.mjs lists test files that do not exist under test/: ${missing.join(', ')}\n`);
+    return 1;
+  }
+  let files = all;
   if (lines) {
     const once = { ...LINE_INDEPENDENT, ...ONCE_ONLY };
     files = files.filter((f) => !(f in once));
@@ -117,7 +152,7 @@ function main() {
         '  bench/test/ (the benchmark statistics: pure arithmetic)\n',
     );
   }
-  const paths = files.sort().map((f) => path.join('test', f));
+  const paths = files.map((f) => path.join('test', f));
   if (!lines) paths.push(...fs.readdirSync(path.join(root, 'bench/test')).filter((f) => f.endsWith('.test.mjs')).map((f) => path.join('bench/test', f)));
   const reports = fs.mkdtempSync(path.join(os.tmpdir(), 'loopguard-suite-'));
   const failedFile = path.join(reports, 'failed.jsonl');
@@ -139,8 +174,8 @@ function readFailedFiles(failedFile) {
  */
 export function retryVerdict(failed, { firstStatus = 1 } = {}) {
   if (failed.length === 0) return { retry: false, why: firstStatus === 0 ? 'passed' : 'no test file named' };
-  const names = failed.map((f) => path.basename(f.file));
-  const crashed = failed.filter((f) => f.crashed).map((f) => `${path.basename(f.file)} (${f.signal ?? `exit code ${f.exitCode ?? 'unknown'}`})`);
+  const names = failed.map((f) => suiteKey(f.file));
+  const crashed = failed.filter((f) => f.crashed).map((f) => `${suiteKey(f.file)} (${f.signal ?? `exit code ${f.exitCode ?? 'unknown'}`})`);
   if (crashed.length > 0) return { retry: false, why: `${names.join(', ')}; crashed, never a flake: ${crashed.join(', ')}` };
   const others = names.filter((f) => !TIMING_SCENARIOS.has(f));
   if (others.length > 0) return { retry: false, why: `${names.join(', ')}; not timing scenarios: ${others.join(', ')}` };
@@ -161,7 +196,7 @@ function retryTimingFailures(firstStatus, failedFile, reports) {
   for (const { file, tests } of failed) {
     const relative = path.relative(root, file);
     process.stderr.write(`suite: ${relative} failed (${tests.join('; ')}); running it once more, alone\n`);
-    const retrySummary = path.join(reports, `retry-${path.basename(file)}.txt`);
+    const retrySummary = path.join(reports, `retry-${suiteKey(file).replaceAll('/', '-')}.txt`);
     if (runTests([relative], undefined, retrySummary) === 0) {
       process.stdout.write(`FLAKY: ${relative}: ${tests.join('; ')} failed, then passed alone\n`);
     } else {

@@ -116,15 +116,15 @@ const VARIANTS = {
   },
   /** Only the heartbeat (timer, drift, delay clock, shared-memory writes), with a listener that does nothing. */
   'bg-heartbeat': async () => {
-    const { Heartbeat } = await import('../../dist/sampler/heartbeat.js');
-    const { SharedState } = await import('../../dist/watchdog/shared-state.js');
+    const { Heartbeat } = await import('../../dist/internal.js');
+    const { SharedState } = await import('../../dist/internal.js');
     new Heartbeat(25, new SharedState(), { onBeat() {} }).start();
     return null;
   },
   /** The heartbeat plus an ELU delta read on every beat (the guard reads it once a second: an upper bound). */
   'bg-elu': async () => {
-    const { Heartbeat } = await import('../../dist/sampler/heartbeat.js');
-    const { SharedState } = await import('../../dist/watchdog/shared-state.js');
+    const { Heartbeat } = await import('../../dist/internal.js');
+    const { SharedState } = await import('../../dist/internal.js');
     const { performance } = await import('node:perf_hooks');
     let mark = performance.eventLoopUtilization();
     let u = 0;
@@ -139,9 +139,9 @@ const VARIANTS = {
   },
   /** The heartbeat plus the watchdog worker (inspector session, Debugger enabled, its polling), nothing else. */
   'bg-watchdog': async () => {
-    const { Heartbeat } = await import('../../dist/sampler/heartbeat.js');
-    const { SharedState } = await import('../../dist/watchdog/shared-state.js');
-    const { Watchdog } = await import('../../dist/watchdog/watchdog.js');
+    const { Heartbeat } = await import('../../dist/internal.js');
+    const { SharedState } = await import('../../dist/internal.js');
+    const { Watchdog } = await import('../../dist/internal.js');
     const shared = new SharedState();
     new Heartbeat(25, shared, { onBeat() {} }).start();
     shared.captureAllowed = true;

@@ -1,5 +1,5 @@
-import { performance, type EventLoopUtilization } from 'node:perf_hooks';
-import { epochNow, type SharedState } from '../contract/shared-state';
+import { performance } from 'node:perf_hooks';
+import type { SharedState } from '../contract/shared-state';
 import { IdleGate } from './idle-gate';
 
 /** Timer granularity: Node fires timers up to ~1 ms late on an idle loop. That is not delay anyone waited for. */
@@ -21,6 +21,36 @@ export interface IdlePace {
   quiet(): boolean;
 }
 
+/** The timer the heartbeat re-arms: a Node Timeout, or a test's fake. */
+export interface HeartbeatTimer {
+  refresh(): unknown;
+  unref(): unknown;
+}
+
+/**
+ * Where the heartbeat reads the time and arms its timer. Production uses the
+ * process's own (REAL_CLOCK); a unit test passes a fake one, so lateness,
+ * the delay clock and the idle pace are tested without waiting.
+ */
+export interface HeartbeatClock {
+  /** As performance.now(). */
+  now(): number;
+  /** As performance.timeOrigin: `timeOrigin + now()` is epoch ms. */
+  readonly timeOrigin: number;
+  /** The loop's cumulative active time (ms), as performance.eventLoopUtilization().active. */
+  activeMs(): number;
+  setTimeout(fn: () => void, ms: number): HeartbeatTimer;
+  clearTimeout(timer: HeartbeatTimer | undefined): void;
+}
+
+const REAL_CLOCK: HeartbeatClock = {
+  now: () => performance.now(),
+  timeOrigin: performance.timeOrigin,
+  activeMs: () => performance.eventLoopUtilization().active,
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (timer) => clearTimeout(timer as NodeJS.Timeout | undefined),
+};
+
 /**
  * One unref'd main-thread timer. Its drift is the loop delay; its count,
  * published in shared memory, tells the watchdog the loop is turning; its
@@ -36,21 +66,22 @@ export interface IdlePace {
  * and captured if it outlasts the idle period plus the capture delay.
  */
 export class Heartbeat {
-  private timer: NodeJS.Timeout | undefined;
+  private timer: HeartbeatTimer | undefined;
   private due = 0;
   private cumulativeMs = 0;
   private periodNowMs: number;
   private readonly gate: IdleGate | undefined;
   /** True while the heartbeat runs at its idle period; read once per request. */
   idle = false;
-  /** The loop's cumulative active time at the last idle-paced beat. */
-  private idleMark: EventLoopUtilization | undefined;
+  /** The loop's cumulative active time (ms) at the last idle-paced beat. */
+  private idleMark: number | undefined;
 
   constructor(
     private readonly periodMs: number,
     private readonly shared: SharedState,
     private readonly listener: BeatListener,
     private readonly pace?: IdlePace,
+    private readonly clock: HeartbeatClock = REAL_CLOCK,
   ) {
     this.periodNowMs = periodMs;
     if (pace !== undefined && pace.periodMs > periodMs) this.gate = new IdleGate(Math.ceil(1000 / periodMs));
@@ -59,14 +90,15 @@ export class Heartbeat {
   start(): void {
     if (this.timer) return;
     this.shared.periodMs = this.periodMs;
-    this.due = performance.now() + this.periodMs;
-    this.shared.beat(epochNow());
-    this.timer = setTimeout(this.tick, this.periodMs);
+    const now = this.clock.now();
+    this.due = now + this.periodMs;
+    this.shared.beat(this.clock.timeOrigin + now);
+    this.timer = this.clock.setTimeout(this.tick, this.periodMs);
     this.timer.unref();
   }
 
   stop(): void {
-    if (this.timer) clearTimeout(this.timer);
+    if (this.timer) this.clock.clearTimeout(this.timer);
     this.timer = undefined;
   }
 
@@ -81,7 +113,7 @@ export class Heartbeat {
 
   /** Cumulative delay (ms) including the lateness building up right now. */
   delayClockMs(): number {
-    return this.delayClockAt(performance.now());
+    return this.delayClockAt(this.clock.now());
   }
 
   /** The same at `now` (performance.now()). */
@@ -98,7 +130,7 @@ export class Heartbeat {
   /** Back to the busy period now: a request arrived while idle. Called only when `idle` is true. */
   wake(): void {
     if (!this.idle || this.timer === undefined) return;
-    const now = performance.now();
+    const now = this.clock.now();
     // Not late: an idle beat that is late is the tick's to measure.
     if (now > this.due) return;
     this.idle = false;
@@ -106,25 +138,25 @@ export class Heartbeat {
     this.gate?.reset();
     this.setPeriod(this.periodMs, now);
     this.shared.idle = false;
-    this.shared.rebase(performance.timeOrigin + now, this.periodMs);
+    this.shared.rebase(this.clock.timeOrigin + now, this.periodMs);
   }
 
   private setPeriod(periodMs: number, now: number): void {
     this.periodNowMs = periodMs;
     this.due = now + periodMs;
-    clearTimeout(this.timer);
-    this.timer = setTimeout(this.tick, periodMs);
+    this.clock.clearTimeout(this.timer);
+    this.timer = this.clock.setTimeout(this.tick, periodMs);
     this.timer.unref();
   }
 
   private readonly tick = (): void => {
-    const now = performance.now();
+    const now = this.clock.now();
     let late = now - this.due;
     if (this.idle) late = this.idleLateness(late);
     this.due = now + this.periodNowMs;
     if (late > TIMER_SLACK_MS) this.cumulativeMs += late - TIMER_SLACK_MS;
     const ended = this.shared.window;
-    const nowEpoch = performance.timeOrigin + now;
+    const nowEpoch = this.clock.timeOrigin + now;
     this.shared.beat(nowEpoch);
     const idle = this.gate !== undefined && this.gate.beat(late < this.periodMs && this.pace!.quiet());
     // refresh() re-arms the same Timeout: no allocation, and no pile-up if a tick runs long.
@@ -140,14 +172,14 @@ export class Heartbeat {
    * in an idle process nearly all of it is the stall.
    */
   private idleLateness(late: number): number {
-    const mark = performance.eventLoopUtilization();
-    const activeMs = this.idleMark === undefined ? 0 : mark.active - this.idleMark.active;
+    const mark = this.clock.activeMs();
+    const activeMs = this.idleMark === undefined ? 0 : mark - this.idleMark;
     this.idleMark = mark;
     return late > TIMER_SLACK_MS && activeMs > late ? Math.min(activeMs, late + this.periodNowMs) : late;
   }
 
   private switchPace(idle: boolean, now: number, nowEpoch: number): void {
-    this.idleMark = idle ? performance.eventLoopUtilization() : undefined;
+    this.idleMark = idle ? this.clock.activeMs() : undefined;
     this.idle = idle;
     this.shared.idle = idle;
     this.setPeriod(idle ? this.pace!.periodMs : this.periodMs, now);

@@ -1,0 +1,4 @@
+// prometheus-metrics-server.test.mjs again, through @prometheus-io/client instead of prom-client.
+import '../helpers/use-prometheus-io.mjs';
+import '../helpers/prom-client-under-test.mjs';
+import './prometheus-metrics-server.test.mjs';

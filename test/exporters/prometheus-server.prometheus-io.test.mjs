@@ -1,0 +1,4 @@
+// prometheus-server.test.mjs again, through @prometheus-io/client instead of prom-client.
+import '../helpers/use-prometheus-io.mjs';
+import '../helpers/prom-client-under-test.mjs';
+import './prometheus-server.test.mjs';
