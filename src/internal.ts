@@ -100,3 +100,6 @@ export { BudgetLedger, mergeSummaries } from './budget/ledger';
 export { formatBudget } from './budget/table';
 export { resolveBudget } from './budget/budget-config';
 export { findHost } from './budget/host';
+
+// The cross-copy protocol: symbol keys and channel names.
+export { kBusyProbe, kProbe, SYMBOL_NAMES, PROTOCOL_VERSION } from './contract/symbols';

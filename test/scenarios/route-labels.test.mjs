@@ -8,11 +8,10 @@ import assert from 'node:assert/strict';
 import express from 'express';
 import express4 from 'express4';
 import { loopGuard } from 'loopguard';
-import { expressRoute, RouteTable, StallStats } from '../../dist/internal.js';
+import { expressRoute, kProbe, RouteTable, StallStats } from '../../dist/internal.js';
 import { listen } from '../helpers/server.mjs';
 
-const probe = globalThis[Symbol.for('loopguard.probe')];
-const PROBE_ROUTE = 2; // the route's field in the probe's result (src/watchdog/probe.ts)
+const probe = globalThis[kProbe];
 
 /** Counts every call of `match` on the layers of an app's router tree, from now on. */
 function countMatches(app) {
@@ -46,7 +45,7 @@ for (const [version, impl] of [['Express 5', express], ['Express 4', express4]])
       // What the watchdog's interrupt would see, here, between the router's match and the response.
       const before = counter.calls;
       const result = probe(8, 0);
-      seen.push({ request: result?.[0] > 0, route: result?.[PROBE_ROUTE], matches: counter.calls - before });
+      seen.push({ request: result?.requestId > 0, route: result?.route, matches: counter.calls - before });
       res.send('ok');
     });
     app.use('/tenants/:tenant', tenants);

@@ -191,7 +191,8 @@ test('busy time: a sample asked for during a GC pause is (gc), one inside expect
   const pauses = [{ start: 1000, end: 1005 }];
   const busy = new BusyTime(new RouteTable(10), {}, 10, undefined, () => pauses);
   const { askedAt } = busySharedViews(busy.shared);
-  const probe = globalThis[Symbol.for('loopguard.busyProbe')];
+  const { kBusyProbe } = await import('../../dist/internal.js');
+  const probe = globalThis[kBusyProbe];
   const guard = createLoopGuard({ busySampleHz: 0, prometheus: false, otel: false });
   // Inside a callback (execution async id not 0), as the interrupt lands in running code.
   await new Promise((resolve) => setImmediate(() => {
