@@ -14,7 +14,7 @@ import type { LoopGuardSnapshot } from './collectors/snapshot';
 import type { WatchPoolOptions } from './collectors/worker-pools';
 import type { LoopGuardEvents } from './core/events';
 import { runExpected } from './core/expected';
-import type { Collector } from './core/kernel';
+import type { Collector } from './core/collector';
 import { callbackFailed } from './core/report-errors';
 import type { RequestRecord, RouteResolver } from './core/request-context';
 import { InvalidOptionError, LoopGuardError } from './errors';

@@ -2,7 +2,7 @@
  * The one per-request entry point that every adapter and the zero-code start
  * call: the shed check, opening the record, entering its context, finishing.
  *
- * The per-request budget is about 1 µs (DESIGN.md), so this path touches
+ * The per-request budget is about 1 µs (docs/overhead.md), so this path touches
  * only the record it allocates and a few symbol slots:
  * - the record is kept on the response under a registry symbol, so that a
  *   second adapter, the zero-code start and an explicit adapter, or two

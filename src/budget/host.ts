@@ -1,6 +1,6 @@
 /**
  * The one budget host of a process: a guard in precise mode watching every
- * http server, with its collector. The zero-code start provides it under
+ * http server, with its recorder. The zero-code start provides it under
  * LOOPGUARD_BUDGET_MS; otherwise the first withinLoopBudget creates one.
  *
  * Found through a diagnostics channel, not a global: realms with copies of
@@ -13,14 +13,14 @@ import { enablePrecise } from '../core/precise';
 import { linkFastify } from '../routes/zero-code';
 import { watchHttpServers } from '../register/http-servers';
 import { TEST_RUN_QUIET, type BudgetConfig } from './budget-config';
-import { BudgetCollector } from './collector';
+import { BudgetRecorder } from './recorder';
 import { kRegistered } from '../contract/symbols';
 import { BUDGET_HOST } from '../contract/channels';
 
 const RENDEZVOUS = BUDGET_HOST;
 
 export interface BudgetHost {
-  readonly collector: BudgetCollector;
+  readonly recorder: BudgetRecorder;
 }
 
 interface HostRequest {
@@ -35,9 +35,9 @@ export function findHost(): BudgetHost | undefined {
   return request.host;
 }
 
-/** Makes `collector` the process's budget host; returns it and how to withdraw it. */
-export function offerHost(collector: BudgetCollector): BudgetHost & { withdraw(): void } {
-  const host: BudgetHost = { collector };
+/** Makes `recorder` the process's budget host; returns it and how to withdraw it. */
+export function offerHost(recorder: BudgetRecorder): BudgetHost & { withdraw(): void } {
+  const host: BudgetHost = { recorder };
   const offer = (message: unknown): void => {
     (message as HostRequest).host ??= host;
   };
@@ -56,12 +56,12 @@ export function createHost(budgetMs: number): BudgetHost {
   if (zeroCode !== undefined && zeroCode !== null && !zeroCode.isClosed) {
     // Same realm, same request store: the precise hook times that guard's records too.
     if (!zeroCode.options.precise) enablePrecise();
-    return offerHost(new BudgetCollector(zeroCode, config));
+    return offerHost(new BudgetRecorder(zeroCode, config));
   }
   const own = createLoopGuard({ precise: true, captureAtMs: budgetMs, startupGraceMs: 0, prometheus: false, otel: false, ...TEST_RUN_QUIET });
   watchHttpServers(own);
   linkFastify((err) => own.reportError(err));
-  const host = offerHost(new BudgetCollector(own, config));
+  const host = offerHost(new BudgetRecorder(own, config));
   // Closed as the loop runs dry, so the process exits with no watchdog thread
   // left (see Watchdog.close); a later withinLoopBudget creates a new host.
   process.once('beforeExit', () => {

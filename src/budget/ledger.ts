@@ -1,7 +1,7 @@
 /**
  * The loop budget's bookkeeping, pure: which requests took more of the loop
  * than the budget, by route, and the function that held it. No timers, no I/O;
- * fed by the collector (src/budget/collector.ts), read by the table.
+ * fed by the recorder (src/budget/recorder.ts), read by the table.
  */
 import type { Advice } from '../contract/advice';
 import type { StackFrame } from '../contract/frames';
@@ -32,7 +32,7 @@ function witness<T extends { stack: readonly StackFrame[] | null }>(candidates: 
 /** What to do about the blocking (src/advice), as a stall report carries it. */
 export type BudgetAdvice = Advice;
 
-/** One finished request, as the collector hands it over. */
+/** One finished request, as the recorder hands it over. */
 export interface FinishedRequestTime {
   id: number;
   method: string;

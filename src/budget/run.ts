@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { LoopGuard } from '../create-guard';
 import type { BudgetRunConfig } from './budget-config';
-import { BudgetCollector } from './collector';
+import { BudgetRecorder } from './recorder';
 import { offerHost } from './host';
 import { mergeSummaries, type BudgetSummary } from './ledger';
 import { formatBudget } from './table';
@@ -26,10 +26,10 @@ const WRITE_EVERY_MS = 200;
  * runner, which serves no request and whose --require reaches every file).
  */
 export function startBudgetRun(guard: LoopGuard | undefined, config: BudgetRunConfig): void {
-  const collector = guard === undefined ? undefined : new BudgetCollector(guard, config);
-  if (collector !== undefined) offerHost(collector);
-  if (config.runDir === undefined) leadRun(collector, config);
-  else if (collector !== undefined) contribute(collector, config.runDir);
+  const recorder = guard === undefined ? undefined : new BudgetRecorder(guard, config);
+  if (recorder !== undefined) offerHost(recorder);
+  if (config.runDir === undefined) leadRun(recorder, config);
+  else if (recorder !== undefined) contribute(recorder, config.runDir);
 }
 
 /** node --test's own process: it starts one process per test file and runs no test code itself. */
@@ -37,7 +37,7 @@ export function isTestRunnerProcess(): boolean {
   return process.execArgv.includes('--test') && process.env.NODE_TEST_CONTEXT === undefined;
 }
 
-function leadRun(collector: BudgetCollector | undefined, config: BudgetRunConfig): void {
+function leadRun(recorder: BudgetRecorder | undefined, config: BudgetRunConfig): void {
   let dir: string | undefined;
   try {
     dir = mkdtempSync(join(tmpdir(), 'loopguard-budget-'));
@@ -47,7 +47,7 @@ function leadRun(collector: BudgetCollector | undefined, config: BudgetRunConfig
   }
   process.once('exit', () => {
     try {
-      const own = collector === undefined ? [] : [collector.ledger.summary()];
+      const own = recorder === undefined ? [] : [recorder.ledger.summary()];
       const summaries = [...own, ...(dir === undefined ? [] : readSummaries(dir))];
       const verdict = mergeSummaries(config.budgetMs, summaries);
       // fd 2 directly: synchronous whatever stderr is, and nothing can land on stdout.
@@ -80,20 +80,20 @@ function readSummaries(dir: string): BudgetSummary[] {
  * Writes this process's summary whenever it changed (throttled), and at exit:
  * some runners end their workers with a signal, and no exit handler runs then.
  */
-function contribute(collector: BudgetCollector, dir: string): void {
+function contribute(recorder: BudgetRecorder, dir: string): void {
   const file = join(dir, `${process.pid}.json`);
   let timer: NodeJS.Timeout | undefined;
   const write = (): void => {
     timer = undefined;
     try {
       const tmp = `${file}.tmp`;
-      writeFileSync(tmp, JSON.stringify(collector.ledger.summary()));
+      writeFileSync(tmp, JSON.stringify(recorder.ledger.summary()));
       renameSync(tmp, file);
     } catch {
       // The run's directory is gone (its first process ended): nobody is left to tell.
     }
   };
-  collector.onChange = () => {
+  recorder.onChange = () => {
     if (timer !== undefined) return;
     timer = setTimeout(write, WRITE_EVERY_MS);
     timer.unref();

@@ -71,21 +71,21 @@ export async function withinLoopBudget<T>(budgetMs: number, fn: () => T | Promis
   );
   if (typeof fn !== 'function') throw new TypeError(`withinLoopBudget: fn must be a function, received ${typeof fn}`);
   const host = findHost() ?? createHost(config.budgetMs);
-  const { collector } = host;
-  const guard = collector.guard;
+  const { recorder } = host;
+  const guard = recorder.guard;
   if (guard.options.captureStacks && !guard.watchdogReady) {
     const timeout = AbortSignal.timeout(READY_TIMEOUT_MS);
     // Without the watchdog the budget still holds, only without the blocking function's name.
     await once(guard, 'watchdog:ready', { signal: timeout }).catch(() => undefined);
   }
-  const scope = collector.openScope(config.budgetMs, config.warmupRequests);
+  const scope = recorder.openScope(config.budgetMs, config.warmupRequests);
   let result: T;
   let unseen = 0;
   try {
     result = await fn();
-    await collector.settled();
+    await recorder.settled();
   } finally {
-    unseen = collector.closeScope(scope);
+    unseen = recorder.closeScope(scope);
   }
   if (unseen > 0) {
     throw new AssertionError({

@@ -1,8 +1,9 @@
-import inspector from 'node:inspector';
 import { ROUTE_BACKGROUND, ROUTE_GC } from '../catalogue';
 import type { WatchdogConfig, WorkerMessage } from '../contract/messages';
 import { epochNow, SharedState } from '../contract/shared-state';
 import { LoopGuardError } from '../errors';
+import { CaptureGate } from './capture-gate';
+import type { Collector, WorkerParts } from './collector';
 import { expectedRouteTest } from './expected';
 import { GcPauses } from './gc-pauses';
 import { Heartbeat } from './heartbeat';
@@ -11,32 +12,20 @@ import { GuardObservers, RequestObservers } from './observers';
 import { enablePrecise } from './precise';
 import { guardClosed, guardOpened } from './process-patches';
 import { ErrorReporter } from './report-errors';
-import { registerWindowReader, unregisterWindowReader, type RequestRecord, type RouteResolver } from './request-context';
+import { registerWindowReader, unregisterWindowReader } from './request-context';
 import { RequestTracker } from './request-tracker';
 import { RouteTable } from './routes';
 import { StallPipeline } from './stall-pipeline';
 import type { StallReport } from './stall-report';
 import { Watchdog } from './watchdog-host';
 
-/** The parts of the watchdog worker a collector needs, declared when it is attached (the one start-time hand-off). */
-export type WorkerParts = Partial<Pick<WatchdogConfig, 'metricsServer' | 'poolProbe' | 'busy'>>;
-
-/** A part plugged into the kernel from outside: closed with it, and given the worker parts it declares. */
-export interface Collector {
-  /** What this collector needs the watchdog worker to run; read once, at `start()`. */
-  readonly worker?: WorkerParts;
-  /** Messages from the worker that belong to this collector (the metrics endpoint's); `reply` answers that worker. */
-  onWorkerMessage?(message: WorkerMessage, reply: (message: unknown) => void): void;
-  close(): void;
-}
-
 /**
  * The kernel: the heartbeat, the shared state, the request tracker, the stall
  * pipeline and the watchdog host. It measures stalls and names their
  * culprits; it accumulates nothing. Everything that counts, exports, shows
  * or sheds is a collector attached from outside (src/compose.ts) that follows
- * the kernel through its observers. Adapters call `beginRequest`; all else
- * runs off the request path.
+ * the kernel through its observers. Only `tracker.begin` (through the
+ * guard's `beginRequest`) runs on the request path.
  */
 export class Kernel {
   readonly routes: RouteTable;
@@ -53,12 +42,9 @@ export class Kernel {
   /** This kernel's id for the capture probe, which reads its heartbeat window. */
   readonly #probeId = registerWindowReader(() => this.shared.window);
   readonly #collectors: Collector[] = [];
-  readonly #createdAt = performance.now();
+  readonly #captureGate: CaptureGate;
   #watchdog: Watchdog | undefined;
   #releasePrecise: (() => void) | undefined;
-  /** Epoch ms of the last once-a-second check (the beat count is no clock: the idle pace is slower). */
-  #captureCheckedAt = 0;
-  #graceTimer: NodeJS.Timeout | undefined;
   #closed = false;
 
   constructor(options: KernelOptions, onReady: () => void = () => undefined) {
@@ -67,6 +53,7 @@ export class Kernel {
     const reportError = (err: unknown): void => this.errors.report(err);
     this.observers = new GuardObservers(reportError);
     this.routes = new RouteTable(options.maxRoutes);
+    this.#captureGate = new CaptureGate(this.shared, options.captureStacks, options.startupGraceMs);
     this.#heartbeat = new Heartbeat(
       options.heartbeatMs,
       this.shared,
@@ -89,7 +76,6 @@ export class Kernel {
     guardOpened();
   }
 
-
   /** Plugs a collector in; one attached to a closed kernel is closed at once. */
   attach<C extends Collector>(collector: C): C {
     if (this.#closed) this.#close(collector);
@@ -109,15 +95,7 @@ export class Kernel {
       const listeners = this.#collectors.filter((c) => c.onWorkerMessage);
       this.#watchdog = new Watchdog(
         this.shared,
-        {
-          captureAfterMs: options.captureAfterMs,
-          resampleMs: Math.max(10, Math.round(options.thresholdMs / 2)),
-          maxSamplesPerStall: options.maxSamplesPerStall,
-          maxStackFrames: options.maxStackFrames,
-          probeId: this.#probeId,
-          captureStacks: options.captureStacks,
-          ...parts,
-        },
+        { ...watchdogConfig(options, this.#probeId), ...parts },
         {
           onSamples: (window, samples) => this.#guarded(() => this.#pipeline.samplesArrived(window, samples)),
           onError: (error) => this.errors.report(new LoopGuardError('LOOPGUARD_WATCHDOG_FAILED', error.message, { cause: error })),
@@ -129,18 +107,7 @@ export class Kernel {
       );
       this.#watchdog.start();
     }
-    this.#updateCaptureAllowed();
-    if (options.startupGraceMs > 0) {
-      // Allow captures the moment grace ends, not up to a second later: a stall
-      // straddling that moment would otherwise be reported without its stack.
-      this.#graceTimer = setTimeout(() => this.#updateCaptureAllowed(), options.startupGraceMs + 1);
-      this.#graceTimer.unref();
-    }
-  }
-
-  /** Called by adapters when a request is accepted. Never throws. */
-  beginRequest(req: unknown, method: string, routeOf: RouteResolver): RequestRecord {
-    return this.tracker.begin(req, method, routeOf);
+    this.#captureGate.start();
   }
 
   /** How long the loop has been blocked right now, ms. */
@@ -149,7 +116,7 @@ export class Kernel {
   }
 
   inStartupGrace(): boolean {
-    return performance.now() - this.#createdAt < this.#options.startupGraceMs;
+    return this.#captureGate.inGrace();
   }
 
   get watchdog(): Watchdog | undefined {
@@ -165,7 +132,7 @@ export class Kernel {
     if (this.#closed) return;
     this.#closed = true;
     this.#heartbeat.stop();
-    if (this.#graceTimer) clearTimeout(this.#graceTimer);
+    this.#captureGate.close();
     this.#watchdog?.close();
     unregisterWindowReader(this.#probeId);
     this.gcPauses.close();
@@ -178,11 +145,7 @@ export class Kernel {
   /** The heartbeat's listener (tests drive it directly): late by `lateMs`, ending `endedWindow`, at epoch `nowEpochMs`. */
   onBeat(lateMs: number, endedWindow: number, nowEpochMs: number): void {
     try {
-      // Once a second: startup grace ending, a debugger attaching or leaving.
-      if (nowEpochMs - this.#captureCheckedAt >= 1000) {
-        this.#captureCheckedAt = nowEpochMs;
-        this.#updateCaptureAllowed();
-      }
+      this.#captureGate.beat(nowEpochMs);
       this.observers.beat(lateMs);
       // Victims whose own timers expired during the stall finish in this same
       // timers phase, before the heartbeat runs: they are counted as they finish.
@@ -194,11 +157,6 @@ export class Kernel {
     } catch (err) {
       this.errors.report(err);
     }
-  }
-
-  #updateCaptureAllowed(): void {
-    // A debugger client attached (inspector.url() set) owns pausing; we must not pause under it.
-    this.shared.captureAllowed = this.#options.captureStacks && !this.inStartupGrace() && inspector.url() === undefined;
   }
 
   /** A finished report goes to the observers with the route label the metrics use. */
@@ -219,4 +177,16 @@ export class Kernel {
   #close(collector: Collector): void {
     this.#guarded(() => collector.close());
   }
+}
+
+/** The worker's own settings, from the kernel's options (collectors add their parts). */
+function watchdogConfig(options: KernelOptions, probeId: number): Omit<WatchdogConfig, 'buffer'> {
+  return {
+    captureAfterMs: options.captureAfterMs,
+    resampleMs: Math.max(10, Math.round(options.thresholdMs / 2)),
+    maxSamplesPerStall: options.maxSamplesPerStall,
+    maxStackFrames: options.maxStackFrames,
+    probeId,
+    captureStacks: options.captureStacks,
+  };
 }

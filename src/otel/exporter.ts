@@ -4,7 +4,7 @@ import { STALL_CAUSES, type LabelName } from '../catalogue';
 import type { CaptureSample } from '../contract/messages';
 import type { GuardObserver, RequestObserver } from '../core/observers';
 import type { GuardContext } from '../collectors/read-model';
-import type { Collector } from '../core/kernel';
+import type { Collector } from '../core/collector';
 import type { RequestRecord } from '../core/request-context';
 import type { RouteStats } from '../core/routes';
 import type { StallCause, StallReport } from '../core/stall-report';

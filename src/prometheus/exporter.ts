@@ -2,7 +2,7 @@ import { CATALOGUE, DEFAULT_PREFIX, metricByKey, type MetricDefinition, type Met
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Histogram } from '../core/histogram';
 import type { GuardContext, GuardReadModel } from '../collectors/read-model';
-import type { Collector } from '../core/kernel';
+import type { Collector } from '../core/collector';
 import { LoopGuardError } from '../errors';
 import type { PrometheusOptions } from './options';
 import type { MetricJson } from '../contract/messages';

@@ -41,7 +41,7 @@ let metricsServer: MetricsServer | undefined;
 let poolProbe: PoolProbeHandle | undefined;
 let busySampler: BusySampler | undefined;
 /** How long to watch the main thread's scheduler counters before judging preemption. */
-const PREEMPTION_PROBE_MS = 10;
+const PREEMPTION_LOOK_MS = 10;
 /** How long the worker may sleep in Atomics.wait before its own event loop gets a turn. */
 const YIELD_EVERY_MS = 1000;
 /** The same while the main loop is idle (heartbeat at its idle pace): close and capture do not need the turn. */
@@ -96,7 +96,7 @@ async function watchStall(window: number): Promise<void> {
     // Judged over a short look taken only now (the main thread's tid is the pid
     // on Linux), so a healthy process pays nothing for it.
     const before = readSchedstat(process.pid);
-    await sleep(PREEMPTION_PROBE_MS);
+    await sleep(PREEMPTION_LOOK_MS);
     if (shared.window !== window) break;
     if (!mostlyPreempted(before, readSchedstat(process.pid))) {
       const sample = await captureOnce(window);

@@ -22,7 +22,7 @@ const RESPONSE_FINISH = HTTP_SERVER_RESPONSE_FINISH;
 /** How long a verdict waits for the capture of a request that was caught holding the loop. */
 const CAPTURE_WAIT_MS = 1500;
 
-export class BudgetCollector {
+export class BudgetRecorder {
   /** The whole run's ledger (the zero-code start's table). */
   readonly ledger: BudgetLedger;
   /** Open scopes, with the responses they saw that another guard had opened (see onResponseFinish). */
@@ -159,14 +159,14 @@ export class BudgetCollector {
  * Plugged in as a collector: one request observer and one guard observer
  * beside the exporters'. It keeps no span: `begin` returns undefined.
  */
-function attachObservers(guard: LoopGuard, collector: BudgetCollector): void {
+function attachObservers(guard: LoopGuard, recorder: BudgetRecorder): void {
   guard.attach((context) => {
     const detachRequests = context.observeRequests({
       begin: () => undefined,
       captured: () => undefined,
-      finished: (record, stats) => collector.finished(record, stats),
+      finished: (record, stats) => recorder.finished(record, stats),
     });
-    const detach = context.observe({ samplesUsed: (samples) => collector.samples(samples) });
+    const detach = context.observe({ samplesUsed: (samples) => recorder.samples(samples) });
     return {
       close() {
         detachRequests();
