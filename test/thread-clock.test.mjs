@@ -72,11 +72,26 @@ test('thread clock: no procfs at all (not Linux): every field null, nothing thro
   clock.close();
 });
 
-test('thread clock: after close, reads are null (a closed descriptor number may belong to someone else by then)', (t) => {
+const openDescriptors = () => fs.readdirSync('/proc/self/fd').length;
+
+test('thread clock: close releases every descriptor', { skip: !fs.existsSync('/proc/self/fd') && 'needs /proc/self/fd' }, (t) => {
+  const tree = fakeTree();
+  t.after(() => fs.rmSync(tree.root, { recursive: true, force: true }));
+  const before = openDescriptors();
+  const clock = openThreadClock(77, tree);
+  assert.equal(openDescriptors(), before + 3);
+  clock.close();
+  assert.equal(openDescriptors(), before);
+});
+
+test('thread clock: after close, reads are null, even where a descriptor number was handed out again', (t) => {
   const tree = fakeTree();
   t.after(() => fs.rmSync(tree.root, { recursive: true, force: true }));
   const clock = openThreadClock(77, tree);
   clock.close();
+  // The kernel hands out the lowest free numbers: these reuse the clock's three.
+  const reused = [0, 1, 2].map(() => fs.openSync(new URL('schedstat.txt', fixtureDir), 'r'));
+  t.after(() => reused.forEach((fd) => fs.closeSync(fd)));
   assert.equal(clock.read().onCpuNs, null);
 });
 
