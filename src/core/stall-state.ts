@@ -6,7 +6,13 @@
  * Pure: the watchdog measures (thread-clock.ts, GC entries), this decides.
  *
  * The rule, in order:
- * 1. **host** when the thread spent at least half of the stall runnable but
+ * 1. **gc** when GC pauses cover at least half of the stall (GC entries cover
+ *    the whole stall, so they are compared with `durationMs`). First, because
+ *    during a parallel collection the main thread mostly waits: for V8's
+ *    helper threads (asleep, looks parked) and behind them for a CPU (runnable,
+ *    looks like host). Measured: a 452 ms full GC, 90 ms on a CPU, 352 ms
+ *    waiting. A GC pause the host stretched is no route's fault either way.
+ * 2. **host** when the thread spent at least half of the stall runnable but
  *    not running (`waitingMs`, which includes CFS throttling) *and* its own
  *    time (everything but that wait) would not have been a stall on an idle
  *    machine (`ownMs < thresholdMs`). The second clause is the positive
@@ -15,11 +21,9 @@
  *    alone would call it host and excuse the route. Its own 300 ms are still
  *    three times a 100 ms threshold, so it stays with the route. A fast route
  *    preempted for 400 ms has a few ms of its own.
- * 2. **gc** when GC pauses cover at least half of the stall (GC entries cover
- *    the whole stall, so they are compared with `durationMs`).
  * 3. Of the thread's own time, **cpu** when at least half of it was on a CPU,
  *    else **parked** (asleep in a syscall, a wait or a page fault). Measured
- *    shares are > 95 % and < 5 % (docs/stall-state.md), so half leaves a wide
+ *    shares are > 95 % and < 1 % (docs/stall-state.md), so half leaves a wide
  *    margin either way.
  *
  * Unknown inputs: without schedstat (not Linux, no procfs) cpu, parked and
@@ -78,8 +82,9 @@ export function classifyStall(input: StallStateInput): StallStateResult {
 function decide(input: StallStateInput, t: ThreadTime): StallState | null {
   const durationMs = known(input.durationMs);
   if (durationMs === null || durationMs <= 0) return null;
+  if (t.gcMs !== null && t.gcMs >= DOMINANT_SHARE * durationMs) return 'gc';
   const windowMs = known(input.windowMs ?? null) ?? durationMs;
-  if (windowMs <= 0) return t.gcMs !== null && t.gcMs >= DOMINANT_SHARE * durationMs ? 'gc' : null;
+  if (windowMs <= 0) return null;
 
   // Throttling shows up as run-queue wait in schedstat, so the wait already
   // holds it; throttling alone is the evidence only where schedstat is missing.
@@ -89,7 +94,6 @@ function decide(input: StallStateInput, t: ThreadTime): StallState | null {
     const ownMs = (1 - hostShare) * durationMs;
     if (hostShare >= DOMINANT_SHARE && ownMs < input.thresholdMs) return 'host';
   }
-  if (t.gcMs !== null && t.gcMs >= DOMINANT_SHARE * durationMs) return 'gc';
   if (t.onCpuMs === null || t.waitingMs === null) return null;
   const ownMs = Math.max(0, windowMs - t.waitingMs);
   return t.onCpuMs >= DOMINANT_SHARE * ownMs ? 'cpu' : 'parked';
