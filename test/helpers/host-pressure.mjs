@@ -106,14 +106,17 @@ export function rtCompetitorUnavailable() {
 
 /**
  * Starts a busy loop at SCHED_FIFO priority `priority` pinned to `cpu` for
- * `ms` milliseconds of its own clock. Anything ordinary on that CPU gets no
+ * `ms` milliseconds of its own clock, from `startAtEpochMs` (default: at once). Anything ordinary on that CPU gets no
  * time until it ends, except what the kernel reserves for ordinary tasks
  * (RT throttling / the fair server, 50 ms a second by default).
  */
-export function startRtCompetitor({ cpu, ms, priority = 50 }) {
+export function startRtCompetitor({ cpu, ms, priority = 50, startAtEpochMs = 0 }) {
   const why = rtCompetitorUnavailable();
   if (why !== null) throw new HostPressureError(`cannot start a real-time competitor: ${why}`);
-  const loop = `const end = Date.now() + ${Number(ms)}; while (Date.now() < end);`;
+  // Node's own start-up (~50 ms of CPU, with I/O gaps) at real-time priority
+  // would preempt the CPU's other tasks at a time nobody chose: with
+  // `startAtEpochMs` the loop starts at a known time, once start-up is over.
+  const loop = `setTimeout(() => { const end = Date.now() + ${Number(ms)}; while (Date.now() < end); }, ${Number(startAtEpochMs)} - Date.now());`;
   const child = spawn('chrt', ['-f', String(priority), 'taskset', '-c', String(cpu), process.execPath, '-e', loop], { stdio: 'ignore' });
   const exited = new Promise((resolve, reject) => {
     child.on('error', (err) => reject(new HostPressureError(`cannot start the competitor: ${err.message}`)));
@@ -122,7 +125,12 @@ export function startRtCompetitor({ cpu, ms, priority = 50 }) {
   return { child, exited };
 }
 
-/** `command args` pinned to one CPU, as [command, args] for spawn. */
-export function pinned(cpu, command, args = []) {
-  return ['taskset', ['-c', String(cpu), command, ...args]];
+/**
+ * Pins one thread (Linux tid; a process's main thread has the pid) to `cpu`,
+ * leaving its other threads where they were: the watchdog worker must not
+ * share the starved CPU, or its readings would wait for the competitor too.
+ */
+export function pinThread(tid, cpu) {
+  const r = spawnSync('taskset', ['-pc', String(cpu), String(tid)], { encoding: 'utf8' });
+  if (r.error || r.status !== 0) throw new HostPressureError(`cannot pin thread ${tid} to CPU ${cpu}: ${r.error?.message ?? r.stderr.trim()}`);
 }
