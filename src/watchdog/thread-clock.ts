@@ -1,0 +1,179 @@
+/**
+ * Where the main thread's time went, read from the watchdog thread: on a CPU,
+ * runnable but waiting for one, and how long the process's cgroup was
+ * throttled. Read when a stall is detected and when it ends (and at the
+ * watchdog's last look before it), never on the request path.
+ *
+ * Each file is opened once and re-read with a positioned read at 0: procfs
+ * and cgroupfs regenerate the text on every read of the same descriptor, so
+ * one `pread` replaces an open/read/close. A file that cannot be opened or
+ * parsed is tried once and then reported as unavailable (`null` fields);
+ * nothing here throws.
+ */
+import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
+import {
+  cpuStatCandidates,
+  parseCgroupFile,
+  parseCpuStatV1,
+  parseCpuStatV2,
+  parseSchedstat,
+  parseTaskStat,
+  type CpuThrottling,
+} from './proc-stat-parse';
+
+/** One reading of the clocks. Fields are null where the machine does not provide them. */
+export interface ThreadClockSample {
+  /** `performance.now()` of the reading thread when read: a monotonic ms clock. */
+  atMs: number;
+  onCpuNs: number | null;
+  waitingNs: number | null;
+  /** The thread's scheduler state letter (R, S, D, …) at the reading, from `stat`. */
+  taskState: string | null;
+  /** The cgroup's cumulative throttled time (all its CPUs summed) and throttled periods. */
+  throttledNs: number | null;
+  nrThrottled: number | null;
+}
+
+/** The difference of two samples, per thread and stall. */
+export interface ThreadTimeDelta {
+  wallMs: number;
+  onCpuMs: number | null;
+  waitingMs: number | null;
+  /**
+   * The part of the wait that the cgroup was throttled, in ms. A cgroup's
+   * throttled time is per period and summed over every CPU's run queue of
+   * the group: two throttled CPUs for 400 ms read 800 ms, and a group can be
+   * throttled while this thread sleeps in a read and loses nothing by it. A
+   * throttled thread counts as waiting in its schedstat (measured on Linux
+   * 6.18, docs/stall-state.md), so what one thread lost to throttling is at
+   * most its own wait: the cgroup's delta is clamped to that, and to the wall
+   * time where schedstat is missing.
+   */
+  throttledMs: number | null;
+  /** Throttled periods in the window: > 0 proves the quota was hit, whatever the sums say. */
+  nrThrottled: number | null;
+}
+
+export interface ThreadClock {
+  read(): ThreadClockSample;
+  /** Which sources could not be read, for one line in the report or the log; empty when all could. */
+  readonly unavailable: readonly string[];
+  close(): void;
+}
+
+interface Source<T> {
+  fd: number;
+  parse: (text: string) => T | undefined;
+}
+
+/** Files worth a few hundred bytes; the largest (stat) is ~350. */
+const BUFFER_BYTES = 1024;
+
+/**
+ * A clock for one thread of this process, Linux tid `tid` (the main thread's
+ * tid is the pid). Off Linux every field of every sample is null.
+ */
+export function openThreadClock(tid: number, options: { cgroupRoot?: string; procRoot?: string } = {}): ThreadClock {
+  const proc = options.procRoot ?? '/proc';
+  const unavailable: string[] = [];
+  const buffer = Buffer.alloc(BUFFER_BYTES);
+  const sources: Source<unknown>[] = [];
+
+  const open = <T>(file: string, parse: (text: string) => T | undefined, label: string | null): Source<T> | undefined => {
+    let fd: number | undefined;
+    try {
+      fd = openSync(file, 'r');
+      const source = { fd, parse };
+      if (readWith(source, buffer) === undefined) throw new Error('unrecognised');
+      sources.push(source as Source<unknown>);
+      return source;
+    } catch {
+      if (fd !== undefined) safeClose(fd);
+      if (label !== null) unavailable.push(label);
+      return undefined;
+    }
+  };
+
+  const task = `${proc}/self/task/${tid}`;
+  const schedstat = open(`${task}/schedstat`, parseSchedstat, 'schedstat');
+  const stat = open(`${task}/stat`, parseTaskStat, 'stat');
+  const cgroup = openCpuStat(proc, options.cgroupRoot, open);
+  if (cgroup === undefined) unavailable.push('cgroup cpu.stat');
+
+  let closed = false;
+  return {
+    unavailable,
+    read(): ThreadClockSample {
+      const atMs = performance.now();
+      const sched = closed ? undefined : readWith(schedstat, buffer);
+      const taskStat = closed ? undefined : readWith(stat, buffer);
+      const throttling = closed ? undefined : readWith(cgroup, buffer);
+      return {
+        atMs,
+        onCpuNs: sched?.onCpuNs ?? null,
+        waitingNs: sched?.waitingNs ?? null,
+        taskState: taskStat?.state ?? null,
+        throttledNs: throttling?.throttledNs ?? null,
+        nrThrottled: throttling?.nrThrottled ?? null,
+      };
+    },
+    close(): void {
+      if (closed) return;
+      closed = true;
+      for (const s of sources) safeClose(s.fd);
+    },
+  };
+}
+
+type Opener = <T>(file: string, parse: (text: string) => T | undefined, label: string | null) => Source<T> | undefined;
+
+function openCpuStat(proc: string, cgroupRoot: string | undefined, open: Opener): Source<CpuThrottling> | undefined {
+  let text: string;
+  try {
+    text = readFileSync(`${proc}/self/cgroup`, 'latin1');
+  } catch {
+    return undefined;
+  }
+  const membership = parseCgroupFile(text);
+  if (membership === undefined) return undefined;
+  for (const candidate of cpuStatCandidates(membership, cgroupRoot)) {
+    const source = open(candidate.file, candidate.version === 2 ? parseCpuStatV2 : parseCpuStatV1, null);
+    if (source !== undefined) return source;
+  }
+  return undefined;
+}
+
+function readWith<T>(source: Source<T> | undefined, buffer: Buffer): T | undefined {
+  if (source === undefined) return undefined;
+  try {
+    const length = readSync(source.fd, buffer, 0, buffer.length, 0);
+    return source.parse(buffer.toString('latin1', 0, length));
+  } catch {
+    return undefined;
+  }
+}
+
+function safeClose(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch {
+    // Already closed or never valid: nothing is left to release.
+  }
+}
+
+/** The time between two samples; a field is null unless both samples have it. */
+export function threadTimeBetween(before: ThreadClockSample, after: ThreadClockSample): ThreadTimeDelta {
+  const wallMs = Math.max(0, after.atMs - before.atMs);
+  const onCpuMs = deltaMs(before.onCpuNs, after.onCpuNs);
+  const waitingMs = deltaMs(before.waitingNs, after.waitingNs);
+  const cgroupThrottledMs = deltaMs(before.throttledNs, after.throttledNs);
+  const throttledMs = cgroupThrottledMs === null ? null : Math.min(cgroupThrottledMs, waitingMs ?? wallMs);
+  const nrThrottled = before.nrThrottled === null || after.nrThrottled === null ? null : Math.max(0, after.nrThrottled - before.nrThrottled);
+  return { wallMs, onCpuMs, waitingMs, throttledMs, nrThrottled };
+}
+
+function deltaMs(before: number | null, after: number | null): number | null {
+  // A counter that went backwards (a cgroup recreated, a tid reused) is no measurement.
+  if (before === null || after === null || after < before) return null;
+  return (after - before) / 1e6;
+}
