@@ -103,3 +103,8 @@ export { findHost } from './budget/host';
 
 // The cross-copy protocol: symbol keys and channel names.
 export { kBusyProbe, kProbe, SYMBOL_NAMES, PROTOCOL_VERSION } from './contract/symbols';
+
+// What the main thread was doing during a stall: the thread clock and the state rule.
+export { openThreadClock, threadTimeBetween } from './watchdog/thread-clock';
+export { parseSchedstat, parseTaskStat, parseCgroupFile, cpuStatCandidates, parseCpuStatV2, parseCpuStatV1 } from './watchdog/proc-stat-parse';
+export { classifyStall } from './core/stall-state';

@@ -2,7 +2,7 @@
 // on this VM (docs/stall-state.md).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { classifyStall } from '../dist/core/stall-state.js';
+import { classifyStall } from '../../dist/internal.js';
 
 const none = { onCpuMs: null, waitingMs: null, throttledMs: null, gcMs: null };
 const state = (input) => classifyStall({ thresholdMs: 100, ...none, ...input }).state;

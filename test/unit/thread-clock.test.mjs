@@ -5,9 +5,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { openThreadClock, threadTimeBetween } from '../dist/watchdog/thread-clock.js';
+import { openThreadClock, threadTimeBetween } from '../../dist/internal.js';
 
-const fixtureDir = new URL('./fixtures/proc/', import.meta.url);
+const fixtureDir = new URL('../fixtures/proc/', import.meta.url);
 
 /** A /proc and /sys/fs/cgroup of our own: thread 77 and a v1 `cpu` group, as on this VM. */
 function fakeTree({ schedstat = true, cgroupFile = 'cgroup-hybrid-this-vm' } = {}) {

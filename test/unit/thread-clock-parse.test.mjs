@@ -9,9 +9,9 @@ import {
   parseCpuStatV2,
   parseSchedstat,
   parseTaskStat,
-} from '../dist/watchdog/proc-stat-parse.js';
+} from '../../dist/internal.js';
 
-const fixture = (name) => fs.readFileSync(new URL(`./fixtures/proc/${name}`, import.meta.url), 'latin1');
+const fixture = (name) => fs.readFileSync(new URL(`../fixtures/proc/${name}`, import.meta.url), 'latin1');
 const files = (name, root) => cpuStatCandidates(parseCgroupFile(fixture(name)), root).map((c) => `v${c.version} ${c.file}`);
 
 test('parseSchedstat: on-CPU and run-queue wait in ns, from a real line', () => {
