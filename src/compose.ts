@@ -27,6 +27,8 @@ import { stallDelivery } from './collectors/stall-delivery';
 import { StallStats } from './collectors/stall-stats';
 import { ThreadPoolStats } from './collectors/thread-pool';
 import { WorkerPools } from './collectors/worker-pools';
+import { ThreadRegistry } from './collectors/threads';
+import { isMainThread } from './core/thread-name';
 import type { LoopGuardEvents } from './core/events';
 import { expectedRouteTest } from './core/expected';
 import { Histogram } from './core/histogram';
@@ -57,7 +59,11 @@ export interface GuardParts {
 export type Emit = <K extends keyof LoopGuardEvents>(event: K, ...args: LoopGuardEvents[K]) => void;
 
 export function composeGuard(options: ResolvedOptions, emit: Emit): GuardParts {
-  const kernel = new Kernel(options, () => emit('watchdog:ready'));
+  let threads: ThreadRegistry | undefined;
+  const kernel = new Kernel(options, () => {
+    threads?.rewatchAll();
+    emit('watchdog:ready');
+  });
   const reportError = (err: unknown): void => kernel.errors.report(err);
 
   // Accumulators, in the order they see each beat and stall: the stats first,
@@ -81,6 +87,11 @@ export function composeGuard(options: ResolvedOptions, emit: Emit): GuardParts {
   const workerPools = new WorkerPools();
   const busy = options.busySampleHz > 0 ? attachBusyTime(kernel, options) : undefined;
   const shedTotals = createShedTotals();
+  // Worker threads join the main thread's guard (src/worker.ts): their stalls and loop figures are counted here.
+  if (isMainThread && options.enabled) {
+    threads = kernel.attach(new ThreadRegistry(kernel));
+    threads.start();
+  }
 
   const model: GuardReadModel = {
     options,
@@ -92,6 +103,7 @@ export function composeGuard(options: ResolvedOptions, emit: Emit): GuardParts {
     threadPool,
     busy,
     workerPools: () => workerPools.read(reportError),
+    threads: () => threads?.rows() ?? [],
     get requestsInFlight() {
       return kernel.tracker.inFlight;
     },

@@ -5,6 +5,7 @@
  */
 import { createLoopGuard, isLoopGuard, type LoopGuard } from '../create-guard';
 import { InvalidOptionError } from '../errors';
+import { threadGuard } from '../thread-guard';
 import type { LoopGuardOptions } from '../options';
 
 /** What an adapter accepts: options for a new guard, `{ guard }`, or a guard. */
@@ -20,10 +21,17 @@ export interface AdapterGuard {
 export function resolveGuard(input: unknown, adapterKeys: readonly string[] = []): AdapterGuard {
   if (isLoopGuard(input)) return { guard: input, owned: false };
   // Not an object: the options resolver says what is wrong with it.
+  if (input === undefined && threadGuard() !== undefined) return { guard: threadGuard()!, owned: false };
   if (input === null || typeof input !== 'object') return { guard: createLoopGuard(input as LoopGuardOptions | undefined), owned: true };
   const { guard, ...rest } = input as Record<string, unknown>;
   for (const key of adapterKeys) delete rest[key];
-  if (guard === undefined) return { guard: createLoopGuard(rest as LoopGuardOptions), owned: true };
+  if (guard === undefined) {
+    // In a watched worker thread the adapters share the thread's guard: a second
+    // guard there would count every stall of the thread twice.
+    const shared = threadGuard();
+    if (shared !== undefined) return { guard: shared, owned: false };
+    return { guard: createLoopGuard(rest as LoopGuardOptions), owned: true };
+  }
   if (!isLoopGuard(guard)) throw new InvalidOptionError('guard', 'a LoopGuard (from createLoopGuard())', guard);
   const extra = Object.keys(rest);
   if (extra.length > 0) throw new InvalidOptionError(extra[0]!, 'absent when an existing guard is passed (configure that guard instead)', 'an option');

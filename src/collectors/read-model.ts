@@ -16,6 +16,7 @@ import type { SnapshotSections } from './snapshot';
 import type { StallStats } from './stall-stats';
 import type { ThreadPoolStats } from './thread-pool';
 import type { WorkerPoolFigures } from './worker-pools';
+import type { ThreadRow } from './threads';
 
 /** Requests answered 503 by load shedding, for one (route label, reason). */
 export interface ShedCounter {
@@ -42,6 +43,8 @@ export interface GuardReadModel {
   readonly busy: Pick<BusyTime, 'totals' | 'shares' | 'sampleHz'> | undefined;
   /** The figures of the worker pools watched with `watchPool()`, read from them now. */
   workerPools(): WorkerPoolFigures[];
+  /** Watched worker threads by `thread` label (the main thread not included): loop delay, ELU since the last read. */
+  threads(): ThreadRow[];
   readonly requestsInFlight: number;
   readonly watchdogRunning: boolean;
   readonly isClosed: boolean;

@@ -1,5 +1,6 @@
 import type { Advice } from '../contract/advice';
 import { STALL_BUCKETS_SECONDS } from '../catalogue';
+import { THREAD_MAIN } from '../contract/threads';
 import { culpritFrame } from '../contract/frames';
 import { Histogram } from '../core/histogram';
 import { normaliseMethod } from '../core/routes';
@@ -8,6 +9,8 @@ import type { StackFrame } from '../contract/frames';
 
 /** Cumulative stall totals for one (route label, method, cause). */
 export interface StallCounter {
+  /** The loop that stalled: `main` or a worker thread's label. */
+  readonly thread: string;
   readonly route: string;
   readonly method: string;
   readonly cause: StallCause;
@@ -42,10 +45,11 @@ export class StallStats {
   record(report: StallReport, routeLabel: string): void {
     // As the request stats do: the method is the client's (http2's :method is not limited the way HTTP/1's parser limits it).
     const method = report.method === null ? '' : normaliseMethod(report.method);
-    const key = `${routeLabel}\u0000${method}\u0000${report.cause}`;
+    const thread = report.thread ?? THREAD_MAIN;
+    const key = `${thread}\u0000${routeLabel}\u0000${method}\u0000${report.cause}`;
     let counter = this.counters.get(key);
     if (counter === undefined) {
-      counter = { route: routeLabel, method, cause: report.cause, count: 0, seconds: 0, topFrame: undefined, advice: null, lastAt: 0, afterResponse: 0 };
+      counter = { thread, route: routeLabel, method, cause: report.cause, count: 0, seconds: 0, topFrame: undefined, advice: null, lastAt: 0, afterResponse: 0 };
       this.counters.set(key, counter);
     }
     const seconds = report.durationMs / 1000;

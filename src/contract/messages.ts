@@ -104,8 +104,33 @@ export interface MetricsCollectedMessage {
   error?: string;
 }
 
+/** Main → worker: watch one more thread's loop (a worker thread that joined, contract/threads.ts). */
+export interface WatchThreadMessage {
+  type: 'thread:watch';
+  threadId: number;
+  label: string;
+  /** The thread's heartbeat, in the contract/shared-state.ts layout. */
+  buffer: SharedArrayBuffer;
+  /** The thread's guard id for the capture probe, in the thread's own isolate. */
+  probeId: number;
+}
+
+/** Main → worker: the thread is gone; forget it. */
+export interface UnwatchThreadMessage {
+  type: 'thread:unwatch';
+  threadId: number;
+}
+
+/** Worker → main: the samples of one stall window of a watched worker thread (posted even when empty). */
+export interface ThreadSamplesMessage {
+  type: 'thread:samples';
+  threadId: number;
+  window: number;
+  samples: CaptureSample[];
+}
+
 /** Everything the worker posts to the main thread. */
-export type WorkerMessage = SamplesMessage | WorkerStatusMessage | MetricsWorkerMessage;
+export type WorkerMessage = SamplesMessage | WorkerStatusMessage | MetricsWorkerMessage | ThreadSamplesMessage;
 
 export interface MetricValueJson {
   labels?: Record<string, string | number>;

@@ -71,8 +71,13 @@ export class SharedState {
    * main thread never notifies it per beat (each wake-up of a thread costs
    * 120–400 µs of CPU here); only `requestClose` ends the wait early.
    */
-  sleep(timeoutMs: number): void {
-    Atomics.wait(this.i32, BEAT, Atomics.load(this.i32, BEAT), timeoutMs);
+  sleep(timeoutMs: number): 'ok' | 'not-equal' | 'timed-out' {
+    return Atomics.wait(this.i32, BEAT, Atomics.load(this.i32, BEAT), timeoutMs);
+  }
+
+  /** Main side: wakes a worker asleep in `sleep` to turn its loop once (a message is waiting for it). */
+  poke(): void {
+    Atomics.notify(this.i32, BEAT);
   }
 
   /** 1 while the main loop is idle and the heartbeat runs at its idle period: the worker's own timers back off too. */

@@ -48,6 +48,8 @@ export const kRecord: unique symbol = Symbol.for(versioned('record')) as never;
 export const kBodyRecord: unique symbol = Symbol.for(versioned('bodyRecord')) as never;
 /** Marks `IncomingMessage.prototype.emit` as wrapped for body context, once per process. */
 export const kEmitHooked: unique symbol = Symbol.for(versioned('emitHooked')) as never;
+/** A worker thread's own guard (`watchThisThread()`), shared by every copy of loopguard in that thread. */
+export const kThreadGuard: unique symbol = Symbol.for(versioned('threadGuard')) as never;
 /** Marks a Koa application whose router the zero-code start has hooked. */
 export const kKoaPatched: unique symbol = Symbol.for('loopguard.koaPatched') as never;
 

@@ -18,6 +18,9 @@ import { RouteTable } from './routes';
 import { StallPipeline } from './stall-pipeline';
 import type { StallReport } from './stall-report';
 import { Watchdog } from './watchdog-host';
+import { isMainThread, threadName } from './thread-name';
+import { LinkedSharedState, ThreadLink } from './thread-link';
+import { THREAD_MAIN } from '../contract/threads';
 
 /**
  * The kernel: the heartbeat, the shared state, the request tracker, the stall
@@ -30,7 +33,8 @@ import { Watchdog } from './watchdog-host';
 export class Kernel {
   readonly routes: RouteTable;
   readonly tracker: RequestTracker;
-  readonly shared = new SharedState();
+  /** In a worker thread the heartbeat also wakes the process's one watchdog (core/thread-link.ts). */
+  readonly shared: SharedState = isMainThread ? new SharedState() : new LinkedSharedState();
   readonly gcPauses = new GcPauses();
   readonly observers: GuardObservers;
   readonly requestObservers: RequestObservers;
@@ -43,7 +47,7 @@ export class Kernel {
   readonly #probeId = registerWindowReader(() => this.shared.window);
   readonly #collectors: Collector[] = [];
   readonly #captureGate: CaptureGate;
-  #watchdog: Watchdog | undefined;
+  #watchdog: Watchdog | ThreadLink | undefined;
   #releasePrecise: (() => void) | undefined;
   #closed = false;
 
@@ -90,6 +94,18 @@ export class Kernel {
     this.#heartbeat.start();
     this.gcPauses.start();
     const parts: WorkerParts = Object.assign({}, ...this.#collectors.map((c) => c.worker));
+    if (!isMainThread) {
+      // A worker thread joins the process's one watchdog instead of starting its own;
+      // the worker parts (metrics endpoint, pool probe, busy sampler) are the main thread's.
+      const link = new ThreadLink(this.shared as LinkedSharedState, this.#probeId, this.observers, {
+        onSamples: (window, samples) => this.#guarded(() => this.#pipeline.samplesArrived(window, samples)),
+        onReady: () => this.#onReady(),
+      }, threadName());
+      this.#watchdog = link;
+      link.start();
+      this.#captureGate.start();
+      return;
+    }
     // Without captures the worker still runs when a collector needs it; it just never probes.
     if (options.captureStacks || parts.metricsServer || parts.poolProbe || parts.busy) {
       const listeners = this.#collectors.filter((c) => c.onWorkerMessage);
@@ -119,8 +135,14 @@ export class Kernel {
     return this.#captureGate.inGrace();
   }
 
-  get watchdog(): Watchdog | undefined {
+  /** The watchdog host; in a worker thread, its link to the process's watchdog. */
+  get watchdog(): Watchdog | ThreadLink | undefined {
     return this.#watchdog;
+  }
+
+  /** This loop's `thread` label: `main`, or the worker's (capped by the main thread's guard). */
+  get threadLabel(): string {
+    return this.#watchdog instanceof ThreadLink ? this.#watchdog.label : THREAD_MAIN;
   }
 
   get isClosed(): boolean {
@@ -163,6 +185,7 @@ export class Kernel {
   #deliver(report: StallReport): void {
     if (this.#closed) return;
     const label = report.cause === 'gc' ? ROUTE_GC : report.route === null ? ROUTE_BACKGROUND : this.routes.labelFor(report.route);
+    report.thread = this.threadLabel;
     this.observers.stall(report, label);
   }
 

@@ -33,6 +33,8 @@ export interface StallReport {
    * context. False for in-handler stalls and for stalls with no request.
    */
   afterResponse: boolean;
+  /** The loop that stalled: `main`, or the worker thread's label (its name, else `worker-<threadId>`; capped). */
+  thread?: string;
   /**
    * Reports of the same culprit held back by `reportsPerCulpritPerMinute`
    * since the last one delivered; present only when some were.

@@ -132,6 +132,11 @@ export class Watchdog {
     return this.worker !== undefined;
   }
 
+  /** Sends the worker a message (a thread to watch or forget); dropped while no worker runs. */
+  post(message: { type: string; [key: string]: unknown }): void {
+    this.worker?.postMessage(message);
+  }
+
   private fail(err: unknown): void {
     this.events.onError(err instanceof Error ? err : new Error(String(err)));
   }

@@ -19,7 +19,8 @@ import { mostlyPreempted, readSchedstat } from './preemption';
 import { epochNow, SharedState } from '../contract/shared-state';
 import { startMetricsServer, type MetricsServer } from './metrics-server';
 import { startPoolProbe, type PoolProbeHandle } from './pool-probe';
-import type { SamplesMessage, WatchdogConfig } from '../contract/messages';
+import type { SamplesMessage, ThreadSamplesMessage, WatchdogConfig } from '../contract/messages';
+import { WatchedThreads, type WatchedThread } from './threads';
 
 
 
@@ -29,6 +30,21 @@ const OWN_CODE = `${dirname(__dirname)}${sep}`;
 const shared = new SharedState(config.buffer);
 const session = new Session();
 const captureExpression = probeExpression(config.maxStackFrames, config.probeId);
+/** Worker threads watched beside the main thread (watchdog/threads.ts). */
+const threads = new WatchedThreads(session, config.captureStacks !== false, config.maxStackFrames);
+
+/** A loop to capture: the main thread's, or a watched worker thread's. */
+interface CaptureTarget {
+  readonly state: SharedState;
+  /** Runs the capture probe there; its value (undefined: no answer). */
+  probe(): Promise<unknown>;
+}
+
+const mainTarget: CaptureTarget = {
+  state: shared,
+  probe: async () =>
+    (await post<{ result?: { value?: unknown } }>('Runtime.evaluate', { expression: captureExpression, returnByValue: true, silent: true })).result?.value,
+};
 // Without the Debugger domain the culprit's source is read from its file (absolute paths only).
 const scriptSources = new ScriptSources(async (path) => {
   if (!path.startsWith('/') && !/^[A-Za-z]:[\\/]/.test(path)) throw new Error('not a file');
@@ -55,16 +71,11 @@ function post<T = unknown>(method: string, params?: object): Promise<T> {
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function captureOnce(window: number): Promise<CaptureSample | null> {
-  shared.capturing = window;
-  if (shared.window !== window) return null;
+async function captureOnce(window: number, target: CaptureTarget = mainTarget): Promise<CaptureSample | null> {
+  target.state.capturing = window;
+  if (target.state.window !== window) return null;
   const asked = epochNow();
-  const probe = await post<{ result?: { value?: unknown } }>('Runtime.evaluate', {
-    expression: captureExpression,
-    returnByValue: true,
-    silent: true,
-  });
-  const value = probe.result?.value;
+  const value = await target.probe();
   if (typeof value !== 'object' || value === null) return null;
   const { requestId, method, route, asyncId, expected, afterResponse, at, frames, window: probedWindow } = value as ProbeResult;
   // The loop turned before the probe ran: what it saw is not the stall's.
@@ -110,6 +121,31 @@ async function watchStall(window: number): Promise<void> {
 }
 
 /**
+ * A watched worker thread's stall: probed as the main thread's is, without
+ * the preemption look (the worker's kernel thread id is not known here).
+ * One capture at a time: while it lasts, the others wait for it.
+ */
+async function watchThreadStall(thread: WatchedThread, window: number): Promise<void> {
+  thread.capturedWindow = window;
+  const target: CaptureTarget = { state: thread.state, probe: () => threads.evaluate(thread) };
+  const samples: CaptureSample[] = [];
+  while (!closed && thread.state.window === window && samples.length < config.maxSamplesPerStall && threads.reachable(thread)) {
+    const sample = await captureOnce(window, target);
+    if (sample) samples.push(sample);
+    if (thread.state.window !== window) break;
+    await sleep(config.resampleMs);
+  }
+  parentPort?.postMessage({ type: 'thread:samples', threadId: thread.threadId, window, samples } satisfies ThreadSamplesMessage);
+}
+
+function captureThread(thread: WatchedThread): void {
+  watchThreadStall(thread, thread.state.window).then(resume, (err: unknown) => {
+    parentPort?.postMessage({ type: 'error', message: err instanceof Error ? err.message : String(err) });
+    resume();
+  });
+}
+
+/**
  * While the loop turns, the worker sleeps in `Atomics.wait` on the heartbeat
  * word until the heartbeat would be `captureAfterMs` late, then looks, and
  * sleeps again: its own event loop does not turn. Measured on these VMs
@@ -126,19 +162,27 @@ function watch(): void {
     if (shared.closeRequested) return close();
     const untilLate = shared.msUntilLate(epochNow(), config.captureAfterMs);
     if (untilLate <= 0 && shared.captureAllowed) return capture(shared.window);
+    const thread = threads.nextLate(epochNow(), config.captureAfterMs);
+    if (thread !== undefined && thread.inMs <= 0) return captureThread(thread.thread);
+    const sleepMs = Math.min(untilLate > 0 ? untilLate : config.captureAfterMs, thread?.inMs ?? Infinity);
     const now = performance.now();
     // The busy sampler's and the pool probe's timers need this thread's event loop by their time.
     const loopDue = Math.min(yieldAt, loopNeededAt(now));
     if (loopDue <= now + 1) {
       // A queued pool probe's completion wakes this loop by itself: wait for it there, on a
       // timer that keeps the heartbeat checks going. Never spin: a saturated pool can hold it for seconds.
-      if (poolProbe?.queued) timer = setTimeout(watch, Math.max(1, Math.min(untilLate > 0 ? untilLate : config.captureAfterMs, yieldAt - now)));
+      if (poolProbe?.queued) timer = setTimeout(watch, Math.max(1, Math.min(sleepMs, yieldAt - now)));
       else setImmediate(watch);
       return;
     }
     // Asleep until the heartbeat would be late (the main thread wakes this wait
     // early when its period shortens: shared.rebase) or the loop is needed.
-    shared.sleep(Math.max(1, Math.min(untilLate > 0 ? untilLate : config.captureAfterMs, loopDue - now)));
+    // A wake-up by the main thread (a thread joined, or a worker's heartbeat left its idle
+    // pace) turns the loop once: a joined thread's message waits there.
+    if (shared.sleep(Math.max(1, Math.min(sleepMs, loopDue - now))) === 'ok') {
+      setImmediate(watch);
+      return;
+    }
   }
 }
 
@@ -157,13 +201,16 @@ function loopNeededAt(now: number): number {
 function schedule(): void {
   if (closed) return;
   const untilLate = shared.msUntilLate(epochNow(), config.captureAfterMs);
-  timer = setTimeout(check, Math.max(1, untilLate > 0 ? untilLate : config.captureAfterMs));
+  const thread = threads.nextLate(epochNow(), config.captureAfterMs);
+  timer = setTimeout(check, Math.max(1, Math.min(untilLate > 0 ? untilLate : config.captureAfterMs, thread?.inMs ?? Infinity)));
 }
 
 function check(): void {
   if (closed) return;
-  if (!shared.captureAllowed || shared.msUntilLate(epochNow(), config.captureAfterMs) > 0) return schedule();
-  capture(shared.window);
+  if (shared.captureAllowed && shared.msUntilLate(epochNow(), config.captureAfterMs) <= 0) return capture(shared.window);
+  const thread = threads.nextLate(epochNow(), config.captureAfterMs);
+  if (thread !== undefined && thread.inMs <= 0) return captureThread(thread.thread);
+  schedule();
 }
 
 const resume = (): void => (metricsServer === undefined ? watch() : schedule());
@@ -195,6 +242,7 @@ async function main(): Promise<void> {
   // Listening on the port also keeps this worker alive: inspector sessions hold no handle of their own.
   parentPort?.on('message', (message: unknown) => {
     if (message === 'close') close();
+    else threads.handle(message);
   });
   if (config.metricsServer && parentPort) metricsServer = startMetricsServer(config.metricsServer, shared, parentPort);
   if (config.poolProbe) poolProbe = startPoolProbe(config.poolProbe, () => shared.idle);

@@ -18,9 +18,9 @@ export const RANKS = [
   ['collectors/'], // 4 what accumulates, the read model, the snapshot
   ['prometheus/', 'otel/', 'view/', 'shed/'], // 5 consumers of the read model
   ['options.ts', 'watchdog/'], // 6 the resolved options; the worker thread's program
-  ['compose.ts', 'create-guard.ts', 'guard-internals.ts'], // 7 the composition and the public guard
+  ['compose.ts', 'create-guard.ts', 'guard-internals.ts', 'thread-guard.ts'], // 7 the composition and the public guard
   ['adapters/', 'register/'], // 8 frameworks and the zero-code start's servers
-  ['budget/', 'env-options.ts', 'register.ts', 'index.ts', 'internal.ts'], // 9 entry points
+  ['budget/', 'env-options.ts', 'register.ts', 'index.ts', 'internal.ts', 'worker.ts'], // 9 entry points
 ];
 
 /** The unit a file belongs to: its top folder (`core/`) or itself at the root (`options.ts`). */
