@@ -28,7 +28,7 @@ export const THREADPOOL_BUCKETS_SECONDS = [
 ] as const;
 
 export type MetricType = 'counter' | 'gauge' | 'histogram';
-export type LabelName = 'route' | 'method' | 'cause' | 'reason' | 'pool' | 'percentile';
+export type LabelName = 'route' | 'method' | 'cause' | 'reason' | 'pool' | 'percentile' | 'thread';
 
 export interface MetricDefinition {
   /** Key used in code to refer to the metric. */
@@ -61,6 +61,7 @@ export const OTEL_ATTRIBUTES: Readonly<Record<LabelName, string>> = {
   reason: 'loopguard.reason',
   pool: 'loopguard.pool',
   percentile: 'loopguard.percentile',
+  thread: 'loopguard.thread',
 };
 
 export const CATALOGUE = [
@@ -68,8 +69,8 @@ export const CATALOGUE = [
     key: 'eventloopDelay',
     name: 'eventloop_delay_seconds',
     type: 'histogram',
-    help: 'Event loop delay: how late the heartbeat timer ran, per sample.',
-    labels: [],
+    help: 'Event loop delay: how late the heartbeat timer ran, per sample (thread: main, or a watched worker thread).',
+    labels: ['thread'],
     unit: 's',
     otelName: 'eventloop.delay',
     buckets: DELAY_BUCKETS_SECONDS,
@@ -79,8 +80,8 @@ export const CATALOGUE = [
     key: 'eventloopUtilization',
     name: 'eventloop_utilization_ratio',
     type: 'gauge',
-    help: 'Event loop utilization (0..1) over the last sampling interval.',
-    labels: [],
+    help: 'Event loop utilization (0..1) over the last sampling interval (thread: main, or a watched worker thread).',
+    labels: ['thread'],
     unit: '1',
     otelName: 'eventloop.utilization',
     aggregator: 'max',
@@ -100,7 +101,7 @@ export const CATALOGUE = [
     name: 'stalls_total',
     type: 'counter',
     help: 'Event loop stalls, by the culprit route that held the loop (cause: request, background, gc, or expected when declared as expected to block).',
-    labels: ['route', 'method', 'cause'],
+    labels: ['route', 'method', 'cause', 'thread'],
     unit: '{stall}',
     otelName: 'stalls',
     aggregator: 'sum',
@@ -110,7 +111,7 @@ export const CATALOGUE = [
     name: 'stall_seconds_total',
     type: 'counter',
     help: 'Time the event loop was stalled, by the culprit route that held it.',
-    labels: ['route', 'method', 'cause'],
+    labels: ['route', 'method', 'cause', 'thread'],
     unit: 's',
     otelName: 'stall',
     aggregator: 'sum',

@@ -30,9 +30,6 @@ interface WatchedThread {
   readonly figures: ThreadFigures;
   /** What it joined with (sent again to a restarted watchdog). */
   join: ThreadJoinMessage;
-  /** ELU figures at the last read, for the ratio over the interval since. */
-  lastActive: number;
-  lastIdle: number;
 }
 
 /** One label's loop delay: the live threads' histograms plus what threads that ended left behind. */
@@ -54,7 +51,7 @@ export interface ThreadRow {
   readonly label: string;
   /** Live threads under this label. */
   readonly threads: number;
-  /** ELU over the interval since the previous read, or null with no live thread. */
+  /** ELU over the threads' last interval (their mean), or null with no live thread that measured one. */
   readonly utilization: number | null;
   readonly delay: ThreadDelay;
 }
@@ -107,22 +104,21 @@ export class ThreadRegistry implements Collector {
     return this.threads.size;
   }
 
-  /** Per label: live threads, ELU since the previous read, loop delay. */
+  /** Per label: live threads, ELU, loop delay. */
   rows(): ThreadRow[] {
-    const rows = new Map<string, { threads: number; active: number; total: number; delay: ThreadDelay }>();
+    const rows = new Map<string, { threads: number; measured: number; elu: number; delay: ThreadDelay }>();
     for (const [label, retired] of this.labels) {
       const delay = threadDelay(Float64Array.from(retired.retiredCounts), retired.retiredSum, retired.retiredCount);
-      rows.set(label, { threads: 0, active: 0, total: 0, delay });
+      rows.set(label, { threads: 0, measured: 0, elu: 0, delay });
     }
     for (const t of this.threads.values()) {
       const row = rows.get(t.label)!;
       row.threads++;
-      const active = t.figures.eluActiveMs;
-      const idle = t.figures.eluIdleMs;
-      row.active += active - t.lastActive;
-      row.total += active - t.lastActive + (idle - t.lastIdle);
-      t.lastActive = active;
-      t.lastIdle = idle;
+      const elu = t.figures.utilization;
+      if (elu !== null) {
+        row.measured++;
+        row.elu += elu;
+      }
       const counts = row.delay.counts;
       for (let i = 0; i < counts.length; i++) counts[i]! += t.figures.bucket(i);
       row.delay.sum += t.figures.delaySum;
@@ -131,7 +127,7 @@ export class ThreadRegistry implements Collector {
     return [...rows.entries()].map(([label, r]) => ({
       label,
       threads: r.threads,
-      utilization: r.threads === 0 ? null : r.total > 0 ? r.active / r.total : 0,
+      utilization: r.measured === 0 ? null : r.elu / r.measured,
       delay: r.delay,
     }));
   }
@@ -159,7 +155,7 @@ export class ThreadRegistry implements Collector {
     let thread = this.threads.get(message.threadId);
     if (thread === undefined) {
       const figures = new ThreadFigures(message.figures);
-      thread = { threadId: message.threadId, label: this.labelFor(message.label), figures, join: message, lastActive: figures.eluActiveMs, lastIdle: figures.eluIdleMs };
+      thread = { threadId: message.threadId, label: this.labelFor(message.label), figures, join: message };
       this.threads.set(message.threadId, thread);
     }
     thread.join = message;

@@ -82,8 +82,8 @@ export interface ThreadSamplesForward {
 export type ThreadMessage = ThreadJoinMessage | ThreadHelloMessage | ThreadWatchedMessage | ThreadLeaveMessage | ThreadStallMessage | ThreadSamplesForward;
 
 // The figures: Float64 slots, written by the watched thread only (one writer), read by the main thread.
-const ELU_ACTIVE = 0; // cumulative event-loop active time, ms (performance.eventLoopUtilization)
-const ELU_IDLE = 1; // cumulative idle time, ms
+const UTILIZATION = 0; // ELU (0..1) over the thread's last completed interval of about a second
+const UTILIZATION_AT = 1; // epoch ms it was measured at (0: not yet)
 const DELAY_SUM = 2; // seconds
 const DELAY_COUNT = 3;
 const DELAY_BUCKETS = 4; // non-cumulative counts per bucket, +Inf last
@@ -114,18 +114,15 @@ export class ThreadFigures {
     this.f64[DELAY_COUNT]!++;
   }
 
-  /** Thread side: cumulative ELU figures. */
-  recordElu(activeMs: number, idleMs: number): void {
-    this.f64[ELU_ACTIVE] = activeMs;
-    this.f64[ELU_IDLE] = idleMs;
+  /** Thread side: ELU over its last interval, measured at epoch `atMs`. */
+  recordUtilization(ratio: number, atMs: number): void {
+    this.f64[UTILIZATION] = ratio;
+    this.f64[UTILIZATION_AT] = atMs;
   }
 
-  get eluActiveMs(): number {
-    return this.f64[ELU_ACTIVE]!;
-  }
-
-  get eluIdleMs(): number {
-    return this.f64[ELU_IDLE]!;
+  /** The thread's ELU over its last interval; null before its first interval ends. */
+  get utilization(): number | null {
+    return this.f64[UTILIZATION_AT] === 0 ? null : this.f64[UTILIZATION]!;
   }
 
   get delaySum(): number {

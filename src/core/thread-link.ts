@@ -19,6 +19,9 @@ import type { GuardObservers } from './observers';
  * wake the watchdog there, or a stall that begins now would be caught only by
  * the old, later deadline.
  */
+/** As collectors/loop-stats.ts. */
+const ELU_INTERVAL_MS = 1000;
+
 export class LinkedSharedState extends SharedState {
   wake: Int32Array | undefined;
 
@@ -69,16 +72,19 @@ export class ThreadLink {
     // Never keeps the thread alive: a worker's life is its own code's.
     channel.unref();
     const figures = this.figures;
-    let eluAt = 0;
+    let mark = performance.eventLoopUtilization();
+    let markAt = performance.now();
     this.detach = this.observers.add({
       beat(lateMs) {
         figures.recordDelay(lateMs / 1000);
-        // ELU at most ten times a second: it is read at scrape time, seconds apart.
+        // Interval ELU as the main thread's loop stats take it: about once a second, deltas.
         const now = performance.now();
-        if (now - eluAt < 100) return;
-        eluAt = now;
-        const { active, idle } = performance.eventLoopUtilization();
-        figures.recordElu(active, idle);
+        if (now - markAt < ELU_INTERVAL_MS) return;
+        const next = performance.eventLoopUtilization();
+        const { utilization } = performance.eventLoopUtilization(next, mark);
+        figures.recordUtilization(Number.isFinite(utilization) ? utilization : 0, performance.timeOrigin + now);
+        mark = next;
+        markAt = now;
       },
       stall: (report, routeLabel) => this.post({ type: 'stall', threadId, report, routeLabel }),
     });

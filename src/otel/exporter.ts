@@ -15,6 +15,7 @@ import { attributesOf, createInstruments, METER_NAME, type Instruments } from '.
 import { PoolMetrics } from './pool-metrics';
 import { SampleQueue } from './sample-queue';
 import { OTEL_GLOBAL_METER_CHANGED } from '../contract/channels';
+import { THREAD_MAIN } from '../contract/threads';
 import { kOtelRpcMetadata } from '../contract/symbols';
 
 type OtelApi = typeof Api;
@@ -186,7 +187,7 @@ class OtelExporter implements Collector, RequestObserver, GuardObserver {
   beat(lateMs: number): void {
     if (this.recording) {
       try {
-        this.instruments?.histograms.eventloopDelay.record(lateMs / 1000);
+        this.instruments?.histograms.eventloopDelay.record(lateMs / 1000, MAIN_THREAD_ATTRIBUTES);
       } catch (err) {
         this.fail('recording loop delay', err);
       }
@@ -266,7 +267,10 @@ class OtelExporter implements Collector, RequestObserver, GuardObserver {
     try {
       // Requests finished since the last heartbeat belong in this collection too.
       this.drain();
-      result.observe(o.eventloopUtilization, guard.loop.utilization);
+      result.observe(o.eventloopUtilization, guard.loop.utilization, MAIN_THREAD_ATTRIBUTES);
+      for (const t of guard.threads()) {
+        if (t.utilization !== null) result.observe(o.eventloopUtilization, t.utilization, this.attributesFor(t, threadLabels));
+      }
       result.observe(o.eventloopBlocked, guard.blockedForMs() / 1000);
       result.observe(o.requestsInFlight, guard.requestsInFlight);
       for (const c of guard.stalls.all()) {
@@ -299,5 +303,8 @@ class OtelExporter implements Collector, RequestObserver, GuardObserver {
 
 type Labels = Partial<Record<LabelName, string>>;
 const routeLabels = (s: RouteStats): Labels => ({ route: s.route, method: s.method });
-const stallLabels = (c: { route: string; method: string; cause: StallCause }): Labels => ({ route: c.route, method: c.method, cause: c.cause });
+const stallLabels = (c: { route: string; method: string; cause: StallCause; thread?: string }): Labels => ({ route: c.route, method: c.method, cause: c.cause, thread: c.thread });
+const threadLabels = (t: { label: string }): Labels => ({ thread: t.label });
+/** Worker threads' loop delay reaches OTel only as ELU and stall counters: their delay histogram lives in the main thread's Prometheus series. */
+const MAIN_THREAD_ATTRIBUTES: Api.Attributes = Object.freeze(attributesOf({ thread: THREAD_MAIN }));
 const shedLabels = (s: { route: string; reason: string }): Labels => ({ route: s.route, reason: s.reason });

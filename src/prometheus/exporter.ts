@@ -1,4 +1,5 @@
 import { CATALOGUE, DEFAULT_PREFIX, metricByKey, type MetricDefinition, type MetricKey } from '../catalogue';
+import { THREAD_MAIN } from '../contract/threads';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Histogram } from '../core/histogram';
 import type { GuardContext, GuardReadModel } from '../collectors/read-model';
@@ -164,11 +165,17 @@ function collector(context: GuardContext, def: MetricDefinition, name: string): 
 }
 
 const READERS: Record<MetricKey, (guard: GuardReadModel, name: string) => Sample[]> = {
-  eventloopDelay: (g, name) => histogramSamples(name, {}, g.delayHistogram),
-  eventloopUtilization: (g) => [{ labels: {}, value: g.loop.utilization }],
+  eventloopDelay: (g, name) => [
+    ...histogramSamples(name, { thread: THREAD_MAIN }, g.delayHistogram),
+    ...g.threads().flatMap((t) => histogramSamples(name, { thread: t.label }, t.delay)),
+  ],
+  eventloopUtilization: (g) => [
+    { labels: { thread: THREAD_MAIN }, value: g.loop.utilization },
+    ...g.threads().flatMap((t) => (t.utilization === null ? [] : [{ labels: { thread: t.label }, value: t.utilization }])),
+  ],
   eventloopBlocked: (g) => [{ labels: {}, value: g.blockedForMs() / 1000 }],
-  stalls: (g) => [...g.stalls.all()].map((c) => ({ labels: { route: c.route, method: c.method, cause: c.cause }, value: c.count })),
-  stallSeconds: (g) => [...g.stalls.all()].map((c) => ({ labels: { route: c.route, method: c.method, cause: c.cause }, value: c.seconds })),
+  stalls: (g) => [...g.stalls.all()].map((c) => ({ labels: { route: c.route, method: c.method, cause: c.cause, thread: c.thread }, value: c.count })),
+  stallSeconds: (g) => [...g.stalls.all()].map((c) => ({ labels: { route: c.route, method: c.method, cause: c.cause, thread: c.thread }, value: c.seconds })),
   busySeconds: (g) => (g.busy?.totals() ?? []).map((t) => ({ labels: { route: t.key.route, method: t.key.method, cause: t.key.cause }, value: t.seconds })),
   stallDuration: (g, name) =>
     (Object.keys(g.stalls.durations) as (keyof typeof g.stalls.durations)[]).flatMap((cause) =>
