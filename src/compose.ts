@@ -46,6 +46,8 @@ export interface GuardParts {
   readonly stalls: StallStats;
   readonly threadPool: ThreadPoolStats;
   readonly workerPools: WorkerPools;
+  /** Watched worker threads (main thread only; undefined in a worker or when disabled). */
+  readonly threads: ThreadRegistry | undefined;
   /** Sampled busy time by route; undefined when `busySampleHz` is 0. */
   readonly busy: BusyTime | undefined;
   /** Requests answered 503 by load shedding, by route label and reason (written by shed/). */
@@ -130,7 +132,11 @@ export function composeGuard(options: ResolvedOptions, emit: Emit): GuardParts {
     for (const [key, read] of sections) out[key] = read();
     return out as unknown as LoopGuardSnapshot;
   };
-  return { kernel, delayHistogram, loop, stalls, threadPool, workerPools, busy, shedTotals, model, context, snapshot };
+  if (threads !== undefined) {
+    const registry = threads;
+    context.snapshotSection('threads', () => registry.rows().map((t) => ({ thread: t.label, threads: t.threads, utilization: t.utilization, delayCount: t.delay.count })));
+  }
+  return { kernel, delayHistogram, loop, stalls, threadPool, workerPools, threads, busy, shedTotals, model, context, snapshot };
 }
 
 /** Busy time: counts the sampled requests this kernel's tracker resolves, fed by the worker's busy sampler. */

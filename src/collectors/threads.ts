@@ -56,6 +56,23 @@ export interface ThreadRow {
   readonly delay: ThreadDelay;
 }
 
+/** `snapshot().threads`: one row per worker thread label (the main thread's figures are the snapshot's own). */
+export interface ThreadSummary {
+  thread: string;
+  /** Live threads under this label now. */
+  threads: number;
+  utilization: number | null;
+  /** Heartbeat samples taken so far. */
+  delayCount: number;
+}
+
+declare module './snapshot' {
+  interface SnapshotSections {
+    /** Watched worker threads (absent in a worker thread's own guard). */
+    threads?: ThreadSummary[];
+  }
+}
+
 export class ThreadRegistry implements Collector {
   private readonly threads = new Map<number, WatchedThread>();
   /** Every label ever given (capped): counters keep their series, so a label is never handed out twice to mean two things. */

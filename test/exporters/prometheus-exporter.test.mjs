@@ -78,7 +78,7 @@ describe('every catalogue metric, from cumulative state, with stalls and request
     assert.ok(sumOf(samples, 'loopguard_request_blocking_seconds_sum', { route: '/users/:id' }) >= 0.2);
     assert.ok(sumOf(samples, 'loopguard_eventloop_delay_seconds_count') > 0);
     assert.equal(samples.get('loopguard_requests_in_flight'), 0);
-    const elu = samples.get('loopguard_eventloop_utilization_ratio');
+    const elu = samples.get('loopguard_eventloop_utilization_ratio{thread="main"}');
     assert.ok(elu >= 0 && elu <= 1, `ELU ${elu}`);
     const blocked = samples.get('loopguard_eventloop_blocked_seconds');
     assert.ok(blocked >= 0 && blocked < 0.1, `the loop turns while we collect (blocked ${blocked} s)`);
@@ -118,7 +118,7 @@ describe('every catalogue metric, from cumulative state, with stalls and request
       assert.equal(res.headers.get('content-type'), registry.contentType);
       const text = await res.text();
       assert.match(text, /^# HELP loopguard_eventloop_delay_seconds /m);
-      assert.match(text, /^loopguard_stalls_total\{route="\/users\/:id",method="GET",cause="request"\} 1$/m);
+      assert.match(text, /^loopguard_stalls_total\{route="\/users\/:id",method="GET",cause="request",thread="main"\} 1$/m);
       const head = await fetch(`${own.url}/metrics`, { method: 'HEAD' });
       assert.equal(head.status, 200);
       assert.equal(await head.text(), '');
