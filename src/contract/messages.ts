@@ -7,8 +7,18 @@
 import type { Advice } from './advice';
 import type { StackFrame } from './frames';
 
+/** The key of `WatchdogConfig`'s mark (see `isWatchdogThread`). */
+export const WATCHDOG_MARK = 'loopguard.watchdog';
+
+/** Whether this worker's `workerData` is a watchdog's configuration. */
+export function isWatchdogThread(workerData: unknown): boolean {
+  return typeof workerData === 'object' && workerData !== null && (workerData as Record<string, unknown>)[WATCHDOG_MARK] === true;
+}
+
 /** The worker's configuration, passed once as `workerData`: every part of the worker is declared here. */
 export interface WatchdogConfig {
+  /** Marks the watchdog's own thread: the zero-code start, inherited by every worker, leaves it alone. */
+  [WATCHDOG_MARK]?: true;
   buffer: SharedArrayBuffer;
   captureAfterMs: number;
   /** Probe again this often while the same stall goes on (back-to-back culprits). */

@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import { join } from 'node:path';
-import type { CaptureSample, WatchdogConfig, WorkerMessage } from '../contract/messages';
+import { WATCHDOG_MARK, type CaptureSample, type WatchdogConfig, type WorkerMessage } from '../contract/messages';
 import type { SharedState } from '../contract/shared-state';
 
 export interface WatchdogEvents {
@@ -65,7 +65,7 @@ export class Watchdog {
     let worker: Worker;
     try {
       worker = new Worker(workerFile, {
-        workerData: { ...config, buffer: this.shared.buffer } satisfies WatchdogConfig,
+        workerData: { ...config, buffer: this.shared.buffer, [WATCHDOG_MARK]: true } satisfies WatchdogConfig,
         // The watchdog needs little; keep its heap small.
         resourceLimits: { maxOldGenerationSizeMb: 32, maxYoungGenerationSizeMb: 4 },
         stdout: false,

@@ -118,3 +118,35 @@ test('50 short-lived workers in turn: the thread label stays capped, and threads
     guard.close();
   }
 });
+
+test('node --import loopguard/register app.js: a worker with no loopguard code in it is watched, and its stall reported', async () => {
+  const { spawn } = await import('node:child_process');
+  const { cleanEnv } = await import('../helpers/register.mjs');
+  const root = fileURLToPath(new URL('../..', import.meta.url));
+  const app = fileURLToPath(new URL('../fixtures/register-worker-app.mjs', import.meta.url));
+  const child = spawn(process.execPath, ['--import', 'loopguard/register', app], {
+    cwd: root,
+    env: cleanEnv({ LOOPGUARD_ON_STALL: 'log', LOOPGUARD_STARTUP_GRACE_MS: '0', LOOPGUARD_PROMETHEUS: 'false' }),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (chunk) => (stderr += chunk));
+  const [code] = await once(child, 'exit');
+  assert.equal(code, 0, stderr);
+  const reports = stderr
+    .split('\n')
+    .flatMap((line) => {
+      try {
+        return [JSON.parse(line)];
+      } catch {
+        return [];
+      }
+    })
+    .filter((entry) => entry.msg === 'loopguard: event loop stalled');
+  // Node 20 cannot read a worker's name in the worker: the label is then worker-<threadId>.
+  const worker = reports.filter((r) => r.thread === 'image-worker' || /^worker-\d+$/.test(r.thread ?? ''));
+  assert.equal(worker.length, 1, stderr);
+  assert.ok(worker[0].durationMs >= 250);
+  if (worker[0].stack?.length) assert.ok(worker[0].stack.some((f) => f.functionName === 'resizeImage'), JSON.stringify(worker[0].stack));
+  assert.deepEqual(reports.filter((r) => r.thread === 'main'), [], 'the main thread is not blamed');
+});
