@@ -108,3 +108,7 @@ export { kBusyProbe, kProbe, SYMBOL_NAMES, PROTOCOL_VERSION } from './contract/s
 export { openThreadClock, threadTimeBetween } from './watchdog/thread-clock';
 export { parseSchedstat, parseTaskStat, parseCgroupFile, cpuStatCandidates, parseCpuStatV2, parseCpuStatV1 } from './watchdog/proc-stat-parse';
 export { classifyStall } from './core/stall-state';
+
+// The kernel and the composition around it.
+export { Kernel } from './core/kernel';
+export { composeGuard } from './compose';

@@ -57,3 +57,13 @@ test('architecture: the graph is read (a sanity check on the parser)', () => {
   assert.ok(graph.get('core/kernel.ts')?.includes('core/stall-pipeline.ts'));
   assert.ok(graph.get('core/kernel.ts')?.includes('contract/messages.ts'), 'type-only imports count');
 });
+
+test('architecture: the README and docs/architecture.md show the same table of ranks', async () => {
+  const { readFileSync } = await import('node:fs');
+  for (const doc of ['../../README.md', '../../docs/architecture.md']) {
+    const text = readFileSync(new URL(doc, import.meta.url), 'utf8');
+    const rows = [...text.matchAll(/^\| (\d+) \| [^|]+ \| ([^|]+) \|$/gm)].map((m) => [Number(m[1]), [...m[2].matchAll(/`([^`]+)`/g)].map((u) => u[1])]);
+    assert.deepEqual(rows.map(([rank]) => rank), RANKS.map((_, i) => i), `${doc}: one row per rank`);
+    for (const [rank, units] of rows) assert.deepEqual(units, RANKS[rank], `${doc}: rank ${rank}`);
+  }
+});
