@@ -95,7 +95,7 @@ for (const example of EXAMPLES) {
 
     const metrics = await fetch(metricsUrl);
     assert.equal(metrics.status, 200);
-    assert.match(await metrics.text(), new RegExp(`loopguard_stalls_total\\{route="${example.request.path}",method="${example.request.method}",cause="request"\\} [1-9]`));
+    assert.match(await metrics.text(), new RegExp(`loopguard_stalls_total\\{route="${example.request.path}",method="${example.request.method}",cause="request",thread="main"\\} [1-9]`));
     const page = await fetch(`${base}/loopguard/`);
     assert.equal(page.status, 200);
     assert.match(page.headers.get('content-type'), /^text\/html/);
