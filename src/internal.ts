@@ -39,7 +39,7 @@ export { WorkerPools, MAX_WATCHED_POOLS } from './collectors/worker-pools';
 export { Watchdog } from './core/watchdog-host';
 export { SharedState } from './contract/shared-state';
 export { normaliseFrames, culpritFrame, formatFrame } from './contract/frames';
-export { mostlyPreempted } from './watchdog/preemption';
+export { mostlyPreempted } from './watchdog/thread-clock';
 export { bucketIndex, SharedHistogram, RING_SIZE } from './contract/pool-histogram';
 export { ProbeSchedule } from './watchdog/pool-probe';
 export { BusySampler } from './watchdog/busy-sampler';

@@ -1,5 +1,6 @@
-import { ROUTE_BACKGROUND, ROUTE_GC } from '../catalogue';
+import { ROUTE_BACKGROUND, ROUTE_GC, ROUTE_HOST } from '../catalogue';
 import type { WatchdogConfig, WorkerMessage } from '../contract/messages';
+import type { ThreadTimeMeasurement } from '../contract/thread-time';
 import { epochNow, SharedState } from '../contract/shared-state';
 import { LoopGuardError } from '../errors';
 import { CaptureGate } from './capture-gate';
@@ -64,7 +65,7 @@ export class Kernel {
     this.tracker.victimThresholdMs = options.thresholdMs;
     this.tracker.blameAfterResponseMs = options.blameAfterResponseMs;
     this.requestObservers = new RequestObservers((current) => (this.tracker.observer = current));
-    this.#pipeline = new StallPipeline({ heartbeatMs: options.heartbeatMs, expectedRoute: expectedRouteTest(options.expectedBlockingRoutes) }, {
+    this.#pipeline = new StallPipeline({ heartbeatMs: options.heartbeatMs, expectedRoute: expectedRouteTest(options.expectedBlockingRoutes), thresholdMs: options.thresholdMs }, {
       gcPauses: () => this.gcPauses.snapshot(),
       chargeStall: (requestId, ms) => this.tracker.chargeStall(requestId, ms),
       culprit: (requestId, report) => this.observers.culprit(requestId, report),
@@ -97,7 +98,11 @@ export class Kernel {
         this.shared,
         { ...watchdogConfig(options, this.#probeId), ...parts },
         {
-          onSamples: (window, samples) => this.#guarded(() => this.#pipeline.samplesArrived(window, samples)),
+          onSamples: (window, samples, threadTime) =>
+            this.#guarded(() => {
+              this.#threadClockUnavailable(threadTime);
+              this.#pipeline.samplesArrived(window, samples, threadTime);
+            }),
           onError: (error) => this.errors.report(new LoopGuardError('LOOPGUARD_WATCHDOG_FAILED', error.message, { cause: error })),
           onReady: () => this.#onReady(),
           onMessage: (message, reply) => {
@@ -162,8 +167,21 @@ export class Kernel {
   /** A finished report goes to the observers with the route label the metrics use. */
   #deliver(report: StallReport): void {
     if (this.#closed) return;
-    const label = report.cause === 'gc' ? ROUTE_GC : report.route === null ? ROUTE_BACKGROUND : this.routes.labelFor(report.route);
+    const label =
+      report.cause === 'gc' ? ROUTE_GC : report.cause === 'host' ? ROUTE_HOST : report.route === null ? ROUTE_BACKGROUND : this.routes.labelFor(report.route);
     this.observers.stall(report, label);
+  }
+
+  /** Says once (the reporter remembers it) which of the thread's clocks this machine does not have. */
+  #threadClockUnavailable(threadTime: ThreadTimeMeasurement | null): void {
+    if (threadTime === null || threadTime.unavailable.length === 0) return;
+    this.errors.report(
+      new LoopGuardError(
+        'LOOPGUARD_THREAD_TIME_UNAVAILABLE',
+        `loopguard: cannot read ${threadTime.unavailable.join(', ')} for the main thread here (${process.platform}): ` +
+          "stall reports' threadTime fields from it are null, and without schedstat their state too, unless GC decides it (docs/stall-state.md)",
+      ),
+    );
   }
 
   #guarded(fn: () => void): void {

@@ -26,23 +26,21 @@
  *    shares are > 95 % and < 1 % (docs/stall-state.md), so half leaves a wide
  *    margin either way.
  *
+ * The report's `threadTime` is scaled to the whole stall: the watchdog reads
+ * from detection on, and the shares of that window stand for the stall (the
+ * part before detection, `captureAfterMs`, is not read). `gcMs` is measured
+ * over the whole stall.
+ *
  * Unknown inputs: without schedstat (not Linux, no procfs) cpu, parked and
  * host-by-preemption cannot be told apart, and the state is `null` unless GC
  * or measured throttling alone decides it: a guess would put wrong advice in
  * the report.
  */
 
-export type StallState = 'cpu' | 'parked' | 'gc' | 'host';
+import type { STALL_THREAD_STATES } from '../catalogue';
+import type { StallState, ThreadTime } from '../contract/thread-time';
 
-/** Where the stalled thread's time went, in ms; null where it could not be measured. */
-export interface ThreadTime {
-  onCpuMs: number | null;
-  /** Runnable but not running: another task had the CPU, or the cgroup was throttled. */
-  waitingMs: number | null;
-  /** The part of the wait the container's CPU quota caused (cgroup throttling). */
-  throttledMs: number | null;
-  gcMs: number | null;
-}
+export type { StallState, ThreadTime };
 
 export interface StallStateInput extends ThreadTime {
   /** The stall's length, from the heartbeat. */
@@ -69,14 +67,14 @@ export interface StallStateResult {
 const DOMINANT_SHARE = 0.5;
 
 export function classifyStall(input: StallStateInput): StallStateResult {
-  const threadTime: ThreadTime = {
+  const measured: ThreadTime = {
     onCpuMs: known(input.onCpuMs),
     waitingMs: known(input.waitingMs),
     throttledMs: known(input.throttledMs),
     gcMs: known(input.gcMs),
   };
-  const state = decide(input, threadTime);
-  return { state, threadTime, hostCaused: state === 'host' };
+  const state = decide(input, measured);
+  return { state, threadTime: overTheStall(input, measured), hostCaused: state === 'host' };
 }
 
 function decide(input: StallStateInput, t: ThreadTime): StallState | null {
@@ -101,4 +99,52 @@ function decide(input: StallStateInput, t: ThreadTime): StallState | null {
 
 function known(value: number | null | undefined): number | null {
   return typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : null;
+}
+
+/** The window's shares applied to the whole stall, each part at most the stall, to 0.1 ms. */
+function overTheStall(input: StallStateInput, t: ThreadTime): ThreadTime {
+  const durationMs = known(input.durationMs) ?? 0;
+  const windowMs = known(input.windowMs ?? null) ?? durationMs;
+  const scale = windowMs > 0 ? durationMs / windowMs : 1;
+  const part = (ms: number | null, factor: number): number | null => (ms === null ? null : Math.round(Math.min(durationMs, ms * factor) * 10) / 10);
+  return { onCpuMs: part(t.onCpuMs, scale), waitingMs: part(t.waitingMs, scale), throttledMs: part(t.throttledMs, scale), gcMs: part(t.gcMs, 1) };
+}
+
+/** A `state` label value of `loopguard_stall_thread_seconds_total`. */
+export type ThreadSecondsState = (typeof STALL_THREAD_STATES)[number];
+
+/**
+ * One stall's time split by what its thread was doing, ms, adding up to the
+ * stall: `gc` first (GC pauses run on a CPU or wait like any code, so the
+ * other parts are taken from the rest in their measured proportions), then
+ * `cpu`, `host` (waiting for a CPU another task held), `throttled` (waiting
+ * because the CPU quota ran out), `parked` (neither running nor waiting:
+ * asleep in a call) and `unknown` (not measured).
+ */
+export function threadTimeByState(durationMs: number, t: ThreadTime): Record<ThreadSecondsState, number> {
+  const out: Record<ThreadSecondsState, number> = { cpu: 0, parked: 0, gc: 0, host: 0, throttled: 0, unknown: 0 };
+  const total = known(durationMs) ?? 0;
+  out.gc = Math.min(total, t.gcMs ?? 0);
+  const rest = total - out.gc;
+  if (rest <= 0) return out;
+  const share = total > 0 ? rest / total : 0;
+  if (t.onCpuMs !== null && t.waitingMs !== null) {
+    let cpu = t.onCpuMs * share;
+    let waiting = t.waitingMs * share;
+    // Readings a few ms apart from the heartbeat's measure can add up past the stall.
+    if (cpu + waiting > rest) {
+      const f = rest / (cpu + waiting);
+      cpu *= f;
+      waiting *= f;
+    }
+    const throttled = Math.min(waiting, (t.throttledMs ?? 0) * share);
+    out.cpu = cpu;
+    out.throttled = throttled;
+    out.host = waiting - throttled;
+    out.parked = rest - cpu - waiting;
+  } else {
+    out.throttled = Math.min(rest, (t.throttledMs ?? 0) * share);
+    out.unknown = rest - out.throttled;
+  }
+  return out;
 }

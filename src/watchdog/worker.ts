@@ -15,7 +15,8 @@ import { ARRIVED_DURING_STALL, probeExpression, type ProbeResult } from '../cont
 import { normaliseFrames } from '../contract/frames';
 import { adviseOnPause, ScriptSources } from './pause-advice';
 import { BusySampler } from './busy-sampler';
-import { mostlyPreempted, readSchedstat } from './preemption';
+import { mostlyPreempted, openThreadClock, type ThreadClock } from './thread-clock';
+import { StallClock } from './stall-clock';
 import { epochNow, SharedState } from '../contract/shared-state';
 import { startMetricsServer, type MetricsServer } from './metrics-server';
 import { startPoolProbe, type PoolProbeHandle } from './pool-probe';
@@ -40,6 +41,9 @@ let metricsServer: MetricsServer | undefined;
 /** Times its wait on this thread's event loop: a synchronous sleep must respect `queued` and `nextTickAt`. */
 let poolProbe: PoolProbeHandle | undefined;
 let busySampler: BusySampler | undefined;
+/** The main thread's clock (schedstat, stat, cgroup cpu.stat): opened once, read only while a stall lasts. */
+let threadClock: ThreadClock | undefined;
+let stallClock: StallClock | undefined;
 /** How long to watch the main thread's scheduler counters before judging preemption. */
 const PREEMPTION_LOOK_MS = 10;
 /** How long the worker may sleep in Atomics.wait before its own event loop gets a turn. */
@@ -91,22 +95,29 @@ async function captureOnce(window: number): Promise<CaptureSample | null> {
 
 async function watchStall(window: number): Promise<void> {
   const samples: CaptureSample[] = [];
-  while (!closed && shared.window === window && samples.length < config.maxSamplesPerStall) {
-    // Descheduled, not blocked: a pause now would land on an innocent callback.
-    // Judged over a short look taken only now (the main thread's tid is the pid
-    // on Linux), so a healthy process pays nothing for it.
-    const before = readSchedstat(process.pid);
+  const stalled = (): boolean => shared.window === window;
+  // The main thread's tid is the pid on Linux. Read from detection to the stall's end.
+  const clock = threadClock === undefined ? undefined : (stallClock = new StallClock(threadClock, stalled));
+  while (!closed && stalled() && samples.length < config.maxSamplesPerStall) {
+    // Descheduled, not blocked: a probe now would land wherever the thread
+    // resumes. Judged over a short look taken only now, so a healthy process
+    // pays nothing for it; such a sample names the interrupted request of a
+    // host stall and blames no one.
+    const before = clock?.look();
     await sleep(PREEMPTION_LOOK_MS);
-    if (shared.window !== window) break;
-    if (!mostlyPreempted(before, readSchedstat(process.pid))) {
-      const sample = await captureOnce(window);
-      if (sample) samples.push(sample);
-    }
-    if (shared.window !== window) break;
+    if (!stalled()) break;
+    const preempted = mostlyPreempted(before, clock?.look());
+    const sample = await captureOnce(window);
+    if (sample) samples.push(preempted ? { ...sample, preempted } : sample);
+    if (!stalled()) break;
     await sleep(config.resampleMs);
   }
+  // Enough samples: the clock still wants the stall's end.
+  if (clock !== undefined && !closed) await clock.ended;
+  clock?.stop();
+  stallClock = undefined;
   // Posted even when empty, so the main thread stops waiting for this window at once.
-  parentPort?.postMessage({ type: 'samples', window, samples } satisfies SamplesMessage);
+  parentPort?.postMessage({ type: 'samples', window, samples, threadTime: clock?.measurement() ?? null } satisfies SamplesMessage);
 }
 
 /**
@@ -182,6 +193,8 @@ function close(): void {
   metricsServer?.close();
   poolProbe?.stop();
   busySampler?.stop();
+  stallClock?.stop();
+  threadClock?.close();
   try {
     session.disconnect();
   } catch {
@@ -211,7 +224,10 @@ async function main(): Promise<void> {
     busySampler = new BusySampler(session, config.busy);
     busySampler.start();
   }
-  if (config.captureStacks !== false) resume();
+  if (config.captureStacks !== false) {
+    threadClock = openThreadClock(process.pid);
+    resume();
+  }
 }
 
 main().catch((err: unknown) => {
