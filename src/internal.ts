@@ -107,4 +107,6 @@ export { kBusyProbe, kProbe, SYMBOL_NAMES, PROTOCOL_VERSION } from './contract/s
 // What the main thread was doing during a stall: the thread clock and the state rule.
 export { openThreadClock, threadTimeBetween } from './watchdog/thread-clock';
 export { parseSchedstat, parseTaskStat, parseCgroupFile, cpuStatCandidates, parseCpuStatV2, parseCpuStatV1 } from './watchdog/proc-stat-parse';
-export { classifyStall } from './core/stall-state';
+export { classifyStall, threadTimeByState } from './core/stall-state';
+export { adviceForState } from './advice/by-state';
+export { StallClock, MIN_WINDOW_MS } from './watchdog/stall-clock';

@@ -111,3 +111,24 @@ test('bad input: NaN, negatives and a zero duration are unknown, not a state', (
 test('a wait longer than the window (reads are not atomic) counts as all of it, not more', () => {
   assert.equal(state({ durationMs: 300, onCpuMs: 2, waitingMs: 301 }), 'host');
 });
+
+test('threadTimeByState: a stall split by what its thread did adds up to the stall; GC first, the rest in proportion', async () => {
+  const { threadTimeByState } = await import('../../dist/internal.js');
+  const sum = (r) => Object.values(r).reduce((a, b) => a + b, 0);
+  const host = threadTimeByState(450, { onCpuMs: 22.5, waitingMs: 425.3, throttledMs: 337.5, gcMs: 0 });
+  assert.equal(Math.round(host.throttled), 338);
+  assert.equal(Math.round(host.host), 88);
+  assert.equal(Math.round(host.cpu), 23);
+  assert.ok(Math.abs(sum(host) - 450) < 1e-9);
+  const gc = threadTimeByState(400, { onCpuMs: 100, waitingMs: 300, throttledMs: 0, gcMs: 300 });
+  assert.equal(gc.gc, 300);
+  assert.equal(gc.cpu + gc.host, 100, 'the rest in the measured proportions');
+  assert.deepEqual(threadTimeByState(200, { onCpuMs: null, waitingMs: null, throttledMs: null, gcMs: 0 }), { cpu: 0, parked: 0, gc: 0, host: 0, throttled: 0, unknown: 200 });
+  const noisy = threadTimeByState(300, { onCpuMs: 290, waitingMs: 30, throttledMs: null, gcMs: 0 });
+  assert.ok(Math.abs(sum(noisy) - 300) < 1e-9 && noisy.parked === 0, 'readings past the stall are scaled down, never negative');
+});
+
+test('classifyStall: threadTime is the window scaled to the whole stall, each part at most the stall', () => {
+  const r = classifyStall({ thresholdMs: 100, durationMs: 600, windowMs: 500, onCpuMs: 40, waitingMs: 460, throttledMs: 460, gcMs: 12 });
+  assert.deepEqual(r.threadTime, { onCpuMs: 48, waitingMs: 552, throttledMs: 552, gcMs: 12 });
+});
