@@ -157,7 +157,12 @@ export class Kernel {
       const inFlight = this.tracker.inFlight + this.tracker.finishedVictims;
       this.tracker.finishedVictims = 0;
       if (lateMs < this.#options.thresholdMs || this.inStartupGrace()) return;
-      const samplesComing = this.#watchdog?.running === true && this.shared.capturing === endedWindow;
+      const watched = this.shared.capturing === endedWindow;
+      // A stall the worker did not watch (the host held it too, or the loop turned
+      // before it looked): it still has the main thread's clock from before it.
+      const askClock = !watched && this.#options.captureStacks && this.#watchdog?.ready === true;
+      if (askClock) this.shared.markMissed(endedWindow);
+      const samplesComing = this.#watchdog?.running === true && (watched || askClock);
       this.#pipeline.measured({ window: endedWindow, startedAt: nowEpochMs - lateMs, durationMs: lateMs, inFlight }, samplesComing);
     } catch (err) {
       this.errors.report(err);

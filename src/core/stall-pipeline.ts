@@ -231,6 +231,8 @@ export class StallPipeline {
       waitingMs: m?.waitingMs ?? null,
       throttledMs: m?.throttledMs ?? null,
       gcMs: gcShare(stall.startedAt, stall.startedAt + stall.durationMs, pauses) * stall.durationMs,
+      cgroupThrottledMs: m?.cgroupThrottledMs ?? null,
+      codeRunning: samples.some((s) => s.preempted !== true && (s.request !== null || s.stack.length > 0)),
     });
     const caught = samples.find((s) => s.request !== null && !s.request.afterResponse)?.request ?? null;
     const interrupted = caught === null ? null : { route: caught.route ?? this.finishedCulprits.get(caught.id) ?? null, method: caught.method };

@@ -21,6 +21,15 @@
  *    alone would call it host and excuse the route. Its own 300 ms are still
  *    three times a 100 ms threshold, so it stays with the route. A fast route
  *    preempted for 400 ms has a few ms of its own.
+ *    Also **host** when the thread looked asleep while its cgroup was
+ *    throttled: no code was caught running (`codeRunning` false), the cgroup
+ *    was throttled at least half the window and the thread's time on a CPU
+ *    would not have been a stall. The kernel adds a wait to a thread's
+ *    schedstat only when the thread runs again: a reading taken before that
+ *    (the watchdog itself throttled, or closing) shows sleep where there was
+ *    wait (measured: a 470 ms window, 0.15 ms of wait, the group throttled
+ *    throughout). A culprit asleep in a blocking call is caught by the probe
+ *    when the call returns, inside its callback, so it stays parked.
  * 3. Of the thread's own time, **cpu** when at least half of it was on a CPU,
  *    else **parked** (asleep in a syscall, a wait or a page fault). Measured
  *    shares are > 95 % and < 1 % (docs/stall-state.md), so half leaves a wide
@@ -54,6 +63,10 @@ export interface StallStateInput extends ThreadTime {
   windowMs?: number;
   /** The guard's stall threshold: own time below it would not have been a stall. */
   thresholdMs: number;
+  /** The cgroup's own throttled time in the window (not clamped to the thread's wait); null where unknown. */
+  cgroupThrottledMs?: number | null;
+  /** The watchdog caught code holding the loop (a sample outside Node's own frames). @default true */
+  codeRunning?: boolean;
 }
 
 export interface StallStateResult {
@@ -73,7 +86,12 @@ export function classifyStall(input: StallStateInput): StallStateResult {
     throttledMs: known(input.throttledMs),
     gcMs: known(input.gcMs),
   };
-  const state = decide(input, measured);
+  let state = decide(input, measured);
+  if (state === 'parked' && asleepWhileThrottled(input, measured)) {
+    state = 'host';
+    // What held it was the quota, not a wait the thread's schedstat saw.
+    measured.throttledMs = Math.max(measured.throttledMs ?? 0, known(input.cgroupThrottledMs) ?? 0);
+  }
   return { state, threadTime: overTheStall(input, measured), hostCaused: state === 'host' };
 }
 
@@ -95,6 +113,14 @@ function decide(input: StallStateInput, t: ThreadTime): StallState | null {
   if (t.onCpuMs === null || t.waitingMs === null) return null;
   const ownMs = Math.max(0, windowMs - t.waitingMs);
   return t.onCpuMs >= DOMINANT_SHARE * ownMs ? 'cpu' : 'parked';
+}
+
+function asleepWhileThrottled(input: StallStateInput, t: ThreadTime): boolean {
+  const throttled = known(input.cgroupThrottledMs);
+  const durationMs = known(input.durationMs) ?? 0;
+  const windowMs = known(input.windowMs ?? null) ?? durationMs;
+  if (input.codeRunning !== false || throttled === null || windowMs <= 0 || t.onCpuMs === null) return false;
+  return throttled >= DOMINANT_SHARE * windowMs && (t.onCpuMs / windowMs) * durationMs < input.thresholdMs;
 }
 
 function known(value: number | null | undefined): number | null {
@@ -137,11 +163,13 @@ export function threadTimeByState(durationMs: number, t: ThreadTime): Record<Thr
       cpu *= f;
       waiting *= f;
     }
-    const throttled = Math.min(waiting, (t.throttledMs ?? 0) * share);
+      // Throttled time is mostly inside the wait; a thread woken inside a throttled group shows it as sleep instead.
+    const throttled = Math.min(rest - cpu, (t.throttledMs ?? 0) * share);
+    const host = Math.max(0, Math.min(rest - cpu - throttled, waiting - throttled));
     out.cpu = cpu;
     out.throttled = throttled;
-    out.host = waiting - throttled;
-    out.parked = rest - cpu - waiting;
+    out.host = host;
+    out.parked = Math.max(0, rest - cpu - throttled - host);
   } else {
     out.throttled = Math.min(rest, (t.throttledMs ?? 0) * share);
     out.unknown = rest - out.throttled;

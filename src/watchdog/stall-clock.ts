@@ -1,10 +1,11 @@
 /**
  * The main thread's clock over one stall, read by the watchdog: once at
- * detection, then on a short timer until the heartbeat turns, keeping the
- * last reading taken while the stall still lasted. The window the report's
- * shares are taken over is then the stall's own time from detection on: a
- * reading made after the stall would mix in the loop's next work (or its
- * idleness) and dilute the shares.
+ * detection, then on a short timer until the heartbeat turns. The window
+ * ends at the first reading after the stall, a few ms past its end: the
+ * kernel adds a wait to a thread's schedstat only when the thread gets its
+ * CPU back, and a throttled period to its cgroup's cpu.stat only when the
+ * group is unthrottled, so a reading taken while the stall lasts misses the
+ * very wait that caused it (measured: a host stall read as 0 ms waiting).
  */
 import type { ThreadTimeMeasurement } from '../contract/thread-time';
 import { threadTimeBetween, type ThreadClock, type ThreadClockSample } from './thread-clock';
@@ -16,11 +17,7 @@ import { threadTimeBetween, type ThreadClock, type ThreadClockSample } from './t
  */
 const FIRST_STEP_MS = 5;
 const STEP_SHARE_OF_ELAPSED = 0.02;
-/**
- * Shorter windows are noisy (a 10 ms look can be all wait or all run by
- * chance of the scheduler's slice): the first reading after the stall then
- * closes the window, and below this even so the clock is left out.
- */
+/** Shorter windows are noisy (a 10 ms look can be all wait or all run by chance of the scheduler's slice): the clock is left out. */
 export const MIN_WINDOW_MS = 20;
 
 export class StallClock {
@@ -34,11 +31,16 @@ export class StallClock {
   /** Resolves once the stall has ended (or the clock was stopped). */
   readonly ended: Promise<void>;
 
-  constructor(clock: ThreadClock, stillStalled: () => boolean) {
+  /**
+   * `from`: a reading taken before detection in the same heartbeat window,
+   * used as the start when the watchdog itself detected late (the host held
+   * it too): reading from detection on would miss the stall's cause.
+   */
+  constructor(clock: ThreadClock, stillStalled: () => boolean, from?: ThreadClockSample) {
     this.#clock = clock;
     this.#stillStalled = stillStalled;
-    this.#first = clock.read();
-    this.#lastInside = this.#first;
+    this.#first = from ?? clock.read();
+    this.#lastInside = from === undefined ? this.#first : clock.read();
     this.ended = new Promise((resolve) => (this.#resolveEnded = resolve));
     this.#schedule();
   }
@@ -59,19 +61,7 @@ export class StallClock {
 
   /** The clock from detection to the stall's end, or null when no usable window was read. */
   measurement(): ThreadTimeMeasurement | null {
-    let end = this.#lastInside;
-    if (end.atMs - this.#first.atMs < MIN_WINDOW_MS && this.#firstAfter !== undefined) end = this.#firstAfter;
-    const delta = threadTimeBetween(this.#first, end);
-    if (delta.wallMs < MIN_WINDOW_MS) return null;
-    return {
-      wallMs: delta.wallMs,
-      onCpuMs: delta.onCpuMs,
-      waitingMs: delta.waitingMs,
-      throttledMs: delta.throttledMs,
-      nrThrottled: delta.nrThrottled,
-      taskState: this.#first.taskState,
-      unavailable: this.#clock.unavailable,
-    };
+    return measurementBetween(this.#first, this.#firstAfter ?? this.#lastInside, this.#clock.unavailable);
   }
 
   #schedule(): void {
@@ -91,4 +81,20 @@ export class StallClock {
     this.#resolveEnded = undefined;
     resolve();
   }
+}
+
+/** Two readings as the message's measurement, or null when they are too close to say anything. */
+export function measurementBetween(first: ThreadClockSample, end: ThreadClockSample, unavailable: readonly string[]): ThreadTimeMeasurement | null {
+  const delta = threadTimeBetween(first, end);
+  if (delta.wallMs < MIN_WINDOW_MS) return null;
+  return {
+    wallMs: delta.wallMs,
+    onCpuMs: delta.onCpuMs,
+    waitingMs: delta.waitingMs,
+    throttledMs: delta.throttledMs,
+    nrThrottled: delta.nrThrottled,
+    cgroupThrottledMs: delta.cgroupThrottledMs,
+    taskState: first.taskState,
+    unavailable,
+  };
 }

@@ -52,6 +52,13 @@ export interface ThreadTimeDelta {
   throttledMs: number | null;
   /** Throttled periods in the window: > 0 proves the quota was hit, whatever the sums say. */
   nrThrottled: number | null;
+  /**
+   * The cgroup's throttled time in the window, clamped to the wall time only:
+   * evidence of throttling where the thread's own wait was not seen (the
+   * kernel adds a wait to schedstat only when the thread runs again). The
+   * stall-state rule reads it for a stall where no code was caught running.
+   */
+  cgroupThrottledMs: number | null;
 }
 
 export interface ThreadClock {
@@ -177,7 +184,7 @@ export function threadTimeBetween(before: ThreadClockSample, after: ThreadClockS
   const cgroupThrottledMs = deltaMs(before.throttledNs, after.throttledNs);
   const throttledMs = cgroupThrottledMs === null ? null : Math.min(cgroupThrottledMs, waitingMs ?? wallMs);
   const nrThrottled = before.nrThrottled === null || after.nrThrottled === null ? null : Math.max(0, after.nrThrottled - before.nrThrottled);
-  return { wallMs, onCpuMs, waitingMs, throttledMs, nrThrottled };
+  return { wallMs, onCpuMs, waitingMs, throttledMs, nrThrottled, cgroupThrottledMs: cgroupThrottledMs === null ? null : Math.min(cgroupThrottledMs, wallMs) };
 }
 
 function deltaMs(before: number | null, after: number | null): number | null {

@@ -132,3 +132,16 @@ test('classifyStall: threadTime is the window scaled to the whole stall, each pa
   const r = classifyStall({ thresholdMs: 100, durationMs: 600, windowMs: 500, onCpuMs: 40, waitingMs: 460, throttledMs: 460, gcMs: 12 });
   assert.deepEqual(r.threadTime, { onCpuMs: 48, waitingMs: 552, throttledMs: 552, gcMs: 12 });
 });
+
+test('host, throttled where the wait was not seen: no code caught, the group throttled most of the window, little CPU', () => {
+  // Measured with an end reading taken before the thread ran again: 447 ms stall, a 470 ms window, 21 ms on a CPU, 0.15 ms waiting, the group throttled throughout.
+  const input = { thresholdMs: 100, durationMs: 447, windowMs: 470, onCpuMs: 20.8, waitingMs: 0.15, throttledMs: 0.15, gcMs: 0, cgroupThrottledMs: 440 };
+  const r = classifyStall({ ...input, codeRunning: false });
+  assert.equal(r.state, 'host');
+  assert.ok(r.threadTime.throttledMs > 400, JSON.stringify(r.threadTime));
+  assert.equal(classifyStall({ ...input, codeRunning: true }).state, 'parked', 'a culprit caught in its callback stays parked');
+  assert.equal(classifyStall(input).state, 'parked', 'unknown whether code ran: as if it did');
+  assert.equal(classifyStall({ ...input, codeRunning: false, cgroupThrottledMs: 100 }).state, 'parked', 'throttled a small part only');
+  assert.equal(classifyStall({ ...input, codeRunning: false, onCpuMs: 300 }).state, 'cpu', 'its own CPU time was a stall');
+  assert.equal(classifyStall({ ...input, codeRunning: false, onCpuMs: 150 }).state, 'parked', 'own CPU time past the threshold: not excused, parked by its share');
+});
