@@ -100,7 +100,8 @@ for (const [route, what] of [
     try {
       await get(`${app.url}${route}`);
       const r = await app.stall((s) => s.route === route, undefined, `the ${route} stall`);
-      assert.ok(r.durationMs >= 290, show(r));
+      // The heartbeat measures lateness past its schedule: a 300 ms block reads up to one period (25 ms) shorter.
+      assert.ok(r.durationMs >= 270, show(r));
       assert.equal(r.cause, 'request', show(r));
       assert.equal(r.state, 'parked', show(r));
       assert.ok(r.threadTime.onCpuMs <= 0.2 * own(r), show(r));
@@ -113,10 +114,11 @@ for (const [route, what] of [
 }
 
 test('gc: a forced full collection of a large live heap is gc', async () => {
-  const app = await startApp({ env: { STALL_APP_GC_HEAP: '1' } });
+  // Node 24 collects 3e6 objects in ~230 ms here; 5e6 keep it over 300 ms on both lines.
+  const app = await startApp({ env: { STALL_APP_GC_HEAP: '5e6' } });
   try {
     const done = await app.next((l) => l.type === 'gc:done', 30_000, 'the forced GC');
-    assert.equal(done.objects, 3e6);
+    assert.equal(done.objects, 5e6);
     // The first report after the collection returned is its stall (its report needs the loop to turn first).
     const r = (await app.next((l) => l.type === 'stall' && app.lines.indexOf(l) > app.lines.indexOf(done), 20_000, 'the GC stall')).report;
     assert.ok(r.durationMs >= 300, show(r));
