@@ -34,6 +34,8 @@ export interface ThreadTimeMeasurement {
   nrThrottled: number | null;
   /** The cgroup's own throttled time in the window, clamped to the window only (evidence of throttling where the thread's wait was not seen). */
   cgroupThrottledMs: number | null;
+  /** Times the thread was put on a CPU in the window (schedstat's third field): long waits between few runs, or time-sharing. */
+  timeslices: number | null;
   /** The thread's scheduler state letter at detection (R, S, D, …), from its `stat`: a hint, not used by the rule. */
   taskState: string | null;
   /** The sources that could not be read on this machine (`schedstat`, `stat`, `cgroup cpu.stat`); empty when all could. */

@@ -232,6 +232,7 @@ export class StallPipeline {
       throttledMs: m?.throttledMs ?? null,
       gcMs: gcShare(stall.startedAt, stall.startedAt + stall.durationMs, pauses) * stall.durationMs,
       cgroupThrottledMs: m?.cgroupThrottledMs ?? null,
+      timeslices: m?.timeslices ?? null,
       codeRunning: samples.some((s) => s.preempted !== true && (s.request !== null || s.stack.length > 0)),
     });
     const caught = samples.find((s) => s.request !== null && !s.request.afterResponse)?.request ?? null;

@@ -30,6 +30,14 @@
  *    wait (measured: a 470 ms window, 0.15 ms of wait, the group throttled
  *    throughout). A culprit asleep in a blocking call is caught by the probe
  *    when the call returns, inside its callback, so it stays parked.
+ *    And the wait came in long stretches: on average at least half the
+ *    threshold between two runs. Time-sharing a loaded CPU cuts the wait
+ *    into scheduler slices of a few ms (measured on the live-page scenario at
+ *    load 2.7: a culprit spinning 250 ms of wall clock got 66 ms of CPU in a
+ *    275 ms stall and read as host); a preempting task or a spent quota
+ *    keeps the thread off for one long stretch (400 ms between two runs).
+ *    Time-sharing stretches a culprit; it does not make a stall of nothing.
+ *    A wait that was mostly throttling is one long stretch by nature.
  * 3. Of the thread's own time, **cpu** when at least half of it was on a CPU,
  *    else **parked** (asleep in a syscall, a wait or a page fault). Measured
  *    shares are > 95 % and < 1 % (docs/stall-state.md), so half leaves a wide
@@ -67,6 +75,8 @@ export interface StallStateInput extends ThreadTime {
   cgroupThrottledMs?: number | null;
   /** The watchdog caught code holding the loop (a sample outside Node's own frames). @default true */
   codeRunning?: boolean;
+  /** Times the thread was put on a CPU in the window (schedstat's third field); null where unknown. */
+  timeslices?: number | null;
 }
 
 export interface StallStateResult {
@@ -108,11 +118,25 @@ function decide(input: StallStateInput, t: ThreadTime): StallState | null {
   if (hostMs !== null) {
     const hostShare = hostMs / windowMs;
     const ownMs = (1 - hostShare) * durationMs;
-    if (hostShare >= DOMINANT_SHARE && ownMs < input.thresholdMs) return 'host';
+    if (hostShare >= DOMINANT_SHARE && ownMs < input.thresholdMs && longWaits(input, hostMs)) return 'host';
   }
   if (t.onCpuMs === null || t.waitingMs === null) return null;
   const ownMs = Math.max(0, windowMs - t.waitingMs);
   return t.onCpuMs >= DOMINANT_SHARE * ownMs ? 'cpu' : 'parked';
+}
+
+/**
+ * The wait between the thread's runs averaged at least half the threshold
+ * (unknown slices: assumed so), or it was mostly throttling, which holds the
+ * thread until the quota's period ends: one long stretch whatever the runs
+ * around it (a window that starts before the stall counts their slices too).
+ */
+function longWaits(input: StallStateInput, waitMs: number): boolean {
+  const throttled = known(input.throttledMs);
+  if (throttled !== null && throttled >= DOMINANT_SHARE * waitMs) return true;
+  const slices = known(input.timeslices ?? null);
+  if (slices === null) return true;
+  return waitMs / Math.max(1, slices) >= input.thresholdMs / 2;
 }
 
 function asleepWhileThrottled(input: StallStateInput, t: ThreadTime): boolean {

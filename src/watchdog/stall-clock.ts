@@ -94,6 +94,7 @@ export function measurementBetween(first: ThreadClockSample, end: ThreadClockSam
     throttledMs: delta.throttledMs,
     nrThrottled: delta.nrThrottled,
     cgroupThrottledMs: delta.cgroupThrottledMs,
+    timeslices: delta.timeslices,
     taskState: first.taskState,
     unavailable,
   };

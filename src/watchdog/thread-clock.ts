@@ -27,6 +27,8 @@ export interface ThreadClockSample {
   atMs: number;
   onCpuNs: number | null;
   waitingNs: number | null;
+  /** Times the thread was put on a CPU, cumulative. */
+  timeslices: number | null;
   /** The thread's scheduler state letter (R, S, D, …) at the reading, from `stat`. */
   taskState: string | null;
   /** The cgroup's cumulative throttled time (all its CPUs summed) and throttled periods. */
@@ -59,6 +61,8 @@ export interface ThreadTimeDelta {
    * stall-state rule reads it for a stall where no code was caught running.
    */
   cgroupThrottledMs: number | null;
+  /** Times the thread was put on a CPU in the window. */
+  timeslices: number | null;
 }
 
 export interface ThreadClock {
@@ -127,6 +131,7 @@ export function openThreadClock(tid: number | 'self', options: ThreadClockOption
         atMs,
         onCpuNs: sched?.onCpuNs ?? null,
         waitingNs: sched?.waitingNs ?? null,
+        timeslices: sched?.timeslices ?? null,
         taskState: taskStat?.state ?? null,
         throttledNs: throttling?.throttledNs ?? null,
         nrThrottled: throttling?.nrThrottled ?? null,
@@ -184,7 +189,8 @@ export function threadTimeBetween(before: ThreadClockSample, after: ThreadClockS
   const cgroupThrottledMs = deltaMs(before.throttledNs, after.throttledNs);
   const throttledMs = cgroupThrottledMs === null ? null : Math.min(cgroupThrottledMs, waitingMs ?? wallMs);
   const nrThrottled = before.nrThrottled === null || after.nrThrottled === null ? null : Math.max(0, after.nrThrottled - before.nrThrottled);
-  return { wallMs, onCpuMs, waitingMs, throttledMs, nrThrottled, cgroupThrottledMs: cgroupThrottledMs === null ? null : Math.min(cgroupThrottledMs, wallMs) };
+  const timeslices = before.timeslices == null || after.timeslices == null || after.timeslices < before.timeslices ? null : after.timeslices - before.timeslices;
+  return { wallMs, onCpuMs, waitingMs, throttledMs, nrThrottled, cgroupThrottledMs: cgroupThrottledMs === null ? null : Math.min(cgroupThrottledMs, wallMs), timeslices };
 }
 
 function deltaMs(before: number | null, after: number | null): number | null {

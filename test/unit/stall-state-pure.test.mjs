@@ -145,3 +145,18 @@ test('host, throttled where the wait was not seen: no code caught, the group thr
   assert.equal(classifyStall({ ...input, codeRunning: false, onCpuMs: 300 }).state, 'cpu', 'its own CPU time was a stall');
   assert.equal(classifyStall({ ...input, codeRunning: false, onCpuMs: 150 }).state, 'parked', 'own CPU time past the threshold: not excused, parked by its share');
 });
+
+test('host needs long waits: time-sharing a loaded CPU cuts the wait into short slices and leaves the culprit its stall', () => {
+  // Measured on the live-page scenario at load 2.7: a route spinning 250 ms of wall clock got 66 ms of CPU in a 275 ms stall.
+  const shared = { thresholdMs: 100, durationMs: 274.7, windowMs: 250, onCpuMs: 60, waitingMs: 190, throttledMs: 0, gcMs: 0 };
+  assert.equal(classifyStall({ ...shared, timeslices: 40 }).state, 'cpu', '40 runs: ~5 ms of wait between runs');
+  assert.equal(classifyStall({ ...shared, timeslices: 2 }).state, 'host', 'two runs: one long stretch off the CPU');
+  assert.equal(classifyStall(shared).state, 'host', 'slices unknown: the shares alone decide, as before');
+});
+
+test('host needs long waits, but a throttled wait is one whatever the runs around it in the window', () => {
+  // Measured under the quota: a window from before the stall held 12 runs of the route's requests, then 456 ms throttled.
+  const throttled = { thresholdMs: 100, durationMs: 456.5, windowMs: 470, onCpuMs: 33, waitingMs: 437, throttledMs: 437, gcMs: 0, timeslices: 12 };
+  assert.equal(classifyStall(throttled).state, 'host');
+  assert.equal(classifyStall({ ...throttled, throttledMs: 0 }).state, 'cpu', 'the same runs and wait without throttling: time-sharing');
+});
