@@ -4,8 +4,8 @@
  * Plain reads of the float slots are fine: a torn read would only shift one
  * staleness check by one heartbeat.
  */
-// Six, not five: the float slots after them must start on an 8-byte boundary.
-const I32_SLOTS = 6;
+// An even count: the float slots after them must start on an 8-byte boundary.
+const I32_SLOTS = 8;
 const F64_SLOTS = 2;
 
 const BEAT = 0; // heartbeat count: each value is one "window" between two turns of the loop
@@ -14,6 +14,7 @@ const CAPTURING = 2; // the window the worker is capturing (set before Debugger.
 const DISCONNECTED = 3; // set by the worker once its inspector session is closed
 const CLOSE_REQUESTED = 4; // set by the main thread when the worker must close (it may be asleep in Atomics.wait)
 const IDLE = 5; // 1 while the heartbeat runs at its idle period (no request in flight, beats on time)
+const MISSED = 6; // the last stall window the worker did not watch (it was not run either, or it lost the race to the beat)
 
 const LAST_BEAT_AT = 0; // epoch ms (timeOrigin + now) of the last heartbeat
 const DUE_IN_MS = 1; // heartbeat period
@@ -100,6 +101,21 @@ export class SharedState {
     this.f64[LAST_BEAT_AT] = atEpochMs;
     this.f64[DUE_IN_MS] = periodMs;
     Atomics.notify(this.i32, BEAT);
+  }
+
+  /**
+   * Main side, once per stall the worker was not watching: asks it for the
+   * main thread's clock over that window (from its last reading before it),
+   * waking it if it sleeps in `sleep`. A host that throttles the whole
+   * process holds the worker too, and the loop may turn before it looks.
+   */
+  markMissed(window: number): void {
+    Atomics.store(this.i32, MISSED, window);
+    Atomics.notify(this.i32, BEAT);
+  }
+
+  get missed(): number {
+    return Atomics.load(this.i32, MISSED);
   }
 
   /** Main side: asks the worker to close, waking it if it sleeps in `sleep`. */
