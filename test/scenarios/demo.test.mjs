@@ -32,8 +32,13 @@ function loadGenerators() {
 
 const escape = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
-test('npm run demo: names every blocking route and its function, serves /metrics and the live page, stops cleanly on Ctrl-C', async () => {
+test('npm run demo: names every blocking route and its function, serves /metrics and the live page, stops cleanly on Ctrl-C', async (t) => {
   const demo = startDemo([]);
+  // A failed assertion must not leave the demo and its load running into the next tests.
+  t.after(async () => {
+    demo.child.kill('SIGINT');
+    await demo.exit;
+  });
   const [, base] = await demo.waitForOutput(/live page\s+(http:\/\/127\.0\.0\.1:\d+)\/loopguard\//);
   assert.match((await demo.waitForOutput(/metrics\s+(\S+)/))[1], new RegExp(`^${escape(base)}/metrics$`));
 
