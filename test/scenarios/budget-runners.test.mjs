@@ -63,10 +63,11 @@ function assertBlockingTable(text, r) {
   // worker late on a loaded machine) just after, at the handler's line that called it.
   assert.match(row(text, 'GET /reports/:id'), /summarise \(lib\/report\.js:[678]\)|\(anonymous\) \(app\.js:1[45]\)/, show(r));
   // The worst own time is the block's, well over the budget; a request that only waited on I/O is no offender.
-  // The floor is 0.6 of the calibrated block: the calibration reads the whole test process's CPU time,
-  // and with a suite beside it the block has run 25 % faster in the child than calibrated (58.6 ms for 80).
+  // The floor is half the calibrated block, twice the budget: the calibration reads the test process's
+  // CPU time, and with a suite beside it the block has run faster in the child than calibrated
+  // (44–60 ms for 80). A request that did not block has ~1 ms of its own.
   const worst = Number(/POST \/login\s+([\d.]+) ms/.exec(text)?.[1]);
-  assert.ok(worst >= BLOCK_MS * 0.6, `worst ${worst} ms for a ${BLOCK_MS} ms block\n${show(r)}`);
+  assert.ok(worst >= BLOCK_MS * 0.5, `worst ${worst} ms for a ${BLOCK_MS} ms block\n${show(r)}`);
   assert.doesNotMatch(text, /slow-io|\/health/, show(r));
   // Parsing the body happens before routing: it counts for the route it was routed to.
   assert.match(row(text, 'POST /import'), /2 of 2/, show(r));
