@@ -53,10 +53,14 @@ async function startApp({ env = {}, quota } = {}) {
     pid: ready.pid,
     lines,
     next,
-    /** Reports made once the watchdog ran: before it, nothing reads the thread's clock (a start under a CPU quota stalls too). */
-    stalls: () => lines.slice(lines.indexOf(ready)).filter((l) => l.type === 'stall').map((l) => l.report),
+    /**
+     * Stalls that began once the watchdog ran: before it, nothing reads the thread's clock. A start
+     * under a CPU quota stalls too, and such a stall can be reported after 'ready' (seen on Node 24:
+     * a 450 ms background stall with state null), so they are told apart by when they began.
+     */
+    stalls: () => lines.filter((l) => l.type === 'stall' && l.report.startedAt >= ready.at).map((l) => l.report),
     stall: (predicate, timeoutMs, what = 'a stall') =>
-      next((l) => l.type === 'stall' && lines.indexOf(l) > lines.indexOf(ready) && predicate(l.report), timeoutMs, what).then((l) => l.report),
+      next((l) => l.type === 'stall' && l.report.startedAt >= ready.at && predicate(l.report), timeoutMs, what).then((l) => l.report),
     async close() {
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill('SIGTERM');
