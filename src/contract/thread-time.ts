@@ -28,11 +28,25 @@ export interface ThreadTimeMeasurement {
   wallMs: number;
   onCpuMs: number | null;
   waitingMs: number | null;
-  /** The cgroup's throttled time in the window, clamped to the thread's own wait. */
+  /**
+   * The part of the wait that the cgroup was throttled, in ms. A cgroup's
+   * throttled time is per period and summed over every CPU's run queue of
+   * the group: two throttled CPUs for 400 ms read 800 ms, and a group can be
+   * throttled while this thread sleeps in a read and loses nothing by it. A
+   * throttled thread counts as waiting in its schedstat (measured on Linux
+   * 6.18, docs/stall-state.md), so what one thread lost to throttling is at
+   * most its own wait: the cgroup's delta is clamped to that, and to the wall
+   * time where schedstat is missing.
+   */
   throttledMs: number | null;
-  /** Throttled periods in the window. */
+  /** Throttled periods in the window: > 0 proves the quota was hit, whatever the sums say. */
   nrThrottled: number | null;
-  /** The cgroup's own throttled time in the window, clamped to the window only (evidence of throttling where the thread's wait was not seen). */
+  /**
+   * The cgroup's throttled time in the window, clamped to the wall time only:
+   * evidence of throttling where the thread's own wait was not seen (the
+   * kernel adds a wait to schedstat only when the thread runs again). The
+   * stall-state rule reads it for a stall where no code was caught running.
+   */
   cgroupThrottledMs: number | null;
   /** Times the thread was put on a CPU in the window (schedstat's third field): long waits between few runs, or time-sharing. */
   timeslices: number | null;

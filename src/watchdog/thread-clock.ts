@@ -20,6 +20,7 @@ import {
   parseTaskStat,
   type CpuThrottling,
 } from './proc-stat-parse';
+import type { ThreadTimeMeasurement } from '../contract/thread-time';
 
 /** One reading of the clocks. Fields are null where the machine does not provide them. */
 export interface ThreadClockSample {
@@ -36,34 +37,12 @@ export interface ThreadClockSample {
   nrThrottled: number | null;
 }
 
-/** The difference of two samples, per thread and stall. */
-export interface ThreadTimeDelta {
-  wallMs: number;
-  onCpuMs: number | null;
-  waitingMs: number | null;
-  /**
-   * The part of the wait that the cgroup was throttled, in ms. A cgroup's
-   * throttled time is per period and summed over every CPU's run queue of
-   * the group: two throttled CPUs for 400 ms read 800 ms, and a group can be
-   * throttled while this thread sleeps in a read and loses nothing by it. A
-   * throttled thread counts as waiting in its schedstat (measured on Linux
-   * 6.18, docs/stall-state.md), so what one thread lost to throttling is at
-   * most its own wait: the cgroup's delta is clamped to that, and to the wall
-   * time where schedstat is missing.
-   */
-  throttledMs: number | null;
-  /** Throttled periods in the window: > 0 proves the quota was hit, whatever the sums say. */
-  nrThrottled: number | null;
-  /**
-   * The cgroup's throttled time in the window, clamped to the wall time only:
-   * evidence of throttling where the thread's own wait was not seen (the
-   * kernel adds a wait to schedstat only when the thread runs again). The
-   * stall-state rule reads it for a stall where no code was caught running.
-   */
-  cgroupThrottledMs: number | null;
-  /** Times the thread was put on a CPU in the window. */
-  timeslices: number | null;
-}
+/**
+ * The difference of two samples, per thread and stall: the measurement the
+ * worker sends, without what only detection reads (the task state) and what
+ * the clock knows of itself (the unavailable sources).
+ */
+export type ThreadTimeDelta = Omit<ThreadTimeMeasurement, 'taskState' | 'unavailable'>;
 
 export interface ThreadClock {
   read(): ThreadClockSample;
