@@ -51,7 +51,7 @@ export interface MetricDefinition {
  * Values of the `cause` label. `expected`: code declared as expected to block
  * (`expectedBlockingRoutes`, `guard.expectBlocking`); the bundled alerts leave it out.
  */
-export const STALL_CAUSES = ['request', 'background', 'gc', 'expected'] as const;
+export const STALL_CAUSES = ['request', 'background', 'gc', 'expected', 'task'] as const;
 
 /** OTel attribute names (semantic conventions) for our Prometheus labels. */
 export const OTEL_ATTRIBUTES: Readonly<Record<LabelName, string>> = {

@@ -86,6 +86,8 @@ export interface CapturedRequest {
   route: string | null;
   /** The request had been answered: this is work it left behind (a timer, the rest of an async handler). */
   afterResponse: boolean;
+  /** A pool task's context (`task(name, fn)`): `route` is the task's name, the report's cause `task`. */
+  task?: boolean;
 }
 
 /** Worker → main: the samples of one stall window (posted even when empty, so the main thread stops waiting). */

@@ -4,8 +4,8 @@
  * Plain reads of the float slots are fine: a torn read would only shift one
  * staleness check by one heartbeat.
  */
-// Six, not five: the float slots after them must start on an 8-byte boundary.
-const I32_SLOTS = 6;
+// An even count: the float slots after them must start on an 8-byte boundary.
+const I32_SLOTS = 8;
 const F64_SLOTS = 2;
 
 const BEAT = 0; // heartbeat count: each value is one "window" between two turns of the loop
@@ -14,6 +14,7 @@ const CAPTURING = 2; // the window the worker is capturing (set before Debugger.
 const DISCONNECTED = 3; // set by the worker once its inspector session is closed
 const CLOSE_REQUESTED = 4; // set by the main thread when the worker must close (it may be asleep in Atomics.wait)
 const IDLE = 5; // 1 while the heartbeat runs at its idle period (no request in flight, beats on time)
+const PARKED = 7; // 1 while a pool worker's loop is parked by its pool between tasks (piscina waits in Atomics.wait): not a stall
 
 const LAST_BEAT_AT = 0; // epoch ms (timeOrigin + now) of the last heartbeat
 const DUE_IN_MS = 1; // heartbeat period
@@ -87,6 +88,19 @@ export class SharedState {
 
   set idle(value: boolean) {
     Atomics.store(this.i32, IDLE, value ? 1 : 0);
+  }
+
+  /**
+   * 1 while the thread's owner holds its loop on purpose between tasks
+   * (piscina's workers wait for the next task in `Atomics.wait`, so their
+   * loop turns only while a task runs): the watchdog does not look then.
+   */
+  get parked(): boolean {
+    return Atomics.load(this.i32, PARKED) === 1;
+  }
+
+  set parked(value: boolean) {
+    Atomics.store(this.i32, PARKED, value ? 1 : 0);
   }
 
   /**

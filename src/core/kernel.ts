@@ -15,7 +15,8 @@ import { ErrorReporter } from './report-errors';
 import { registerWindowReader, unregisterWindowReader } from './request-context';
 import { RequestTracker } from './request-tracker';
 import { RouteTable } from './routes';
-import { StallPipeline } from './stall-pipeline';
+import { SAMPLES_TIMEOUT_MS, StallPipeline } from './stall-pipeline';
+import { isPiscinaWorker, runTask, type TaskName } from './task-context';
 import type { StallReport } from './stall-report';
 import { Watchdog } from './watchdog-host';
 import { isMainThread, threadName } from './thread-name';
@@ -50,6 +51,13 @@ export class Kernel {
   #watchdog: Watchdog | ThreadLink | undefined;
   #releasePrecise: (() => void) | undefined;
   #closed = false;
+  /**
+   * A piscina worker's loop is parked by its pool between tasks: piscina
+   * waits for the next task in `Atomics.wait`, so the loop turns only while
+   * a task runs, and a wait is not a stall. Tasks (`runTask`) unpark it.
+   */
+  readonly #parksBetweenTasks = !isMainThread && isPiscinaWorker();
+  #tasksRunning = 0;
 
   constructor(options: KernelOptions, onReady: () => void = () => undefined) {
     this.#options = options;
@@ -104,6 +112,7 @@ export class Kernel {
       this.#watchdog = link;
       link.start();
       this.#captureGate.start();
+      if (this.#parksBetweenTasks) this.shared.parked = true;
       return;
     }
     // Without captures the worker still runs when a collector needs it; it just never probes.
@@ -124,6 +133,64 @@ export class Kernel {
       this.#watchdog.start();
     }
     this.#captureGate.start();
+  }
+
+  /**
+   * Runs one pool task (core/task-context.ts). In a piscina worker it also
+   * unparks the loop for the task's time and, when the task ends, measures
+   * the beat its synchronous run held back; after a stall the result waits
+   * for the stall's samples (the loop must turn to receive them), so the
+   * report carries its stack. Elsewhere the task only gets its context.
+   */
+  runTask<R>(name: TaskName, fn: () => R): R {
+    if (!this.#parksBetweenTasks || this.#closed) return runTask(name, fn);
+    if (this.#tasksRunning++ === 0 && this.shared.parked) {
+      this.shared.parked = false;
+      this.#captureGate.update();
+      this.#heartbeat.restart();
+    }
+    let result: R;
+    try {
+      result = runTask(name, fn);
+    } catch (err) {
+      const settled = this.#taskEnded();
+      if (settled === undefined) throw err;
+      return settled.then(() => Promise.reject(err)) as R;
+    }
+    if (result !== null && typeof result === 'object' && typeof (result as { then?: unknown }).then === 'function') {
+      return Promise.resolve(result).then(
+        async (value) => {
+          await this.#taskEnded();
+          return value;
+        },
+        async (err: unknown) => {
+          await this.#taskEnded();
+          throw err;
+        },
+      ) as R;
+    }
+    const settled = this.#taskEnded();
+    return settled === undefined ? result : (settled.then(() => result) as R);
+  }
+
+  /** The last running task ended: its lateness is measured now, then the loop parks once a stall's samples are in. */
+  #taskEnded(): Promise<void> | undefined {
+    if (--this.#tasksRunning > 0 || this.#closed) return undefined;
+    this.#heartbeat.beatNow();
+    if (this.#pipeline.awaitingSamplesCount === 0) {
+      this.shared.parked = true;
+      return undefined;
+    }
+    const giveUpAt = performance.now() + SAMPLES_TIMEOUT_MS + 100;
+    return new Promise((resolve) => {
+      const check = (): void => {
+        if (this.#closed || this.#pipeline.awaitingSamplesCount === 0 || performance.now() > giveUpAt) {
+          if (this.#tasksRunning === 0) this.shared.parked = true;
+          resolve();
+        } else setTimeout(check, 5);
+      };
+      setTimeout(check, 5);
+    });
   }
 
   /** How long the loop has been blocked right now, ms. */

@@ -123,6 +123,11 @@ export class StallPipeline {
     for (const report of pending.reports) this.deliver({ ...report, route });
   }
 
+  /** A measured stall waits for the watchdog's samples. */
+  get awaitingSamplesCount(): number {
+    return this.awaitingSamples.size;
+  }
+
   /** Drops everything pending; nothing is delivered after this. */
   close(): void {
     this.closed = true;
@@ -162,6 +167,13 @@ export class StallPipeline {
       if (request === null) {
         const cause = segment.sample?.expected ? 'expected' : 'background';
         this.deliver(this.report(segment.startedAt, segment.durationMs, null, null, cause, stack, stall.inFlight, segment.advice));
+        continue;
+      }
+      if (request.task === true) {
+        // A pool task (core/task-context.ts): its name is its route, final at
+        // capture; it is no request, so nothing to charge, no victim to leave out.
+        const cause = segment.sample?.expected ? 'expected' : 'task';
+        this.deliver(this.report(segment.startedAt, segment.durationMs, request.route, null, cause, stack, stall.inFlight, segment.advice, request.afterResponse));
         continue;
       }
       if (request.afterResponse) {

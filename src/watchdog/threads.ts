@@ -75,12 +75,12 @@ export class WatchedThreads {
    * The watched thread whose heartbeat is `afterMs` late soonest, and in how
    * many ms (≤ 0: late now). Threads whose current window was captured
    * already, or that do not allow captures, are measured by their own
-   * heartbeat and skipped here.
+   * heartbeat and skipped here; so are pool workers parked between tasks.
    */
   nextLate(nowEpochMs: number, afterMs: number): { thread: WatchedThread; inMs: number } | undefined {
     let next: { thread: WatchedThread; inMs: number } | undefined;
     for (const thread of this.threads.values()) {
-      if (!thread.state.captureAllowed || thread.capturedWindow === thread.state.window) continue;
+      if (!thread.state.captureAllowed || thread.state.parked || thread.capturedWindow === thread.state.window) continue;
       const inMs = thread.state.msUntilLate(nowEpochMs, afterMs);
       if (next === undefined || inMs < next.inMs) next = { thread, inMs };
     }

@@ -77,7 +77,7 @@ async function captureOnce(window: number, target: CaptureTarget = mainTarget): 
   const asked = epochNow();
   const value = await target.probe();
   if (typeof value !== 'object' || value === null) return null;
-  const { requestId, method, route, asyncId, expected, afterResponse, at, frames, window: probedWindow } = value as ProbeResult;
+  const { requestId, method, route, asyncId, expected, afterResponse, task, at, frames, window: probedWindow } = value as ProbeResult;
   // The loop turned before the probe ran: what it saw is not the stall's.
   if (probedWindow !== window) return null;
   const stack = normaliseFrames(frames, config.maxStackFrames);
@@ -91,7 +91,7 @@ async function captureOnce(window: number, target: CaptureTarget = mainTarget): 
     window,
     at,
     asyncId,
-    request: requestId ? { id: requestId, method, route, afterResponse } : null,
+    request: requestId ? { id: requestId, method, route, afterResponse, ...(task === true && { task: true }) } : null,
     stack,
     advice,
     expected,
