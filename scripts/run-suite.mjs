@@ -73,6 +73,7 @@ export const TIMING_SCENARIOS = new Set([
   'scenarios/reliability-watchdog.test.mjs',
   'scenarios/reliability-faults-stall.test.mjs',
   'scenarios/core-guard-stalls.test.mjs',
+  'scenarios/stall-state.test.mjs',
   'scenarios/adapters-precise.test.mjs',
   'scenarios/view-page.test.mjs',
   'exporters/prometheus-metrics-server-stalls.test.mjs',

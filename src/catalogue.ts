@@ -28,7 +28,7 @@ export const THREADPOOL_BUCKETS_SECONDS = [
 ] as const;
 
 export type MetricType = 'counter' | 'gauge' | 'histogram';
-export type LabelName = 'route' | 'method' | 'cause' | 'reason' | 'pool' | 'percentile' | 'thread';
+export type LabelName = 'route' | 'method' | 'cause' | 'reason' | 'pool' | 'percentile' | 'thread' | 'state';
 
 export interface MetricDefinition {
   /** Key used in code to refer to the metric. */
@@ -49,9 +49,20 @@ export interface MetricDefinition {
 
 /**
  * Values of the `cause` label. `expected`: code declared as expected to block
- * (`expectedBlockingRoutes`, `guard.expectBlocking`); the bundled alerts leave it out.
+ * (`expectedBlockingRoutes`, `guard.expectBlocking`); `host`: the thread was
+ * runnable but not run (preempted, or its CPU quota throttled), so no route is
+ * blamed; `task`: a pool task's code (`guard.task`, a piscina task), its name
+ * in `route`. The bundled route alerts leave `expected` and `host` out.
  */
-export const STALL_CAUSES = ['request', 'background', 'gc', 'expected', 'task'] as const;
+export const STALL_CAUSES = ['request', 'background', 'gc', 'expected', 'host', 'task'] as const;
+
+/**
+ * Values of `stall_thread_seconds_total`'s `state` label: what the stalled
+ * thread was doing (docs/stall-state.md). A report's four states, with a
+ * host stall's wait split into `host` (another task had the CPU) and
+ * `throttled` (the CPU quota ran out), and `unknown` where not measured.
+ */
+export const STALL_THREAD_STATES = ['cpu', 'parked', 'gc', 'host', 'throttled', 'unknown'] as const;
 
 /** OTel attribute names (semantic conventions) for our Prometheus labels. */
 export const OTEL_ATTRIBUTES: Readonly<Record<LabelName, string>> = {
@@ -62,6 +73,7 @@ export const OTEL_ATTRIBUTES: Readonly<Record<LabelName, string>> = {
   pool: 'loopguard.pool',
   percentile: 'loopguard.percentile',
   thread: 'loopguard.thread',
+  state: 'loopguard.state',
 };
 
 export const CATALOGUE = [
@@ -100,7 +112,7 @@ export const CATALOGUE = [
     key: 'stalls',
     name: 'stalls_total',
     type: 'counter',
-    help: 'Event loop stalls, by the culprit route that held the loop (cause: request, background, gc, or expected when declared as expected to block).',
+    help: 'Event loop stalls, by the culprit route that held the loop (cause: request, background, gc, expected when declared as expected to block, or host when the thread was not run).',
     labels: ['route', 'method', 'cause', 'thread'],
     unit: '{stall}',
     otelName: 'stalls',
@@ -114,6 +126,16 @@ export const CATALOGUE = [
     labels: ['route', 'method', 'cause', 'thread'],
     unit: 's',
     otelName: 'stall',
+    aggregator: 'sum',
+  },
+  {
+    key: 'stallThreadSeconds',
+    name: 'stall_thread_seconds_total',
+    type: 'counter',
+    help: 'Time the event loop was stalled, by what its thread was doing (state: cpu, parked in a blocking call, gc, host = waiting for a CPU another task held, throttled = CPU quota, unknown).',
+    labels: ['state'],
+    unit: 's',
+    otelName: 'stall.thread',
     aggregator: 'sum',
   },
   {
@@ -242,6 +264,8 @@ export const ROUTE_UNMATCHED = '(unmatched)';
 export const ROUTE_OVERFLOW = '(overflow)';
 export const ROUTE_BACKGROUND = '(background)';
 export const ROUTE_GC = '(gc)';
+/** A stall the host caused (the thread was runnable but not run): no route is blamed. */
+export const ROUTE_HOST = '(host)';
 
 export function metricByKey(key: MetricKey): MetricDefinition {
   const found = CATALOGUE.find((m) => m.key === key);

@@ -11,7 +11,8 @@ export type LoopGuardErrorCode =
   | 'LOOPGUARD_EXPORT_FAILED'
   | 'LOOPGUARD_WATCHDOG_FAILED'
   | 'LOOPGUARD_POOL_WATCHED'
-  | 'LOOPGUARD_TOO_MANY_POOLS';
+  | 'LOOPGUARD_TOO_MANY_POOLS'
+  | 'LOOPGUARD_THREAD_TIME_UNAVAILABLE';
 
 export class LoopGuardError extends Error {
   readonly code: LoopGuardErrorCode;

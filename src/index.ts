@@ -1,6 +1,7 @@
 export { loopGuard, type LoopGuardMiddleware } from './adapters/express';
 export { createLoopGuard, isLoopGuard, LoopGuard, dashboardHandler } from './create-guard';
-export type { StallReport, StackFrame, StallCause } from './core/stall-report';
+export type { StallReport, StackFrame, StallCause, InterruptedRequest } from './core/stall-report';
+export type { StallState, ThreadTime } from './contract/thread-time';
 export type { Advice, AdviceKind } from './contract/advice';
 export type { LoopGuardSnapshot, CulpritSummary, RouteSummary } from './collectors/snapshot';
 export type { LoopGuardEvents } from './core/events';
@@ -10,7 +11,7 @@ export type { ThreadPoolProbeOptions } from './options';
 export type { ThreadPoolDelay } from './collectors/thread-pool';
 export type { WatchablePool, WatchPoolOptions, WaitSummary, WorkerPoolFigures } from './collectors/worker-pools';
 export { LoopGuardError, InvalidOptionError } from './errors';
-export { CATALOGUE, DEFAULT_PREFIX, ROUTE_UNMATCHED, ROUTE_OVERFLOW, ROUTE_BACKGROUND, ROUTE_GC } from './catalogue';
+export { CATALOGUE, DEFAULT_PREFIX, ROUTE_UNMATCHED, ROUTE_OVERFLOW, ROUTE_BACKGROUND, ROUTE_GC, ROUTE_HOST } from './catalogue';
 export type { MetricDefinition } from './catalogue';
 export { culpritFrame, formatFrame } from './contract/frames';
 export { clusterMetricsHandler } from './prometheus/cluster';

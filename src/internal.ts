@@ -39,7 +39,7 @@ export { WorkerPools, MAX_WATCHED_POOLS } from './collectors/worker-pools';
 export { Watchdog } from './core/watchdog-host';
 export { SharedState } from './contract/shared-state';
 export { normaliseFrames, culpritFrame, formatFrame } from './contract/frames';
-export { mostlyPreempted } from './watchdog/preemption';
+export { mostlyPreempted } from './watchdog/thread-clock';
 export { bucketIndex, SharedHistogram, RING_SIZE } from './contract/pool-histogram';
 export { ProbeSchedule } from './watchdog/pool-probe';
 export { BusySampler } from './watchdog/busy-sampler';
@@ -107,7 +107,9 @@ export { kBusyProbe, kProbe, SYMBOL_NAMES, PROTOCOL_VERSION } from './contract/s
 // What the main thread was doing during a stall: the thread clock and the state rule.
 export { openThreadClock, threadTimeBetween } from './watchdog/thread-clock';
 export { parseSchedstat, parseTaskStat, parseCgroupFile, cpuStatCandidates, parseCpuStatV2, parseCpuStatV1 } from './watchdog/proc-stat-parse';
-export { classifyStall } from './core/stall-state';
+export { classifyStall, threadTimeByState } from './core/stall-state';
+export { adviceForState } from './advice/by-state';
+export { StallClock, MIN_WINDOW_MS } from './watchdog/stall-clock';
 
 // The kernel and the composition around it.
 export { Kernel } from './core/kernel';

@@ -19,12 +19,15 @@ export const SERVERS = {
 export const BASELINES = {
   express: { server: 'express', arg: 'bare', label: 'Express 5 bare' },
   fastify: { server: 'fastify', arg: 'bare', label: 'Fastify 5 bare' },
+  /** For what comes on top of loopguard (a watched worker thread). */
+  'express-lg-plainworker': { server: 'express', arg: 'lg-plainworker', label: 'Express 5 + loopguard + an unwatched idle worker' },
 };
 
 export const VARIANTS = [
   // The controls: bare against bare, one per baseline. Their spread is the noise floor of this run; a target is only met if it clears it.
   { name: 'aa', baseline: 'express', arg: 'bare', label: 'Express bare again (A/A control)', group: 'control', control: true },
   { name: 'fastify-aa', baseline: 'fastify', arg: 'bare', label: 'Fastify bare again (A/A control)', group: 'control', control: true },
+  { name: 'plainworker-aa', baseline: 'express-lg-plainworker', arg: 'lg-plainworker', label: 'loopguard + unwatched worker again (A/A control)', group: 'control', control: true },
   { name: 'loopguard', baseline: 'express', arg: 'loopguard', label: 'loopguard (default)', target: 0.97, group: 'main' },
   // Busy-time sampling off, beside the default (on): the difference is the sampling's cost.
   { name: 'nobusy', baseline: 'express', arg: 'nobusy', label: 'loopguard busySampleHz: 0 (sampling off)', group: 'main' },
@@ -39,6 +42,7 @@ export const VARIANTS = [
   { name: 'wrap-run', baseline: 'express', arg: 'wrap-run', label: 'alternative: the app wrapped, a record per request in AsyncLocalStorage.run', group: 'ladder' },
   { name: 'wrap-socket', baseline: 'express', arg: 'wrap-socket', label: 'alternative: one context per connection, a field set per request', group: 'ladder' },
   { name: 'lg-bare', baseline: 'express', arg: 'lg-bare', label: 'ladder: loopguard, every optional part off', group: 'ladder' },
+  { name: 'lg-worker', baseline: 'express-lg-plainworker', arg: 'lg-worker', label: 'loopguard + one watched idle worker (vs the same worker unwatched)', group: 'diag' },
   { name: 'ladder-nobusy', baseline: 'express', arg: 'nobusy', label: 'ladder: loopguard, busy sampling off', group: 'ladder' },
   { name: 'ladder-loopguard', baseline: 'express', arg: 'loopguard', label: 'ladder: loopguard (default)', group: 'ladder' },
   { name: 'fastify-ch-empty', baseline: 'fastify', arg: 'ch-empty', label: 'ladder: Fastify, start/finish channels, empty subscribers', group: 'ladder' },
@@ -83,6 +87,9 @@ export const IDLE_VARIANTS = [
   { server: 'express', arg: 'noprobe', label: 'loopguard threadPoolProbe: false' },
   // Against `loopguard` above: what busy-time sampling costs an idle process (it backs off to ~1 sample / 3 s).
   { server: 'express', arg: 'nobusy', label: 'loopguard busySampleHz: 0' },
+  // Against each other: what watching one idle worker thread costs an idle process.
+  { server: 'express', arg: 'lg-plainworker', label: 'loopguard + an unwatched idle worker' },
+  { server: 'express', arg: 'lg-worker', label: 'loopguard + a watched idle worker' },
 ];
 
 /**

@@ -36,6 +36,18 @@ const VARIANTS = {
   'wrap-socket': () => contextWrap('socket'),
   /** loopguard with every optional part off: no stack capture, no busy sampling, no pool probe, no exporters. */
   'lg-bare': async () => (await import('loopguard')).loopGuard({ captureStacks: false, busySampleHz: 0, threadPoolProbe: false, prometheus: false, otel: false }),
+  /** loopguard with one idle worker thread that watches itself (loopguard/worker): against `lg-plainworker`, what watching a worker costs. */
+  'lg-worker': async () => {
+    // The guard first: a watched worker joins the main thread's watchdog, which the guard starts.
+    const made = (await import('loopguard')).loopGuard();
+    await idleWorker(true);
+    return made;
+  },
+  /** loopguard with one idle worker thread that loopguard does not watch. */
+  'lg-plainworker': async () => {
+    await idleWorker(false);
+    return (await import('loopguard')).loopGuard();
+  },
   // --- diagnostics: one piece of the per-request cost at a time ---
   /** An empty middleware: what Express's router charges for one more layer, whatever it does. */
   noop: () =>
@@ -211,4 +223,15 @@ if (!make) {
     };
     serve(listener, { onStop: () => guard?.close(), info: () => ({ stalls, lateBeats: lateBeats() }) });
   }
+}
+
+/** Starts bench/servers/idle-worker.mjs and waits until it is up (and watched, with `watch`); unref'd. */
+async function idleWorker(watch) {
+  const { Worker } = await import('node:worker_threads');
+  const worker = new Worker(new URL('./idle-worker.mjs', import.meta.url), { workerData: { watch } });
+  worker.unref();
+  await new Promise((resolve, reject) => {
+    worker.once('message', resolve);
+    worker.once('error', reject);
+  });
 }

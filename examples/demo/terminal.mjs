@@ -137,10 +137,26 @@ export function vitals(snapshot, c = paint(false)) {
   ].join(c('dim', '  ·  '));
 }
 
+/**
+ * What the loop's thread was doing while it stood still, as shares of the
+ * stalled time: `stalled: cpu 62 % · parked 20 % · throttled 13 % · gc 5 %`
+ * (docs/stall-state.md). Empty before the first stall.
+ */
+export function stallStateLine(snapshot, c = paint(false)) {
+  const byState = snapshot.stallThreadSeconds ?? {};
+  const total = Object.values(byState).reduce((a, b) => a + b, 0);
+  if (!(total > 0)) return [];
+  const parts = Object.entries(byState)
+    .filter(([, seconds]) => seconds / total >= 0.005)
+    .sort((a, b) => b[1] - a[1])
+    .map(([state, seconds]) => `${c(state === 'host' || state === 'throttled' ? 'yellow' : '', state)} ${Math.round((seconds / total) * 100)} %`);
+  return [`stalled: ${parts.join(c('dim', ' · '))}`];
+}
+
 /** The full screen (TTY) or the final summary: header, vitals, culprits and victims. */
 export function renderScreen(snapshot, { root, width = 120, color = false, header = [] }) {
   const c = paint(color);
-  const lines = [...header.map((h) => (h.startsWith('loopguard') ? c('bold', h) : h)), '', vitals(snapshot, c), '', ...loopTimeTable(snapshot, width, c), ''];
+  const lines = [...header.map((h) => (h.startsWith('loopguard') ? c('bold', h) : h)), '', vitals(snapshot, c), ...stallStateLine(snapshot, c), '', ...loopTimeTable(snapshot, width, c), ''];
   if (width >= 150) {
     const leftWidth = Math.min(110, width - 62);
     lines.push(...sideBySide(culpritTable(snapshot, root, leftWidth, c), victimTable(snapshot, width - leftWidth - 4, c), leftWidth));
@@ -158,6 +174,7 @@ export function renderTick(snapshot, { root, elapsedSeconds, previousStalls }) {
     if (top.length > 0) lines.push(`         loop time by route: ${top.join(', ')}`);
   }
   if (snapshot.stallsTotal !== previousStalls) {
+    for (const line of stallStateLine(snapshot)) lines.push(`         ${line}`);
     for (const r of culpritRows(snapshot, root).slice(0, 8)) {
       lines.push(`         culprit ${r.name}: ${r.stalls} stalls, ${r.blockedSeconds.toFixed(2)} s blocked, in ${r.frame}`);
       if (r.advice) lines.push(`             fix ${r.advice}`);

@@ -7,8 +7,12 @@ import type { AlertThreshold, GeneratorConfig } from './config';
 import { splitMatchers } from './config';
 import { metric, selector } from './promql';
 
-/** Stalls declared as expected (`cause="expected"`) are measured, never alerted on. */
-const NOT_EXPECTED = 'cause!="expected"';
+/**
+ * Stalls declared as expected (`cause="expected"`) are measured, never alerted
+ * on; stalls the host caused (`cause="host"`, route `(host)`) are no route's.
+ */
+const NOT_A_ROUTES = 'expected|host';
+const NOT_EXPECTED = `cause!~"${NOT_A_ROUTES}"`;
 
 export interface AlertRule {
   alert: string;
@@ -29,9 +33,9 @@ export interface RuleFile {
  */
 function topCulprit(c: GeneratorConfig, window: string): string {
   const seconds = metric(c.prefix, 'stallSeconds');
-  const promql = `topk(1, sum by (route) (increase(${seconds}{job=%q, instance=%q, cause!=%q}[${window}]))) > 0`;
+  const promql = `topk(1, sum by (route) (increase(${seconds}{job=%q, instance=%q, cause!~%q}[${window}]))) > 0`;
   return (
-    `{{ with printf "${promql}" $labels.job $labels.instance "expected" | query }}{{ with first . }}` +
+    `{{ with printf "${promql}" $labels.job $labels.instance "${NOT_A_ROUTES}" | query }}{{ with first . }}` +
     `The route with the most blocked time there over the last ${window} is {{ .Labels.route }} ({{ .Value | humanizeDuration }}).{{ end }}` +
     `{{ else }}No stall was attributed to a route there over the last ${window}.{{ end }}`
   );
@@ -54,9 +58,9 @@ function topBusyRoute(c: GeneratorConfig, window: string): string {
 /** The total blocked time behind a route-level alert, over the same labels and window. */
 function routeBlockedTime(c: GeneratorConfig, window: string): string {
   const labels = [...c.groupBy, 'route'];
-  const matchers = [...labels.map((l) => `${l}=%q`), 'cause!=%q'].join(', ');
+  const matchers = [...labels.map((l) => `${l}=%q`), 'cause!~%q'].join(', ');
   const promql = `sum(increase(${metric(c.prefix, 'stallSeconds')}{${matchers}}[${window}]))`;
-  const args = [...labels.map((l) => `$labels.${l}`), '"expected"'].join(' ');
+  const args = [...labels.map((l) => `$labels.${l}`), `"${NOT_A_ROUTES}"`].join(' ');
   return `{{ with printf "${promql}" ${args} | query }}{{ with first . }} They held it for {{ .Value | humanizeDuration }} in total.{{ end }}{{ end }}`;
 }
 
@@ -64,6 +68,13 @@ function routeBlockedTime(c: GeneratorConfig, window: string): string {
 function poolSize(c: GeneratorConfig): string {
   const promql = `${metric(c.prefix, 'threadpoolSize')}{job=%q, instance=%q}`;
   return `{{ with printf "${promql}" $labels.job $labels.instance | query }}{{ with first . }} of {{ .Value }} threads{{ end }}{{ end }}`;
+}
+
+/** Throttled stall time over all stall time, per instance: `stall_thread_seconds_total{state="throttled"}` over every state. */
+function throttledShare(c: GeneratorConfig, window: string, sel: (...extra: string[]) => string): string {
+  const thread = metric(c.prefix, 'stallThreadSeconds');
+  const by = 'job, instance';
+  return `sum by (${by}) (increase(${thread}${sel('state="throttled"')}[${window}])) / sum by (${by}) (increase(${thread}${sel()}[${window}]))`;
 }
 
 function rule(c: GeneratorConfig, name: string, t: AlertThreshold, expr: string, summary: string, description: string): AlertRule {
@@ -80,7 +91,7 @@ export function buildAlerts(c: GeneratorConfig): RuleFile {
   const user = splitMatchers(c.selector);
   const sel = (...extra: string[]) => selector(...user, ...extra);
   const by = (...labels: string[]) => [...c.groupBy, ...labels].join(', ');
-  const { eventLoopBlocked, routeStalling, eventLoopDelayHigh, eventLoopSaturated, threadPoolSaturated, loadShedding } = c.alerts;
+  const { eventLoopBlocked, routeStalling, eventLoopDelayHigh, eventLoopSaturated, threadPoolSaturated, loadShedding, cpuThrottled } = c.alerts;
   const where = '{{ $labels.instance }} (job {{ $labels.job }})';
 
   const rules: AlertRule[] = [
@@ -139,6 +150,16 @@ export function buildAlerts(c: GeneratorConfig): RuleFile {
       `Load shedding refuses {{ $value | humanize }} req/s to {{ $labels.route }} ({{ $labels.reason }}).`,
       `{{ $labels.job }} has answered {{ $value | humanize }} req/s to {{ $labels.route }} with 503 over the last ${loadShedding.window} ` +
         `because of {{ $labels.reason }} (alert above ${loadShedding.threshold}/s): clients are being refused to keep the event loop responsive.`,
+    ),
+    rule(
+      c,
+      'LoopGuardCpuThrottled',
+      cpuThrottled,
+      throttledShare(c, cpuThrottled.window, sel) + ` > ${cpuThrottled.threshold}`,
+      `The CPU limit held the event loop of ${where} for {{ $value | humanizePercentage }} of its stalled time.`,
+      `Over the last ${cpuThrottled.window}, ${where} spent {{ $value | humanizePercentage }} of its stalled time throttled by its CPU quota ` +
+        `(alert above ${cpuThrottled.threshold}): the loop was ready to run but the container's CPU limit had run out. ` +
+        'These stalls are counted as cause="host" and blamed on no route. Raise or remove the CPU limit, or lower the work per instance.',
     ),
   ];
   return { groups: [{ name: 'loopguard', rules }] };

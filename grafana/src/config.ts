@@ -29,6 +29,8 @@ export interface AlertsConfig {
   threadPoolSaturated: AlertThreshold;
   /** Load shedding answers more than `threshold` requests per second with 503 over `window`. */
   loadShedding: AlertThreshold;
+  /** On an instance, the CPU quota's throttling held the loop more than `threshold` (0..1) of its stalled time over `window`. */
+  cpuThrottled: AlertThreshold;
 }
 
 export interface GeneratorConfig {
@@ -99,6 +101,8 @@ export const DEFAULT_CONFIG: Readonly<GeneratorConfig> = deepFreeze({
     threadPoolSaturated: { threshold: 0.1, window: '5m', for: '10m', severity: 'warning' },
     // Any sustained shedding means clients are being refused.
     loadShedding: { threshold: 0, window: '5m', for: '5m', severity: 'warning' },
+    // A quarter of the stalled time waiting for the quota: the limit, not the code, is what to change first.
+    cpuThrottled: { threshold: 0.25, window: '15m', for: '10m', severity: 'warning' },
   },
 });
 

@@ -37,6 +37,7 @@ const ROWS: Row[] = [
       { width: 12, height: 9, panel: panels.blockedByRoute },
       { width: 12, height: 8, panel: panels.stallDurations },
       { width: 12, height: 8, panel: panels.ownTimeByRoute },
+      { width: 24, height: 8, panel: panels.threadStates },
     ],
   },
   {

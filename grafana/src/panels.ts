@@ -108,7 +108,8 @@ export function stallsPerMinute(c: GeneratorConfig): timeseries.PanelBuilder {
   return series(
     'Stalls per minute by culprit route',
     'Stalls of the event loop, named by the route whose request held it (summed over instances). ' +
-      '(background) and (gc) are stalls outside any request; "(expected)" series are blocking declared as expected ' +
+      '(background) and (gc) are stalls outside any request, (host) stalls the host caused (preempted or CPU-throttled: no route blamed); ' +
+      '"(expected)" series are blocking declared as expected ' +
       '(expectedBlockingRoutes, guard.expectBlocking), which the alerts leave out.',
   )
     .unit('short')
@@ -252,4 +253,20 @@ export function workerPoolWait(c: GeneratorConfig): timeseries.PanelBuilder {
   )
     .unit('s')
     .withTarget(query('A', `max by (pool) (${wait})`, '{{pool}}'));
+}
+
+export function threadStates(c: GeneratorConfig): timeseries.PanelBuilder {
+  const thread = metric(c.prefix, 'stallThreadSeconds') + selector(...BY_TARGET);
+  return series(
+    'What the loop was doing during stalls',
+    "The stalled time by what the loop's thread was doing, summed over instances (seconds stalled per second): cpu = computing " +
+      '(fix: a better algorithm, chunking, a worker pool); parked = asleep in a blocking call (sync I/O, execSync, Atomics.wait: use the async API); ' +
+      'gc = garbage collection (allocation, heap size, a leak); host = ready but another task had the CPU; throttled = ready but the ' +
+      "container's CPU quota had run out (raise the limit); unknown = not measured (not Linux, or captures off). See docs/stall-state.md.",
+  )
+    .unit('percentunit')
+    .drawStyle(common.GraphDrawStyle.Bars)
+    .fillOpacity(60)
+    .stacking(new common.StackingConfigBuilder().mode(common.StackingMode.Normal))
+    .withTarget(query('A', `sum by (state) (rate(${thread}${RATE}))`, '{{state}}'));
 }

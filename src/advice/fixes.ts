@@ -25,6 +25,12 @@ const FIXES: Record<AdviceKind, (instead: string) => string> = {
   gc: () =>
     'Garbage collection held the loop: allocate less per request (stream instead of buffering, avoid big temporary arrays), ' +
     'look for a leak in heap snapshots, or give the heap room (--max-old-space-size).',
+  'blocking-syscall': () =>
+    'A blocking system call: look for sync I/O, a sync child process or a wait (readFileSync on a slow disk or network mount, execSync, Atomics.wait, ' +
+    'a synchronous DNS or HTTP client), and use its asynchronous form.',
+  host: () =>
+    'Not the code: the thread was ready to run but the host did not run it. If the container has a CPU limit, raise or remove it (throttling), ' +
+    'or lower the work per instance; otherwise look for other busy processes on the same CPUs.',
 };
 
 export function adviceFor(kind: AdviceKind, known?: KnownCall | null): Advice {

@@ -10,6 +10,7 @@ import type { RouteTable } from '../core/routes';
 import type { StallCause, StallReport } from '../core/stall-report';
 import type { StackFrame } from '../contract/frames';
 import type { StallStats } from './stall-stats';
+import type { ThreadSecondsState } from '../core/stall-state';
 
 export interface CulpritSummary {
   route: string;
@@ -53,6 +54,12 @@ export interface CoreSnapshot {
   eventLoop: { delay: DelayPercentiles; utilization: number; blockedMs: number };
   requestsInFlight: number;
   stallsTotal: number;
+  /**
+   * Stalled seconds by what the loop's thread was doing (docs/stall-state.md):
+   * `cpu`, `parked`, `gc`, `host` (waiting for a CPU another task held),
+   * `throttled` (the CPU quota ran out), `unknown` (not measured).
+   */
+  stallThreadSeconds: Record<ThreadSecondsState, number>;
   /** Culprits by blocked time, largest first. */
   culprits: CulpritSummary[];
   /** Per route victim-side delay, worst p99 first. */
@@ -116,6 +123,10 @@ export function buildSnapshot(source: SnapshotSource): CoreSnapshot {
     },
     requestsInFlight: source.requestsInFlight,
     stallsTotal: source.stalls.total,
+    stallThreadSeconds: Object.fromEntries(Object.entries(source.stalls.threadSeconds).map(([state, seconds]) => [state, round(seconds, 3)])) as Record<
+      ThreadSecondsState,
+      number
+    >,
     culprits,
     routes,
     recentStalls: [...source.stalls.recent()],

@@ -37,7 +37,7 @@ export function stallDelivery(
       }
       if (logger) {
         try {
-          logger.warn({ loopguard: delivered }, `event loop stalled ${Math.round(delivered.durationMs)} ms${delivered.route === null ? ` (${delivered.cause})` : ` in ${delivered.method ?? ''} ${delivered.route}`}`);
+          logger.warn({ loopguard: delivered }, `event loop stalled ${Math.round(delivered.durationMs)} ms${delivered.route === null ? ` (${delivered.cause})` : ` in ${delivered.method ?? ''} ${delivered.route}`}${stateNote(delivered)}`);
         } catch (err) {
           reportError(callbackFailed('logger.warn', err));
         }
@@ -45,4 +45,23 @@ export function stallDelivery(
       emit(delivered);
     },
   };
+}
+
+/** What the thread was doing, for the log line: ", computing", ", not run by the host (throttled 420 ms)". */
+function stateNote(report: StallReport): string {
+  switch (report.state) {
+    case 'cpu':
+      return ', computing';
+    case 'parked':
+      return ', parked in a blocking call';
+    case 'gc':
+      return report.cause === 'gc' ? '' : ', mostly garbage collection';
+    case 'host': {
+      const throttled = report.threadTime.throttledMs;
+      const interrupted = report.interrupted?.route ? ` while in ${report.interrupted.method} ${report.interrupted.route}` : '';
+      return `, not run by the host${throttled ? ` (throttled ${Math.round(throttled)} ms)` : ''}${interrupted}`;
+    }
+    default:
+      return '';
+  }
 }

@@ -1,11 +1,14 @@
 import type { Advice } from '../contract/advice';
-import { STALL_BUCKETS_SECONDS } from '../catalogue';
+import { STALL_BUCKETS_SECONDS, STALL_THREAD_STATES } from '../catalogue';
 import { THREAD_MAIN } from '../contract/threads';
 import { culpritFrame } from '../contract/frames';
 import { Histogram } from '../core/histogram';
 import { normaliseMethod } from '../core/routes';
 import type { StallCause, StallReport } from '../core/stall-report';
+import { threadTimeByState, type ThreadSecondsState } from '../core/stall-state';
 import type { StackFrame } from '../contract/frames';
+
+const UNKNOWN_THREAD_TIME = Object.freeze({ onCpuMs: null, waitingMs: null, throttledMs: null, gcMs: null });
 
 /** Cumulative stall totals for one (route label, method, cause). */
 export interface StallCounter {
@@ -36,7 +39,11 @@ export class StallStats {
     background: new Histogram(STALL_BUCKETS_SECONDS),
     gc: new Histogram(STALL_BUCKETS_SECONDS),
     expected: new Histogram(STALL_BUCKETS_SECONDS),
+    host: new Histogram(STALL_BUCKETS_SECONDS),
+    task: new Histogram(STALL_BUCKETS_SECONDS),
   };
+  /** Stalled seconds by what the thread was doing (every state present, so each series starts at 0). */
+  readonly threadSeconds = Object.fromEntries(STALL_THREAD_STATES.map((state) => [state, 0])) as Record<ThreadSecondsState, number>;
   private readonly recentReports: StallReport[] = [];
   total = 0;
 
@@ -60,6 +67,9 @@ export class StallStats {
     counter.topFrame = culpritFrame(report.stack) ?? counter.topFrame;
     counter.advice = report.advice ?? counter.advice;
     this.durations[report.cause].record(seconds);
+    // A report made before reports had thread time (a test's fake, an older copy's) counts as unknown.
+    const byState = threadTimeByState(report.durationMs, report.threadTime ?? UNKNOWN_THREAD_TIME);
+    for (const state of STALL_THREAD_STATES) this.threadSeconds[state] += byState[state] / 1000;
     this.total++;
     if (this.keepRecent > 0) {
       if (this.recentReports.length >= this.keepRecent) this.recentReports.shift();

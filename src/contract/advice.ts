@@ -14,6 +14,8 @@ export const ADVICE_KINDS = [
   'regex',
   'cpu',
   'gc',
+  'blocking-syscall',
+  'host',
 ] as const;
 
 export type AdviceKind = (typeof ADVICE_KINDS)[number];

@@ -6,6 +6,7 @@
  */
 import type { Advice } from './advice';
 import type { StackFrame } from './frames';
+import type { ThreadTimeMeasurement } from './thread-time';
 
 /** The key of `WatchdogConfig`'s mark (see `isWatchdogThread`). */
 export const WATCHDOG_MARK = 'loopguard.watchdog';
@@ -77,6 +78,12 @@ export interface CaptureSample {
   expected?: boolean;
   /** How long the main thread stayed paused for this sample, ms (precise own time takes it off). */
   pausedMs?: number;
+  /**
+   * Taken while the main thread was mostly waiting for a CPU (schedstat over
+   * a short look): the probe ran wherever the thread resumed, so the sample
+   * names the interrupted request of a host stall but blames no one.
+   */
+  preempted?: boolean;
 }
 
 export interface CapturedRequest {
@@ -95,6 +102,8 @@ export interface SamplesMessage {
   type: 'samples';
   window: number;
   samples: CaptureSample[];
+  /** The main thread's clock over the stall (from detection to its end); null when the worker did not read it. */
+  threadTime?: ThreadTimeMeasurement | null;
 }
 
 /** Worker → main: connected and watching, or failed. */

@@ -14,6 +14,7 @@ const CAPTURING = 2; // the window the worker is capturing (set before Debugger.
 const DISCONNECTED = 3; // set by the worker once its inspector session is closed
 const CLOSE_REQUESTED = 4; // set by the main thread when the worker must close (it may be asleep in Atomics.wait)
 const IDLE = 5; // 1 while the heartbeat runs at its idle period (no request in flight, beats on time)
+const MISSED = 6; // the last stall window the worker did not watch (it was not run either, or it lost the race to the beat)
 const PARKED = 7; // 1 while a pool worker's loop is parked by its pool between tasks (piscina waits in Atomics.wait): not a stall
 
 const LAST_BEAT_AT = 0; // epoch ms (timeOrigin + now) of the last heartbeat
@@ -114,6 +115,21 @@ export class SharedState {
     this.f64[LAST_BEAT_AT] = atEpochMs;
     this.f64[DUE_IN_MS] = periodMs;
     Atomics.notify(this.i32, BEAT);
+  }
+
+  /**
+   * Main side, once per stall the worker was not watching: asks it for the
+   * main thread's clock over that window (from its last reading before it),
+   * waking it if it sleeps in `sleep`. A host that throttles the whole
+   * process holds the worker too, and the loop may turn before it looks.
+   */
+  markMissed(window: number): void {
+    Atomics.store(this.i32, MISSED, window);
+    Atomics.notify(this.i32, BEAT);
+  }
+
+  get missed(): number {
+    return Atomics.load(this.i32, MISSED);
   }
 
   /** Main side: asks the worker to close, waking it if it sleeps in `sleep`. */

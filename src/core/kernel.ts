@@ -1,5 +1,6 @@
-import { ROUTE_BACKGROUND, ROUTE_GC } from '../catalogue';
+import { ROUTE_BACKGROUND, ROUTE_GC, ROUTE_HOST } from '../catalogue';
 import type { WatchdogConfig, WorkerMessage } from '../contract/messages';
+import type { ThreadTimeMeasurement } from '../contract/thread-time';
 import { epochNow, SharedState } from '../contract/shared-state';
 import { LoopGuardError } from '../errors';
 import { CaptureGate } from './capture-gate';
@@ -76,7 +77,7 @@ export class Kernel {
     this.tracker.victimThresholdMs = options.thresholdMs;
     this.tracker.blameAfterResponseMs = options.blameAfterResponseMs;
     this.requestObservers = new RequestObservers((current) => (this.tracker.observer = current));
-    this.#pipeline = new StallPipeline({ heartbeatMs: options.heartbeatMs, expectedRoute: expectedRouteTest(options.expectedBlockingRoutes) }, {
+    this.#pipeline = new StallPipeline({ heartbeatMs: options.heartbeatMs, expectedRoute: expectedRouteTest(options.expectedBlockingRoutes), thresholdMs: options.thresholdMs }, {
       gcPauses: () => this.gcPauses.snapshot(),
       chargeStall: (requestId, ms) => this.tracker.chargeStall(requestId, ms),
       culprit: (requestId, report) => this.observers.culprit(requestId, report),
@@ -122,7 +123,11 @@ export class Kernel {
         this.shared,
         { ...watchdogConfig(options, this.#probeId), ...parts },
         {
-          onSamples: (window, samples) => this.#guarded(() => this.#pipeline.samplesArrived(window, samples)),
+          onSamples: (window, samples, threadTime) =>
+            this.#guarded(() => {
+              this.#threadClockUnavailable(threadTime);
+              this.#pipeline.samplesArrived(window, samples, threadTime);
+            }),
           onError: (error) => this.errors.report(new LoopGuardError('LOOPGUARD_WATCHDOG_FAILED', error.message, { cause: error })),
           onReady: () => this.#onReady(),
           onMessage: (message, reply) => {
@@ -241,7 +246,12 @@ export class Kernel {
       const inFlight = this.tracker.inFlight + this.tracker.finishedVictims;
       this.tracker.finishedVictims = 0;
       if (lateMs < this.#options.thresholdMs || this.inStartupGrace()) return;
-      const samplesComing = this.#watchdog?.running === true && this.shared.capturing === endedWindow;
+      const watched = this.shared.capturing === endedWindow;
+      // A stall the worker did not watch (the host held it too, or the loop turned
+      // before it looked): it still has the main thread's clock from before it.
+      const askClock = !watched && this.#options.captureStacks && this.#watchdog?.ready === true;
+      if (askClock) this.shared.markMissed(endedWindow);
+      const samplesComing = this.#watchdog?.running === true && (watched || askClock);
       this.#pipeline.measured({ window: endedWindow, startedAt: nowEpochMs - lateMs, durationMs: lateMs, inFlight }, samplesComing);
     } catch (err) {
       this.errors.report(err);
@@ -251,9 +261,22 @@ export class Kernel {
   /** A finished report goes to the observers with the route label the metrics use. */
   #deliver(report: StallReport): void {
     if (this.#closed) return;
-    const label = report.cause === 'gc' ? ROUTE_GC : report.route === null ? ROUTE_BACKGROUND : this.routes.labelFor(report.route);
+    const label =
+      report.cause === 'gc' ? ROUTE_GC : report.cause === 'host' ? ROUTE_HOST : report.route === null ? ROUTE_BACKGROUND : this.routes.labelFor(report.route);
     report.thread = this.threadLabel;
     this.observers.stall(report, label);
+  }
+
+  /** Says once (the reporter remembers it) which of the thread's clocks this machine does not have. */
+  #threadClockUnavailable(threadTime: ThreadTimeMeasurement | null): void {
+    if (threadTime === null || threadTime.unavailable.length === 0) return;
+    this.errors.report(
+      new LoopGuardError(
+        'LOOPGUARD_THREAD_TIME_UNAVAILABLE',
+        `loopguard: cannot read ${threadTime.unavailable.join(', ')} for the main thread here (${process.platform}): ` +
+          "stall reports' threadTime fields from it are null, and without schedstat their state too, unless GC decides it (docs/stall-state.md)",
+      ),
+    );
   }
 
   #guarded(fn: () => void): void {

@@ -1,4 +1,4 @@
-import { BLOCKING_BUCKETS_SECONDS, DELAY_BUCKETS_SECONDS, ROUTE_BACKGROUND, ROUTE_GC, ROUTE_OVERFLOW, ROUTE_UNMATCHED } from '../catalogue';
+import { BLOCKING_BUCKETS_SECONDS, DELAY_BUCKETS_SECONDS, ROUTE_BACKGROUND, ROUTE_GC, ROUTE_HOST, ROUTE_OVERFLOW, ROUTE_UNMATCHED } from '../catalogue';
 import { Histogram } from './histogram';
 
 /** Per (route template, method) state, touched once per finished request. */
@@ -22,7 +22,7 @@ export class RouteStats {
  * anything that merely starts with `(` would let a resolver that returns
  * client text in that shape grow the labels without bound, and never evict.
  */
-const SENTINELS: ReadonlySet<string> = new Set([ROUTE_UNMATCHED, ROUTE_OVERFLOW, ROUTE_BACKGROUND, ROUTE_GC]);
+const SENTINELS: ReadonlySet<string> = new Set([ROUTE_UNMATCHED, ROUTE_OVERFLOW, ROUTE_BACKGROUND, ROUTE_GC, ROUTE_HOST]);
 
 /**
  * Route templates → stats, with a cardinality cap: past `maxRoutes` distinct

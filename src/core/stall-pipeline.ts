@@ -7,15 +7,20 @@
  *
  *   measured ──(watchdog capturing)──> awaiting samples ──> finalise
  *            └─(no capture)─────────────────────────────────> finalise
- *   finalise: GC verdict, else split among the sampled callbacks; each
- *   segment is a report, delivered at once or, when its culprit's route was
- *   not known yet (blocking in body parsing), when that request finishes.
+ *   finalise: the thread's state (stall-state.ts); GC verdict; a host stall
+ *   (the thread was not run) is one report blaming no one; else split among
+ *   the sampled callbacks; each segment is a report, delivered at once or,
+ *   when its culprit's route was not known yet (blocking in body parsing),
+ *   when that request finishes.
  */
+import { adviceForState } from '../advice/by-state';
 import { gcAdvice } from '../advice/classify';
 import { leftBehindAdvice } from '../advice/left-behind';
-import { isGcStall, splitStall } from './attribution';
+import { gcShare, isGcStall, splitStall } from './attribution';
 import type { CaptureSample } from '../contract/messages';
-import type { StallCause, StallReport } from './stall-report';
+import type { ThreadTimeMeasurement } from '../contract/thread-time';
+import { classifyStall, type StallStateResult } from './stall-state';
+import type { InterruptedRequest, StallCause, StallReport } from './stall-report';
 
 /** A stall measured by the heartbeat. */
 export interface MeasuredStall {
@@ -64,12 +69,21 @@ export interface PipelineSettings {
   heartbeatMs: number;
   /** Routes whose stalls are expected (`expectedBlockingRoutes`): their reports say `cause: 'expected'`. */
   expectedRoute?: ((route: string) => boolean) | undefined;
+  /** The guard's stall threshold: a host stall is one whose own time would not have reached it. @default 100 */
+  thresholdMs?: number;
+}
+
+/** What finalise knows of the thread beside the samples. */
+interface StallVerdict extends StallStateResult {
+  interrupted: InterruptedRequest | null;
 }
 
 /** How long a measured stall waits for the watchdog's samples before it is reported without them. */
 export const SAMPLES_TIMEOUT_MS = 2000;
 /** A culprit whose route was unknown at capture is reported without it if it has not finished by then. */
 export const PENDING_ROUTE_TIMEOUT_MS = 30_000;
+/** The guard's default stall threshold, for a pipeline built without one (tests). */
+const DEFAULT_THRESHOLD_MS = 100;
 /** Routes of recently finished culprits, for samples that arrive after their request finished. */
 const FINISHED_CULPRITS_KEPT = 256;
 
@@ -95,8 +109,11 @@ export class StallPipeline {
     this.armSamplesTimeout();
   }
 
-  /** The watchdog's samples of one window (possibly of a block shorter than the threshold: then no stall waits). */
-  samplesArrived(window: number, samples: readonly CaptureSample[]): void {
+  /**
+   * The watchdog's samples of one window (possibly of a block shorter than
+   * the threshold: then no stall waits), with the main thread's clock over it.
+   */
+  samplesArrived(window: number, samples: readonly CaptureSample[], threadTime: ThreadTimeMeasurement | null = null): void {
     const stall = this.awaitingSamples.get(window);
     if (stall !== undefined && !this.closed) {
       this.awaitingSamples.delete(window);
@@ -105,7 +122,7 @@ export class StallPipeline {
         this.scheduler.clearTimeout(this.samplesTimer);
         this.samplesTimer = undefined;
       }
-      this.finalise(stall, samples);
+      this.finalise(stall, samples, threadTime);
     }
     this.hooks.samplesUsed(samples);
   }
@@ -153,27 +170,39 @@ export class StallPipeline {
   }
 
   /** Joins the heartbeat's measurement with the watchdog's samples into reports. */
-  private finalise(stall: MeasuredStall, samples: readonly CaptureSample[]): void {
+  private finalise(stall: MeasuredStall, samples: readonly CaptureSample[], threadTime: ThreadTimeMeasurement | null = null): void {
     const end = stall.startedAt + stall.durationMs;
-    const codeWasSampled = samples.some((s) => s.request !== null);
-    // The stall's start is known to within one heartbeat period.
-    if (isGcStall(stall.startedAt, end, this.hooks.gcPauses(), this.settings.heartbeatMs * 1.5, codeWasSampled)) {
-      this.deliver(this.report(stall.startedAt, stall.durationMs, null, null, 'gc', [], stall.inFlight, gcAdvice()));
+    const pauses = this.hooks.gcPauses();
+    const verdict = this.verdict(stall, pauses, samples, threadTime);
+    if (verdict.hostCaused) {
+      // Not the code's: no culprit, nothing charged, every request in flight waited.
+      const report = this.report(stall.startedAt, stall.durationMs, null, null, 'host', [], stall.inFlight, adviceForState(null, 'host'), verdict);
+      this.deliver({ ...report, interrupted: verdict.interrupted });
       return;
     }
-    for (const segment of splitStall(stall.startedAt, stall.durationMs, samples)) {
+    // A probe taken while the thread waited for a CPU ran wherever it resumed: it names no culprit.
+    const blameable = samples.filter((s) => s.preempted !== true);
+    const codeWasSampled = blameable.some((s) => s.request !== null);
+    // The stall's start is known to within one heartbeat period.
+    if (isGcStall(stall.startedAt, end, pauses, this.settings.heartbeatMs * 1.5, codeWasSampled)) {
+      this.deliver(this.report(stall.startedAt, stall.durationMs, null, null, 'gc', [], stall.inFlight, gcAdvice(), verdict));
+      return;
+    }
+    for (const segment of splitStall(stall.startedAt, stall.durationMs, blameable)) {
       const request = segment.sample?.request ?? null;
       const stack = segment.sample?.stack ?? [];
+      const part = segmentOf(verdict, segment.durationMs, stall.durationMs);
+      const advice = adviceForState(segment.advice, verdict.state);
       if (request === null) {
         const cause = segment.sample?.expected ? 'expected' : 'background';
-        this.deliver(this.report(segment.startedAt, segment.durationMs, null, null, cause, stack, stall.inFlight, segment.advice));
+        this.deliver(this.report(segment.startedAt, segment.durationMs, null, null, cause, stack, stall.inFlight, advice, part));
         continue;
       }
       if (request.task === true) {
         // A pool task (core/task-context.ts): its name is its route, final at
         // capture; it is no request, so nothing to charge, no victim to leave out.
         const cause = segment.sample?.expected ? 'expected' : 'task';
-        this.deliver(this.report(segment.startedAt, segment.durationMs, request.route, null, cause, stack, stall.inFlight, segment.advice, request.afterResponse));
+        this.deliver(this.report(segment.startedAt, segment.durationMs, request.route, null, cause, stack, stall.inFlight, advice, part, request.afterResponse));
         continue;
       }
       if (request.afterResponse) {
@@ -181,8 +210,9 @@ export class StallPipeline {
         // not in flight (not among the victims, nothing to charge) and its
         // route is final. Its span has ended, so there is no culprit hook.
         const cause = segment.sample?.expected ? 'expected' : 'request';
-        const advice = leftBehindAdvice(segment.advice);
-        this.deliver(this.report(segment.startedAt, segment.durationMs, request.route, request.method, cause, stack, stall.inFlight, advice, true));
+        this.deliver(
+          this.report(segment.startedAt, segment.durationMs, request.route, request.method, cause, stack, stall.inFlight, leftBehindAdvice(advice), part, true),
+        );
         continue;
       }
       const finishedRoute = this.finishedCulprits.get(request.id);
@@ -191,11 +221,35 @@ export class StallPipeline {
       const victims = Math.max(0, stall.inFlight - (stillInFlight ? 1 : 0));
       const route = request.route ?? finishedRoute ?? null;
       const cause = segment.sample?.expected ? 'expected' : 'request';
-      const report = this.report(segment.startedAt, segment.durationMs, route, request.method, cause, stack, victims, segment.advice);
+      const report = this.report(segment.startedAt, segment.durationMs, route, request.method, cause, stack, victims, advice, part);
       this.hooks.culprit(request.id, report);
       if (route === null && stillInFlight) this.awaitRoute(request.id, report);
       else this.deliver(report);
     }
+  }
+
+  /** The thread's state over the stall, from the worker's clock and the GC pauses. */
+  private verdict(
+    stall: MeasuredStall,
+    pauses: readonly { start: number; end: number }[],
+    samples: readonly CaptureSample[],
+    m: ThreadTimeMeasurement | null,
+  ): StallVerdict {
+    const result = classifyStall({
+      durationMs: stall.durationMs,
+      windowMs: m?.wallMs,
+      thresholdMs: this.settings.thresholdMs ?? DEFAULT_THRESHOLD_MS,
+      onCpuMs: m?.onCpuMs ?? null,
+      waitingMs: m?.waitingMs ?? null,
+      throttledMs: m?.throttledMs ?? null,
+      gcMs: gcShare(stall.startedAt, stall.startedAt + stall.durationMs, pauses) * stall.durationMs,
+      cgroupThrottledMs: m?.cgroupThrottledMs ?? null,
+      timeslices: m?.timeslices ?? null,
+      codeRunning: samples.some((s) => s.preempted !== true && (s.request !== null || s.stack.length > 0)),
+    });
+    const caught = samples.find((s) => s.request !== null && !s.request.afterResponse)?.request ?? null;
+    const interrupted = caught === null ? null : { route: caught.route ?? this.finishedCulprits.get(caught.id) ?? null, method: caught.method };
+    return { ...result, interrupted };
   }
 
   private report(
@@ -207,6 +261,7 @@ export class StallPipeline {
     stack: StallReport['stack'],
     victims: number,
     advice: StallReport['advice'],
+    thread: Pick<StallStateResult, 'state' | 'threadTime'>,
     afterResponse = false,
   ): StallReport {
     return {
@@ -220,6 +275,9 @@ export class StallPipeline {
       victims,
       advice,
       afterResponse,
+      state: thread.state,
+      threadTime: thread.threadTime,
+      interrupted: null,
     };
   }
 
@@ -243,4 +301,13 @@ export class StallPipeline {
     }, PENDING_ROUTE_TIMEOUT_MS);
     this.awaitingRoute.set(requestId, { reports: [report], timer });
   }
+}
+
+/** One segment's share of the stall's thread time: the same state, the times in proportion. */
+function segmentOf(verdict: StallStateResult, segmentMs: number, stallMs: number): Pick<StallStateResult, 'state' | 'threadTime'> {
+  if (segmentMs >= stallMs || stallMs <= 0) return verdict;
+  const f = segmentMs / stallMs;
+  const part = (ms: number | null): number | null => (ms === null ? null : Math.round(ms * f * 10) / 10);
+  const t = verdict.threadTime;
+  return { state: verdict.state, threadTime: { onCpuMs: part(t.onCpuMs), waitingMs: part(t.waitingMs), throttledMs: part(t.throttledMs), gcMs: part(t.gcMs) } };
 }

@@ -1,13 +1,16 @@
 import type { Advice } from '../contract/advice';
 import type { STALL_CAUSES } from '../catalogue';
 import type { StackFrame } from '../contract/frames';
+import type { StallState, ThreadTime } from '../contract/thread-time';
 
 export type { StackFrame };
 
 /**
  * `request`: a request's code held the loop; `background`: no request context; `gc`: mostly a GC pause;
  * `expected`: code declared as expected to block (`expectedBlockingRoutes`, `guard.expectBlocking(fn)`):
- * measured and reported, never alerted on or shed; `task`: a pool task's code (`task(name, fn)`, a piscina task), named in `route`.
+ * measured and reported, never alerted on or shed; `host`: the thread was runnable but the host did not
+ * run it (another task had its CPU, or the container's CPU quota ran out): no route is blamed or shed;
+ * `task`: a pool task's code (`guard.task(name, fn)`, a piscina task), named in `route`.
  */
 export type StallCause = (typeof STALL_CAUSES)[number];
 
@@ -36,8 +39,30 @@ export interface StallReport {
   /** The loop that stalled: `main`, or the worker thread's label (its name, else `worker-<threadId>`; capped). */
   thread?: string;
   /**
+   * What the loop's thread was doing (docs/stall-state.md): `cpu` computing,
+   * `parked` asleep in a blocking call, `gc` collecting garbage, `host`
+   * runnable but not run. Null where it could not be measured (not Linux, no
+   * procfs, captures off or not allowed, a stall too short to read) and GC
+   * did not decide it.
+   */
+  state: StallState | null;
+  /** Where the thread's time went over the stall, ms; a field is null where it could not be measured. */
+  threadTime: ThreadTime;
+  /**
+   * A `host` stall's request that was running when the host stopped the
+   * thread, when the watchdog saw one: kept for the record, never blamed.
+   * Null otherwise.
+   */
+  interrupted: InterruptedRequest | null;
+  /**
    * Reports of the same culprit held back by `reportsPerCulpritPerMinute`
    * since the last one delivered; present only when some were.
    */
   suppressed?: number;
+}
+
+/** The request a host stall interrupted. */
+export interface InterruptedRequest {
+  route: string | null;
+  method: string;
 }

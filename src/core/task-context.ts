@@ -76,7 +76,7 @@ export function runTask<R>(name: TaskName, fn: () => R): R {
     throw err;
   }
   if (result !== null && typeof result === 'object' && typeof (result as { then?: unknown }).then === 'function') {
-    (result as PromiseLike<unknown>).then(
+    (result as unknown as PromiseLike<unknown>).then(
       () => close(record),
       () => close(record),
     );
@@ -114,7 +114,7 @@ export function defaultTaskName(wrapper: Function, fn: Function, caller: Functio
         }
         // CommonJS: module.exports is the namespace's default.
         const cjs = namespace['default'] as Record<string, unknown> | undefined;
-        if (cjs === wrapper) return void (name.current = clip(`${shown}#default`));
+        if ((cjs as unknown) === wrapper) return void (name.current = clip(`${shown}#default`));
         if (cjs !== null && typeof cjs === 'object') {
           for (const key of Object.keys(cjs)) if (cjs[key] === wrapper) return void (name.current = clip(`${shown}#${key}`));
         }

@@ -2,9 +2,11 @@ import { Worker } from 'node:worker_threads';
 import { join } from 'node:path';
 import { WATCHDOG_MARK, type CaptureSample, type WatchdogConfig, type WorkerMessage } from '../contract/messages';
 import type { SharedState } from '../contract/shared-state';
+import type { ThreadTimeMeasurement } from '../contract/thread-time';
 
 export interface WatchdogEvents {
-  onSamples(window: number, samples: CaptureSample[]): void;
+  /** One stall window's samples, with the main thread's clock over it (null when not read). */
+  onSamples(window: number, samples: CaptureSample[], threadTime: ThreadTimeMeasurement | null): void;
   onError(error: Error): void;
   /** The worker is connected and watching (after a start or a restart). */
   onReady?(): void;
@@ -78,7 +80,7 @@ export class Watchdog {
     }
     this.worker = worker;
     worker.on('message', (message: WorkerMessage) => {
-      if (message.type === 'samples') this.events.onSamples(message.window, message.samples);
+      if (message.type === 'samples') this.events.onSamples(message.window, message.samples, message.threadTime ?? null);
       else if (message.type === 'ready') {
         this.restarts = 0;
         this.ready = true;

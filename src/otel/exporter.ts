@@ -1,6 +1,6 @@
 import dc from 'node:diagnostics_channel';
 import type * as Api from '@opentelemetry/api';
-import { STALL_CAUSES, type LabelName } from '../catalogue';
+import { STALL_CAUSES, STALL_THREAD_STATES, type LabelName } from '../catalogue';
 import type { CaptureSample } from '../contract/messages';
 import type { GuardObserver, RequestObserver } from '../core/observers';
 import type { GuardContext } from '../collectors/read-model';
@@ -84,6 +84,7 @@ class OtelExporter implements Collector, RequestObserver, GuardObserver {
   private pools: PoolMetrics | undefined;
   private readonly attributes = new WeakMap<object, Api.Attributes>();
   private readonly causeAttributes = new Map(CAUSES.map((cause) => [cause, attributesOf({ cause })]));
+  private readonly stateAttributes = STALL_THREAD_STATES.map((state) => [state, attributesOf({ state })] as const);
   private readonly spans: SpanLinks | undefined;
   private readonly noopMeterClass: unknown;
   private readonly noopTracerProvider: unknown;
@@ -278,6 +279,7 @@ class OtelExporter implements Collector, RequestObserver, GuardObserver {
         result.observe(o.stalls, c.count, attributes);
         result.observe(o.stallSeconds, c.seconds, attributes);
       }
+      for (const [state, attributes] of this.stateAttributes) result.observe(o.stallThreadSeconds, guard.stalls.threadSeconds[state], attributes);
       for (const t of guard.busy?.totals() ?? []) result.observe(o.busySeconds, t.seconds, this.attributesFor(t.key, stallLabels));
       for (const s of guard.shedTotals.values()) result.observe(o.requestsShed, s.count, this.attributesFor(s, shedLabels));
       (this.pools ??= new PoolMetrics(guard)).observe(result, instruments);

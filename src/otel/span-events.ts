@@ -134,6 +134,13 @@ function stallAttributes(report: StallReport): Record<string, string | number> {
     'loopguard.stall.victims': report.victims,
     'loopguard.stall.cause': report.cause,
   };
+  // What the thread was doing; the times only where measured.
+  if (report.state != null) attributes['loopguard.stall.state'] = report.state;
+  const t = report.threadTime ?? { onCpuMs: null, waitingMs: null, throttledMs: null, gcMs: null };
+  if (t.onCpuMs !== null) attributes['loopguard.stall.on_cpu_ms'] = t.onCpuMs;
+  if (t.waitingMs !== null) attributes['loopguard.stall.waiting_ms'] = t.waitingMs;
+  if (t.throttledMs !== null) attributes['loopguard.stall.throttled_ms'] = t.throttledMs;
+  if (t.gcMs !== null) attributes['loopguard.stall.gc_ms'] = t.gcMs;
   if (report.advice) {
     attributes['loopguard.advice.kind'] = report.advice.kind;
     if (report.advice.call !== null) attributes['loopguard.advice.call'] = report.advice.call;

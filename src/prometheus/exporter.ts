@@ -176,6 +176,7 @@ const READERS: Record<MetricKey, (guard: GuardReadModel, name: string) => Sample
   eventloopBlocked: (g) => [{ labels: {}, value: g.blockedForMs() / 1000 }],
   stalls: (g) => [...g.stalls.all()].map((c) => ({ labels: { route: c.route, method: c.method, cause: c.cause, thread: c.thread }, value: c.count })),
   stallSeconds: (g) => [...g.stalls.all()].map((c) => ({ labels: { route: c.route, method: c.method, cause: c.cause, thread: c.thread }, value: c.seconds })),
+  stallThreadSeconds: (g) => Object.entries(g.stalls.threadSeconds).map(([state, seconds]) => ({ labels: { state }, value: seconds })),
   busySeconds: (g) => (g.busy?.totals() ?? []).map((t) => ({ labels: { route: t.key.route, method: t.key.method, cause: t.key.cause }, value: t.seconds })),
   stallDuration: (g, name) =>
     (Object.keys(g.stalls.durations) as (keyof typeof g.stalls.durations)[]).flatMap((cause) =>

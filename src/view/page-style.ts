@@ -42,6 +42,7 @@ td.routecell { white-space: nowrap; max-width: 360px; overflow: hidden; text-ove
 .share .bar { position: absolute; right: 0; bottom: 2px; height: 3px; background: var(--bad); border-radius: 2px; opacity: .8; }
 .share span { position: relative; }
 .cause { font-size: 11px; color: var(--muted); }
+.state { font-size: 11px; color: var(--muted); font-style: italic; }
 .frame .after { font-family: var(--sans, inherit); color: #f0883e; font-size: 11px; }
 .advice { margin-top: 4px; font-size: 12px; color: var(--muted); max-width: 70ch; }
 .advice-call { font-family: var(--mono); color: #7ee787; margin-right: 2px; }

@@ -28,6 +28,8 @@ export interface ViewSnapshot {
   delayWindow: WindowDelay;
   requestsInFlight: number;
   stallsTotal: number;
+  /** Stalled seconds by what the loop's thread was doing (`stall_thread_seconds_total`). */
+  stallThreadSeconds: LoopGuardSnapshot['stallThreadSeconds'];
   culprits: Array<Omit<LoopGuardSnapshot['culprits'][number], 'topFrame'> & { topFrame: string | null }>;
   routes: LoopGuardSnapshot['routes'];
   /** Newest first. */
@@ -57,6 +59,7 @@ export function toViewSnapshot(snapshot: LoopGuardSnapshot, history: readonly Hi
     delayWindow,
     requestsInFlight: snapshot.requestsInFlight,
     stallsTotal: snapshot.stallsTotal,
+    stallThreadSeconds: snapshot.stallThreadSeconds,
     culprits: snapshot.culprits.map((c) => ({
       ...c,
       topFrame: c.topFrame ? formatViewFrame(frame(c.topFrame)) : null,
@@ -73,6 +76,9 @@ export function toViewSnapshot(snapshot: LoopGuardSnapshot, history: readonly Hi
         victims: s.victims,
         advice: s.advice,
         afterResponse: s.afterResponse,
+        state: s.state,
+        threadTime: s.threadTime,
+        interrupted: s.interrupted,
         stack: s.stack.map(frame),
       }))
       .reverse(),

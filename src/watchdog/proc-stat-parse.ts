@@ -16,6 +16,8 @@ export interface Schedstat {
    * another task held the CPU.
    */
   waitingNs: number;
+  /** Times the thread was put on a CPU (the third field; `pcount`): many short runs are time-sharing, a few long waits a preemption or throttling. */
+  timeslices?: number;
 }
 
 export function parseSchedstat(text: string): Schedstat | undefined {
@@ -23,7 +25,9 @@ export function parseSchedstat(text: string): Schedstat | undefined {
   if (fields.length < 2) return undefined;
   const onCpuNs = wholeNumber(fields[0]);
   const waitingNs = wholeNumber(fields[1]);
-  return onCpuNs === undefined || waitingNs === undefined ? undefined : { onCpuNs, waitingNs };
+  if (onCpuNs === undefined || waitingNs === undefined) return undefined;
+  const timeslices = wholeNumber(fields[2]);
+  return timeslices === undefined ? { onCpuNs, waitingNs } : { onCpuNs, waitingNs, timeslices };
 }
 
 /** The few `/proc/<pid>/task/<tid>/stat` fields that help explain a stall. */

@@ -27,6 +27,8 @@ export interface ThreadClockSample {
   atMs: number;
   onCpuNs: number | null;
   waitingNs: number | null;
+  /** Times the thread was put on a CPU, cumulative. */
+  timeslices: number | null;
   /** The thread's scheduler state letter (R, S, D, …) at the reading, from `stat`. */
   taskState: string | null;
   /** The cgroup's cumulative throttled time (all its CPUs summed) and throttled periods. */
@@ -52,6 +54,15 @@ export interface ThreadTimeDelta {
   throttledMs: number | null;
   /** Throttled periods in the window: > 0 proves the quota was hit, whatever the sums say. */
   nrThrottled: number | null;
+  /**
+   * The cgroup's throttled time in the window, clamped to the wall time only:
+   * evidence of throttling where the thread's own wait was not seen (the
+   * kernel adds a wait to schedstat only when the thread runs again). The
+   * stall-state rule reads it for a stall where no code was caught running.
+   */
+  cgroupThrottledMs: number | null;
+  /** Times the thread was put on a CPU in the window. */
+  timeslices: number | null;
 }
 
 export interface ThreadClock {
@@ -69,11 +80,19 @@ interface Source<T> {
 /** Files worth a few hundred bytes; the largest (stat) is ~350. */
 const BUFFER_BYTES = 1024;
 
+export interface ThreadClockOptions {
+  cgroupRoot?: string;
+  procRoot?: string;
+  /** Only the run-queue clock (schedstat): the loop budget reads it per request and needs nothing else. */
+  schedstatOnly?: boolean;
+}
+
 /**
  * A clock for one thread of this process, Linux tid `tid` (the main thread's
- * tid is the pid). Off Linux every field of every sample is null.
+ * tid is the pid), or `'self'`: the calling thread (`/proc/thread-self`).
+ * Off Linux every field of every sample is null.
  */
-export function openThreadClock(tid: number, options: { cgroupRoot?: string; procRoot?: string } = {}): ThreadClock {
+export function openThreadClock(tid: number | 'self', options: ThreadClockOptions = {}): ThreadClock {
   const proc = options.procRoot ?? '/proc';
   const unavailable: string[] = [];
   const buffer = Buffer.alloc(BUFFER_BYTES);
@@ -94,11 +113,11 @@ export function openThreadClock(tid: number, options: { cgroupRoot?: string; pro
     }
   };
 
-  const task = `${proc}/self/task/${tid}`;
+  const task = tid === 'self' ? `${proc}/thread-self` : `${proc}/self/task/${tid}`;
   const schedstat = open(`${task}/schedstat`, parseSchedstat, 'schedstat');
-  const stat = open(`${task}/stat`, parseTaskStat, 'stat');
-  const cgroup = openCpuStat(proc, options.cgroupRoot, open);
-  if (cgroup === undefined) unavailable.push('cgroup cpu.stat');
+  const stat = options.schedstatOnly ? undefined : open(`${task}/stat`, parseTaskStat, 'stat');
+  const cgroup = options.schedstatOnly ? undefined : openCpuStat(proc, options.cgroupRoot, open);
+  if (cgroup === undefined && !options.schedstatOnly) unavailable.push('cgroup cpu.stat');
 
   let closed = false;
   return {
@@ -112,6 +131,7 @@ export function openThreadClock(tid: number, options: { cgroupRoot?: string; pro
         atMs,
         onCpuNs: sched?.onCpuNs ?? null,
         waitingNs: sched?.waitingNs ?? null,
+        timeslices: sched?.timeslices ?? null,
         taskState: taskStat?.state ?? null,
         throttledNs: throttling?.throttledNs ?? null,
         nrThrottled: throttling?.nrThrottled ?? null,
@@ -169,11 +189,32 @@ export function threadTimeBetween(before: ThreadClockSample, after: ThreadClockS
   const cgroupThrottledMs = deltaMs(before.throttledNs, after.throttledNs);
   const throttledMs = cgroupThrottledMs === null ? null : Math.min(cgroupThrottledMs, waitingMs ?? wallMs);
   const nrThrottled = before.nrThrottled === null || after.nrThrottled === null ? null : Math.max(0, after.nrThrottled - before.nrThrottled);
-  return { wallMs, onCpuMs, waitingMs, throttledMs, nrThrottled };
+  const timeslices = before.timeslices == null || after.timeslices == null || after.timeslices < before.timeslices ? null : after.timeslices - before.timeslices;
+  return { wallMs, onCpuMs, waitingMs, throttledMs, nrThrottled, cgroupThrottledMs: cgroupThrottledMs === null ? null : Math.min(cgroupThrottledMs, wallMs), timeslices };
 }
 
 function deltaMs(before: number | null, after: number | null): number | null {
   // A counter that went backwards (a cgroup recreated, a tid reused) is no measurement.
   if (before === null || after === null || after < before) return null;
   return (after - before) / 1e6;
+}
+
+/** Below this share of the elapsed time on a CPU, a thread that waited more than it ran is taken as descheduled. */
+const RAN_SHARE_OF_BLOCKED_CODE = 0.1;
+
+/**
+ * True when, between two readings, the thread waited for a CPU more than it
+ * ran *and* hardly ran at all: a stale heartbeat then means preemption (or
+ * throttling), not blocking code, and a probe would land wherever the thread
+ * resumes. Blocking code on a loaded machine still gets its fair share of a
+ * CPU (a quarter at load 8 on 2 cores), and a thread asleep in a native call
+ * neither runs nor waits; neither counts. Unknown counts as not preempted.
+ */
+export function mostlyPreempted(before: ThreadClockSample | undefined, after: ThreadClockSample | undefined): boolean {
+  if (before === undefined || after === undefined) return false;
+  if (before.onCpuNs === null || after.onCpuNs === null || before.waitingNs === null || after.waitingNs === null) return false;
+  const ran = after.onCpuNs - before.onCpuNs;
+  const waited = after.waitingNs - before.waitingNs;
+  const elapsedNs = (after.atMs - before.atMs) * 1e6;
+  return waited > ran && ran < RAN_SHARE_OF_BLOCKED_CODE * elapsedNs;
 }

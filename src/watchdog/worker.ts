@@ -15,7 +15,9 @@ import { ARRIVED_DURING_STALL, probeExpression, type ProbeResult } from '../cont
 import { normaliseFrames } from '../contract/frames';
 import { adviseOnPause, ScriptSources } from './pause-advice';
 import { BusySampler } from './busy-sampler';
-import { mostlyPreempted, readSchedstat } from './preemption';
+import { mostlyPreempted, openThreadClock, type ThreadClock } from './thread-clock';
+import { measurementBetween, MIN_WINDOW_MS, StallClock } from './stall-clock';
+import type { ThreadClockSample } from './thread-clock';
 import { epochNow, SharedState } from '../contract/shared-state';
 import { startMetricsServer, type MetricsServer } from './metrics-server';
 import { startPoolProbe, type PoolProbeHandle } from './pool-probe';
@@ -56,6 +58,18 @@ let metricsServer: MetricsServer | undefined;
 /** Times its wait on this thread's event loop: a synchronous sleep must respect `queued` and `nextTickAt`. */
 let poolProbe: PoolProbeHandle | undefined;
 let busySampler: BusySampler | undefined;
+/** The main thread's clock (schedstat, stat, cgroup cpu.stat): opened once, read only while a stall lasts. */
+let threadClock: ThreadClock | undefined;
+let stallClock: StallClock | undefined;
+/**
+ * The main thread's clock read at the first look in each heartbeat window
+ * (while the heartbeat is on time):
+ * the start of a stall's measurement when the watchdog itself could not run
+ * (a CPU quota throttles every thread of the process) and detected late, or
+ * not at all. One read of three small files per window while the loop turns.
+ */
+let baseline: { window: number; sample: ThreadClockSample } | undefined;
+let missedHandled = 0;
 /** How long to watch the main thread's scheduler counters before judging preemption. */
 const PREEMPTION_LOOK_MS = 10;
 /** How long the worker may sleep in Atomics.wait before its own event loop gets a turn. */
@@ -102,22 +116,33 @@ async function captureOnce(window: number, target: CaptureTarget = mainTarget): 
 
 async function watchStall(window: number): Promise<void> {
   const samples: CaptureSample[] = [];
-  while (!closed && shared.window === window && samples.length < config.maxSamplesPerStall) {
-    // Descheduled, not blocked: a pause now would land on an innocent callback.
-    // Judged over a short look taken only now (the main thread's tid is the pid
-    // on Linux), so a healthy process pays nothing for it.
-    const before = readSchedstat(process.pid);
+  const stalled = (): boolean => shared.window === window;
+  // Watching from now: the main thread waits for this window's message.
+  shared.capturing = window;
+  // Read from detection to the stall's end, or from before it when this thread was held too.
+  const heldToo = -shared.msUntilLate(epochNow(), config.captureAfterMs) > Math.max(MIN_WINDOW_MS, config.captureAfterMs);
+  const from = heldToo ? baselineFor(window) : undefined;
+  const clock = threadClock === undefined ? undefined : (stallClock = new StallClock(threadClock, stalled, from));
+  while (!closed && stalled() && samples.length < config.maxSamplesPerStall) {
+    // Descheduled, not blocked: a probe now would land wherever the thread
+    // resumes. Judged over a short look taken only now, so a healthy process
+    // pays nothing for it; such a sample names the interrupted request of a
+    // host stall and blames no one.
+    const before = clock?.look();
     await sleep(PREEMPTION_LOOK_MS);
-    if (shared.window !== window) break;
-    if (!mostlyPreempted(before, readSchedstat(process.pid))) {
-      const sample = await captureOnce(window);
-      if (sample) samples.push(sample);
-    }
-    if (shared.window !== window) break;
+    if (!stalled()) break;
+    const preempted = mostlyPreempted(before, clock?.look());
+    const sample = await captureOnce(window);
+    if (sample) samples.push(preempted ? { ...sample, preempted } : sample);
+    if (!stalled()) break;
     await sleep(config.resampleMs);
   }
+  // Enough samples: the clock still wants the stall's end.
+  if (clock !== undefined && !closed) await clock.ended;
+  clock?.stop();
+  stallClock = undefined;
   // Posted even when empty, so the main thread stops waiting for this window at once.
-  parentPort?.postMessage({ type: 'samples', window, samples } satisfies SamplesMessage);
+  parentPort?.postMessage({ type: 'samples', window, samples, threadTime: clock?.measurement() ?? null } satisfies SamplesMessage);
 }
 
 /**
@@ -160,6 +185,7 @@ function watch(): void {
   const yieldAt = performance.now() + (shared.idle ? IDLE_YIELD_EVERY_MS : YIELD_EVERY_MS);
   while (!closed) {
     if (shared.closeRequested) return close();
+    lookAtMainClock();
     const untilLate = shared.msUntilLate(epochNow(), config.captureAfterMs);
     if (untilLate <= 0 && shared.captureAllowed) return capture(shared.window);
     const thread = threads.nextLate(epochNow(), config.captureAfterMs);
@@ -186,6 +212,38 @@ function watch(): void {
   }
 }
 
+/**
+ * Keeps one reading of the main thread's clock per heartbeat window, and
+ * answers the main thread's question about a stall this thread did not watch:
+ * the clock from that window's reading to now.
+ */
+function lookAtMainClock(): void {
+  if (threadClock === undefined) return;
+  const missed = shared.missed;
+  if (missed !== missedHandled) {
+    missedHandled = missed;
+    const from = baselineFor(missed);
+    const threadTime = from === undefined ? null : measurementBetween(from, threadClock.read(), threadClock.unavailable);
+    parentPort?.postMessage({ type: 'samples', window: missed, samples: [], threadTime } satisfies SamplesMessage);
+  }
+  // Only while the heartbeat is not late yet: a first look that finds a stall
+  // comes after the host let this thread run again, too late to be its start.
+  const window = shared.window;
+  if (baseline?.window !== window && shared.msUntilLate(epochNow(), config.captureAfterMs) > 0) baseline = { window, sample: threadClock.read() };
+}
+
+/**
+ * A reading from before window `window`'s stall: this thread's last look
+ * while the heartbeat was on time. It looks about once per capture delay, not
+ * every beat, so that look may be a few windows back (at most the windows of
+ * one capture delay, and two for the beat and the look in between).
+ */
+function baselineFor(window: number): ThreadClockSample | undefined {
+  if (baseline === undefined || baseline.window > window) return undefined;
+  const windowsPerLook = Math.ceil(config.captureAfterMs / Math.max(1, shared.periodMs)) + 2;
+  return window - baseline.window <= windowsPerLook ? baseline.sample : undefined;
+}
+
 /** When this thread's event loop must next turn for the other samplers (performance.now() ms). */
 function loopNeededAt(now: number): number {
   let due = Infinity;
@@ -207,6 +265,7 @@ function schedule(): void {
 
 function check(): void {
   if (closed) return;
+  lookAtMainClock();
   if (shared.captureAllowed && shared.msUntilLate(epochNow(), config.captureAfterMs) <= 0) return capture(shared.window);
   const thread = threads.nextLate(epochNow(), config.captureAfterMs);
   if (thread !== undefined && thread.inMs <= 0) return captureThread(thread.thread);
@@ -229,6 +288,8 @@ function close(): void {
   metricsServer?.close();
   poolProbe?.stop();
   busySampler?.stop();
+  stallClock?.stop();
+  threadClock?.close();
   try {
     session.disconnect();
   } catch {
@@ -259,7 +320,10 @@ async function main(): Promise<void> {
     busySampler = new BusySampler(session, config.busy);
     busySampler.start();
   }
-  if (config.captureStacks !== false) resume();
+  if (config.captureStacks !== false) {
+    threadClock = openThreadClock(process.pid);
+    resume();
+  }
 }
 
 main().catch((err: unknown) => {

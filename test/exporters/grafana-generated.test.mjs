@@ -164,7 +164,7 @@ describe('dashboard structure', () => {
 });
 
 describe('alert rules', () => {
-  test('the six alerts follow the mixin conventions', () => {
+  test('the seven alerts follow the mixin conventions', () => {
     assert.deepEqual(
       alerts.map((a) => a.alert),
       [
@@ -174,6 +174,7 @@ describe('alert rules', () => {
         'LoopGuardEventLoopSaturated',
         'LoopGuardThreadPoolSaturated',
         'LoopGuardLoadShedding',
+        'LoopGuardCpuThrottled',
       ],
     );
     for (const a of alerts) {
@@ -185,6 +186,8 @@ describe('alert rules', () => {
       // Route-level alerts carry the route label; instance-level ones look the top culprit route up.
       // The thread-pool alert is about work off the loop: it names the pool's size instead.
       if (a.alert === 'LoopGuardThreadPoolSaturated') assert.match(a.annotations.description, /threadpool_size/, `${a.alert} looks the pool size up`);
+      // Throttling is the host's, no route's: it says so instead of naming one.
+      else if (a.alert === 'LoopGuardCpuThrottled') assert.match(a.annotations.description, /cause="host" and blamed on no route/, `${a.alert} blames no route`);
       else assert.match(a.annotations.description, /\$labels\.route|\.Labels\.route/, `${a.alert} names a route`);
       for (const name of a.expr.match(/\bloopguard_\w+/g) ?? []) assert.ok(KNOWN_SERIES.has(name), `${a.alert}: ${name} is not in the catalogue`);
     }
@@ -196,7 +199,7 @@ describe('alert rules', () => {
     });
     const customRules = parse(custom.find((f) => f.path === ALERTS_FILE).content).groups[0].rules;
     const stalling = customRules.find((r) => r.alert === 'LoopGuardRouteStalling');
-    assert.equal(stalling.expr, 'sum by (job, route) (increase(loopguard_stalls_total{cause!="expected"}[1m])) >= 2', 'stalls declared expected never alert');
+    assert.equal(stalling.expr, 'sum by (job, route) (increase(loopguard_stalls_total{cause!~"expected|host"}[1m])) >= 2', 'stalls declared expected, and the host\'s, never alert');
     assert.equal(stalling.for, '30s');
     const blocked = customRules.find((r) => r.alert === 'LoopGuardEventLoopBlocked');
     assert.equal(blocked.expr, 'loopguard_eventloop_blocked_seconds > 1.5');
@@ -213,7 +216,7 @@ describe('alert rules', () => {
     const text = files.map((f) => f.content).join('\n');
     assert.ok(!/\bloopguard_/.test(text.replace(/github\.com\/loopguard\/loopguard#runbook-loopguard/g, '')), 'no default-prefixed name is left');
     const customRules = parse(files.find((f) => f.path === ALERTS_FILE).content).groups[0].rules;
-    for (const r of customRules) assert.match(r.expr, /\{namespace="shop", env=~"prod\|staging"(, cause!="expected")?\}/, r.expr);
+    for (const r of customRules) assert.match(r.expr, /\{namespace="shop", env=~"prod\|staging"(, cause!~"expected\|host"|, state="throttled")?\}/, r.expr);
     assert.match(customRules.find((r) => r.alert === 'LoopGuardRouteStalling').expr, /^sum by \(cluster, job, route\) \(increase\(shop_lg_stalls_total\{/);
   });
 
@@ -279,7 +282,7 @@ test('the bin (--prefix, --threshold, --datasource-uid) writes every file; promt
     const blocked = rules.groups.flatMap((g) => g.rules).find((r) => r.alert === 'LoopGuardEventLoopBlocked');
     assert.match(blocked.expr, /shop_eventloop_blocked_seconds(\{[^}]*\})? > 2$/, blocked.expr);
     const checked = await run(PROMTOOL_BIN, ['check', 'rules', path.join(dir, ALERTS_FILE)]);
-    assert.match(checked.stdout, /SUCCESS: 6 rules found/);
+    assert.match(checked.stdout, /SUCCESS: 7 rules found/);
     const crd = parse(fs.readFileSync(path.join(dir, PROMETHEUS_RULE_FILE), 'utf8'));
     assert.equal(crd.kind, 'PrometheusRule');
     assert.deepEqual(crd.spec.groups, rules.groups, 'the same rules as alerts.yml');

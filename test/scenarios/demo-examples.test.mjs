@@ -76,7 +76,7 @@ for (const example of EXAMPLES) {
     const app = run(example.file);
     const [, base] = await app.waitFor(/listening on (http:\/\/127\.0\.0\.1:\d+)/);
     const stallLine = example.pino
-      ? new RegExp(`^\\{"level":40,.*"functionName":"${example.fn}".*"msg":"event loop stalled \\d+ ms in ${example.culprit}"\\}$`, 'gm')
+      ? new RegExp(`^\\{"level":40,.*"functionName":"${example.fn}".*"msg":"event loop stalled \\d+ ms in ${example.culprit}(, [^"]+)?"\\}$`, 'gm')
       : new RegExp(`stall [\\d.]+ ms by ${example.culprit} in ${example.fn} \\(examples/[\\w.]+:\\d+\\)`, 'g');
     const metricsUrl = example.metricsServer ? (await app.waitFor(/metrics +(http:\/\/127\.0\.0\.1:\d+\/metrics)/))[1] : `${base}/metrics`;
     const listenedAt = performance.now();
@@ -95,7 +95,7 @@ for (const example of EXAMPLES) {
 
     const metrics = await fetch(metricsUrl);
     assert.equal(metrics.status, 200);
-    assert.match(await metrics.text(), new RegExp(`loopguard_stalls_total\\{route="${example.request.path}",method="${example.request.method}",cause="request"\\} [1-9]`));
+    assert.match(await metrics.text(), new RegExp(`loopguard_stalls_total\\{route="${example.request.path}",method="${example.request.method}",cause="request",thread="main"\\} [1-9]`));
     const page = await fetch(`${base}/loopguard/`);
     assert.equal(page.status, 200);
     assert.match(page.headers.get('content-type'), /^text\/html/);

@@ -47,9 +47,9 @@ test('npm run demo: names every blocking route and its function, serves /metrics
   assert.equal(metrics.status, 200);
   const exposition = await metrics.text();
   for (const { method, route } of BLOCKING_ROUTES) {
-    assert.match(exposition, new RegExp(`^loopguard_stalls_total\\{route="${escape(route)}",method="${method}",cause="request"\\} [1-9]`, 'm'));
+    assert.match(exposition, new RegExp(`^loopguard_stalls_total\\{route="${escape(route)}",method="${method}",cause="request",thread="main"\\} [1-9]`, 'm'));
   }
-  assert.match(exposition, /^loopguard_eventloop_delay_seconds_bucket\{le="\+Inf"\} [1-9]/m);
+  assert.match(exposition, /^loopguard_eventloop_delay_seconds_bucket\{thread="main",le="\+Inf"\} [1-9]/m);
   const [, offThread] = await demo.waitForOutput(/(http:\/\/127\.0\.0\.1:\d+\/metrics) {2}\(served by the watchdog thread/);
   const workerMetrics = await fetch(offThread);
   assert.equal(workerMetrics.status, 200);

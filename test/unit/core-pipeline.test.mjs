@@ -61,7 +61,7 @@ test('pipeline: a stall with no capture coming is delivered at once as backgroun
   const { seen, pipeline, clock } = setup();
   pipeline.measured(stall(4, 1000, 180.04, 2), false);
   assert.equal(seen.delivered.length, 1);
-  assert.deepEqual(seen.delivered[0], { id: 1, startedAt: 1000, durationMs: 180, route: null, method: null, cause: 'background', stack: [], victims: 2, advice: null, afterResponse: false });
+  assert.deepEqual(seen.delivered[0], { id: 1, startedAt: 1000, durationMs: 180, route: null, method: null, cause: 'background', stack: [], victims: 2, advice: null, afterResponse: false, state: null, threadTime: { onCpuMs: null, waitingMs: null, throttledMs: null, gcMs: 0 }, interrupted: null });
   assert.equal(clock.pending, 0, 'no timer left behind');
 });
 
@@ -196,4 +196,71 @@ test('pipeline: the advice for left-behind work says to move it off the request 
   assert.equal(report.advice.kind, 'sync-crypto');
   assert.match(report.advice.fix, /job queue or a worker pool/);
   assert.match(report.advice.fix, /Use crypto\.pbkdf2\./);
+});
+
+// ── The thread's state (issue 27): the worker's clock comes with its samples ──
+
+/** A worker measurement over `wallMs` from detection, shaped like docs/stall-state.md's. */
+const clockOver = (wallMs, onCpuMs, waitingMs, throttledMs = 0) => ({ wallMs, onCpuMs, waitingMs, throttledMs, nrThrottled: throttledMs > 0 ? 1 : 0, taskState: 'R', unavailable: [] });
+
+test('pipeline: a host stall blames no one, charges nothing, keeps the interrupted request and says why', () => {
+  const { seen, pipeline } = setup();
+  pipeline.measured(stall(5, 1000, 450, 3), true);
+  const caught = [sample(5, 1100, 21, { id: 8, method: 'GET', route: '/fast' }), sample(5, 1300, 21, { id: 8, method: 'GET', route: '/fast' })];
+  pipeline.samplesArrived(5, caught.map((s) => ({ ...s, preempted: true })), clockOver(400, 20, 378, 300));
+  assert.equal(seen.delivered.length, 1);
+  const [report] = seen.delivered;
+  assert.deepEqual([report.cause, report.route, report.method, report.state, report.victims], ['host', null, null, 'host', 3]);
+  assert.deepEqual(report.interrupted, { route: '/fast', method: 'GET' });
+  assert.equal(report.advice.kind, 'host');
+  assert.deepEqual(report.stack, [], 'no frame to blame');
+  assert.deepEqual(report.threadTime, { onCpuMs: 22.5, waitingMs: 425.3, throttledMs: 337.5, gcMs: 0 }, 'scaled from the 400 ms window to the 450 ms stall');
+  assert.deepEqual(seen.culprits, [], 'no culprit hook');
+  assert.deepEqual(seen.charged, [], 'nothing charged: the request waited like the others');
+});
+
+test('pipeline: a culprit that ran 300 ms of its own on a loaded machine stays cpu and blamed, preempted probes left out', () => {
+  const { seen, pipeline } = setup();
+  pipeline.measured(stall(6, 1000, 700, 1), true);
+  const own = { id: 3, method: 'POST', route: '/hash' };
+  const samples = [{ ...sample(6, 1100, 4, own), preempted: true }, sample(6, 1200, 4, own), sample(6, 1400, 4, own)];
+  pipeline.samplesArrived(6, samples, clockOver(650, 280, 370));
+  const [report] = seen.delivered;
+  assert.deepEqual([report.cause, report.route, report.state], ['request', '/hash', 'cpu']);
+  assert.equal(report.interrupted, null);
+});
+
+test('pipeline: only preempted probes and a non-host stall: nobody is blamed on their word', () => {
+  const { seen, pipeline } = setup();
+  pipeline.measured(stall(6, 1000, 400, 1), true);
+  pipeline.samplesArrived(6, [{ ...sample(6, 1100, 4, { id: 3, method: 'GET', route: '/next' }), preempted: true }], clockOver(350, 330, 10));
+  assert.deepEqual([seen.delivered[0].cause, seen.delivered[0].route, seen.delivered[0].state], ['background', null, 'cpu']);
+});
+
+test('pipeline: advice follows the state: parked with no call names a blocking system call, computing never gets sync-I/O advice', () => {
+  const { seen, pipeline } = setup();
+  const req = { id: 1, method: 'GET', route: '/r' };
+  pipeline.measured(stall(1, 1000, 320, 0), true);
+  pipeline.samplesArrived(1, [sample(1, 1100, 9, req)], clockOver(300, 2, 1));
+  assert.equal(seen.delivered[0].state, 'parked');
+  assert.equal(seen.delivered[0].advice.kind, 'blocking-syscall');
+  assert.match(seen.delivered[0].advice.fix, /blocking system call: look for sync I\/O, a sync child process or a wait/);
+
+  const syncFs = { call: 'fs.readFileSync', kind: 'sync-fs', fix: 'Use fs.promises.readFile.', docs: 'x' };
+  pipeline.measured(stall(2, 2000, 320, 0), true);
+  pipeline.samplesArrived(2, [{ ...sample(2, 2100, 9, { ...req, id: 2 }), advice: syncFs }], clockOver(300, 295, 1));
+  assert.equal(seen.delivered[1].state, 'cpu');
+  assert.equal(seen.delivered[1].advice.kind, 'cpu', 'the read returned; the computing held the loop');
+
+  pipeline.measured(stall(3, 3000, 320, 0), true);
+  pipeline.samplesArrived(3, [{ ...sample(3, 3100, 9, { ...req, id: 3 }), advice: syncFs }], clockOver(300, 3, 1));
+  assert.deepEqual([seen.delivered[2].state, seen.delivered[2].advice.kind], ['parked', 'sync-fs'], 'a known call in a parked stall is kept');
+});
+
+test('pipeline: without a clock (not Linux, captures off) the state is null unless GC decides', () => {
+  const { seen, pipeline } = setup({ gcPauses: [{ start: 1000, end: 1290 }] });
+  pipeline.measured(stall(1, 1000, 300, 0), false);
+  assert.deepEqual([seen.delivered[0].cause, seen.delivered[0].state, seen.delivered[0].threadTime.gcMs], ['gc', 'gc', 290]);
+  pipeline.measured(stall(2, 5000, 300, 0), false);
+  assert.deepEqual([seen.delivered[1].state, seen.delivered[1].threadTime.onCpuMs], [null, null]);
 });

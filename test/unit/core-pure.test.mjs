@@ -128,13 +128,14 @@ test('options: each bad value throws a TypeError naming the option', () => {
 
 test('preemption: a thread that waited for a CPU and hardly ran was descheduled, not blocked', async () => {
   const { mostlyPreempted } = await import('../../dist/internal.js');
-  const at = (ms, runMs, waitMs) => ({ atMs: ms, runNs: runMs * 1e6, waitNs: waitMs * 1e6 });
+  const at = (ms, runMs, waitMs) => ({ atMs: ms, onCpuNs: runMs * 1e6, waitingNs: waitMs * 1e6, taskState: 'R', throttledNs: null, nrThrottled: null });
   const start = at(0, 0, 0);
   assert.equal(mostlyPreempted(start, at(100, 2, 95)), true, 'descheduled');
   assert.equal(mostlyPreempted(start, at(100, 25, 75)), false, 'blocking code with its fair share on a loaded machine');
   assert.equal(mostlyPreempted(start, at(100, 98, 1)), false, 'blocking code on an idle machine');
   assert.equal(mostlyPreempted(start, at(100, 0, 0)), false, 'asleep in a native call (Atomics.wait, a slow read)');
   assert.equal(mostlyPreempted(undefined, at(100, 2, 95)), false, 'unknown: capture anyway');
+  assert.equal(mostlyPreempted({ ...start, onCpuNs: null, waitingNs: null }, at(100, 2, 95)), false, 'no schedstat (off Linux): capture anyway');
 });
 
 test('isGcStall: GC the loop went straight into is GC; GC triggered mid-way by sampled request code is that code\'s cost', async () => {

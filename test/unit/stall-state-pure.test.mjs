@@ -111,3 +111,52 @@ test('bad input: NaN, negatives and a zero duration are unknown, not a state', (
 test('a wait longer than the window (reads are not atomic) counts as all of it, not more', () => {
   assert.equal(state({ durationMs: 300, onCpuMs: 2, waitingMs: 301 }), 'host');
 });
+
+test('threadTimeByState: a stall split by what its thread did adds up to the stall; GC first, the rest in proportion', async () => {
+  const { threadTimeByState } = await import('../../dist/internal.js');
+  const sum = (r) => Object.values(r).reduce((a, b) => a + b, 0);
+  const host = threadTimeByState(450, { onCpuMs: 22.5, waitingMs: 425.3, throttledMs: 337.5, gcMs: 0 });
+  assert.equal(Math.round(host.throttled), 338);
+  assert.equal(Math.round(host.host), 88);
+  assert.equal(Math.round(host.cpu), 23);
+  assert.ok(Math.abs(sum(host) - 450) < 1e-9);
+  const gc = threadTimeByState(400, { onCpuMs: 100, waitingMs: 300, throttledMs: 0, gcMs: 300 });
+  assert.equal(gc.gc, 300);
+  assert.equal(gc.cpu + gc.host, 100, 'the rest in the measured proportions');
+  assert.deepEqual(threadTimeByState(200, { onCpuMs: null, waitingMs: null, throttledMs: null, gcMs: 0 }), { cpu: 0, parked: 0, gc: 0, host: 0, throttled: 0, unknown: 200 });
+  const noisy = threadTimeByState(300, { onCpuMs: 290, waitingMs: 30, throttledMs: null, gcMs: 0 });
+  assert.ok(Math.abs(sum(noisy) - 300) < 1e-9 && noisy.parked === 0, 'readings past the stall are scaled down, never negative');
+});
+
+test('classifyStall: threadTime is the window scaled to the whole stall, each part at most the stall', () => {
+  const r = classifyStall({ thresholdMs: 100, durationMs: 600, windowMs: 500, onCpuMs: 40, waitingMs: 460, throttledMs: 460, gcMs: 12 });
+  assert.deepEqual(r.threadTime, { onCpuMs: 48, waitingMs: 552, throttledMs: 552, gcMs: 12 });
+});
+
+test('host, throttled where the wait was not seen: no code caught, the group throttled most of the window, little CPU', () => {
+  // Measured with an end reading taken before the thread ran again: 447 ms stall, a 470 ms window, 21 ms on a CPU, 0.15 ms waiting, the group throttled throughout.
+  const input = { thresholdMs: 100, durationMs: 447, windowMs: 470, onCpuMs: 20.8, waitingMs: 0.15, throttledMs: 0.15, gcMs: 0, cgroupThrottledMs: 440 };
+  const r = classifyStall({ ...input, codeRunning: false });
+  assert.equal(r.state, 'host');
+  assert.ok(r.threadTime.throttledMs > 400, JSON.stringify(r.threadTime));
+  assert.equal(classifyStall({ ...input, codeRunning: true }).state, 'parked', 'a culprit caught in its callback stays parked');
+  assert.equal(classifyStall(input).state, 'parked', 'unknown whether code ran: as if it did');
+  assert.equal(classifyStall({ ...input, codeRunning: false, cgroupThrottledMs: 100 }).state, 'parked', 'throttled a small part only');
+  assert.equal(classifyStall({ ...input, codeRunning: false, onCpuMs: 300 }).state, 'cpu', 'its own CPU time was a stall');
+  assert.equal(classifyStall({ ...input, codeRunning: false, onCpuMs: 150 }).state, 'parked', 'own CPU time past the threshold: not excused, parked by its share');
+});
+
+test('host needs long waits: time-sharing a loaded CPU cuts the wait into short slices and leaves the culprit its stall', () => {
+  // Measured on the live-page scenario at load 2.7: a route spinning 250 ms of wall clock got 66 ms of CPU in a 275 ms stall.
+  const shared = { thresholdMs: 100, durationMs: 274.7, windowMs: 250, onCpuMs: 60, waitingMs: 190, throttledMs: 0, gcMs: 0 };
+  assert.equal(classifyStall({ ...shared, timeslices: 40 }).state, 'cpu', '40 runs: ~5 ms of wait between runs');
+  assert.equal(classifyStall({ ...shared, timeslices: 2 }).state, 'host', 'two runs: one long stretch off the CPU');
+  assert.equal(classifyStall(shared).state, 'host', 'slices unknown: the shares alone decide, as before');
+});
+
+test('host needs long waits, but a throttled wait is one whatever the runs around it in the window', () => {
+  // Measured under the quota: a window from before the stall held 12 runs of the route's requests, then 456 ms throttled.
+  const throttled = { thresholdMs: 100, durationMs: 456.5, windowMs: 470, onCpuMs: 33, waitingMs: 437, throttledMs: 437, gcMs: 0, timeslices: 12 };
+  assert.equal(classifyStall(throttled).state, 'host');
+  assert.equal(classifyStall({ ...throttled, throttledMs: 0 }).state, 'cpu', 'the same runs and wait without throttling: time-sharing');
+});

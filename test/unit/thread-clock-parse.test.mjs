@@ -15,7 +15,8 @@ const fixture = (name) => fs.readFileSync(new URL(`../fixtures/proc/${name}`, im
 const files = (name, root) => cpuStatCandidates(parseCgroupFile(fixture(name)), root).map((c) => `v${c.version} ${c.file}`);
 
 test('parseSchedstat: on-CPU and run-queue wait in ns, from a real line', () => {
-  assert.deepEqual(parseSchedstat(fixture('schedstat.txt')), { onCpuNs: 50359409, waitingNs: 12280361 });
+  assert.deepEqual(parseSchedstat(fixture('schedstat.txt')), { onCpuNs: 50359409, waitingNs: 12280361, timeslices: 114 });
+  assert.deepEqual(parseSchedstat('5 6'), { onCpuNs: 5, waitingNs: 6 }, 'a kernel without the third field');
 });
 
 test('parseSchedstat: text it does not know is undefined, never a throw', () => {

@@ -31,7 +31,7 @@ test('thread clock: reads schedstat, stat and the v1 cgroup found through /proc/
   const s = clock.read();
   assert.deepEqual(
     { ...s, atMs: typeof s.atMs },
-    { atMs: 'number', onCpuNs: 50359409, waitingNs: 12280361, taskState: 'R', throttledNs: 5131678984, nrThrottled: 9 },
+    { atMs: 'number', onCpuNs: 50359409, waitingNs: 12280361, timeslices: 114, taskState: 'R', throttledNs: 5131678984, nrThrottled: 9 },
   );
   assert.deepEqual(clock.unavailable, []);
 });
@@ -66,7 +66,7 @@ test('thread clock: a missing file is tried once, then null, and named once in `
 test('thread clock: no procfs at all (not Linux): every field null, nothing thrown, close twice is fine', () => {
   const clock = openThreadClock(1, { procRoot: '/nonexistent-proc', cgroupRoot: '/nonexistent-cgroup' });
   const s = clock.read();
-  assert.deepEqual({ ...s, atMs: 0 }, { atMs: 0, onCpuNs: null, waitingNs: null, taskState: null, throttledNs: null, nrThrottled: null });
+  assert.deepEqual({ ...s, atMs: 0 }, { atMs: 0, onCpuNs: null, waitingNs: null, timeslices: null, taskState: null, throttledNs: null, nrThrottled: null });
   assert.deepEqual(clock.unavailable, ['schedstat', 'stat', 'cgroup cpu.stat']);
   clock.close();
   clock.close();
@@ -112,19 +112,22 @@ test('threadTimeBetween: deltas in ms; the cgroup\'s throttled time is clamped t
     waitingMs: 1342,
     throttledMs: 1342,
     nrThrottled: 3,
+    cgroupThrottledMs: 1476,
+    timeslices: null,
   });
-  // A group throttled while this thread slept in a read: it lost nothing.
-  assert.equal(threadTimeBetween(sample(0, 0, 0, 0), sample(400, 2, 1, 350, 1)).throttledMs, 1);
+  // A group throttled while this thread slept in a read: it lost nothing of its wait; the group's own figure is kept apart.
+  const asleep = threadTimeBetween(sample(0, 0, 0, 0), sample(400, 2, 1, 350, 1));
+  assert.deepEqual([asleep.throttledMs, asleep.cgroupThrottledMs], [1, 350]);
 });
 
 test('threadTimeBetween: without schedstat the throttled time is clamped to the wall time', () => {
   const d = threadTimeBetween(sample(0, null, null, 0), sample(500, null, null, 900, 2));
-  assert.deepEqual(d, { wallMs: 500, onCpuMs: null, waitingMs: null, throttledMs: 500, nrThrottled: 2 });
+  assert.deepEqual(d, { wallMs: 500, onCpuMs: null, waitingMs: null, throttledMs: 500, nrThrottled: 2, cgroupThrottledMs: 500, timeslices: null });
 });
 
 test('threadTimeBetween: a counter that went backwards, or a side missing, is null', () => {
   const d = threadTimeBetween(sample(0, 50, 10, 100), sample(300, 40, 20, null));
-  assert.deepEqual(d, { wallMs: 300, onCpuMs: null, waitingMs: 10, throttledMs: null, nrThrottled: null });
+  assert.deepEqual(d, { wallMs: 300, onCpuMs: null, waitingMs: 10, throttledMs: null, nrThrottled: null, cgroupThrottledMs: null, timeslices: null });
 });
 
 test('thread clock on this machine: the main thread\'s own CPU loop shows as on-CPU time', { skip: process.platform !== 'linux' && 'Linux only' }, () => {

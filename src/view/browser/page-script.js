@@ -149,6 +149,17 @@
   }
 
   // What to do about a culprit: the blocking call (or the kind), the fix, and the README section.
+  /** What the thread was doing: "computing", "parked in a call", "GC", "not run by the host (throttled 420 ms, interrupted GET /x)". */
+  function stateText(r) {
+    var t = r.threadTime || {};
+    if (r.state === 'cpu') return 'computing' + (t.onCpuMs != null ? ' ' + fmtMs(t.onCpuMs) + ' on CPU' : '');
+    if (r.state === 'parked') return 'parked in a blocking call';
+    if (r.state === 'gc') return 'garbage collection';
+    var why = t.throttledMs ? 'throttled ' + fmtMs(t.throttledMs) : 'waiting for a CPU';
+    var cut = r.interrupted && r.interrupted.route ? ', interrupted ' + r.interrupted.method + ' ' + r.interrupted.route : '';
+    return 'not run by the host (' + why + cut + ')';
+  }
+
   function adviceBlock(a) {
     var box = el('div', 'advice');
     box.appendChild(el('span', 'advice-call', a.call || a.kind));
@@ -192,6 +203,7 @@
       who.appendChild(el('span', 'route', r.route === null ? '(' + r.cause + ')' : r.route));
       sum.appendChild(who);
       sum.appendChild(el('span', 'cause', r.cause + (r.afterResponse ? ' after response' : '') + ' · ' + r.victims + (r.victims === 1 ? ' victim' : ' victims')));
+      if (r.state) sum.appendChild(el('span', 'state', stateText(r)));
       var top = r.stack.filter(function (f) { return f.app; })[0] || r.stack[0];
       if (top) sum.appendChild(el('span', 'frame', top.fn + (top.file ? ' (' + top.file + ':' + top.line + ')' : '')));
       d.appendChild(sum);
