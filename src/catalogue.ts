@@ -112,7 +112,7 @@ export const CATALOGUE = [
     key: 'stalls',
     name: 'stalls_total',
     type: 'counter',
-    help: 'Event loop stalls, by the culprit route that held the loop (cause: request, background, gc, expected when declared as expected to block, or host when the thread was not run).',
+    help: 'Event loop stalls, by the culprit route that held the loop (cause: request, background, gc, expected when declared as expected to block, host when the thread was not run, or task when a pool task held it, its name as the route).',
     labels: ['route', 'method', 'cause', 'thread'],
     unit: '{stall}',
     otelName: 'stalls',

@@ -160,7 +160,9 @@ export class ThreadRegistry implements Collector {
         const thread = this.threads.get(message.threadId);
         const report = message.report as StallReport;
         if (thread !== undefined) report.thread = thread.label;
-        this.kernel.observers.stall(report, message.routeLabel);
+        // Each thread caps its own names; across threads they count against this guard's cap too.
+        const label = report.cause === 'task' && typeof message.routeLabel === 'string' ? this.kernel.routes.labelForName(message.routeLabel) : message.routeLabel;
+        this.kernel.observers.stall(report, label);
         return;
       }
       default:

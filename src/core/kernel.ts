@@ -16,8 +16,9 @@ import { ErrorReporter } from './report-errors';
 import { registerWindowReader, unregisterWindowReader } from './request-context';
 import { RequestTracker } from './request-tracker';
 import { RouteTable } from './routes';
-import { SAMPLES_TIMEOUT_MS, StallPipeline } from './stall-pipeline';
-import { isPiscinaWorker, runTask, type TaskName } from './task-context';
+import { StallPipeline } from './stall-pipeline';
+import { watchPiscinaTasks } from './piscina-tasks';
+import { isPiscinaWorker, runTask } from './task-context';
 import type { StallReport } from './stall-report';
 import { Watchdog } from './watchdog-host';
 import { isMainThread, threadName } from './thread-name';
@@ -54,11 +55,18 @@ export class Kernel {
   #closed = false;
   /**
    * A piscina worker's loop is parked by its pool between tasks: piscina
-   * waits for the next task in `Atomics.wait`, so the loop turns only while
-   * a task runs, and a wait is not a stall. Tasks (`runTask`) unpark it.
+   * waits for the next task in `Atomics.wait`, inside a callback, so the loop
+   * turns only while a task runs, and that wait is not a stall. Its tasks
+   * (core/piscina-tasks.ts) unpark it.
    */
-  readonly #parksBetweenTasks = !isMainThread && isPiscinaWorker();
+  readonly #parksBetweenTasks = !isMainThread && isPiscinaWorker() && process.env['PISCINA_DISABLE_ATOMICS'] !== '1';
   #tasksRunning = 0;
+  #parkedAt = 0;
+  #parkedMs = 0;
+  /** The piscina task whose end is being measured: the loop ran nothing else since the last beat. */
+  #endingTask: string | undefined;
+  #unwatchPiscina: (() => void) | undefined;
+  readonly #sleepWord = new Int32Array(new SharedArrayBuffer(4));
 
   constructor(options: KernelOptions, onReady: () => void = () => undefined) {
     this.#options = options;
@@ -109,11 +117,19 @@ export class Kernel {
       const link = new ThreadLink(this.shared as LinkedSharedState, this.#probeId, this.observers, {
         onSamples: (window, samples) => this.#guarded(() => this.#pipeline.samplesArrived(window, samples)),
         onReady: () => this.#onReady(),
+        parkedMs: () => this.parkedMs(),
       }, threadName());
       this.#watchdog = link;
       link.start();
       this.#captureGate.start();
-      if (this.#parksBetweenTasks) this.shared.parked = true;
+      if (this.#parksBetweenTasks) {
+        this.shared.parked = true;
+        this.#parkedAt = performance.now();
+        this.#unwatchPiscina = watchPiscinaTasks({
+          began: () => this.#guarded(() => this.#taskBegan()),
+          ended: (name) => this.#guarded(() => this.#taskEnded(name)),
+        });
+      }
       return;
     }
     // Without captures the worker still runs when a collector needs it; it just never probes.
@@ -140,62 +156,60 @@ export class Kernel {
     this.#captureGate.start();
   }
 
-  /**
-   * Runs one pool task (core/task-context.ts). In a piscina worker it also
-   * unparks the loop for the task's time and, when the task ends, measures
-   * the beat its synchronous run held back; after a stall the result waits
-   * for the stall's samples (the loop must turn to receive them), so the
-   * report carries its stack. Elsewhere the task only gets its context.
-   */
-  runTask<R>(name: TaskName, fn: () => R): R {
-    if (!this.#parksBetweenTasks || this.#closed) return runTask(name, fn);
-    if (this.#tasksRunning++ === 0 && this.shared.parked) {
-      this.shared.parked = false;
-      this.#captureGate.update();
-      this.#heartbeat.restart();
-    }
-    let result: R;
-    try {
-      result = runTask(name, fn);
-    } catch (err) {
-      const settled = this.#taskEnded();
-      if (settled === undefined) throw err;
-      return settled.then(() => Promise.reject(err)) as R;
-    }
-    if (result !== null && typeof result === 'object' && typeof (result as { then?: unknown }).then === 'function') {
-      return Promise.resolve(result).then(
-        async (value) => {
-          await this.#taskEnded();
-          return value;
-        },
-        async (err: unknown) => {
-          await this.#taskEnded();
-          throw err;
-        },
-      ) as R;
-    }
-    const settled = this.#taskEnded();
-    return settled === undefined ? result : (settled.then(() => result) as R);
+  /** Runs `fn` as one pool task named `name` (core/task-context.ts): its stalls name the task. */
+  runTask<R>(name: string, fn: () => R): R {
+    return runTask(name, fn);
   }
 
-  /** The last running task ended: its lateness is measured now, then the loop parks once a stall's samples are in. */
-  #taskEnded(): Promise<void> | undefined {
-    if (--this.#tasksRunning > 0 || this.#closed) return undefined;
-    this.#heartbeat.beatNow();
-    if (this.#pipeline.awaitingSamplesCount === 0) {
-      this.shared.parked = true;
-      return undefined;
+  /**
+   * A piscina task begins in this (parked) worker. The link's messages are
+   * read first: a parked loop has not turned to receive them (the watchdog's
+   * answer to the join among them). The heartbeat starts over in a new
+   * window before the watchdog may look again, so the wait is not a stall.
+   */
+  #taskBegan(): void {
+    if (this.#closed || this.#tasksRunning++ > 0 || !this.shared.parked) return;
+    (this.#watchdog as ThreadLink | undefined)?.drain();
+    this.#heartbeat.restart();
+    this.#parkedMs += performance.now() - this.#parkedAt;
+    this.shared.parked = false;
+    this.#captureGate.update();
+  }
+
+  /**
+   * The last running piscina task was answered: its lateness is measured now
+   * (the loop has not turned since it began), then the loop parks. After a
+   * stall the worker waits here for the stall's samples, read from the link
+   * without turning the loop, so the report carries the task's stack: the
+   * answer has been posted already, only this worker's next task waits.
+   */
+  #taskEnded(name: string): void {
+    if (this.#closed || this.#tasksRunning === 0 || --this.#tasksRunning > 0) return;
+    this.#endingTask = name;
+    try {
+      this.#heartbeat.beatNow();
+    } finally {
+      this.#endingTask = undefined;
     }
-    const giveUpAt = performance.now() + SAMPLES_TIMEOUT_MS + 100;
-    return new Promise((resolve) => {
-      const check = (): void => {
-        if (this.#closed || this.#pipeline.awaitingSamplesCount === 0 || performance.now() > giveUpAt) {
-          if (this.#tasksRunning === 0) this.shared.parked = true;
-          resolve();
-        } else setTimeout(check, 5);
-      };
-      setTimeout(check, 5);
-    });
+    this.shared.parked = true;
+    this.#parkedAt = performance.now();
+    const link = this.#watchdog as ThreadLink | undefined;
+    const giveUpAt = this.#parkedAt + PARKED_SAMPLES_WAIT_MS;
+    while (this.#pipeline.awaitingSamplesCount > 0 && !this.#closed) {
+      link?.drain();
+      if (this.#pipeline.awaitingSamplesCount === 0) break;
+      if (performance.now() > giveUpAt) {
+        // Its timer would fire only when this loop turns again: reported now, without them.
+        this.#pipeline.flushAwaiting();
+        break;
+      }
+      Atomics.wait(this.#sleepWord, 0, 0, 2);
+    }
+  }
+
+  /** Time this thread spent parked by its pool, ms (its ELU counts the wait as busy: it is a callback's). */
+  parkedMs(): number {
+    return this.#parkedMs + (this.shared.parked && this.#parkedAt > 0 ? performance.now() - this.#parkedAt : 0);
   }
 
   /** How long the loop has been blocked right now, ms. */
@@ -226,6 +240,8 @@ export class Kernel {
     if (this.#closed) return;
     this.#closed = true;
     this.#heartbeat.stop();
+    this.#unwatchPiscina?.();
+    this.shared.parked = false;
     this.#captureGate.close();
     this.#watchdog?.close();
     unregisterWindowReader(this.#probeId);
@@ -249,10 +265,12 @@ export class Kernel {
       const watched = this.shared.capturing === endedWindow;
       // A stall the worker did not watch (the host held it too, or the loop turned
       // before it looked): it still has the main thread's clock from before it.
-      const askClock = !watched && this.#options.captureStacks && this.#watchdog?.ready === true;
+      // Only the main thread's: the watchdog keeps no clock of a worker's.
+      const askClock = !watched && this.#options.captureStacks && this.#watchdog instanceof Watchdog && this.#watchdog.ready;
       if (askClock) this.shared.markMissed(endedWindow);
       const samplesComing = this.#watchdog?.running === true && (watched || askClock);
-      this.#pipeline.measured({ window: endedWindow, startedAt: nowEpochMs - lateMs, durationMs: lateMs, inFlight }, samplesComing);
+      const stall = { window: endedWindow, startedAt: nowEpochMs - lateMs, durationMs: lateMs, inFlight, ...(this.#endingTask !== undefined && { task: this.#endingTask }) };
+      this.#pipeline.measured(stall, samplesComing);
     } catch (err) {
       this.errors.report(err);
     }
@@ -262,7 +280,15 @@ export class Kernel {
   #deliver(report: StallReport): void {
     if (this.#closed) return;
     const label =
-      report.cause === 'gc' ? ROUTE_GC : report.cause === 'host' ? ROUTE_HOST : report.route === null ? ROUTE_BACKGROUND : this.routes.labelFor(report.route);
+      report.cause === 'gc'
+        ? ROUTE_GC
+        : report.cause === 'host'
+          ? ROUTE_HOST
+          : report.route === null
+            ? ROUTE_BACKGROUND
+            : report.cause === 'task' || (report.cause === 'expected' && report.method === null)
+              ? this.routes.labelForName(report.route)
+              : this.routes.labelFor(report.route);
     report.thread = this.threadLabel;
     this.observers.stall(report, label);
   }
@@ -291,6 +317,13 @@ export class Kernel {
     this.#guarded(() => collector.close());
   }
 }
+
+/**
+ * How long a parked piscina worker waits for a stall's samples after its task:
+ * the watchdog notices the beat within one resample period (half the
+ * threshold) plus a probe in flight.
+ */
+const PARKED_SAMPLES_WAIT_MS = 300;
 
 /** The worker's own settings, from the kernel's options (collectors add their parts). */
 function watchdogConfig(options: KernelOptions, probeId: number): Omit<WatchdogConfig, 'buffer'> {

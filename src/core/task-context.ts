@@ -3,12 +3,10 @@
  * request does: a record in the request store (core/request-context.ts)
  * whose route is the task's name and which says it is a task, so the
  * capture probe names it and the pipeline reports `cause: 'task'`. Nothing
- * from the task's arguments is kept: the name is fixed when the task is
- * wrapped, so the `route` label stays as capped as the routes are.
+ * from the task's arguments is kept: the name is fixed by the code that
+ * runs the task, and counts against the route cap like a route template.
  */
 import { isAbsolute, relative, sep } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { callerFrames } from './call-sites';
 import { requestStore, type RequestRecord } from './request-context';
 
 /** Task names are label values: 1–64 characters, no control characters. */
@@ -34,112 +32,90 @@ const TASK_OWNER: RequestRecord['owner'] = {
 const FIRST_TASK_ID = 0x40000000;
 let nextTaskId = FIRST_TASK_ID;
 
-export interface TaskName {
-  /** The name now (a guess until the export's name is known). */
-  current: string;
-}
-
-function openTask(name: TaskName): RequestRecord {
+/** A new task's record, open until `closeTask`. */
+export function openTask(name: string): RequestRecord {
   const id = nextTaskId++;
   if (nextTaskId > 0x7fffffff) nextTaskId = FIRST_TASK_ID;
   return {
     id,
     method: '',
     req: null,
-    routeOf: () => name.current,
+    routeOf: () => name,
     startDelayMs: 0,
     capturedWindow: 0,
     blockingMs: 0,
     busySamples: 0,
     finished: false,
     finishedAt: 0,
-    finalRoute: name.current,
+    finalRoute: name,
     span: undefined,
     owner: TASK_OWNER,
     task: true,
   };
 }
 
-function close(record: RequestRecord): void {
+export function closeTask(record: RequestRecord): void {
   record.finished = true;
   record.finishedAt = performance.now();
 }
 
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return value !== null && (typeof value === 'object' || typeof value === 'function') && typeof (value as { then?: unknown }).then === 'function';
+}
+
 /** Runs `fn` as one task named `name`; the record is closed when its result settles. */
-export function runTask<R>(name: TaskName, fn: () => R): R {
+export function runTask<R>(name: string, fn: () => R): R {
   const record = openTask(name);
   let result: R;
   try {
     result = requestStore.run(record, fn);
   } catch (err) {
-    close(record);
+    closeTask(record);
     throw err;
   }
-  if (result !== null && typeof result === 'object' && typeof (result as { then?: unknown }).then === 'function') {
-    (result as unknown as PromiseLike<unknown>).then(
-      () => close(record),
-      () => close(record),
+  if (isThenable(result)) {
+    result.then(
+      () => closeTask(record),
+      () => closeTask(record),
     );
-  } else close(record);
+  } else closeTask(record);
   return result;
 }
 
 /**
  * True when this thread is a piscina worker: piscina runs its workers from its
- * own `dist/worker.js`, which is the thread's `process.argv[1]`.
+ * own `dist/worker.js` (`dist/src/worker.js` in piscina 4), which is the
+ * thread's `process.argv[1]`.
  */
 export function isPiscinaWorker(argv1: string | undefined = process.argv[1]): boolean {
-  return argv1 !== undefined && /[\\/]piscina[\\/]dist[\\/]worker\.js$/.test(argv1);
+  return argv1 !== undefined && /[\\/]piscina[\\/]dist[\\/](?:src[\\/])?worker\.js$/.test(argv1);
 }
 
 /**
- * The name of a task wrapped without one: `<file>#<export>`, as piscina
- * finds it (its `filename` and `name` options). The file is the one that
- * called `task(fn)`, relative to the working directory when inside it; the
- * export is found by looking the wrapper up in that module's exports once it
- * has loaded (`default` for a default export), and is the function's own
- * name (or `default`) until then.
+ * A piscina task's name, `<file>#<export>`, from the `filename` and `name` of
+ * its task message: the file relative to `cwd` when inside it (else its base
+ * name: the rest of an absolute path says nothing a label needs), and the
+ * export piscina calls (`default` unless the pool or the run names one).
+ * Long names keep their end: the file and the export tell tasks apart.
  */
-export function defaultTaskName(wrapper: Function, fn: Function, caller: Function): TaskName {
-  const file = callerFrames(caller, 1)[0]?.[1] ?? '';
-  const path = file.startsWith('file:') ? safePath(file) : file;
-  const shown = path === '' ? 'task' : shortPath(path);
-  const name: TaskName = { current: clip(`${shown}#${fn.name || 'default'}`) };
-  if (path !== '' && isAbsolute(path)) {
-    // The module is still being evaluated (task(fn) runs at its top level): its namespace resolves once it has.
-    import(pathToFileURL(path).href).then(
-      (namespace: Record<string, unknown>) => {
-        for (const key of Object.keys(namespace)) {
-          if (namespace[key] === wrapper) return void (name.current = clip(`${shown}#${key}`));
-        }
-        // CommonJS: module.exports is the namespace's default.
-        const cjs = namespace['default'] as Record<string, unknown> | undefined;
-        if ((cjs as unknown) === wrapper) return void (name.current = clip(`${shown}#default`));
-        if (cjs !== null && typeof cjs === 'object') {
-          for (const key of Object.keys(cjs)) if (cjs[key] === wrapper) return void (name.current = clip(`${shown}#${key}`));
-        }
-      },
-      () => undefined,
-    );
+export function piscinaTaskName(filename: string | null | undefined, name: string | null | undefined, cwd: string = process.cwd()): string {
+  let file = typeof filename === 'string' && filename !== '' ? filename : '(pool)';
+  if (file.startsWith('file:')) {
+    try {
+      file = decodeURIComponent(new URL(file).pathname);
+    } catch {
+      // Kept as given.
+    }
   }
-  return name;
-}
-
-function safePath(url: string): string {
-  try {
-    return fileURLToPath(url);
-  } catch {
-    return '';
+  if (isAbsolute(file)) {
+    const rel = relative(cwd, file);
+    const inside = rel !== '' && !rel.startsWith('..') && !isAbsolute(rel);
+    file = inside ? rel : file.slice(file.lastIndexOf(sep) + 1);
   }
+  const exported = typeof name === 'string' && name !== '' ? name : 'default';
+  return clipTaskName(`${file.split(sep).join('/')}#${exported}`.replace(/[\u0000-\u001f\u007f]/g, '?'));
 }
 
-function shortPath(path: string): string {
-  const rel = relative(process.cwd(), path);
-  const inside = rel !== '' && !rel.startsWith('..') && !isAbsolute(rel);
-  return (inside ? rel : path.slice(path.lastIndexOf(sep) + 1)).split(sep).join('/');
-}
-
-/** Long paths keep their end: the file and the export tell tasks apart. */
-function clip(name: string): string {
+export function clipTaskName(name: string): string {
   return name.length <= MAX_TASK_NAME ? name : `…${name.slice(name.length - MAX_TASK_NAME + 1)}`;
 }
