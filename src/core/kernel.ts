@@ -61,6 +61,8 @@ export class Kernel {
    */
   readonly #parksBetweenTasks = !isMainThread && isPiscinaWorker() && process.env['PISCINA_DISABLE_ATOMICS'] !== '1';
   #tasksRunning = 0;
+  /** `runTask` tasks not settled yet. */
+  #tasksInFlight = 0;
   #parkedAt = 0;
   #parkedMs = 0;
   /** The piscina task whose end is being measured: the loop ran nothing else since the last beat. */
@@ -79,7 +81,7 @@ export class Kernel {
       options.heartbeatMs,
       this.shared,
       { onBeat: (lateMs, window, now) => this.onBeat(lateMs, window, now) },
-      { periodMs: options.idleHeartbeatMs, quiet: () => this.tracker.inFlight === 0 },
+      { periodMs: options.idleHeartbeatMs, quiet: () => this.tracker.inFlight === 0 && this.#tasksInFlight === 0 },
     );
     this.tracker = new RequestTracker(this.routes, this.#heartbeat, options.precise, ({ record, route }) => this.#pipeline.culpritFinished(record.id, route));
     this.tracker.victimThresholdMs = options.thresholdMs;
@@ -156,9 +158,16 @@ export class Kernel {
     this.#captureGate.start();
   }
 
-  /** Runs `fn` as one pool task named `name` (core/task-context.ts): its stalls name the task. */
+  /**
+   * Runs `fn` as one pool task named `name` (core/task-context.ts): its
+   * stalls name the task. A task is work in flight, as a request is: it
+   * brings the heartbeat's busy pace back, or a stall it causes in an idle
+   * worker would be caught only if it outlasted the idle period.
+   */
   runTask<R>(name: string, fn: () => R): R {
-    return runTask(name, fn);
+    if (this.#heartbeat.idle) this.#heartbeat.wake();
+    this.#tasksInFlight++;
+    return runTask(name, fn, () => this.#tasksInFlight--);
   }
 
   /**

@@ -63,22 +63,22 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
   return value !== null && (typeof value === 'object' || typeof value === 'function') && typeof (value as { then?: unknown }).then === 'function';
 }
 
-/** Runs `fn` as one task named `name`; the record is closed when its result settles. */
-export function runTask<R>(name: string, fn: () => R): R {
+/** Runs `fn` as one task named `name`; the record is closed, and `settled` called, when its result settles. */
+export function runTask<R>(name: string, fn: () => R, settled?: () => void): R {
   const record = openTask(name);
+  const close = (): void => {
+    closeTask(record);
+    settled?.();
+  };
   let result: R;
   try {
     result = requestStore.run(record, fn);
   } catch (err) {
-    closeTask(record);
+    close();
     throw err;
   }
-  if (isThenable(result)) {
-    result.then(
-      () => closeTask(record),
-      () => closeTask(record),
-    );
-  } else closeTask(record);
+  if (isThenable(result)) result.then(close, close);
+  else close();
   return result;
 }
 

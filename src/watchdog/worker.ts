@@ -21,7 +21,7 @@ import type { ThreadClockSample } from './thread-clock';
 import { epochNow, SharedState } from '../contract/shared-state';
 import { startMetricsServer, type MetricsServer } from './metrics-server';
 import { startPoolProbe, type PoolProbeHandle } from './pool-probe';
-import type { SamplesMessage, ThreadSamplesMessage, WatchdogConfig } from '../contract/messages';
+import type { SamplesMessage, ThreadReachableMessage, ThreadSamplesMessage, WatchdogConfig } from '../contract/messages';
 import { WatchedThreads, type WatchedThread } from './threads';
 
 
@@ -33,7 +33,9 @@ const shared = new SharedState(config.buffer);
 const session = new Session();
 const captureExpression = probeExpression(config.maxStackFrames, config.probeId);
 /** Worker threads watched beside the main thread (watchdog/threads.ts). */
-const threads = new WatchedThreads(session, config.captureStacks !== false, config.maxStackFrames);
+const threads = new WatchedThreads(session, config.captureStacks !== false, config.maxStackFrames, (threadId) =>
+  parentPort?.postMessage({ type: 'thread:reachable', threadId } satisfies ThreadReachableMessage),
+);
 
 /** A loop to capture: the main thread's, or a watched worker thread's. */
 interface CaptureTarget {
