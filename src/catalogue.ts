@@ -51,9 +51,10 @@ export interface MetricDefinition {
  * Values of the `cause` label. `expected`: code declared as expected to block
  * (`expectedBlockingRoutes`, `guard.expectBlocking`); `host`: the thread was
  * runnable but not run (preempted, or its CPU quota throttled), so no route is
- * blamed. The bundled route alerts leave both out.
+ * blamed; `task`: a pool task's code (`guard.task`, a piscina task), its name
+ * in `route`. The bundled route alerts leave `expected` and `host` out.
  */
-export const STALL_CAUSES = ['request', 'background', 'gc', 'expected', 'host'] as const;
+export const STALL_CAUSES = ['request', 'background', 'gc', 'expected', 'host', 'task'] as const;
 
 /**
  * Values of `stall_thread_seconds_total`'s `state` label: what the stalled
@@ -111,7 +112,7 @@ export const CATALOGUE = [
     key: 'stalls',
     name: 'stalls_total',
     type: 'counter',
-    help: 'Event loop stalls, by the culprit route that held the loop (cause: request, background, gc, expected when declared as expected to block, or host when the thread was not run).',
+    help: 'Event loop stalls, by the culprit route that held the loop (cause: request, background, gc, expected when declared as expected to block, host when the thread was not run, or task when a pool task held it, its name as the route).',
     labels: ['route', 'method', 'cause', 'thread'],
     unit: '{stall}',
     otelName: 'stalls',

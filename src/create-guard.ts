@@ -14,6 +14,7 @@ import type { LoopGuardSnapshot } from './collectors/snapshot';
 import type { WatchPoolOptions } from './collectors/worker-pools';
 import type { LoopGuardEvents } from './core/events';
 import { runExpected } from './core/expected';
+import { isTaskName, MAX_TASK_NAME } from './core/task-context';
 import type { Collector } from './core/collector';
 import { callbackFailed } from './core/report-errors';
 import type { RequestRecord, RouteResolver } from './core/request-context';
@@ -154,6 +155,22 @@ export class LoopGuard extends EventEmitter<LoopGuardEvents> {
   expectBlocking<T>(fn: () => T): T {
     if (typeof fn !== 'function') throw new TypeError(`loopguard: expectBlocking(fn) needs a function, got ${fn === null ? 'null' : typeof fn}`);
     return runExpected(fn);
+  }
+
+  /**
+   * Runs `fn` as one pool task named `name` (a hand-made `worker_threads`
+   * pool, a job queue): its stalls, including those after its `await`s, are
+   * reported with `cause: 'task'` and the name as their `route`, with stack
+   * and advice. The name is a label value: fixed in the code (never built
+   * from the task's data), 1–64 characters; names count against `maxRoutes`.
+   * Returns what `fn` returns (a promise stays a promise). piscina's tasks
+   * need no call: a watched piscina worker names them `<file>#<export>`.
+   */
+  task<T>(name: string, fn: () => T): T {
+    if (!isTaskName(name)) throw new InvalidOptionError('name', `a task name of 1–${MAX_TASK_NAME} characters without control characters`, name);
+    if (typeof fn !== 'function') throw new InvalidOptionError('fn', 'a function', fn);
+    if (!this.options.enabled || this.isClosed) return fn();
+    return this.#parts.kernel.runTask(name, fn);
   }
 
   /** Recent stalls, per-route totals, delay percentiles and ELU: plain JSON. */

@@ -20,6 +20,8 @@ export { RouteTable, normaliseMethod } from './core/routes';
 export { Histogram } from './core/histogram';
 export { quantileFromBuckets } from './core/quantile';
 export { expectedRouteTest, inExpectedCode, runExpected } from './core/expected';
+export { runTask, isTaskName, isPiscinaWorker, piscinaTaskName, MAX_TASK_NAME } from './core/task-context';
+export { watchPiscinaTasks } from './core/piscina-tasks';
 export { ReportLimit } from './collectors/report-limit';
 export { RequestTracker } from './core/request-tracker';
 export { StallStats } from './collectors/stall-stats';

@@ -5,14 +5,15 @@
  */
 import type { AlertThreshold, GeneratorConfig } from './config';
 import { splitMatchers } from './config';
-import { metric, selector } from './promql';
+import { MAIN_THREAD, MAIN_THREAD_VALUES, WORKER_THREADS, metric, selector } from './promql';
 
 /**
  * Stalls declared as expected (`cause="expected"`) are measured, never alerted
  * on; stalls the host caused (`cause="host"`, route `(host)`) are no route's.
  */
 const NOT_A_ROUTES = 'expected|host';
-const NOT_EXPECTED = `cause!~"${NOT_A_ROUTES}"`;
+/** Pool tasks (`cause="task"`, their name as the route) are no routes either: a stalled worker has its own alert. */
+const NOT_ROUTE_STALLS = `cause!~"${NOT_A_ROUTES}|task"`;
 
 export interface AlertRule {
   alert: string;
@@ -33,9 +34,10 @@ export interface RuleFile {
  */
 function topCulprit(c: GeneratorConfig, window: string): string {
   const seconds = metric(c.prefix, 'stallSeconds');
-  const promql = `topk(1, sum by (route) (increase(${seconds}{job=%q, instance=%q, cause!~%q}[${window}]))) > 0`;
+  // The instance-level alerts are about the main thread's loop: its culprits, not a pool worker's tasks.
+  const promql = `topk(1, sum by (route) (increase(${seconds}{job=%q, instance=%q, cause!~%q, thread=~%q}[${window}]))) > 0`;
   return (
-    `{{ with printf "${promql}" $labels.job $labels.instance "${NOT_A_ROUTES}" | query }}{{ with first . }}` +
+    `{{ with printf "${promql}" $labels.job $labels.instance "${NOT_A_ROUTES}" "${MAIN_THREAD_VALUES}" | query }}{{ with first . }}` +
     `The route with the most blocked time there over the last ${window} is {{ .Labels.route }} ({{ .Value | humanizeDuration }}).{{ end }}` +
     `{{ else }}No stall was attributed to a route there over the last ${window}.{{ end }}`
   );
@@ -60,7 +62,7 @@ function routeBlockedTime(c: GeneratorConfig, window: string): string {
   const labels = [...c.groupBy, 'route'];
   const matchers = [...labels.map((l) => `${l}=%q`), 'cause!~%q'].join(', ');
   const promql = `sum(increase(${metric(c.prefix, 'stallSeconds')}{${matchers}}[${window}]))`;
-  const args = [...labels.map((l) => `$labels.${l}`), `"${NOT_A_ROUTES}"`].join(' ');
+  const args = [...labels.map((l) => `$labels.${l}`), `"${NOT_A_ROUTES}|task"`].join(' ');
   return `{{ with printf "${promql}" ${args} | query }}{{ with first . }} They held it for {{ .Value | humanizeDuration }} in total.{{ end }}{{ end }}`;
 }
 
@@ -68,6 +70,25 @@ function routeBlockedTime(c: GeneratorConfig, window: string): string {
 function poolSize(c: GeneratorConfig): string {
   const promql = `${metric(c.prefix, 'threadpoolSize')}{job=%q, instance=%q}`;
   return `{{ with printf "${promql}" $labels.job $labels.instance | query }}{{ with first . }} of {{ .Value }} threads{{ end }}{{ end }}`;
+}
+
+/** The task (or route) with the most stalled time on the alerting worker thread. */
+function topOnThread(c: GeneratorConfig, window: string): string {
+  const seconds = metric(c.prefix, 'stallSeconds');
+  const promql = `topk(1, sum by (route) (increase(${seconds}{job=%q, instance=%q, thread=%q}[${window}]))) > 0`;
+  return (
+    `{{ with printf "${promql}" $labels.job $labels.instance $labels.thread | query }}{{ with first . }}` +
+    `The task with the most stalled time there is {{ .Labels.route }} ({{ .Value | humanizeDuration }} over the last ${window}).{{ end }}{{ end }}`
+  );
+}
+
+/** The longest queue wait among the pools watched on the alerting instance (watchPool), looked up at notification time. */
+function worstPoolWait(c: GeneratorConfig): string {
+  const promql = `topk(1, ${metric(c.prefix, 'workerPoolWait')}{job=%q, instance=%q, percentile=%q})`;
+  return (
+    `{{ with printf "${promql}" $labels.job $labels.instance "99" | query }}{{ with first . }}` +
+    ` Pool {{ .Labels.pool }} there has a queue wait p99 of {{ .Value | humanizeDuration }}.{{ end }}{{ end }}`
+  );
 }
 
 /** Throttled stall time over all stall time, per instance: `stall_thread_seconds_total{state="throttled"}` over every state. */
@@ -91,7 +112,7 @@ export function buildAlerts(c: GeneratorConfig): RuleFile {
   const user = splitMatchers(c.selector);
   const sel = (...extra: string[]) => selector(...user, ...extra);
   const by = (...labels: string[]) => [...c.groupBy, ...labels].join(', ');
-  const { eventLoopBlocked, routeStalling, eventLoopDelayHigh, eventLoopSaturated, threadPoolSaturated, loadShedding, cpuThrottled } = c.alerts;
+  const { eventLoopBlocked, routeStalling, eventLoopDelayHigh, eventLoopSaturated, threadPoolSaturated, loadShedding, cpuThrottled, workerStalled } = c.alerts;
   const where = '{{ $labels.instance }} (job {{ $labels.job }})';
 
   const rules: AlertRule[] = [
@@ -108,7 +129,7 @@ export function buildAlerts(c: GeneratorConfig): RuleFile {
       c,
       'LoopGuardRouteStalling',
       routeStalling,
-      `sum by (${by('route')}) (increase(${metric(c.prefix, 'stalls')}${sel(NOT_EXPECTED)}[${routeStalling.window}])) >= ${routeStalling.threshold}`,
+      `sum by (${by('route')}) (increase(${metric(c.prefix, 'stalls')}${sel(NOT_ROUTE_STALLS)}[${routeStalling.window}])) >= ${routeStalling.threshold}`,
       `Route {{ $labels.route }} stalled the event loop {{ $value | humanize }} times in ${routeStalling.window}.`,
       `{{ $labels.route }} held the event loop of {{ $labels.job }} past the stall threshold {{ $value | humanize }} times ` +
         `in the last ${routeStalling.window}, summed over instances (alert at ${routeStalling.threshold}).${routeBlockedTime(c, routeStalling.window)} ` +
@@ -118,7 +139,7 @@ export function buildAlerts(c: GeneratorConfig): RuleFile {
       c,
       'LoopGuardEventLoopDelayHigh',
       eventLoopDelayHigh,
-      `histogram_quantile(0.99, rate(${metric(c.prefix, 'eventloopDelay', '_bucket')}${sel()}[${eventLoopDelayHigh.window}])) > ${eventLoopDelayHigh.threshold}`,
+      `histogram_quantile(0.99, rate(${metric(c.prefix, 'eventloopDelay', '_bucket')}${sel(MAIN_THREAD)}[${eventLoopDelayHigh.window}])) > ${eventLoopDelayHigh.threshold}`,
       `p99 event loop delay of ${where} is {{ $value | humanizeDuration }}.`,
       `Over the last ${eventLoopDelayHigh.window}, 1 % of the event loop's turns on ${where} ran at least {{ $value | humanizeDuration }} late ` +
         `(alert above ${eventLoopDelayHigh.threshold}s): every request there pays that delay. ${topCulprit(c, eventLoopDelayHigh.window)}`,
@@ -127,7 +148,7 @@ export function buildAlerts(c: GeneratorConfig): RuleFile {
       c,
       'LoopGuardEventLoopSaturated',
       eventLoopSaturated,
-      `avg_over_time(${metric(c.prefix, 'eventloopUtilization')}${sel()}[${eventLoopSaturated.window}]) > ${eventLoopSaturated.threshold}`,
+      `avg_over_time(${metric(c.prefix, 'eventloopUtilization')}${sel(MAIN_THREAD)}[${eventLoopSaturated.window}]) > ${eventLoopSaturated.threshold}`,
       `The event loop of ${where} is {{ $value | humanizePercentage }} busy.`,
       `The event loop of ${where} was busy {{ $value | humanizePercentage }} of the time over the last ${eventLoopSaturated.window} ` +
         `(alert above ${eventLoopSaturated.threshold}): requests queue behind each other. ${topBusyRoute(c, eventLoopSaturated.window)}${topCulprit(c, eventLoopSaturated.window)}`,
@@ -160,6 +181,16 @@ export function buildAlerts(c: GeneratorConfig): RuleFile {
       `Over the last ${cpuThrottled.window}, ${where} spent {{ $value | humanizePercentage }} of its stalled time throttled by its CPU quota ` +
         `(alert above ${cpuThrottled.threshold}): the loop was ready to run but the container's CPU limit had run out. ` +
         'These stalls are counted as cause="host" and blamed on no route. Raise or remove the CPU limit, or lower the work per instance.',
+    ),
+    rule(
+      c,
+      'LoopGuardWorkerStalled',
+      workerStalled,
+      `sum by (${by('instance', 'thread')}) (rate(${metric(c.prefix, 'stallSeconds')}${sel(WORKER_THREADS)}[${workerStalled.window}])) > ${workerStalled.threshold}`,
+      `Worker thread {{ $labels.thread }} of ${where} was stalled {{ $value | humanizePercentage }} of the time.`,
+      `Over the last ${workerStalled.window}, the event loop of worker thread {{ $labels.thread }} on ${where} was stalled ` +
+        `{{ $value | humanizePercentage }} of the time (alert above ${workerStalled.threshold}): a stalled pool worker runs nothing else, ` +
+        `so every task queued behind it waits. ${topOnThread(c, workerStalled.window)}${worstPoolWait(c)}`,
     ),
   ];
   return { groups: [{ name: 'loopguard', rules }] };

@@ -31,6 +31,8 @@ export interface AlertsConfig {
   loadShedding: AlertThreshold;
   /** On an instance, the CPU quota's throttling held the loop more than `threshold` (0..1) of its stalled time over `window`. */
   cpuThrottled: AlertThreshold;
+  /** A worker thread (any `thread` but `main`) was stalled more than `threshold` (0..1) of the time over `window`. */
+  workerStalled: AlertThreshold;
 }
 
 export interface GeneratorConfig {
@@ -103,6 +105,8 @@ export const DEFAULT_CONFIG: Readonly<GeneratorConfig> = deepFreeze({
     loadShedding: { threshold: 0, window: '5m', for: '5m', severity: 'warning' },
     // A quarter of the stalled time waiting for the quota: the limit, not the code, is what to change first.
     cpuThrottled: { threshold: 0.25, window: '15m', for: '10m', severity: 'warning' },
+    // A pool worker stalled a tenth of the time holds the tasks queued behind it that long: a queue forms.
+    workerStalled: { threshold: 0.1, window: '10m', for: '5m', severity: 'warning' },
   },
 });
 

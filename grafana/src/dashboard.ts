@@ -27,6 +27,7 @@ const ROWS: Row[] = [
       { width: 12, height: 8, panel: panels.loopDelay },
       { width: 6, height: 8, panel: panels.utilization },
       { width: 6, height: 8, panel: panels.blockedNow },
+      { width: 24, height: 8, panel: panels.loopDelayByThread },
     ],
   },
   {
@@ -80,6 +81,8 @@ function variables(c: GeneratorConfig): cog.Builder<dashboard.VariableModel>[] {
     labelVariable('job', 'Job', `label_values(${delayCount}, job)`),
     labelVariable('instance', 'Instance', `label_values(${delayCount}{job=~"$job"}, instance)`),
     labelVariable('route', 'Route', `label_values({__name__=~"${routeSeries}", job=~"$job", instance=~"$instance"}, route)`),
+    // All: also series without the label (loopguard before worker threads were watched).
+    labelVariable('thread', 'Thread', `label_values(${delayCount}{job=~"$job", instance=~"$instance"}, thread)`).allValue('.*'),
   ];
 }
 

@@ -11,7 +11,7 @@ import * as stat from '@grafana/grafana-foundation-sdk/stat';
 import * as table from '@grafana/grafana-foundation-sdk/table';
 import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
 import type { GeneratorConfig } from './config';
-import { BY_ROUTE, BY_TARGET, metric, selector } from './promql';
+import { BY_ROUTE, BY_ROUTE_THREAD, BY_TARGET, BY_THREAD, metric, selector } from './promql';
 
 /** Every panel and query reads from the data source the user picked in the `datasource` variable. */
 export const DATASOURCE = Object.freeze({ type: 'prometheus', uid: '${datasource}' });
@@ -62,17 +62,29 @@ export function loopDelay(c: GeneratorConfig): timeseries.PanelBuilder {
   const bucket = metric(c.prefix, 'eventloopDelay', '_bucket');
   return delaySeries(
     'Event loop delay',
-    'How late the event loop ran the heartbeat timer, from the delay histogram summed over the selected instances. ' +
-      '"max" is the upper bound of the highest bucket that received a sample.',
+    'How late the event loop ran the heartbeat timer, from the delay histogram summed over the selected instances and threads ' +
+      '(the Thread variable: main, or watched worker threads). "max" is the upper bound of the highest bucket that received a sample.',
   )
-    .withTarget(query('A', quantile(0.5, bucket, BY_TARGET), 'p50'))
-    .withTarget(query('B', quantile(0.99, bucket, BY_TARGET), 'p99'))
-    .withTarget(query('C', quantile(1, bucket, BY_TARGET), 'max'));
+    .withTarget(query('A', quantile(0.5, bucket, BY_THREAD), 'p50'))
+    .withTarget(query('B', quantile(0.99, bucket, BY_THREAD), 'p99'))
+    .withTarget(query('C', quantile(1, bucket, BY_THREAD), 'max'));
+}
+
+export function loopDelayByThread(c: GeneratorConfig): timeseries.PanelBuilder {
+  const bucket = metric(c.prefix, 'eventloopDelay', '_bucket');
+  return delaySeries(
+    'Loop delay by thread',
+    'p99 loop delay of each event loop, summed over instances: main, and each watched worker thread (its name, else worker-<threadId>; ' +
+      "past 16 names, (other)). A worker whose delay rises holds the tasks or requests queued on it: see the worker pools' queue wait below.",
+  ).withTarget(query('A', quantile(0.99, bucket, BY_THREAD, ['thread']), '{{thread}}'));
 }
 
 export function utilization(c: GeneratorConfig): timeseries.PanelBuilder {
-  const elu = metric(c.prefix, 'eventloopUtilization') + selector(...BY_TARGET);
-  return series('Event loop utilization', 'Share of time the event loop was busy: the mean over the selected instances and the busiest one.')
+  const elu = metric(c.prefix, 'eventloopUtilization') + selector(...BY_THREAD);
+  return series(
+    'Event loop utilization',
+    "Share of time the event loop was busy: the mean over the selected instances and threads, and the busiest one. A pool worker's wait for its next task is not counted as busy.",
+  )
     .unit('percentunit')
     .max(1)
     .withTarget(query('A', `avg(avg_over_time(${elu}${RATE}))`, 'mean'))
@@ -104,11 +116,12 @@ export function blockedNow(c: GeneratorConfig): stat.PanelBuilder {
 }
 
 export function stallsPerMinute(c: GeneratorConfig): timeseries.PanelBuilder {
-  const stalls = (cause: string) => metric(c.prefix, 'stalls') + selector(...BY_ROUTE, cause);
+  const stalls = (cause: string) => metric(c.prefix, 'stalls') + selector(...BY_ROUTE_THREAD, cause);
   return series(
     'Stalls per minute by culprit route',
     'Stalls of the event loop, named by the route whose request held it (summed over instances). ' +
       '(background) and (gc) are stalls outside any request, (host) stalls the host caused (preempted or CPU-throttled: no route blamed); ' +
+      'a pool task is named <file>#<export> (piscina) or by guard.task; the Thread variable picks main or worker threads; ' +
       '"(expected)" series are blocking declared as expected ' +
       '(expectedBlockingRoutes, guard.expectBlocking), which the alerts leave out.',
   )
@@ -135,25 +148,29 @@ export function loopTimeByRoute(c: GeneratorConfig): timeseries.PanelBuilder {
 }
 
 export function blockedByRoute(c: GeneratorConfig): table.PanelBuilder {
-  const seconds = `sum by (route) (increase(${metric(c.prefix, 'stallSeconds')}${selector(...BY_ROUTE)}[$__range]))`;
-  const count = `sum by (route) (increase(${metric(c.prefix, 'stalls')}${selector(...BY_ROUTE)}[$__range]))`;
+  // By thread too: one task or route on two loops is two rows, each the time that loop stood still.
+  const seconds = `sum by (route, thread) (increase(${metric(c.prefix, 'stallSeconds')}${selector(...BY_ROUTE_THREAD)}[$__range]))`;
+  const count = `sum by (route, thread) (increase(${metric(c.prefix, 'stalls')}${selector(...BY_ROUTE_THREAD)}[$__range]))`;
   const top = `topk(${c.topRoutes}, ${seconds})`;
   // An instant table over the dashboard's whole time range is the one place a
   // query ranges over $__range rather than $__rate_interval: "who blocked the
   // loop most in the period I am looking at".
   return new table.PanelBuilder()
     .title(`Blocked seconds by culprit route (top ${c.topRoutes})`)
-    .description('Total time each route held the event loop over the dashboard time range, summed over instances, with its number of stalls.')
+    .description(
+      'Total time each route (or pool task) held an event loop over the dashboard time range, summed over instances, with its number of stalls ' +
+        'and the thread whose loop it held (main, or a worker thread).',
+    )
     .datasource(DATASOURCE)
     .withTarget(instantTable('A', top))
-    .withTarget(instantTable('B', `${count} and on (route) ${top}`))
+    .withTarget(instantTable('B', `${count} and on (route, thread) ${top}`))
     .withTransformation({ id: 'merge', options: {} })
     .withTransformation({
       id: 'organize',
       options: {
         excludeByName: { Time: true },
-        indexByName: { route: 0, 'Value #A': 1, 'Value #B': 2 },
-        renameByName: { route: 'Route', 'Value #A': 'Blocked (s)', 'Value #B': 'Stalls' },
+        indexByName: { route: 0, thread: 1, 'Value #A': 2, 'Value #B': 3 },
+        renameByName: { route: 'Route', thread: 'Thread', 'Value #A': 'Blocked (s)', 'Value #B': 'Stalls' },
       },
     })
     .sortBy([new common.TableSortByFieldStateBuilder().displayName('Blocked (s)').desc(true)])

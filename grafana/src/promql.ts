@@ -23,6 +23,20 @@ export function selector(...matchers: string[]): string {
 /** Dashboard filters: every variable is multi-valued, hence the regex matchers. */
 export const BY_TARGET = ['job=~"$job"', 'instance=~"$instance"'] as const;
 export const BY_ROUTE = [...BY_TARGET, 'route=~"$route"'] as const;
+/** For the series with a `thread` label (loop delay, ELU, the stall counters): `main` or a worker thread's. */
+export const BY_THREAD = [...BY_TARGET, 'thread=~"$thread"'] as const;
+export const BY_ROUTE_THREAD = [...BY_ROUTE, 'thread=~"$thread"'] as const;
+
+/**
+ * The main thread's series: `thread="main"`, or no `thread` label at all
+ * (loopguard before worker threads were watched). Instance-level alerts are
+ * about the loop that serves the requests; a pool worker that is busy is
+ * doing its job, and its stalls have an alert of their own.
+ */
+export const MAIN_THREAD_VALUES = 'main|';
+export const MAIN_THREAD = `thread=~"${MAIN_THREAD_VALUES}"`;
+/** Worker threads' series. */
+export const WORKER_THREADS = `thread!~"${MAIN_THREAD_VALUES}"`;
 
 /**
  * Grafana's variable syntaxes: `$name`, `${name}`, `${name:format}`,

@@ -37,7 +37,7 @@ export function stallDelivery(
       }
       if (logger) {
         try {
-          logger.warn({ loopguard: delivered }, `event loop stalled ${Math.round(delivered.durationMs)} ms${delivered.route === null ? ` (${delivered.cause})` : ` in ${delivered.method ?? ''} ${delivered.route}`}${stateNote(delivered)}`);
+          logger.warn({ loopguard: delivered }, `event loop stalled ${Math.round(delivered.durationMs)} ms${culpritNote(delivered)}${threadNote(delivered)}${stateNote(delivered)}`);
         } catch (err) {
           reportError(callbackFailed('logger.warn', err));
         }
@@ -45,6 +45,17 @@ export function stallDelivery(
       emit(delivered);
     },
   };
+}
+
+/** Who held the loop, for the log line: " in GET /users/:id", " in task resize.mjs#default", " (background)". */
+function culpritNote(report: StallReport): string {
+  if (report.route === null) return ` (${report.cause})`;
+  return report.method === null ? ` in task ${report.route}` : ` in ${report.method} ${report.route}`;
+}
+
+/** Which loop stalled, for the log line: only a worker's is named, the main thread's is the usual case. */
+function threadNote(report: StallReport): string {
+  return report.thread !== undefined && report.thread !== 'main' ? ` on thread ${report.thread}` : '';
 }
 
 /** What the thread was doing, for the log line: ", computing", ", not run by the host (throttled 420 ms)". */

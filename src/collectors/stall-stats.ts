@@ -40,6 +40,7 @@ export class StallStats {
     gc: new Histogram(STALL_BUCKETS_SECONDS),
     expected: new Histogram(STALL_BUCKETS_SECONDS),
     host: new Histogram(STALL_BUCKETS_SECONDS),
+    task: new Histogram(STALL_BUCKETS_SECONDS),
   };
   /** Stalled seconds by what the thread was doing (every state present, so each series starts at 0). */
   readonly threadSeconds = Object.fromEntries(STALL_THREAD_STATES.map((state) => [state, 0])) as Record<ThreadSecondsState, number>;

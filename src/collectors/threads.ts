@@ -30,7 +30,14 @@ interface WatchedThread {
   readonly figures: ThreadFigures;
   /** What it joined with (sent again to a restarted watchdog). */
   join: ThreadJoinMessage;
+  /** Told it is watched (`watched`); until then the watchdog's session for it is attaching. */
+  answered: boolean;
+  /** Answers anyway if the watchdog never says (it restarted meanwhile). */
+  answerTimer: ReturnType<typeof setTimeout> | undefined;
 }
+
+/** Longer than the watchdog's own wait for a session to attach (watchdog/threads.ts). */
+const ANSWER_FALLBACK_MS = 2000;
 
 /** One label's loop delay: the live threads' histograms plus what threads that ended left behind. */
 export interface ThreadDelay {
@@ -110,8 +117,13 @@ export class ThreadRegistry implements Collector {
     for (const t of this.threads.values()) this.watch(t, false);
   }
 
-  /** The watchdog's samples of a thread's stall, routed to that thread. */
+  /** The watchdog's samples of a thread's stall, routed to that thread; its word that it can probe a thread. */
   onWorkerMessage(message: WorkerMessage): void {
+    if (message.type === 'thread:reachable') {
+      const thread = this.threads.get(message.threadId);
+      if (thread !== undefined) this.answer(thread);
+      return;
+    }
     if (message.type !== 'thread:samples') return;
     const { threadId, window, samples } = message as ThreadSamplesMessage;
     if (this.threads.has(threadId)) this.post({ type: 'samples', threadId, window, samples });
@@ -160,7 +172,9 @@ export class ThreadRegistry implements Collector {
         const thread = this.threads.get(message.threadId);
         const report = message.report as StallReport;
         if (thread !== undefined) report.thread = thread.label;
-        this.kernel.observers.stall(report, message.routeLabel);
+        // Each thread caps its own names; across threads they count against this guard's cap too.
+        const label = report.cause === 'task' && typeof message.routeLabel === 'string' ? this.kernel.routes.labelForName(message.routeLabel) : message.routeLabel;
+        this.kernel.observers.stall(report, label);
         return;
       }
       default:
@@ -172,29 +186,49 @@ export class ThreadRegistry implements Collector {
     let thread = this.threads.get(message.threadId);
     if (thread === undefined) {
       const figures = new ThreadFigures(message.figures);
-      thread = { threadId: message.threadId, label: this.labelFor(message.label), figures, join: message };
+      thread = { threadId: message.threadId, label: this.labelFor(message.label), figures, join: message, answered: false, answerTimer: undefined };
       this.threads.set(message.threadId, thread);
     }
     thread.join = message;
     this.watch(thread, true);
   }
 
-  /** Hands the thread to the watchdog; `answer`: tells the thread its label and where to wake the watchdog. */
+  /**
+   * Hands the thread to the watchdog; `answer`: tells the thread its label and
+   * where to wake the watchdog, once the watchdog can probe it (it says so:
+   * `thread:reachable`), so that the thread's `watchdog:ready` means its
+   * stalls can be captured.
+   */
   private watch(thread: WatchedThread, answer: boolean): void {
     const watchdog = this.kernel.watchdog;
     const { heartbeat: buffer, probeId } = thread.join;
-    if (watchdog instanceof Watchdog) {
+    if (answer) thread.answered = false;
+    if (watchdog instanceof Watchdog && watchdog.running) {
       watchdog.post({ type: 'thread:watch', threadId: thread.threadId, label: thread.label, buffer, probeId } satisfies WatchThreadMessage);
       // The watchdog sleeps in Atomics.wait: wake it to read the message now, not at its next turn.
       this.kernel.shared.poke();
+      if (answer && thread.answerTimer === undefined) {
+        thread.answerTimer = setTimeout(() => this.answer(thread), ANSWER_FALLBACK_MS);
+        thread.answerTimer.unref();
+      }
+    } else if (answer) {
+      this.answer(thread);
     }
-    if (answer) this.post({ type: 'watched', threadId: thread.threadId, label: thread.label, wake: this.kernel.shared.buffer });
+  }
+
+  private answer(thread: WatchedThread): void {
+    if (thread.answerTimer !== undefined) clearTimeout(thread.answerTimer);
+    thread.answerTimer = undefined;
+    if (thread.answered || this.threads.get(thread.threadId) !== thread) return;
+    thread.answered = true;
+    this.post({ type: 'watched', threadId: thread.threadId, label: thread.label, wake: this.kernel.shared.buffer });
   }
 
   private leave(threadId: number): void {
     const thread = this.threads.get(threadId);
     if (thread === undefined) return;
     this.threads.delete(threadId);
+    if (thread.answerTimer !== undefined) clearTimeout(thread.answerTimer);
     // What the thread measured stays counted under its label (histograms never go back).
     const retired = this.labels.get(thread.label)!;
     for (let i = 0; i < retired.retiredCounts.length; i++) retired.retiredCounts[i]! += thread.figures.bucket(i);

@@ -93,6 +93,8 @@ export interface CapturedRequest {
   route: string | null;
   /** The request had been answered: this is work it left behind (a timer, the rest of an async handler). */
   afterResponse: boolean;
+  /** A pool task's context (`task(name, fn)`): `route` is the task's name, the report's cause `task`. */
+  task?: boolean;
 }
 
 /** Worker → main: the samples of one stall window (posted even when empty, so the main thread stops waiting). */
@@ -148,8 +150,20 @@ export interface ThreadSamplesMessage {
   samples: CaptureSample[];
 }
 
+/**
+ * Worker → main: the watchdog can probe this thread now (its NodeWorker
+ * session is attached), or stopped waiting for that (a nested worker, which
+ * is never attached). The main thread tells the thread it is watched then:
+ * a stall that begins earlier could not be captured, and the session of a
+ * worker whose loop is blocked attaches only once it turns.
+ */
+export interface ThreadReachableMessage {
+  type: 'thread:reachable';
+  threadId: number;
+}
+
 /** Everything the worker posts to the main thread. */
-export type WorkerMessage = SamplesMessage | WorkerStatusMessage | MetricsWorkerMessage | ThreadSamplesMessage;
+export type WorkerMessage = SamplesMessage | WorkerStatusMessage | MetricsWorkerMessage | ThreadSamplesMessage | ThreadReachableMessage;
 
 export interface MetricValueJson {
   labels?: Record<string, string | number>;

@@ -25,6 +25,8 @@ export interface ProbeResult {
   expected: boolean;
   /** The request had already been answered: this is work it left behind. */
   afterResponse: boolean;
+  /** The context is a pool task's (`task(name, fn)`), not a request's: `route` holds the task's name. */
+  task?: boolean;
   /** Epoch ms when the probe ran. */
   at: number;
   /** The interrupted stack, top first. */

@@ -15,6 +15,7 @@ const DISCONNECTED = 3; // set by the worker once its inspector session is close
 const CLOSE_REQUESTED = 4; // set by the main thread when the worker must close (it may be asleep in Atomics.wait)
 const IDLE = 5; // 1 while the heartbeat runs at its idle period (no request in flight, beats on time)
 const MISSED = 6; // the last stall window the worker did not watch (it was not run either, or it lost the race to the beat)
+const PARKED = 7; // 1 while a pool worker's loop is parked by its pool between tasks (piscina waits in Atomics.wait): not a stall
 
 const LAST_BEAT_AT = 0; // epoch ms (timeOrigin + now) of the last heartbeat
 const DUE_IN_MS = 1; // heartbeat period
@@ -88,6 +89,19 @@ export class SharedState {
 
   set idle(value: boolean) {
     Atomics.store(this.i32, IDLE, value ? 1 : 0);
+  }
+
+  /**
+   * 1 while the thread's owner holds its loop on purpose between tasks
+   * (piscina's workers wait for the next task in `Atomics.wait`, so their
+   * loop turns only while a task runs): the watchdog does not look then.
+   */
+  get parked(): boolean {
+    return Atomics.load(this.i32, PARKED) === 1;
+  }
+
+  set parked(value: boolean) {
+    Atomics.store(this.i32, PARKED, value ? 1 : 0);
   }
 
   /**

@@ -44,7 +44,8 @@ export class CaptureGate {
     if (this.graceTimer) clearTimeout(this.graceTimer);
   }
 
-  private update(): void {
+  /** Decides again now (a parked pool worker's task begins: no beat has run since the last one). */
+  update(): void {
     this.shared.captureAllowed = this.captureStacks && !this.inGrace() && inspector.url() === undefined;
   }
 }

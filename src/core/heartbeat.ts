@@ -141,6 +141,29 @@ export class Heartbeat {
     this.shared.rebase(this.clock.timeOrigin + now, this.periodMs);
   }
 
+  /**
+   * The loop was held by its owner, not stalled: a pool worker waits for its
+   * next task in `Atomics.wait` (piscina), so its loop turns only while a
+   * task runs. The task begins now: the heartbeat starts over at its busy
+   * period, in a new window, as if the loop had just turned.
+   */
+  restart(): void {
+    if (this.timer === undefined) return;
+    const now = this.clock.now();
+    this.idle = false;
+    this.idleMark = undefined;
+    this.gate?.reset();
+    this.shared.idle = false;
+    this.shared.beat(this.clock.timeOrigin + now);
+    this.setPeriod(this.periodMs, now);
+    this.shared.rebase(this.clock.timeOrigin + now, this.periodMs);
+  }
+
+  /** Beats now, as the timer would: a parked worker's task ended, and its lateness (a stall) is measured now. */
+  beatNow(): void {
+    if (this.timer !== undefined) this.tick();
+  }
+
   private setPeriod(periodMs: number, now: number): void {
     this.periodNowMs = periodMs;
     this.due = now + periodMs;

@@ -17,6 +17,8 @@ import { registerWindowReader, unregisterWindowReader } from './request-context'
 import { RequestTracker } from './request-tracker';
 import { RouteTable } from './routes';
 import { StallPipeline } from './stall-pipeline';
+import { watchPiscinaTasks } from './piscina-tasks';
+import { isPiscinaWorker, runTask } from './task-context';
 import type { StallReport } from './stall-report';
 import { Watchdog } from './watchdog-host';
 import { isMainThread, threadName } from './thread-name';
@@ -51,6 +53,22 @@ export class Kernel {
   #watchdog: Watchdog | ThreadLink | undefined;
   #releasePrecise: (() => void) | undefined;
   #closed = false;
+  /**
+   * A piscina worker's loop is parked by its pool between tasks: piscina
+   * waits for the next task in `Atomics.wait`, inside a callback, so the loop
+   * turns only while a task runs, and that wait is not a stall. Its tasks
+   * (core/piscina-tasks.ts) unpark it.
+   */
+  readonly #parksBetweenTasks = !isMainThread && isPiscinaWorker() && process.env['PISCINA_DISABLE_ATOMICS'] !== '1';
+  #tasksRunning = 0;
+  /** `runTask` tasks not settled yet. */
+  #tasksInFlight = 0;
+  #parkedAt = 0;
+  #parkedMs = 0;
+  /** The piscina task whose end is being measured: the loop ran nothing else since the last beat. */
+  #endingTask: string | undefined;
+  #unwatchPiscina: (() => void) | undefined;
+  readonly #sleepWord = new Int32Array(new SharedArrayBuffer(4));
 
   constructor(options: KernelOptions, onReady: () => void = () => undefined) {
     this.#options = options;
@@ -63,7 +81,7 @@ export class Kernel {
       options.heartbeatMs,
       this.shared,
       { onBeat: (lateMs, window, now) => this.onBeat(lateMs, window, now) },
-      { periodMs: options.idleHeartbeatMs, quiet: () => this.tracker.inFlight === 0 },
+      { periodMs: options.idleHeartbeatMs, quiet: () => this.tracker.inFlight === 0 && this.#tasksInFlight === 0 },
     );
     this.tracker = new RequestTracker(this.routes, this.#heartbeat, options.precise, ({ record, route }) => this.#pipeline.culpritFinished(record.id, route));
     this.tracker.victimThresholdMs = options.thresholdMs;
@@ -101,10 +119,19 @@ export class Kernel {
       const link = new ThreadLink(this.shared as LinkedSharedState, this.#probeId, this.observers, {
         onSamples: (window, samples) => this.#guarded(() => this.#pipeline.samplesArrived(window, samples)),
         onReady: () => this.#onReady(),
+        parkedMs: () => this.parkedMs(),
       }, threadName());
       this.#watchdog = link;
       link.start();
       this.#captureGate.start();
+      if (this.#parksBetweenTasks) {
+        this.shared.parked = true;
+        this.#parkedAt = performance.now();
+        this.#unwatchPiscina = watchPiscinaTasks({
+          began: () => this.#guarded(() => this.#taskBegan()),
+          ended: (name) => this.#guarded(() => this.#taskEnded(name)),
+        });
+      }
       return;
     }
     // Without captures the worker still runs when a collector needs it; it just never probes.
@@ -129,6 +156,69 @@ export class Kernel {
       this.#watchdog.start();
     }
     this.#captureGate.start();
+  }
+
+  /**
+   * Runs `fn` as one pool task named `name` (core/task-context.ts): its
+   * stalls name the task. A task is work in flight, as a request is: it
+   * brings the heartbeat's busy pace back, or a stall it causes in an idle
+   * worker would be caught only if it outlasted the idle period.
+   */
+  runTask<R>(name: string, fn: () => R): R {
+    if (this.#heartbeat.idle) this.#heartbeat.wake();
+    this.#tasksInFlight++;
+    return runTask(name, fn, () => this.#tasksInFlight--);
+  }
+
+  /**
+   * A piscina task begins in this (parked) worker. The link's messages are
+   * read first: a parked loop has not turned to receive them (the watchdog's
+   * answer to the join among them). The heartbeat starts over in a new
+   * window before the watchdog may look again, so the wait is not a stall.
+   */
+  #taskBegan(): void {
+    if (this.#closed || this.#tasksRunning++ > 0 || !this.shared.parked) return;
+    (this.#watchdog as ThreadLink | undefined)?.drain();
+    this.#heartbeat.restart();
+    this.#parkedMs += performance.now() - this.#parkedAt;
+    this.shared.parked = false;
+    this.#captureGate.update();
+  }
+
+  /**
+   * The last running piscina task was answered: its lateness is measured now
+   * (the loop has not turned since it began), then the loop parks. After a
+   * stall the worker waits here for the stall's samples, read from the link
+   * without turning the loop, so the report carries the task's stack: the
+   * answer has been posted already, only this worker's next task waits.
+   */
+  #taskEnded(name: string): void {
+    if (this.#closed || this.#tasksRunning === 0 || --this.#tasksRunning > 0) return;
+    this.#endingTask = name;
+    try {
+      this.#heartbeat.beatNow();
+    } finally {
+      this.#endingTask = undefined;
+    }
+    this.shared.parked = true;
+    this.#parkedAt = performance.now();
+    const link = this.#watchdog as ThreadLink | undefined;
+    const giveUpAt = this.#parkedAt + PARKED_SAMPLES_WAIT_MS;
+    while (this.#pipeline.awaitingSamplesCount > 0 && !this.#closed) {
+      link?.drain();
+      if (this.#pipeline.awaitingSamplesCount === 0) break;
+      if (performance.now() > giveUpAt) {
+        // Its timer would fire only when this loop turns again: reported now, without them.
+        this.#pipeline.flushAwaiting();
+        break;
+      }
+      Atomics.wait(this.#sleepWord, 0, 0, 2);
+    }
+  }
+
+  /** Time this thread spent parked by its pool, ms (its ELU counts the wait as busy: it is a callback's). */
+  parkedMs(): number {
+    return this.#parkedMs + (this.shared.parked && this.#parkedAt > 0 ? performance.now() - this.#parkedAt : 0);
   }
 
   /** How long the loop has been blocked right now, ms. */
@@ -159,6 +249,8 @@ export class Kernel {
     if (this.#closed) return;
     this.#closed = true;
     this.#heartbeat.stop();
+    this.#unwatchPiscina?.();
+    this.shared.parked = false;
     this.#captureGate.close();
     this.#watchdog?.close();
     unregisterWindowReader(this.#probeId);
@@ -182,10 +274,12 @@ export class Kernel {
       const watched = this.shared.capturing === endedWindow;
       // A stall the worker did not watch (the host held it too, or the loop turned
       // before it looked): it still has the main thread's clock from before it.
-      const askClock = !watched && this.#options.captureStacks && this.#watchdog?.ready === true;
+      // Only the main thread's: the watchdog keeps no clock of a worker's.
+      const askClock = !watched && this.#options.captureStacks && this.#watchdog instanceof Watchdog && this.#watchdog.ready;
       if (askClock) this.shared.markMissed(endedWindow);
       const samplesComing = this.#watchdog?.running === true && (watched || askClock);
-      this.#pipeline.measured({ window: endedWindow, startedAt: nowEpochMs - lateMs, durationMs: lateMs, inFlight }, samplesComing);
+      const stall = { window: endedWindow, startedAt: nowEpochMs - lateMs, durationMs: lateMs, inFlight, ...(this.#endingTask !== undefined && { task: this.#endingTask }) };
+      this.#pipeline.measured(stall, samplesComing);
     } catch (err) {
       this.errors.report(err);
     }
@@ -195,7 +289,15 @@ export class Kernel {
   #deliver(report: StallReport): void {
     if (this.#closed) return;
     const label =
-      report.cause === 'gc' ? ROUTE_GC : report.cause === 'host' ? ROUTE_HOST : report.route === null ? ROUTE_BACKGROUND : this.routes.labelFor(report.route);
+      report.cause === 'gc'
+        ? ROUTE_GC
+        : report.cause === 'host'
+          ? ROUTE_HOST
+          : report.route === null
+            ? ROUTE_BACKGROUND
+            : report.cause === 'task' || (report.cause === 'expected' && report.method === null)
+              ? this.routes.labelForName(report.route)
+              : this.routes.labelFor(report.route);
     report.thread = this.threadLabel;
     this.observers.stall(report, label);
   }
@@ -224,6 +326,13 @@ export class Kernel {
     this.#guarded(() => collector.close());
   }
 }
+
+/**
+ * How long a parked piscina worker waits for a stall's samples after its task:
+ * the watchdog notices the beat within one resample period (half the
+ * threshold) plus a probe in flight.
+ */
+const PARKED_SAMPLES_WAIT_MS = 300;
 
 /** The worker's own settings, from the kernel's options (collectors add their parts). */
 function watchdogConfig(options: KernelOptions, probeId: number): Omit<WatchdogConfig, 'buffer'> {

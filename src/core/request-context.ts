@@ -39,6 +39,8 @@ export interface RequestRecord {
   finalRoute: string | null;
   /** The request's OpenTelemetry span, kept only while tracing is active (stall events); else undefined. */
   span: unknown;
+  /** A pool task's record (core/task-context.ts): its route is the task's name. */
+  readonly task?: true;
   /** Set by the owner of the record (a request tracker) to route finish() and captures back to it. */
   readonly owner: {
     finish(record: RequestRecord): void;
@@ -102,7 +104,7 @@ function probe(maxFrames: number, guardId: number): ProbeResult | null {
       // is still its route's doing, for a bounded time after the response:
       // an interval started by a request runs in its context forever.
       if (performance.now() - record.finishedAt > record.owner.blameAfterResponseMs) return none(0);
-      return { requestId: record.id, method: record.method, route: record.finalRoute, asyncId, expected, afterResponse: true, at, frames, window };
+      return { requestId: record.id, method: record.method, route: record.finalRoute, asyncId, expected, afterResponse: true, task: record.task === true, at, frames, window };
     }
     // Accepted when the loop was already this late: the request arrived after the
     // stall began (the probe landed just after the culprit, in the next callback).
@@ -118,7 +120,7 @@ function probe(maxFrames: number, guardId: number): ProbeResult | null {
     } catch {
       // A route that cannot be read yet is filled in when the request finishes.
     }
-    return { requestId: record.id, method: record.method, route, asyncId, expected, afterResponse: false, at, frames, window };
+    return { requestId: record.id, method: record.method, route, asyncId, expected, afterResponse: false, task: record.task === true, at, frames, window };
   } catch {
     return null;
   }

@@ -31,6 +31,8 @@ const SENTINELS: ReadonlySet<string> = new Set([ROUTE_UNMATCHED, ROUTE_OVERFLOW,
  */
 export class RouteTable {
   private readonly byRoute = new Map<string, Map<string, RouteStats>>();
+  /** Names counted against the cap that are no route (task names). */
+  private readonly names = new Set<string>();
   private readonly maxRoutes: number;
   private templates = 0;
 
@@ -40,8 +42,21 @@ export class RouteTable {
 
   /** The label value a template is counted under (itself, or the overflow sentinel). */
   labelFor(route: string): string {
-    if (this.byRoute.has(route) || this.templates < this.maxRoutes || SENTINELS.has(route)) return route;
+    if (this.byRoute.has(route) || this.names.has(route) || this.templates < this.maxRoutes || SENTINELS.has(route)) return route;
     return ROUTE_OVERFLOW;
+  }
+
+  /**
+   * The label value of a name that is no request's route (a pool task's,
+   * `guard.task(name)`): it counts against the same cap as the templates,
+   * once, and is never given route stats.
+   */
+  labelForName(name: string): string {
+    if (this.names.has(name) || this.byRoute.has(name) || SENTINELS.has(name)) return name;
+    if (this.templates >= this.maxRoutes) return ROUTE_OVERFLOW;
+    this.names.add(name);
+    this.templates++;
+    return name;
   }
 
   stats(route: string, rawMethod: string): RouteStats {
@@ -53,7 +68,7 @@ export class RouteTable {
       methods = new Map();
       this.byRoute.set(route, methods);
       // Sentinels are few and fixed; only templates count against the cap.
-      if (!SENTINELS.has(route)) this.templates++;
+      if (!SENTINELS.has(route) && !this.names.has(route)) this.templates++;
     }
     let stats = methods.get(method);
     if (stats === undefined) {

@@ -31,6 +31,11 @@ export interface MeasuredStall {
   durationMs: number;
   /** Requests in flight while it lasted, the culprit included. */
   inFlight: number;
+  /**
+   * The pool task that alone ran through the whole stall (a parked pool
+   * worker's task, measured as it ended): the culprit when no sample names one.
+   */
+  task?: string;
 }
 
 /** Time and one-shot timers; the real one unrefs its timers so they never keep the process alive. */
@@ -140,6 +145,20 @@ export class StallPipeline {
     for (const report of pending.reports) this.deliver({ ...report, route });
   }
 
+  /** Measured stalls waiting for the watchdog's samples. */
+  get awaitingSamplesCount(): number {
+    return this.awaitingSamples.size;
+  }
+
+  /** Reports every stall still waiting for samples now, without them (a parked pool worker's timer would not fire). */
+  flushAwaiting(): void {
+    if (this.samplesTimer !== undefined) this.scheduler.clearTimeout(this.samplesTimer);
+    this.samplesTimer = undefined;
+    const waiting = [...this.awaitingSamples.values()];
+    this.awaitingSamples.clear();
+    for (const stall of waiting) this.finalise(stall, []);
+  }
+
   /** Drops everything pending; nothing is delivered after this. */
   close(): void {
     this.closed = true;
@@ -188,9 +207,21 @@ export class StallPipeline {
       const stack = segment.sample?.stack ?? [];
       const part = segmentOf(verdict, segment.durationMs, stall.durationMs);
       const advice = adviceForState(segment.advice, verdict.state);
+      if (request === null && segment.sample === null && stall.task !== undefined) {
+        // Not captured (another loop's capture held the watchdog), yet only this task ran.
+        this.deliver(this.report(segment.startedAt, segment.durationMs, stall.task, null, 'task', [], stall.inFlight, adviceForState(null, verdict.state), part));
+        continue;
+      }
       if (request === null) {
         const cause = segment.sample?.expected ? 'expected' : 'background';
         this.deliver(this.report(segment.startedAt, segment.durationMs, null, null, cause, stack, stall.inFlight, advice, part));
+        continue;
+      }
+      if (request.task === true) {
+        // A pool task (core/task-context.ts): its name is its route, final at
+        // capture; it is no request, so nothing to charge, no victim to leave out.
+        const cause = segment.sample?.expected ? 'expected' : 'task';
+        this.deliver(this.report(segment.startedAt, segment.durationMs, request.route, null, cause, stack, stall.inFlight, advice, part, request.afterResponse));
         continue;
       }
       if (request.afterResponse) {

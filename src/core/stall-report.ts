@@ -9,7 +9,8 @@ export type { StackFrame };
  * `request`: a request's code held the loop; `background`: no request context; `gc`: mostly a GC pause;
  * `expected`: code declared as expected to block (`expectedBlockingRoutes`, `guard.expectBlocking(fn)`):
  * measured and reported, never alerted on or shed; `host`: the thread was runnable but the host did not
- * run it (another task had its CPU, or the container's CPU quota ran out): no route is blamed or shed.
+ * run it (another task had its CPU, or the container's CPU quota ran out): no route is blamed or shed;
+ * `task`: a pool task's code (`guard.task(name, fn)`, a piscina task), named in `route`.
  */
 export type StallCause = (typeof STALL_CAUSES)[number];
 
@@ -19,7 +20,7 @@ export interface StallReport {
   /** Epoch milliseconds. */
   startedAt: number;
   durationMs: number;
-  /** Route template of the culprit request, or null when no request held the loop. */
+  /** Route template of the culprit request (a task's name when `cause` is `task`), or null when no request held the loop. */
   route: string | null;
   method: string | null;
   cause: StallCause;

@@ -7,9 +7,10 @@
  * report, and the loop delay and ELU figures in shared memory.
  */
 import { performance } from 'node:perf_hooks';
-import { BroadcastChannel, threadId } from 'node:worker_threads';
+import { BroadcastChannel, threadId, type MessagePort } from 'node:worker_threads';
 import type { CaptureSample } from '../contract/messages';
 import { SharedState } from '../contract/shared-state';
+import { receiveMessageOnPort } from './piscina-tasks';
 import { THREADS_CHANNEL, ThreadFigures, threadLabelFor, type ThreadMessage } from '../contract/threads';
 import type { GuardObservers } from './observers';
 
@@ -35,6 +36,8 @@ export interface ThreadLinkEvents {
   onSamples(window: number, samples: CaptureSample[]): void;
   /** The main thread's guard watches this thread now. */
   onReady?(): void;
+  /** Time the thread spent parked by its pool so far, ms: taken out of its ELU's busy time. */
+  parkedMs?(): number;
 }
 
 /** Worker threads the link knows exist (a thread's own nested workers), by their thread id. */
@@ -72,8 +75,10 @@ export class ThreadLink {
     // Never keeps the thread alive: a worker's life is its own code's.
     channel.unref();
     const figures = this.figures;
+    const parkedMs = this.events.parkedMs ?? (() => 0);
     let mark = performance.eventLoopUtilization();
     let markAt = performance.now();
+    let parkedMark = parkedMs();
     this.detach = this.observers.add({
       beat(lateMs) {
         figures.recordDelay(lateMs / 1000);
@@ -81,10 +86,15 @@ export class ThreadLink {
         const now = performance.now();
         if (now - markAt < ELU_INTERVAL_MS) return;
         const next = performance.eventLoopUtilization();
-        const { utilization } = performance.eventLoopUtilization(next, mark);
-        figures.recordUtilization(Number.isFinite(utilization) ? utilization : 0, performance.timeOrigin + now);
+        const { active, idle } = performance.eventLoopUtilization(next, mark);
+        // A pool's wait for tasks inside a callback (piscina's Atomics.wait) is no work.
+        const parked = parkedMs();
+        const busy = Math.max(0, active - (parked - parkedMark));
+        const utilization = busy / (active + idle);
+        figures.recordUtilization(Number.isFinite(utilization) ? Math.min(1, utilization) : 0, performance.timeOrigin + now);
         mark = next;
         markAt = now;
+        parkedMark = parked;
       },
       stall: (report, routeLabel) => this.post({ type: 'stall', threadId, report, routeLabel }),
     });
@@ -103,6 +113,20 @@ export class ThreadLink {
     process.off('worker', this.onWorker);
     this.channel?.close();
     this.channel = undefined;
+  }
+
+  /**
+   * Reads the messages waiting on the channel now, without the loop: a
+   * worker parked by its pool between tasks (core/piscina-tasks.ts) turns
+   * its loop only while a task runs.
+   */
+  drain(): void {
+    // Node takes a BroadcastChannel here (since 15.12); its types know only MessagePort.
+    const channel = this.channel as unknown as MessagePort | undefined;
+    if (channel === undefined) return;
+    for (let entry = receiveMessageOnPort(channel); entry !== undefined && !this.closed; entry = receiveMessageOnPort(channel)) {
+      this.onMessage((entry as { message: ThreadMessage }).message);
+    }
   }
 
   private join(): void {

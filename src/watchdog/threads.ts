@@ -27,12 +27,16 @@ export interface WatchedThread {
 
 /** How long a probe of a worker may take before it counts as lost (a worker gone mid-probe never answers). */
 const PROBE_TIMEOUT_MS = 1000;
+/** How long a newly watched thread's session may take to attach before the main thread is told anyway. */
+const ATTACH_WAIT_MS = 1000;
 
 export class WatchedThreads {
   private readonly threads = new Map<number, WatchedThread>();
   /** threadId → the NodeWorker session attached to it. */
   private readonly sessions = new Map<number, string>();
   private readonly pending = new Map<number, (value: unknown) => void>();
+  /** threadId → the timer that stops waiting for its session to attach. */
+  private readonly attaching = new Map<number, ReturnType<typeof setTimeout>>();
   private nextId = 1;
   private enabled = false;
 
@@ -40,6 +44,8 @@ export class WatchedThreads {
     private readonly session: Session,
     private readonly captureStacks: boolean,
     private readonly maxStackFrames: number,
+    /** The thread can be probed now, or its session will not attach (the main thread tells it it is watched). */
+    private readonly onReachable: (threadId: number) => void = () => undefined,
   ) {}
 
   get size(): number {
@@ -62,10 +68,12 @@ export class WatchedThreads {
         });
       }
       this.enable();
+      this.awaitAttach(m.threadId);
       return true;
     }
     if (m.type === 'thread:unwatch') {
       this.threads.delete(m.threadId);
+      this.settleAttach(m.threadId, false);
       return true;
     }
     return false;
@@ -75,16 +83,32 @@ export class WatchedThreads {
    * The watched thread whose heartbeat is `afterMs` late soonest, and in how
    * many ms (≤ 0: late now). Threads whose current window was captured
    * already, or that do not allow captures, are measured by their own
-   * heartbeat and skipped here.
+   * heartbeat and skipped here; so are pool workers parked between tasks.
    */
   nextLate(nowEpochMs: number, afterMs: number): { thread: WatchedThread; inMs: number } | undefined {
     let next: { thread: WatchedThread; inMs: number } | undefined;
     for (const thread of this.threads.values()) {
-      if (!thread.state.captureAllowed || thread.capturedWindow === thread.state.window) continue;
+      if (!thread.state.captureAllowed || thread.state.parked || thread.capturedWindow === thread.state.window) continue;
       const inMs = thread.state.msUntilLate(nowEpochMs, afterMs);
       if (next === undefined || inMs < next.inMs) next = { thread, inMs };
     }
     return next;
+  }
+
+  /** Tells the main thread once the thread's session is attached, or after ATTACH_WAIT_MS without it. */
+  private awaitAttach(threadId: number): void {
+    if (!this.captureStacks || this.sessions.has(threadId)) return this.onReachable(threadId);
+    if (this.attaching.has(threadId)) return;
+    const timer = setTimeout(() => this.settleAttach(threadId, true), ATTACH_WAIT_MS);
+    this.attaching.set(threadId, timer);
+  }
+
+  private settleAttach(threadId: number, tell: boolean): void {
+    const timer = this.attaching.get(threadId);
+    if (timer === undefined) return;
+    clearTimeout(timer);
+    this.attaching.delete(threadId);
+    if (tell) this.onReachable(threadId);
   }
 
   /** Whether the probe can reach this thread (its NodeWorker session is attached). */
@@ -122,7 +146,9 @@ export class WatchedThreads {
     this.session.on('NodeWorker.attachedToWorker', ({ params }: { params: { sessionId: string; workerInfo: { title: string } } }) => {
       // The title is "[worker <threadId>] <name>" on Node 20 to 26; workerId is not the threadId.
       const match = /^\[worker (\d+)\]/.exec(params.workerInfo.title);
-      if (match) this.sessions.set(Number(match[1]), params.sessionId);
+      if (!match) return;
+      this.sessions.set(Number(match[1]), params.sessionId);
+      this.settleAttach(Number(match[1]), true);
     });
     this.session.on('NodeWorker.detachedFromWorker', ({ params }: { params: { sessionId: string } }) => {
       for (const [threadId, sessionId] of this.sessions) if (sessionId === params.sessionId) this.sessions.delete(threadId);

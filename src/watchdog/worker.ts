@@ -21,7 +21,7 @@ import type { ThreadClockSample } from './thread-clock';
 import { epochNow, SharedState } from '../contract/shared-state';
 import { startMetricsServer, type MetricsServer } from './metrics-server';
 import { startPoolProbe, type PoolProbeHandle } from './pool-probe';
-import type { SamplesMessage, ThreadSamplesMessage, WatchdogConfig } from '../contract/messages';
+import type { SamplesMessage, ThreadReachableMessage, ThreadSamplesMessage, WatchdogConfig } from '../contract/messages';
 import { WatchedThreads, type WatchedThread } from './threads';
 
 
@@ -33,7 +33,9 @@ const shared = new SharedState(config.buffer);
 const session = new Session();
 const captureExpression = probeExpression(config.maxStackFrames, config.probeId);
 /** Worker threads watched beside the main thread (watchdog/threads.ts). */
-const threads = new WatchedThreads(session, config.captureStacks !== false, config.maxStackFrames);
+const threads = new WatchedThreads(session, config.captureStacks !== false, config.maxStackFrames, (threadId) =>
+  parentPort?.postMessage({ type: 'thread:reachable', threadId } satisfies ThreadReachableMessage),
+);
 
 /** A loop to capture: the main thread's, or a watched worker thread's. */
 interface CaptureTarget {
@@ -91,7 +93,7 @@ async function captureOnce(window: number, target: CaptureTarget = mainTarget): 
   const asked = epochNow();
   const value = await target.probe();
   if (typeof value !== 'object' || value === null) return null;
-  const { requestId, method, route, asyncId, expected, afterResponse, at, frames, window: probedWindow } = value as ProbeResult;
+  const { requestId, method, route, asyncId, expected, afterResponse, task, at, frames, window: probedWindow } = value as ProbeResult;
   // The loop turned before the probe ran: what it saw is not the stall's.
   if (probedWindow !== window) return null;
   const stack = normaliseFrames(frames, config.maxStackFrames);
@@ -105,7 +107,7 @@ async function captureOnce(window: number, target: CaptureTarget = mainTarget): 
     window,
     at,
     asyncId,
-    request: requestId ? { id: requestId, method, route, afterResponse } : null,
+    request: requestId ? { id: requestId, method, route, afterResponse, ...(task === true && { task: true }) } : null,
     stack,
     advice,
     expected,

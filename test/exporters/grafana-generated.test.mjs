@@ -82,9 +82,11 @@ describe('dashboard structure', () => {
     }
   });
 
-  test('variables: datasource, job, instance, route; every variable used is defined and every one defined is used', () => {
+  test('variables: datasource, job, instance, route, thread; every variable used is defined and every one defined is used', () => {
     const defined = dashboard.templating.list.map((v) => v.name);
-    assert.deepEqual(defined, ['datasource', 'job', 'instance', 'route']);
+    assert.deepEqual(defined, ['datasource', 'job', 'instance', 'route', 'thread']);
+    // "All" threads also matches series without the label (loopguard before worker threads were watched).
+    assert.equal(dashboard.templating.list.find((v) => v.name === 'thread').allValue, '.*');
     const ds = dashboard.templating.list[0];
     assert.equal(ds.type, 'datasource');
     assert.equal(ds.query, 'prometheus');
@@ -128,6 +130,7 @@ describe('dashboard structure', () => {
       /^Victim delay p99 by route$/,
       /^Requests in flight$/,
       /^Requests shed$/,
+      /^Loop delay by thread$/,
     ]) {
       assert.ok(titles.some((t) => wanted.test(t)), `no panel matches ${wanted}: ${titles.join(' | ')}`);
     }
@@ -135,6 +138,11 @@ describe('dashboard structure', () => {
     assert.equal(panels.find((p) => /^Blocked seconds/.test(p.title)).type, 'table');
     const delay = panels.find((p) => p.title === 'Event loop delay');
     assert.deepEqual(delay.targets.map((t) => t.legendFormat), ['p50', 'p99', 'max']);
+    assert.match(panels.find((p) => p.title === 'Loop delay by thread').targets[0].expr, /sum by \(thread, le\)/);
+    // The culprit table has a Thread column, and its two queries join on route and thread (one route on two loops is two rows).
+    const culprits = panels.find((p) => /^Blocked seconds/.test(p.title));
+    assert.equal(culprits.transformations.find((t) => t.id === 'organize').options.renameByName.thread, 'Thread');
+    assert.match(culprits.targets[1].expr, /and on \(route, thread\)/);
   });
 
   test('queries rate over $__rate_interval, aggregate over instances, and split by route where the metric has one', () => {
@@ -164,7 +172,7 @@ describe('dashboard structure', () => {
 });
 
 describe('alert rules', () => {
-  test('the seven alerts follow the mixin conventions', () => {
+  test('the eight alerts follow the mixin conventions', () => {
     assert.deepEqual(
       alerts.map((a) => a.alert),
       [
@@ -175,6 +183,7 @@ describe('alert rules', () => {
         'LoopGuardThreadPoolSaturated',
         'LoopGuardLoadShedding',
         'LoopGuardCpuThrottled',
+        'LoopGuardWorkerStalled',
       ],
     );
     for (const a of alerts) {
@@ -199,7 +208,7 @@ describe('alert rules', () => {
     });
     const customRules = parse(custom.find((f) => f.path === ALERTS_FILE).content).groups[0].rules;
     const stalling = customRules.find((r) => r.alert === 'LoopGuardRouteStalling');
-    assert.equal(stalling.expr, 'sum by (job, route) (increase(loopguard_stalls_total{cause!~"expected|host"}[1m])) >= 2', 'stalls declared expected, and the host\'s, never alert');
+    assert.equal(stalling.expr, 'sum by (job, route) (increase(loopguard_stalls_total{cause!~"expected|host|task"}[1m])) >= 2', 'stalls declared expected, the host\'s and pool tasks\' never alert');
     assert.equal(stalling.for, '30s');
     const blocked = customRules.find((r) => r.alert === 'LoopGuardEventLoopBlocked');
     assert.equal(blocked.expr, 'loopguard_eventloop_blocked_seconds > 1.5');
@@ -216,7 +225,7 @@ describe('alert rules', () => {
     const text = files.map((f) => f.content).join('\n');
     assert.ok(!/\bloopguard_/.test(text.replace(/github\.com\/loopguard\/loopguard#runbook-loopguard/g, '')), 'no default-prefixed name is left');
     const customRules = parse(files.find((f) => f.path === ALERTS_FILE).content).groups[0].rules;
-    for (const r of customRules) assert.match(r.expr, /\{namespace="shop", env=~"prod\|staging"(, cause!~"expected\|host"|, state="throttled")?\}/, r.expr);
+    for (const r of customRules) assert.match(r.expr, /\{namespace="shop", env=~"prod\|staging"(, cause!~"expected\|host\|task"|, state="throttled"|, thread=~"main\|"|, thread!~"main\|")?\}/, r.expr);
     assert.match(customRules.find((r) => r.alert === 'LoopGuardRouteStalling').expr, /^sum by \(cluster, job, route\) \(increase\(shop_lg_stalls_total\{/);
   });
 
@@ -282,7 +291,7 @@ test('the bin (--prefix, --threshold, --datasource-uid) writes every file; promt
     const blocked = rules.groups.flatMap((g) => g.rules).find((r) => r.alert === 'LoopGuardEventLoopBlocked');
     assert.match(blocked.expr, /shop_eventloop_blocked_seconds(\{[^}]*\})? > 2$/, blocked.expr);
     const checked = await run(PROMTOOL_BIN, ['check', 'rules', path.join(dir, ALERTS_FILE)]);
-    assert.match(checked.stdout, /SUCCESS: 7 rules found/);
+    assert.match(checked.stdout, /SUCCESS: 8 rules found/);
     const crd = parse(fs.readFileSync(path.join(dir, PROMETHEUS_RULE_FILE), 'utf8'));
     assert.equal(crd.kind, 'PrometheusRule');
     assert.deepEqual(crd.spec.groups, rules.groups, 'the same rules as alerts.yml');

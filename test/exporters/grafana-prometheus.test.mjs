@@ -63,7 +63,7 @@ before(async () => {
   const target = `${metrics.host}:${metrics.port}`;
   prometheus = await startPrometheus({ targets: [target], scrapeIntervalS: 1, ruleFiles: [rulesFile], evaluationIntervalS: 1 });
   // What Grafana sends for one selected job and instance and "All" routes; rates over 4 scrape intervals and more.
-  variables = { __rate_interval: '30s', __range: '5m', job: 'loopguard', instance: target, route: '.+' };
+  variables = { __rate_interval: '30s', __range: '5m', job: 'loopguard', instance: target, route: '.+', thread: '.*' };
 
   client = await forkClient();
   // Blocking declared as expected (a job run through guard.expectBlocking), so the expected series have data.
