@@ -13,7 +13,15 @@ export const BLOCKING_ROUTES = [
   { method: 'GET', route: '/api/invoices/:id/pdf', fn: 'loadInvoiceTemplate', pattern: 'synchronous file read (readFileSync)', advice: 'fs.readFileSync' },
 ];
 
-export function createApp(guard) {
+/**
+ * The fix for CPU work, and its next problem: thumbnails are made in a piscina
+ * pool, so the main loop stays free; a large original holds its worker
+ * (~300 ms), and the thumbnails queued behind it wait. Its stalls are the
+ * pool task's, on the worker's thread.
+ */
+export const POOL_ROUTE = { method: 'GET', route: '/api/images/:id/thumbnail', task: 'examples/demo/images.mjs#thumbnail', fn: 'sharpen', thread: 'image-pool', pool: 'images' };
+
+export function createApp(guard, { images } = {}) {
   const app = express();
   app.disable('x-powered-by');
 
@@ -56,6 +64,13 @@ export function createApp(guard) {
   app.get('/api/users/check-email', (req, res) => res.json({ valid: shop.isValidEmail(String(req.query.email ?? '')) }));
   app.get('/api/reports/monthly', async (req, res) => res.json(await shop.buildMonthlyReport()));
   app.get('/api/invoices/:id/pdf', (req, res) => res.json({ invoice: req.params.id, lines: shop.loadInvoiceTemplate() }));
+
+  // The CPU work moved to a worker pool: the request only awaits it.
+  if (images) {
+    app.get('/api/images/:id/thumbnail', async (req, res) => {
+      res.json(await images.run({ id: Number(req.params.id) }));
+    });
+  }
 
   return app;
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // `npm run demo`: a shop API that blocks its event loop in five realistic
-// ways, loopguard watching it, traffic from a separate process, and a live
-// view of who blocks the loop and who waits.
+// ways, a thumbnail route whose pool task sometimes holds its worker thread,
+// loopguard watching both, traffic from a separate process, and a live view
+// of who blocks the loop and who waits.
 //
 //   node examples/demo/index.mjs [--port 3000] [--duration SECONDS]
 import { fork } from 'node:child_process';
@@ -12,8 +13,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { Piscina } from 'piscina';
 import { createLoopGuard } from 'loopguard';
-import { createApp } from './app.mjs';
+import { createApp, POOL_ROUTE } from './app.mjs';
 import { buildFeed, buildOrders, writeInvoiceTemplate } from './handlers.mjs';
 import { renderScreen, renderTick, screen } from './terminal.mjs';
 
@@ -79,7 +81,10 @@ async function main() {
   // watchdog thread, which answers even while the main thread is blocked.
   const guard = createLoopGuard({ thresholdMs: 100, metricsServer: { port: 0 } });
   const workerMetrics = waitForEvent(guard, 'metrics:listening', 5000);
-  const app = createApp(guard);
+  // Thumbnails in two worker threads; images.mjs watches its worker, and the pool's queue is watched from here.
+  const images = new Piscina({ filename: fileURLToPath(new URL('./images.mjs', import.meta.url)), name: 'thumbnail', minThreads: 2, maxThreads: 2 });
+  guard.watchPool(images, { name: POOL_ROUTE.pool });
+  const app = createApp(guard, { images });
   const server = createServer(app);
   const base = `http://127.0.0.1:${await listen(server, wantedPort, portGiven)}`;
   const offThread = await workerMetrics;
@@ -137,6 +142,7 @@ async function main() {
       server.close(resolve);
       server.closeAllConnections();
     });
+    await images.destroy();
     guard.close();
     fs.rmSync(tmp, { recursive: true, force: true });
     if (tty) process.stdout.write(screen.leave);

@@ -13,7 +13,8 @@ const REQUEST_TIMEOUT_MS = 10_000;
 /** Without --duration the demo runs until Ctrl-C; the load still stops after this. */
 const MAX_RUN_MS = 2 * 60 * 60 * 1000;
 
-const FAST = ['/api/products', '/api/products/7', '/health', '/api/orders/1042', '/api/cart', '/api/products/12', '/api/orders/77'];
+// Thumbnails of the usual small originals: quick for the pool, unless they queue behind a large one.
+const FAST = ['/api/products', '/api/products/7', '/health', '/api/orders/1042', '/api/cart', '/api/images/12/thumbnail', '/api/products/12', '/api/orders/77', '/api/images/31/thumbnail'];
 const BLOCKING = [
   { method: 'POST', path: '/api/login', body: { email: 'ada@example.com', password: 'correct horse battery staple' } },
   { path: '/api/feed' },
@@ -21,6 +22,8 @@ const BLOCKING = [
   { path: `/api/users/check-email?email=${'a'.repeat(28)}` },
   { path: '/api/reports/monthly' },
   { path: '/api/invoices/2024-0042/pdf' },
+  // A large original (id ≥ 1000): ~300 ms in a pool worker, not on the loop.
+  { path: '/api/images/4096/thumbnail' },
 ];
 
 /**

@@ -41,10 +41,15 @@ export function adviceText(advice) {
   return `${advice.call ?? advice.kind}: ${first}`;
 }
 
-/** One culprit as people read it: `POST /api/login  5 stalls  1.52 s  hashPassword (examples/demo/handlers.mjs:25)`, and what to do about it. */
+/**
+ * One culprit as people read it: `POST /api/login  5 stalls  1.52 s  hashPassword (examples/demo/handlers.mjs:25)`,
+ * and what to do about it. A worker thread's culprit (a pool task) says which thread it held; the main thread,
+ * the common case, is not named.
+ */
 export function culpritRows(snapshot, root) {
   return snapshot.culprits.map((c) => ({
     name: c.method ? `${c.method} ${c.route}` : c.route,
+    thread: c.thread && c.thread !== 'main' ? c.thread : null,
     stalls: c.stalls,
     blockedSeconds: c.blockedSeconds,
     frame: (c.topFrame ? formatFrame(c.topFrame, root) : '(no stack captured)') + (c.afterResponseStalls > 0 ? ' · after response' : ''),
@@ -82,11 +87,12 @@ function loopTimeTable(snapshot, width, c) {
 
 function culpritTable(snapshot, root, width, c) {
   const frameWidth = Math.max(20, width - 34 - 8 - 10 - 2);
-  const lines = [c('bold', 'CULPRITS') + c('dim', ' routes whose own code held the loop'), c('dim', `${fit('route', 34)}${'stalls'.padStart(8)}${'blocked'.padStart(10)}  ${fit('top frame', frameWidth)}`)];
+  const lines = [c('bold', 'CULPRITS') + c('dim', ' routes and pool tasks whose own code held a loop'), c('dim', `${fit('route', 34)}${'stalls'.padStart(8)}${'blocked'.padStart(10)}  ${fit('top frame', frameWidth)}`)];
   const rows = culpritRows(snapshot, root);
   if (rows.length === 0) lines.push(c('dim', 'no stall yet'));
   for (const r of rows.slice(0, 8)) {
-    lines.push(`${fit(r.name, 34)}${String(r.stalls).padStart(8)}${c('red', `${r.blockedSeconds.toFixed(2)} s`.padStart(10))}  ${c('cyan', fit(r.frame, frameWidth))}`);
+    const frame = r.thread ? `${r.frame} · thread ${r.thread}` : r.frame;
+    lines.push(`${fit(r.name, 34)}${String(r.stalls).padStart(8)}${c('red', `${r.blockedSeconds.toFixed(2)} s`.padStart(10))}  ${c('cyan', fit(frame, frameWidth))}`);
     if (r.advice) for (const [i, line] of wrap(r.advice, width - 6, 2).entries()) lines.push(c('green', `${i === 0 ? '  fix ' : '      '}${line}`));
   }
   return lines;
@@ -176,7 +182,8 @@ export function renderTick(snapshot, { root, elapsedSeconds, previousStalls }) {
   if (snapshot.stallsTotal !== previousStalls) {
     for (const line of stallStateLine(snapshot)) lines.push(`         ${line}`);
     for (const r of culpritRows(snapshot, root).slice(0, 8)) {
-      lines.push(`         culprit ${r.name}: ${r.stalls} stalls, ${r.blockedSeconds.toFixed(2)} s blocked, in ${r.frame}`);
+      const where = r.thread ? ` on thread ${r.thread}` : '';
+      lines.push(`         culprit ${r.name}${where}: ${r.stalls} stalls, ${r.blockedSeconds.toFixed(2)} s blocked, in ${r.frame}`);
       if (r.advice) lines.push(`             fix ${r.advice}`);
     }
   }

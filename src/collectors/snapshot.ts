@@ -13,6 +13,9 @@ import type { StallStats } from './stall-stats';
 import type { ThreadSecondsState } from '../core/stall-state';
 
 export interface CulpritSummary {
+  /** The loop it held: `main`, or a worker thread's label. */
+  thread: string;
+  /** A route template, a sentinel such as `(background)`, or a pool task's name (`cause: 'task'`). */
   route: string;
   method: string;
   cause: StallCause;
@@ -89,6 +92,7 @@ export function buildSnapshot(source: SnapshotSource): CoreSnapshot {
   const culprits: CulpritSummary[] = [];
   for (const c of source.stalls.all()) {
     culprits.push({
+      thread: c.thread,
       route: c.route,
       method: c.method,
       cause: c.cause,

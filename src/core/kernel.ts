@@ -1,3 +1,4 @@
+import { inWorkerAdvice } from '../advice/in-worker';
 import { ROUTE_BACKGROUND, ROUTE_GC, ROUTE_HOST } from '../catalogue';
 import type { WatchdogConfig, WorkerMessage } from '../contract/messages';
 import type { ThreadTimeMeasurement } from '../contract/thread-time';
@@ -299,6 +300,7 @@ export class Kernel {
               ? this.routes.labelForName(report.route)
               : this.routes.labelFor(report.route);
     report.thread = this.threadLabel;
+    if (!isMainThread) report.advice = inWorkerAdvice(report.advice);
     this.observers.stall(report, label);
   }
 

@@ -43,6 +43,7 @@ td.routecell { white-space: nowrap; max-width: 360px; overflow: hidden; text-ove
 .share span { position: relative; }
 .cause { font-size: 11px; color: var(--muted); }
 .state { font-size: 11px; color: var(--muted); font-style: italic; }
+.thread { display: inline-block; margin-left: 6px; padding: 0 5px; border: 1px solid var(--muted); border-radius: 3px; font-family: var(--mono); font-size: 10px; color: var(--muted); }
 .frame .after { font-family: var(--sans, inherit); color: #f0883e; font-size: 11px; }
 .advice { margin-top: 4px; font-size: 12px; color: var(--muted); max-width: 70ch; }
 .advice-call { font-family: var(--mono); color: #7ee787; margin-right: 2px; }

@@ -76,6 +76,7 @@ export function toViewSnapshot(snapshot: LoopGuardSnapshot, history: readonly Hi
         victims: s.victims,
         advice: s.advice,
         afterResponse: s.afterResponse,
+        thread: s.thread ?? 'main',
         state: s.state,
         threadTime: s.threadTime,
         interrupted: s.interrupted,

@@ -1,13 +1,14 @@
 // `npm run demo` end to end, as child processes (stdout is a pipe, so the
 // demo prints plain periodic lines): it names every blocking route and its
-// function, serves both /metrics endpoints and the live page while it runs,
-// and stops cleanly on Ctrl-C or after --duration, load generator included.
+// function, and the pool task that holds its worker thread with that thread,
+// serves both /metrics endpoints and the live page while it runs, and stops
+// cleanly on Ctrl-C or after --duration, load generator included.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import fs from 'node:fs';
-import { BLOCKING_ROUTES } from '../../examples/demo/app.mjs';
+import { BLOCKING_ROUTES, POOL_ROUTE } from '../../examples/demo/app.mjs';
 import { toolPath } from '../helpers/system-tools.mjs';
 import { DEMO, ROOT, RUN_TAG, startDemo } from '../helpers/demo.mjs';
 
@@ -46,6 +47,10 @@ test('npm run demo: names every blocking route and its function, serves /metrics
   for (const { method, route, fn } of BLOCKING_ROUTES) {
     await demo.waitForOutput(new RegExp(`culprit ${escape(`${method} ${route}`)}: \\d+ stalls, [\\d.]+ s blocked, in ${fn} \\(examples/demo/handlers\\.mjs:\\d+\\)`));
   }
+  // The thumbnail pool's task holds its worker: named by its file and export, on the worker's thread (only a worker's is named).
+  await demo.waitForOutput(
+    new RegExp(`culprit ${escape(POOL_ROUTE.task)} on thread ${POOL_ROUTE.thread}: \\d+ stalls, [\\d.]+ s blocked, in ${POOL_ROUTE.fn} \\(examples/demo/images\\.mjs:\\d+\\)`),
+  );
 
   // While it runs: both /metrics endpoints carry loopguard's series, the live page and its JSON answer.
   const metrics = await fetch(`${base}/metrics`);
@@ -55,6 +60,9 @@ test('npm run demo: names every blocking route and its function, serves /metrics
     assert.match(exposition, new RegExp(`^loopguard_stalls_total\\{route="${escape(route)}",method="${method}",cause="request",thread="main"\\} [1-9]`, 'm'));
   }
   assert.match(exposition, /^loopguard_eventloop_delay_seconds_bucket\{thread="main",le="\+Inf"\} [1-9]/m);
+  assert.match(exposition, new RegExp(`^loopguard_stalls_total\\{route="${escape(POOL_ROUTE.task)}",method="",cause="task",thread="${POOL_ROUTE.thread}"\\} [1-9]`, 'm'));
+  assert.match(exposition, new RegExp(`^loopguard_eventloop_delay_seconds_bucket\\{thread="${POOL_ROUTE.thread}",le="\\+Inf"\\} [1-9]`, 'm'));
+  assert.match(exposition, new RegExp(`^loopguard_worker_pool_wait_seconds\\{pool="${POOL_ROUTE.pool}",percentile="99"\\} `, 'm'), 'the pool is watched');
   const [, offThread] = await demo.waitForOutput(/(http:\/\/127\.0\.0\.1:\d+\/metrics) {2}\(served by the watchdog thread/);
   const workerMetrics = await fetch(offThread);
   assert.equal(workerMetrics.status, 200);
@@ -64,6 +72,9 @@ test('npm run demo: names every blocking route and its function, serves /metrics
   assert.match(await page.text(), /<title>loopguard · live<\/title>/);
   const snapshot = await (await fetch(`${base}/loopguard/snapshot.json`)).json();
   assert.ok(snapshot.culprits.length >= BLOCKING_ROUTES.length);
+  const task = snapshot.culprits.find((c) => c.route === POOL_ROUTE.task);
+  assert.deepEqual([task?.thread, task?.cause, task?.method], [POOL_ROUTE.thread, 'task', ''], 'the live page\'s snapshot names the task\'s thread');
+  assert.ok(snapshot.culprits.filter((c) => c.route.startsWith('/')).every((c) => c.thread === 'main'), 'the routes are the main thread\'s');
   // Positive control of the check below: while the demo runs, its generator is found.
   assert.equal(loadGenerators().length, 1, 'the running demo has exactly one load generator, and the check finds it');
 
@@ -94,6 +105,11 @@ test('npm run demo: names every blocking route and its function, serves /metrics
     assert.match(fix, new RegExp(`^  fix (${accepted.map(escape).join('|')}): [A-Z]`), `the summary's advice for ${route}:\n${summary}`);
     assert.ok(Number(m[1]) >= 1 && Number(m[2]) >= 0.1, `${route}: ${m[1]} stalls, ${m[2]} s`);
   }
+  assert.match(
+    summary,
+    new RegExp(`^${escape(POOL_ROUTE.task)}\\s+\\d+\\s+[\\d.]+ s\\s+${POOL_ROUTE.fn} \\(examples/demo/images\\.mjs:\\d+\\) · thread ${POOL_ROUTE.thread}`, 'm'),
+    `the summary names the pool task, its function and its thread:\n${summary}`,
+  );
   // Fast and I/O routes are victims. The attribution tests demand that none is ever blamed; this
   // allows a small share because its exposure differs: those tests send a handful of victim
   // requests around each scripted stall, while the demo runs ~15 s of continuous traffic

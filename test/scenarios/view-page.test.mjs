@@ -4,8 +4,11 @@
 // and saves a screenshot under test-output/ for a person to look at.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import fs from 'node:fs';
 import http from 'node:http';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import express from 'express';
 import { Registry } from 'prom-client';
 import { chromium } from 'playwright-core';
@@ -204,6 +207,31 @@ test('the live page shows the blocking route, its function, victims and a chart 
   fs.mkdirSync('test-output', { recursive: true });
   await page.screenshot({ path: 'test-output/view-page.png', fullPage: true });
   await page.close();
+});
+
+test('the live page names the worker thread that stalled, and only a worker\'s', async () => {
+  // A hand-made pool's worker (its task named with guard.task), watched by this test's guard.
+  const worker = new Worker(fileURLToPath(new URL('../fixtures/watched-worker.mjs', import.meta.url)), { name: 'resizer', workerData: { name: 'resizer' } });
+  let page;
+  try {
+    // Listened for before anything else is awaited: a worker's message with no listener is lost.
+    const [hello] = await once(worker, 'message');
+    assert.equal(hello.type, 'watched');
+    page = await browser.newPage({ viewport: { width: 1440, height: 1000 } });
+    const stalled = waitFor(guard, 'stall', (r) => r.thread === 'resizer' && r.route === 'resize');
+    worker.postMessage({ type: 'task', name: 'resize', ms: 300 });
+    await once(worker, 'message');
+    await stalled;
+    await page.goto(`${server.url}/loopguard`);
+    await page.waitForFunction(() => document.querySelector('#stalls details[data-thread="resizer"]') !== null, null, { timeout: 20_000, polling: 250 });
+    assert.equal(await page.$eval('#culprits tbody tr[data-route="resize"] td.routecell', (td) => td.textContent), 'resizethread resizer');
+    assert.equal(await page.$eval('#stalls details[data-thread="resizer"] summary .thread', (e) => e.textContent), 'thread resizer');
+    // The main thread, the common case, is not named.
+    assert.equal(await page.$$eval('#culprits tbody tr[data-route="/invoices/:id"] .thread', (els) => els.length), 0);
+  } finally {
+    await page?.close();
+    await worker.terminate();
+  }
 });
 
 test('the JSON snapshot holds route templates and app-relative files only', async () => {

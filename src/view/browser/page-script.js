@@ -41,11 +41,14 @@
     return Math.round(s / 3600) + ' h ago';
   }
   function severity(ms, threshold) { return ms >= threshold ? 'hot' : ms >= threshold / 2 ? 'warm' : ''; }
-  function routeCell(method, route) {
+  /** A worker thread is named; the main thread, the common case, is not. */
+  function onWorker(thread) { return typeof thread === 'string' && thread !== 'main'; }
+  function routeCell(method, route, thread) {
     var td = el('td', 'routecell');
-    td.title = (method ? method + ' ' : '') + (route === null ? '' : route);
+    td.title = (method ? method + ' ' : '') + (route === null ? '' : route) + (onWorker(thread) ? ' on thread ' + thread : '');
     if (method) td.appendChild(el('span', 'method', method));
     td.appendChild(el('span', 'route', route === null ? '(no request)' : route));
+    if (onWorker(thread)) td.appendChild(el('span', 'thread', 'thread ' + thread));
     return td;
   }
   function numCell(text, cls) { return el('td', 'num' + (cls ? ' ' + cls : ''), text); }
@@ -126,7 +129,8 @@
     replaceRows($('culprits'), s.culprits.map(function (c) {
       var tr = el('tr');
       tr.dataset.route = c.route;
-      tr.appendChild(routeCell(c.method, c.route));
+      tr.appendChild(routeCell(c.method, c.route, c.thread));
+      if (onWorker(c.thread)) tr.dataset.thread = c.thread;
       var share = el('td', 'num share');
       var bar = el('div', 'bar');
       bar.style.width = Math.round((c.blockedSeconds / total) * 100) + '%';
@@ -201,6 +205,10 @@
       var who = el('span');
       if (r.method) who.appendChild(el('span', 'method', r.method));
       who.appendChild(el('span', 'route', r.route === null ? '(' + r.cause + ')' : r.route));
+      if (onWorker(r.thread)) {
+        who.appendChild(el('span', 'thread', 'thread ' + r.thread));
+        d.dataset.thread = r.thread;
+      }
       sum.appendChild(who);
       sum.appendChild(el('span', 'cause', r.cause + (r.afterResponse ? ' after response' : '') + ' · ' + r.victims + (r.victims === 1 ? ' victim' : ' victims')));
       if (r.state) sum.appendChild(el('span', 'state', stateText(r)));
