@@ -67,6 +67,7 @@ export const TIMING_SCENARIOS = new Set([
   'scenarios/busy-scenario.test.mjs',
   'scenarios/pool-scenario.test.mjs',
   'scenarios/worker-threads.test.mjs',
+  'scenarios/worker-pool.test.mjs',
   'scenarios/budget-runners.test.mjs',
   'exporters/otel-traces.test.mjs',
   'exporters/otel-helper-otlp.test.mjs',
