@@ -45,7 +45,12 @@ export interface ThreadClockSample {
 export type ThreadTimeDelta = Omit<ThreadTimeMeasurement, 'taskState' | 'unavailable'>;
 
 export interface ThreadClock {
-  read(): ThreadClockSample;
+  /**
+   * One reading. `withTaskState: false` skips the thread's `stat` (the
+   * largest file, only a hint at detection): the watchdog's reading in every
+   * heartbeat window, a few a second even idle, does without it.
+   */
+  read(withTaskState?: boolean): ThreadClockSample;
   /** Which sources could not be read, for one line in the report or the log; empty when all could. */
   readonly unavailable: readonly string[];
   close(): void;
@@ -101,10 +106,10 @@ export function openThreadClock(tid: number | 'self', options: ThreadClockOption
   let closed = false;
   return {
     unavailable,
-    read(): ThreadClockSample {
+    read(withTaskState = true): ThreadClockSample {
       const atMs = performance.now();
       const sched = closed ? undefined : readWith(schedstat, buffer);
-      const taskStat = closed ? undefined : readWith(stat, buffer);
+      const taskStat = closed || !withTaskState ? undefined : readWith(stat, buffer);
       const throttling = closed ? undefined : readWith(cgroup, buffer);
       return {
         atMs,
