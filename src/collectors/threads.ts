@@ -8,13 +8,13 @@
  * thread that created it says so (`process.on('worker')`, an exit is always
  * seen there), or the thread itself when it ends on its own.
  */
-import { BroadcastChannel } from 'node:worker_threads';
+import type { BroadcastChannel } from 'node:worker_threads';
 import { DELAY_BUCKETS_SECONDS } from '../catalogue';
 import type { ThreadSamplesMessage, WatchThreadMessage, WorkerMessage } from '../contract/messages';
 import {
   MAX_THREAD_LABELS,
   THREAD_OTHER,
-  THREADS_CHANNEL,
+  openThreadsChannel,
   ThreadFigures,
   type ThreadJoinMessage,
   type ThreadMessage,
@@ -94,10 +94,7 @@ export class ThreadRegistry implements Collector {
 
   start(): void {
     if (this.closed || this.channel) return;
-    const channel = new BroadcastChannel(THREADS_CHANNEL);
-    this.channel = channel;
-    channel.onmessage = (event) => this.onMessage((event as { data: ThreadMessage }).data);
-    channel.unref();
+    this.channel = openThreadsChannel((message) => this.onMessage(message));
     process.on('worker', this.onWorker);
     // Threads that started before this guard join now.
     this.post({ type: 'hello' });

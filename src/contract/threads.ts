@@ -7,12 +7,24 @@
  * thread to read at collect time (pull, never push: a worker needs no
  * prom-client and posts nothing per beat).
  */
+import { BroadcastChannel } from 'node:worker_threads';
 import { DELAY_BUCKETS_SECONDS } from '../catalogue';
 import type { CaptureSample } from './messages';
 import { PROTOCOL_VERSION } from './symbols';
 
 /** The BroadcastChannel name; versioned like the symbols, so copies that speak another version keep to themselves. */
 export const THREADS_CHANNEL = `loopguard:threads@${PROTOCOL_VERSION}`;
+
+/**
+ * This thread's end of the channel. Unref'd: it never keeps a thread alive
+ * (a worker's life is its own code's, the main thread's its app's).
+ */
+export function openThreadsChannel(onMessage: (message: ThreadMessage) => void): BroadcastChannel {
+  const channel = new BroadcastChannel(THREADS_CHANNEL);
+  channel.onmessage = (event) => onMessage((event as { data: ThreadMessage }).data);
+  channel.unref();
+  return channel;
+}
 
 /** The main thread's `thread` label value. */
 export const THREAD_MAIN = 'main';

@@ -7,11 +7,11 @@
  * report, and the loop delay and ELU figures in shared memory.
  */
 import { performance } from 'node:perf_hooks';
-import { BroadcastChannel, threadId, type MessagePort } from 'node:worker_threads';
+import { threadId, type BroadcastChannel, type MessagePort } from 'node:worker_threads';
 import type { CaptureSample } from '../contract/messages';
 import { SharedState } from '../contract/shared-state';
 import { receiveMessageOnPort } from './piscina-tasks';
-import { THREADS_CHANNEL, ThreadFigures, threadLabelFor, type ThreadMessage } from '../contract/threads';
+import { openThreadsChannel, ThreadFigures, threadLabelFor, type ThreadMessage } from '../contract/threads';
 import type { GuardObservers } from './observers';
 
 /**
@@ -69,11 +69,7 @@ export class ThreadLink {
 
   start(): void {
     if (this.closed || this.channel) return;
-    const channel = new BroadcastChannel(THREADS_CHANNEL);
-    this.channel = channel;
-    channel.onmessage = (event) => this.onMessage((event as { data: ThreadMessage }).data);
-    // Never keeps the thread alive: a worker's life is its own code's.
-    channel.unref();
+    this.channel = openThreadsChannel((message) => this.onMessage(message));
     const figures = this.figures;
     const parkedMs = this.events.parkedMs ?? (() => 0);
     let mark = performance.eventLoopUtilization();
