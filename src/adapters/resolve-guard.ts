@@ -20,18 +20,15 @@ export interface AdapterGuard {
 /** Resolves an adapter's input to a guard; `adapterKeys` are the adapter's own options, not the guard's. */
 export function resolveGuard(input: unknown, adapterKeys: readonly string[] = []): AdapterGuard {
   if (isLoopGuard(input)) return { guard: input, owned: false };
+  // In a watched worker thread an adapter given no guard shares the thread's:
+  // a second guard there would count every stall of the thread twice.
+  const shared = threadGuard();
+  if (input === undefined && shared !== undefined) return { guard: shared, owned: false };
   // Not an object: the options resolver says what is wrong with it.
-  if (input === undefined && threadGuard() !== undefined) return { guard: threadGuard()!, owned: false };
   if (input === null || typeof input !== 'object') return { guard: createLoopGuard(input as LoopGuardOptions | undefined), owned: true };
   const { guard, ...rest } = input as Record<string, unknown>;
   for (const key of adapterKeys) delete rest[key];
-  if (guard === undefined) {
-    // In a watched worker thread the adapters share the thread's guard: a second
-    // guard there would count every stall of the thread twice.
-    const shared = threadGuard();
-    if (shared !== undefined) return { guard: shared, owned: false };
-    return { guard: createLoopGuard(rest as LoopGuardOptions), owned: true };
-  }
+  if (guard === undefined) return shared !== undefined ? { guard: shared, owned: false } : { guard: createLoopGuard(rest as LoopGuardOptions), owned: true };
   if (!isLoopGuard(guard)) throw new InvalidOptionError('guard', 'a LoopGuard (from createLoopGuard())', guard);
   const extra = Object.keys(rest);
   if (extra.length > 0) throw new InvalidOptionError(extra[0]!, 'absent when an existing guard is passed (configure that guard instead)', 'an option');

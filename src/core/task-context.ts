@@ -116,6 +116,6 @@ export function piscinaTaskName(filename: string | null | undefined, name: strin
   return clipTaskName(`${file.split(sep).join('/')}#${exported}`.replace(/[\u0000-\u001f\u007f]/g, '?'));
 }
 
-export function clipTaskName(name: string): string {
+function clipTaskName(name: string): string {
   return name.length <= MAX_TASK_NAME ? name : `…${name.slice(name.length - MAX_TASK_NAME + 1)}`;
 }
